@@ -1,0 +1,405 @@
+"""The codebook: one Python API over every code, field, event and table of the platform.
+
+The files beside this module are the single source of truth:
+
+- ``enumerations.yaml``: every coded value with its French and English labels;
+- ``forms.yaml``: the cohort's REDCap project (forms, fields, events, repeating instruments);
+- ``model.yaml``: the harmonised tables (layer 03);
+- ``registry.yaml``: the activity-registry template and the action-type → component map;
+- ``reference/``: regions, and the default territories and organisations;
+- ``redcap/``: the REDCap files generated from the above (data dictionary in REDCap's 18-column
+  format, events, arms, form–event mapping, repeating instruments, data access groups);
+- ``registry/``: the registry template as CSV and XLSX.
+
+Harmonisation, validation, the synthetic cohort and the docs page all read these through
+:func:`load_codebook`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cache, cached_property
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import yaml
+
+__all__ = [
+    "Codebook",
+    "Label",
+    "load_codebook",
+    "REDCAP_METADATA_COLUMNS",
+    "REDCAP_DICTIONARY_HEADERS",
+    "CodebookError",
+]
+
+#: The 18 columns of REDCap's metadata, as the API exports them.
+REDCAP_METADATA_COLUMNS = [
+    "field_name",
+    "form_name",
+    "section_header",
+    "field_type",
+    "field_label",
+    "select_choices_or_calculations",
+    "field_note",
+    "text_validation_type_or_show_slider_number",
+    "text_validation_min",
+    "text_validation_max",
+    "identifier",
+    "branching_logic",
+    "required_field",
+    "custom_alignment",
+    "question_number",
+    "matrix_group_name",
+    "matrix_ranking",
+    "field_annotation",
+]
+
+#: The same 18 columns as headed in a data dictionary CSV downloaded from REDCap's UI.
+REDCAP_DICTIONARY_HEADERS = [
+    "Variable / Field Name",
+    "Form Name",
+    "Section Header",
+    "Field Type",
+    "Field Label",
+    "Choices, Calculations, OR Slider Labels",
+    "Field Note",
+    "Text Validation Type OR Show Slider Number",
+    "Text Validation Min",
+    "Text Validation Max",
+    "Identifier?",
+    "Branching Logic (Show field only if...)",
+    "Required Field?",
+    "Custom Alignment",
+    "Question Number (surveys only)",
+    "Matrix Group Name",
+    "Matrix Ranking?",
+    "Field Annotation",
+]
+
+YESNO_CHOICES = {"1": ("Oui", "Yes"), "0": ("Non", "No")}
+
+
+class CodebookError(ValueError):
+    """A code, field or table is not in the codebook."""
+
+
+@dataclass(frozen=True)
+class Label:
+    """French and English labels of one code."""
+
+    fr: str
+    en: str
+
+    def in_language(self, lang: str) -> str:
+        """Return the label in ``lang`` (``"fr"`` or ``"en"``)."""
+        return self.en if lang == "en" else self.fr
+
+
+def _package_dir() -> Path:
+    return Path(str(resources.files("proximite.cohort.codebook")))
+
+
+def _read_yaml(name: str) -> Any:
+    with (_package_dir() / name).open(encoding="utf-8") as handle:
+        return yaml.safe_load(handle)
+
+
+class Codebook:
+    """The platform's codebook.
+
+    Use :func:`load_codebook` rather than building one: the files are read once.
+
+    Examples
+    --------
+    >>> cb = load_codebook()
+    >>> cb.codes("action_type")[:3]
+    ['demarchage', 'reperage', 'lien_confiance']
+    >>> cb.label("need_status", "aucune_ressource", lang="en")
+    'No resource available or reachable'
+    """
+
+    def __init__(self, directory: Path | None = None) -> None:
+        self.directory = directory or _package_dir()
+        raw_enums = _read_yaml("enumerations.yaml")
+        self.enumerations: dict[str, dict[str, Label]] = {
+            name: {str(code): Label(*labels) for code, labels in codes.items()}
+            for name, codes in raw_enums.items()
+        }
+        forms_spec = _read_yaml("forms.yaml")
+        self.project: dict[str, Any] = forms_spec["project"]
+        self.forms: dict[str, dict[str, dict[str, Any]]] = forms_spec["forms"]
+        self.model: dict[str, dict[str, Any]] = _read_yaml("model.yaml")
+        registry = _read_yaml("registry.yaml")
+        self.action_component: dict[str, str] = registry.pop("action_component")
+        self.registry: dict[str, dict[str, dict[str, Any]]] = registry
+        self._check_consistency()
+
+    # ------------------------------------------------------------------ enumerations
+    def codes(self, enumeration: str) -> list[str]:
+        """Codes of an enumeration, in codebook order."""
+        return list(self._enumeration(enumeration))
+
+    def label(self, enumeration: str, code: str, *, lang: str = "fr") -> str:
+        """Label of one code in French (default) or English."""
+        labels = self._enumeration(enumeration)
+        if code not in labels:
+            raise CodebookError(f"'{code}' is not a code of {enumeration} (allowed: {', '.join(labels)})")
+        return labels[code].in_language(lang)
+
+    def labels(self, enumeration: str, *, lang: str = "fr") -> dict[str, str]:
+        """Mapping code → label of an enumeration."""
+        return {code: label.in_language(lang) for code, label in self._enumeration(enumeration).items()}
+
+    def _enumeration(self, name: str) -> dict[str, Label]:
+        try:
+            return self.enumerations[name]
+        except KeyError:
+            raise CodebookError(f"no enumeration named {name!r}") from None
+
+    # ------------------------------------------------------------------ REDCap fields
+    @cached_property
+    def fields(self) -> pd.DataFrame:
+        """One row per REDCap field, with the codebook's extra keys.
+
+        Columns: field_name, form_name, field_type, label, enum, validation, identifier,
+        required, target_table, target_column, branching.
+        """
+        rows = []
+        for form, fields in self.forms.items():
+            for name, spec in fields.items():
+                target = spec.get("target", "")
+                table, _, column = target.partition(".")
+                rows.append(
+                    {
+                        "field_name": name,
+                        "form_name": form,
+                        "field_type": spec["type"],
+                        "label": spec["label"],
+                        "enum": spec.get("enum", "yesno" if spec["type"] == "yesno" else ""),
+                        "validation": spec.get("validation", ""),
+                        "identifier": bool(spec.get("identifier", False)),
+                        "required": bool(spec.get("required", False)),
+                        "target_table": table,
+                        "target_column": column,
+                        "branching": spec.get("branching", ""),
+                    }
+                )
+        return pd.DataFrame(rows)
+
+    @property
+    def record_id_field(self) -> str:
+        return str(self.project["record_id"])
+
+    @property
+    def identifier_fields(self) -> list[str]:
+        """Fields flagged ``identifier = y``: they never leave layer 01."""
+        return self.fields.loc[self.fields["identifier"], "field_name"].tolist()
+
+    def field_choices(self, field_name: str) -> dict[str, Label]:
+        """Choices of a dropdown, radio, checkbox or yesno field."""
+        row = self.fields.loc[self.fields["field_name"] == field_name]
+        if row.empty:
+            raise CodebookError(f"no REDCap field named {field_name!r}")
+        enum = row.iloc[0]["enum"]
+        if enum == "yesno":
+            return {code: Label(*labels) for code, labels in YESNO_CHOICES.items()}
+        return self._enumeration(enum) if enum else {}
+
+    def export_columns(self, form: str) -> list[str]:
+        """Columns a REDCap flat export gives for a form: checkboxes expanded, then ``<form>_complete``."""
+        columns: list[str] = []
+        for name, spec in self.forms[form].items():
+            if spec["type"] == "checkbox":
+                columns.extend(f"{name}___{code}" for code in self._enumeration(spec["enum"]))
+            else:
+                columns.append(name)
+        columns.append(f"{form}_complete")
+        return columns
+
+    @cached_property
+    def data_dictionary(self) -> pd.DataFrame:
+        """The REDCap data dictionary (metadata) with the API's 18 column names."""
+        rows = []
+        for form, fields in self.forms.items():
+            for name, spec in fields.items():
+                choices = ""
+                if spec["type"] in {"dropdown", "radio", "checkbox"}:
+                    choices = " | ".join(
+                        f"{code}, {label.fr}" for code, label in self._enumeration(spec["enum"]).items()
+                    )
+                annotation = f"harmonise: {spec['target']}" if "target" in spec else ""
+                if spec.get("identifier"):
+                    annotation = "@IDENTIFIER reste dans REDCap (couche 01)"
+                rows.append(
+                    {
+                        "field_name": name,
+                        "form_name": form,
+                        "section_header": spec.get("section", ""),
+                        "field_type": spec["type"],
+                        "field_label": spec["label"],
+                        "select_choices_or_calculations": choices,
+                        "field_note": spec.get("note", ""),
+                        "text_validation_type_or_show_slider_number": spec.get("validation", ""),
+                        "text_validation_min": str(spec.get("min", "")),
+                        "text_validation_max": str(spec.get("max", "")),
+                        "identifier": "y" if spec.get("identifier") else "",
+                        "branching_logic": spec.get("branching", ""),
+                        "required_field": "y" if spec.get("required") else "",
+                        "custom_alignment": "",
+                        "question_number": "",
+                        "matrix_group_name": spec.get("matrix", ""),
+                        "matrix_ranking": "",
+                        "field_annotation": annotation,
+                    }
+                )
+        return pd.DataFrame(rows, columns=REDCAP_METADATA_COLUMNS)
+
+    # ------------------------------------------------------------------ events
+    @cached_property
+    def events(self) -> pd.DataFrame:
+        """Events as REDCap's API exports them (plus the day offsets used to create them)."""
+        arm = self.project["arm"]["arm_num"]
+        rows = [
+            {
+                "event_name": event["name"],
+                "arm_num": arm,
+                "unique_event_name": event["unique"],
+                "custom_event_label": "",
+                "day_offset": event.get("day_offset", 0),
+                "offset_min": event.get("offset_min", 0),
+                "offset_max": event.get("offset_max", 0),
+            }
+            for event in self.project["events"]
+        ]
+        return pd.DataFrame(rows)
+
+    @cached_property
+    def arms(self) -> pd.DataFrame:
+        arm = self.project["arm"]
+        return pd.DataFrame([{"arm_num": arm["arm_num"], "name": arm["name"]}])
+
+    @cached_property
+    def form_event_mapping(self) -> pd.DataFrame:
+        arm = self.project["arm"]["arm_num"]
+        rows = [
+            {"arm_num": arm, "unique_event_name": event["unique"], "form": form}
+            for event in self.project["events"]
+            for form in event["forms"]
+        ]
+        return pd.DataFrame(rows)
+
+    @cached_property
+    def repeating_forms_events(self) -> pd.DataFrame:
+        rows = [
+            {"event_name": item["event"], "form_name": item["form"], "custom_form_label": item.get("label", "")}
+            for item in self.project["repeating"]
+        ]
+        return pd.DataFrame(rows)
+
+    @property
+    def event_names(self) -> list[str]:
+        return [event["unique"] for event in self.project["events"]]
+
+    def events_of_form(self, form: str) -> list[str]:
+        """Unique event names in which a form is collected."""
+        mapping = self.form_event_mapping
+        return mapping.loc[mapping["form"] == form, "unique_event_name"].tolist()
+
+    @property
+    def repeating_forms(self) -> set[str]:
+        return {item["form"] for item in self.project["repeating"]}
+
+    def dags(self, territories: pd.DataFrame | None = None) -> pd.DataFrame:
+        """Data access groups, one per territory, as REDCap's API exports them."""
+        territories = self.territories if territories is None else territories
+        return pd.DataFrame(
+            {
+                "data_access_group_name": territories["name"].to_numpy(),
+                "unique_group_name": territories["redcap_dag"].to_numpy(),
+                "data_access_group_id": range(1, len(territories) + 1),
+            }
+        )
+
+    # ------------------------------------------------------------------ reference
+    def _reference(self, name: str) -> pd.DataFrame:
+        path = self.directory / "reference" / f"{name}.csv"
+        return pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8")
+
+    @cached_property
+    def regions(self) -> pd.DataFrame:
+        """The 17 administrative regions of Québec (code, French and English names, children 0–5)."""
+        frame = self._reference("regions")
+        frame["children_0_5"] = frame["children_0_5"].astype("int64")
+        return frame
+
+    @cached_property
+    def territories(self) -> pd.DataFrame:
+        """The default territories (the pilot's calibration: 50 in 13 regions)."""
+        return self._reference("territories")
+
+    @cached_property
+    def organisations(self) -> pd.DataFrame:
+        """The default host and partner organisations."""
+        frame = self._reference("organisations")
+        frame["is_host"] = frame["is_host"].map({"1": True, "0": False, "True": True, "False": False})
+        return frame
+
+    # ------------------------------------------------------------------ harmonised model
+    @property
+    def tables(self) -> list[str]:
+        """Names of the harmonised tables, in model order."""
+        return list(self.model)
+
+    def columns(self, table: str) -> dict[str, dict[str, Any]]:
+        """Column specs of a harmonised table (type, enum, key, required, min, max, description)."""
+        try:
+            return self.model[table]["columns"]
+        except KeyError:
+            raise CodebookError(f"no harmonised table named {table!r} (tables: {', '.join(self.model)})") from None
+
+    def key_columns(self, table: str) -> list[str]:
+        return [name for name, spec in self.columns(table).items() if spec.get("key")]
+
+    def component_of(self, action_type: str) -> str:
+        """Component (proximite, soutien, concertation) of an action type."""
+        try:
+            return self.action_component[action_type]
+        except KeyError:
+            raise CodebookError(
+                f"'{action_type}' is not an action type (allowed: {', '.join(self.action_component)})"
+            ) from None
+
+    # ------------------------------------------------------------------ checks
+    def _check_consistency(self) -> None:
+        """Fail at load time on a codebook that contradicts itself."""
+        problems = []
+        for form, fields in self.forms.items():
+            for name, spec in fields.items():
+                enum = spec.get("enum")
+                if enum and enum not in self.enumerations:
+                    problems.append(f"forms.yaml: {form}.{name} names unknown enumeration {enum!r}")
+                target = spec.get("target")
+                if target:
+                    table, _, column = target.partition(".")
+                    if table not in self.model or column not in self.model[table]["columns"]:
+                        problems.append(f"forms.yaml: {form}.{name} targets unknown column {target!r}")
+        for table, spec in self.model.items():
+            for column, column_spec in spec["columns"].items():
+                enum = column_spec.get("enum")
+                if enum and enum not in self.enumerations:
+                    problems.append(f"model.yaml: {table}.{column} names unknown enumeration {enum!r}")
+        if set(self.action_component) != set(self.enumerations["action_type"]):
+            problems.append("registry.yaml: action_component must map exactly the action types")
+        if set(self.action_component.values()) - set(self.enumerations["component"]):
+            problems.append("registry.yaml: action_component names an unknown component")
+        if problems:
+            raise CodebookError("the codebook is inconsistent:\n" + "\n".join(problems))
+
+
+@cache
+def load_codebook() -> Codebook:
+    """Return the packaged codebook, read once per process."""
+    return Codebook()

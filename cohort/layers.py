@@ -1,0 +1,100 @@
+"""The named data layers of a project directory, and pull identifiers.
+
+::
+
+    <project-dir>/data/01_raw/<source>/<pull_id>/      files as received + manifest.json (never edited)
+    <project-dir>/data/02_staged/<source>/<pull_id>/   typed tables, one Parquet file per table
+    <project-dir>/data/02_staged/<source>/LATEST       pull id of the last good staged pull
+    <project-dir>/data/quarantine/<pull_id>/           batches a gate refused, with their report
+    <project-dir>/warehouse.duckdb                     03 harmonised (the warehouse)
+    <project-dir>/reporting/                           05 reporting
+
+``LATEST`` is replaced atomically only after a pull has been fully staged, so a failed pull
+leaves the last good staged state in place.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import os
+import secrets
+from pathlib import Path
+
+import pandas as pd
+
+from proximite.config import Settings
+
+RAW = "01_raw"
+STAGED = "02_staged"
+QUARANTINE = "quarantine"
+LATEST = "LATEST"
+
+#: Sources, in the order a pipeline ingests them.
+SOURCES = ("reference", "redcap", "registry", "cost")
+
+
+def new_pull_id(now: dt.datetime | None = None) -> str:
+    """A sortable, unique pull id: ``20260121T060000Z-1a2b3c``."""
+    now = now or dt.datetime.now(dt.timezone.utc)
+    return f"{now.strftime('%Y%m%dT%H%M%SZ')}-{secrets.token_hex(3)}"
+
+
+def raw_dir(settings: Settings, source: str, pull_id: str) -> Path:
+    return settings.data_dir / RAW / source / pull_id
+
+
+def staged_dir(settings: Settings, source: str, pull_id: str) -> Path:
+    return settings.data_dir / STAGED / source / pull_id
+
+
+def quarantine_dir(settings: Settings, pull_id: str) -> Path:
+    return settings.data_dir / QUARANTINE / pull_id
+
+
+def sha256_of(path: Path, *, chunk_size: int = 1 << 20) -> str:
+    """Hex SHA-256 of a file, read in chunks."""
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for chunk in iter(lambda: handle.read(chunk_size), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def mark_latest(settings: Settings, source: str, pull_id: str) -> None:
+    """Point ``LATEST`` of a source at a fully staged pull (atomic replace)."""
+    target = settings.data_dir / STAGED / source / LATEST
+    target.parent.mkdir(parents=True, exist_ok=True)
+    temporary = target.with_name(f".{LATEST}.{pull_id}.tmp")
+    temporary.write_text(pull_id + "\n", encoding="utf-8")
+    os.replace(temporary, target)
+
+
+def latest_pull(settings: Settings, source: str) -> str | None:
+    """Pull id of the last good staged pull of a source, or None."""
+    target = settings.data_dir / STAGED / source / LATEST
+    if not target.is_file():
+        return None
+    return target.read_text(encoding="utf-8").strip() or None
+
+
+def read_staged(settings: Settings, source: str, pull_id: str | None = None) -> dict[str, pd.DataFrame]:
+    """Read the staged tables of one pull (the latest by default) as ``{table: frame}``.
+
+    Raises
+    ------
+    FileNotFoundError
+        The source has no staged pull yet.
+    """
+    pull_id = pull_id or latest_pull(settings, source)
+    if pull_id is None:
+        raise FileNotFoundError(
+            f"no staged pull of source '{source}' under {settings.data_dir / STAGED}; run `proximite ingest` first"
+        )
+    directory = staged_dir(settings, source, pull_id)
+    return {path.stem: pd.read_parquet(path) for path in sorted(directory.glob("*.parquet"))}
+
+
+def staged_fingerprint(settings: Settings, sources: tuple[str, ...] = SOURCES) -> dict[str, str]:
+    """``{source: pull_id}`` of the latest staged pulls (what a build is made from)."""
+    return {source: pull for source in sources if (pull := latest_pull(settings, source)) is not None}

@@ -1,0 +1,1 @@
+"""Economics: costing, cost–benefit and sensitivity analysis (built in a later step)."""

@@ -1,0 +1,1 @@
+"""Validation suites and cross-table checks that gate every layer transition (built in a later step)."""
