@@ -1,0 +1,142 @@
+"""The pipeline's steps as plain functions: what the CLI and the Prefect tasks both call.
+
+Each step reads from one named layer and writes the next, and passes on a path or an id rather
+than large frames, so a Prefect task can call it and return something small.
+
+- :func:`harmonise_staged`: 02 staged (latest good pull of every source) → 03 harmonised Parquet;
+- :func:`build_from_harmonised`: 03 harmonised Parquet → the DuckDB warehouse (atomic swap);
+- :func:`warehouse_summary`: counts of the current warehouse, for the demo and run summaries.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+import proximite
+from proximite.cohort import layers
+from proximite.config import Settings
+
+HARMONISED = "03_harmonised"
+
+
+def code_version() -> str:
+    """Package version, plus the git commit when running from a checkout."""
+    version = proximite.__version__
+    try:
+        root = Path(__file__).resolve().parent.parent
+        commit = subprocess.run(
+            ["git", "-C", str(root), "rev-parse", "--short", "HEAD"],
+            capture_output=True,
+            text=True,
+            timeout=5,
+            check=False,
+        ).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        commit = ""
+    return f"{version}+{commit}" if commit else version
+
+
+def harmonise_staged(settings: Settings, *, key: bytes) -> Path:
+    """Harmonise the latest staged pull of every source and write layer 03 as Parquet.
+
+    Parameters
+    ----------
+    settings : Settings
+    key : bytes, keyword-only
+        The pseudonymisation key.
+
+    Returns
+    -------
+    Path
+        ``data/03_harmonised/<id>/``, one Parquet file per harmonised table plus ``inputs.json``
+        (the staged pull ids it was made from). The id is derived from those pull ids, so the
+        same staged inputs give the same directory.
+
+    Raises
+    ------
+    FileNotFoundError
+        A source has no staged pull yet.
+    """
+    from proximite.cohort.harmonise import harmonise
+
+    inputs = layers.staged_fingerprint(settings)
+    missing = [source for source in layers.SOURCES if source not in inputs]
+    if missing:
+        raise FileNotFoundError(
+            f"no staged pull for source(s) {', '.join(missing)} under {settings.data_dir / layers.STAGED}; "
+            "run `proximite ingest` on an input directory that has them"
+        )
+    staged = {source: layers.read_staged(settings, source, pull_id) for source, pull_id in inputs.items()}
+    tables = harmonise(staged, key=key, settings=settings)
+    harmonised_id = "-".join(inputs[source] for source in layers.SOURCES)
+    target = settings.data_dir / HARMONISED / _short_id(harmonised_id)
+    temporary = target.with_name(target.name + ".tmp")
+    shutil.rmtree(temporary, ignore_errors=True)
+    temporary.mkdir(parents=True)
+    for name, frame in tables.items():
+        frame.to_parquet(temporary / f"{name}.parquet", index=False)
+    (temporary / "inputs.json").write_text(json.dumps(inputs, indent=2, sort_keys=True), encoding="utf-8")
+    shutil.rmtree(target, ignore_errors=True)
+    os.replace(temporary, target)
+    return target
+
+
+def _short_id(text: str) -> str:
+    import hashlib
+
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
+
+
+def build_from_harmonised(settings: Settings, harmonised_dir: str | Path) -> Any:
+    """Build the warehouse from a layer-03 directory written by :func:`harmonise_staged`.
+
+    Returns
+    -------
+    BuildInfo
+        The new build (id, time, inputs, row counts).
+    """
+    from proximite.cohort.warehouse import build_warehouse
+
+    directory = Path(harmonised_dir)
+    inputs = json.loads((directory / "inputs.json").read_text(encoding="utf-8"))
+    tables = {path.stem: pd.read_parquet(path) for path in sorted(directory.glob("*.parquet"))}
+    return build_warehouse(tables, settings=settings, inputs=inputs, code_version=code_version())
+
+
+def warehouse_summary(settings: Settings) -> dict[str, Any]:
+    """Counts of the current warehouse: families, children, assessments per wave, activities, referrals.
+
+    Only counts: nothing about one family.
+    """
+    from proximite.cohort.warehouse import connect
+
+    with connect(settings, read_only=True) as connection:
+        scalar = lambda sql: int(connection.execute(sql).fetchone()[0])  # noqa: E731
+        per_wave = connection.execute(
+            "SELECT wave, count(*) FROM assessment GROUP BY wave ORDER BY wave"
+        ).fetchall()
+        build = connection.execute(
+            "SELECT build_id, built_at FROM build ORDER BY built_at DESC LIMIT 1"
+        ).fetchone()
+        return {
+            "build_id": build[0] if build else None,
+            "built_at": str(build[1]) if build else None,
+            "territories": scalar("SELECT count(*) FROM territory"),
+            "organisations": scalar("SELECT count(*) FROM organisation"),
+            "workers": scalar("SELECT count(DISTINCT worker_id) FROM worker"),
+            "families": scalar("SELECT count(*) FROM family"),
+            "isolated_at_contact": scalar("SELECT count(*) FROM family WHERE isolated_at_contact"),
+            "children": scalar("SELECT count(*) FROM child"),
+            "assessments_per_wave": {int(wave): int(count) for wave, count in per_wave},
+            "needs": scalar("SELECT count(*) FROM need"),
+            "referrals": scalar("SELECT count(*) FROM referral"),
+            "activities": scalar("SELECT count(*) FROM activity"),
+            "supervision_sessions": scalar("SELECT count(*) FROM supervision"),
+        }

@@ -1,0 +1,282 @@
+"""The ``proximite`` command line.
+
+Heavy imports (pandas, Prefect) happen inside the commands so that ``--help`` stays quick.
+Errors a user can act on (bad input, missing key, failed build) print one clear message and exit
+with status 1; nothing about a family is printed.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import os
+import sys
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+# The machines are offline: no telemetry from Prefect or Great Expectations.
+os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
+os.environ.setdefault("DO_NOT_TRACK", "1")
+
+app = typer.Typer(
+    name="proximite",
+    help="Proximité: cohort, activity registry, indicators and cost–benefit of outreach work with isolated families.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+console = Console(stderr=False)
+error_console = Console(stderr=True)
+
+ProjectDir = Annotated[
+    Path,
+    typer.Option("--project-dir", "-p", help="Project directory: data layers, warehouse.duckdb, reporting/."),
+]
+
+
+@contextlib.contextmanager
+def _progress() -> Iterator[Callable[[str, int, int], None]]:
+    """A rich progress display; yields ``callback(step, done, total)`` for long steps."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    with Progress(
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=console,
+        transient=False,
+        disable=not console.is_terminal,
+    ) as progress:
+        tasks: dict[str, int] = {}
+
+        def callback(step: str, done: int, total: int) -> None:
+            if step not in tasks:
+                tasks[step] = progress.add_task(step, total=total)
+            progress.update(tasks[step], completed=done, total=total)
+
+        yield callback
+
+
+@contextlib.contextmanager
+def _user_errors() -> Iterator[None]:
+    """Turn the platform's user-facing errors into one message and exit status 1."""
+    from proximite.cohort.errors import ProximiteError
+    from proximite.config import ConfigError
+
+    try:
+        yield
+    except (ProximiteError, ConfigError, FileNotFoundError) as error:
+        error_console.print(f"[bold red]error:[/] {error}", highlight=False, soft_wrap=True)
+        raise typer.Exit(code=1) from None
+
+
+def _parse_waves(text: str) -> tuple[int, ...]:
+    try:
+        waves = tuple(int(part) for part in text.split(",") if part.strip())
+    except ValueError:
+        raise typer.BadParameter(f"waves must be comma-separated months, e.g. 0,6,12,24 (got {text!r})") from None
+    if not waves or waves[0] != 0 or list(waves) != sorted(set(waves)):
+        raise typer.BadParameter("waves must start at 0 and increase, e.g. 0,6,12,24")
+    return waves
+
+
+# --------------------------------------------------------------------------------------- synth
+@app.command()
+def synth(
+    out: Annotated[Path, typer.Option("--out", "-o", help="Directory to write the synthetic input into.")],
+    families: Annotated[int, typer.Option(help="Number of families (the pilot: 5,305).", min=1)] = 5305,
+    territories: Annotated[int, typer.Option(help="Number of territories (the pilot: 50).", min=1)] = 50,
+    waves: Annotated[str, typer.Option(help="Waves in months after T0, comma-separated.")] = "0,6,12,24",
+    seed: Annotated[int, typer.Option(help="Random seed: the same seed writes the same bytes.")] = 20240101,
+    as_of: Annotated[
+        Optional[str], typer.Option("--as-of", help="Data as of this date (YYYY-MM-DD); default: complete follow-up.")
+    ] = None,
+) -> None:
+    """Write a synthetic cohort: a REDCap-shaped project, registry files, reference and cost files, truth.json.
+
+    The default calibration reproduces the pilot's published figures (50 territories in 13
+    regions, 5,305 families, 61 % isolated at contact, ~10,036 children ...) and plants known
+    effects that truth.json records.
+    """
+    from proximite.cohort.sandbox.synth import generate_cohort
+
+    as_of_date = _parse_date(as_of) if as_of else None
+    with _user_errors(), _progress() as progress:
+        summary = generate_cohort(
+            out,
+            families=families,
+            territories=territories,
+            waves=_parse_waves(waves),
+            seed=seed,
+            as_of=as_of_date,
+            progress=progress,
+        )
+    console.print(f"Synthetic cohort written to [bold]{out}[/] ({summary.counts.get('families', families)} families).")
+    _print_counts("Synthetic cohort", summary.counts)
+
+
+def _parse_date(text: str) -> dt.date:
+    try:
+        return dt.date.fromisoformat(text)
+    except ValueError:
+        raise typer.BadParameter(f"expected a date as YYYY-MM-DD, got {text!r}") from None
+
+
+# --------------------------------------------------------------------------------------- ingest
+@app.command()
+def ingest(
+    input_dir: Annotated[Path, typer.Argument(help="Input directory (redcap/, registry/, reference/, costs/).")],
+    project_dir: ProjectDir = Path("."),
+    source: Annotated[
+        Optional[list[str]],
+        typer.Option("--source", "-s", help="Only these sources (reference, redcap, registry, cost); repeatable."),
+    ] = None,
+) -> None:
+    """Copy inputs as received into 01 raw (with a manifest) and stage typed tables in 02.
+
+    A file that breaks a rule stops the ingest with a message naming the file, row or column and
+    the rule; its raw copy is kept and the last good staged pull stays in place.
+    """
+    from proximite.cohort.ingest import ingest as run_ingest
+    from proximite.config import load_settings
+
+    with _user_errors():
+        if not input_dir.is_dir():
+            raise FileNotFoundError(f"{input_dir}: no such input directory")
+        settings = load_settings(project_dir)
+        with _progress() as progress:
+            result = run_ingest(input_dir, settings=settings, sources=source or None, progress=progress)
+    table = Table(title="Ingested")
+    for column in ("source", "pull id", "table", "rows"):
+        table.add_column(column, justify="right" if column == "rows" else "left")
+    for source_name, info in result.summary().items():
+        for table_name, rows in info["rows"].items():
+            table.add_row(source_name, info["pull_id"], table_name, f"{rows:,}")
+    console.print(table)
+
+
+# --------------------------------------------------------------------------------------- build
+@app.command()
+def build(project_dir: ProjectDir = Path(".")) -> None:
+    """Harmonise the latest staged pulls (03) and build the warehouse (an atomic swap).
+
+    Needs the pseudonym key in PROXIMITE_PSEUDONYM_KEY or the project's key file. A failed
+    build leaves the previous warehouse in place.
+    """
+    from proximite.cohort import steps
+    from proximite.config import load_settings, pseudonym_key
+
+    with _user_errors():
+        settings = load_settings(project_dir)
+        key, _origin = pseudonym_key(settings)
+        with console.status("Harmonising the staged pulls ..."):
+            harmonised_dir = steps.harmonise_staged(settings, key=key)
+        with console.status("Building the warehouse ..."):
+            info = steps.build_from_harmonised(settings, harmonised_dir)
+        console.print(f"Warehouse [bold]{settings.warehouse_path}[/] built (build {info.build_id}).")
+        _print_summary(steps.warehouse_summary(settings))
+
+
+# --------------------------------------------------------------------------------------- codebook
+@app.command()
+def codebook(
+    out: Annotated[Path, typer.Option("--out", "-o", help="File to write (.md or .html).")] = Path("codebook.html"),
+    lang: Annotated[str, typer.Option(help="Language of the labels: fr or en.")] = "fr",
+) -> None:
+    """Write the codebook as a readable page: tables, fields, enumerations, REDCap events and forms."""
+    from proximite.cohort.codebook.docs import write_codebook_page
+
+    if lang not in {"fr", "en"}:
+        raise typer.BadParameter("lang must be fr or en")
+    if out.suffix.lower() not in {".md", ".html", ".htm"}:
+        raise typer.BadParameter("the output must end in .md or .html")
+    path = write_codebook_page(out, lang=lang)
+    console.print(f"Codebook written to [bold]{path}[/].")
+
+
+# --------------------------------------------------------------------------------------- demo
+@app.command()
+def demo(
+    project_dir: ProjectDir = Path("demo-project"),
+    families: Annotated[int, typer.Option(help="Number of synthetic families.", min=20)] = 300,
+    territories: Annotated[int, typer.Option(help="Number of territories.", min=1)] = 12,
+    seed: Annotated[int, typer.Option(help="Random seed.")] = 20240101,
+) -> None:
+    """Generate a synthetic cohort, then run the pipeline flow (ingest, harmonise, build) in Prefect's ephemeral mode.
+
+    Creates the project's pseudonym key file (mode 0600) when PROXIMITE_PSEUDONYM_KEY is not set,
+    and says so. Ends with a summary of the warehouse.
+    """
+    from proximite.cohort import steps
+    from proximite.cohort.sandbox.synth import generate_cohort
+    from proximite.config import load_settings, pseudonym_key
+
+    with _user_errors():
+        project_dir.mkdir(parents=True, exist_ok=True)
+        settings = load_settings(project_dir)
+        _key, origin = pseudonym_key(settings, create=True)
+        if origin.startswith("file:"):
+            console.print(
+                f"Pseudonym key: {origin[5:]} (mode 0600, created for this demo if it was missing). "
+                "Set PROXIMITE_PSEUDONYM_KEY for a real project."
+            )
+        input_dir = project_dir / "input"
+        with _progress() as progress:
+            generate_cohort(input_dir, families=families, territories=territories, seed=seed, progress=progress)
+        console.print(f"Synthetic cohort: {input_dir}")
+        console.print("Running the pipeline flow (Prefect, ephemeral mode) ...")
+        from proximite.flows.pipeline import pipeline
+
+        pipeline(input_dir=str(input_dir.resolve()), project_dir=str(project_dir.resolve()))
+        _print_summary(steps.warehouse_summary(settings))
+        console.print(f"Warehouse: [bold]{settings.warehouse_path}[/]")
+
+
+# --------------------------------------------------------------------------------------- output
+def _print_counts(title: str, counts: dict[str, object]) -> None:
+    table = Table(title=title)
+    table.add_column("table")
+    table.add_column("rows", justify="right")
+    for name, value in counts.items():
+        table.add_row(name, f"{value:,}" if isinstance(value, int) else str(value))
+    console.print(table)
+
+
+def _print_summary(summary: dict[str, object]) -> None:
+    table = Table(title=f"Warehouse (build {summary['build_id']})")
+    table.add_column("what")
+    table.add_column("count", justify="right")
+    labels = [
+        ("territories", "territories"),
+        ("organisations", "organisations"),
+        ("workers", "PTP (workers)"),
+        ("families", "families"),
+        ("isolated_at_contact", "  isolated at contact"),
+        ("children", "children"),
+        ("needs", "needs"),
+        ("referrals", "referrals"),
+        ("activities", "activities"),
+        ("supervision_sessions", "supervision sessions"),
+    ]
+    for key, label in labels:
+        table.add_row(label, f"{summary[key]:,}")
+    per_wave = summary["assessments_per_wave"]
+    assert isinstance(per_wave, dict)
+    for wave, count in per_wave.items():
+        table.add_row(f"assessments at T{wave}", f"{count:,}")
+    console.print(table)
+
+
+def main() -> None:  # pragma: no cover - console entry point
+    app()
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(app())

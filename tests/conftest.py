@@ -1,0 +1,25 @@
+"""Shared test set-up: offline settings, an isolated Prefect home, a test pseudonym key."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+
+# Before anything imports Prefect: offline, and a throwaway Prefect home so tests never touch
+# the user's ~/.prefect.
+os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
+os.environ.setdefault("DO_NOT_TRACK", "1")
+os.environ.setdefault("PREFECT_HOME", tempfile.mkdtemp(prefix="proximite-prefect-home-"))
+os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
+
+import pytest  # noqa: E402
+
+TEST_KEY = "test-key-not-secret-0123456789abcdef"
+
+
+@pytest.fixture
+def pseudonym_env(monkeypatch: pytest.MonkeyPatch) -> bytes:
+    """Set PROXIMITE_PSEUDONYM_KEY for the test; returns the key bytes."""
+    monkeypatch.setenv("PROXIMITE_PSEUDONYM_KEY", TEST_KEY)
+    return TEST_KEY.encode()

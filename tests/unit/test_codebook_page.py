@@ -1,0 +1,38 @@
+"""`proximite codebook` writes a readable page in French (default) or English."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from typer.testing import CliRunner
+
+from proximite.cli import app
+
+
+def test_markdown_page_in_french_lists_tables_codes_and_events(tmp_path: Path) -> None:
+    out = tmp_path / "codebook.md"
+    result = CliRunner().invoke(app, ["codebook", "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    text = out.read_text(encoding="utf-8")
+    assert text.startswith("# Proximité — dictionnaire des données")
+    assert "### `assessment`" in text
+    assert "| aucune_ressource | Aucune ressource disponible ou accessible | No resource available or reachable |" in text
+    assert "| t12_arm_1 | T12 | 12 | suivi |" in text
+    assert "2–3 → 1, ≥ 4 → 0" in text
+
+
+def test_html_page_in_english_is_self_contained(tmp_path: Path) -> None:
+    out = tmp_path / "codebook.html"
+    result = CliRunner().invoke(app, ["codebook", "--out", str(out), "--lang", "en"])
+    assert result.exit_code == 0, result.output
+    page = out.read_text(encoding="utf-8")
+    assert page.startswith("<!doctype html><html lang='en'>")
+    assert "<h1>Proximité — codebook</h1>" in page
+    assert "http://" not in page and "https://" not in page
+    assert "Identifier (stays in REDCap)" in page
+
+
+def test_unknown_format_is_refused(tmp_path: Path) -> None:
+    result = CliRunner().invoke(app, ["codebook", "--out", str(tmp_path / "codebook.pdf")])
+    assert result.exit_code != 0
+    assert "must end in .md or .html" in result.output
