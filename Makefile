@@ -29,7 +29,7 @@ test: $(STAMP)
 	$(BIN)/python -m pytest
 
 bench: $(STAMP)
-	$(BIN)/python -m tests.bench.run_bench $(BENCH_ARGS)
+	$(BIN)/python tests/bench/run_bench.py $(BENCH_ARGS)
 
 clean:
 	rm -rf $(DEMO_DIR) bench-output .pytest_cache
