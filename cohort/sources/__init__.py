@@ -1,1 +1,50 @@
-"""Sources: one module per source kind, a base class and a registry dict (see ``base``)."""
+"""Sources: one module per source kind, a base class and a registry dict.
+
+======================  ==============================================  ========================
+source (layer folder)   what it reads                                   class
+======================  ==============================================  ========================
+``reference``           ``reference/`` regions, territories, orgs      :class:`~.files.ReferenceFilesSource`
+``redcap``              ``redcap/`` a REDCap export (dictionary, flat   :class:`~.files.RedcapExportSource`
+                        records, events, mapping, DAGs)
+``registry``            ``registry/`` the activity registry (CSV,       :class:`~.files.RegistryFilesSource`
+                        XLSX, SPSS, Stata + mapping YAML)
+``cost``                ``costs/`` program costs                        :class:`~.files.CostFilesSource`
+======================  ==============================================  ========================
+
+:data:`SOURCES` maps a source name to its class; a new kind (the REDCap API through PyCap)
+registers here and reuses :func:`~.redcap_records.stage_records` for the typing.
+"""
+
+from __future__ import annotations
+
+from proximite.cohort.sources.base import Source, Staged
+from proximite.cohort.sources.files import (
+    CostFilesSource,
+    RedcapExportSource,
+    ReferenceFilesSource,
+    RegistryFilesSource,
+)
+
+__all__ = ["SOURCES", "Source", "Staged", "get_source"]
+
+#: Source name → class, in the order a pipeline ingests them (reference first).
+SOURCES: dict[str, type[Source]] = {
+    "reference": ReferenceFilesSource,
+    "redcap": RedcapExportSource,
+    "registry": RegistryFilesSource,
+    "cost": CostFilesSource,
+}
+
+
+def get_source(name: str) -> Source:
+    """An instance of the registered source ``name``.
+
+    Raises
+    ------
+    KeyError
+        No source of that name (the message lists the registered ones).
+    """
+    try:
+        return SOURCES[name]()
+    except KeyError:
+        raise KeyError(f"no source named {name!r} (sources: {', '.join(SOURCES)})") from None

@@ -1,0 +1,338 @@
+"""Ingest an input directory: layer 01 raw (files as received) and layer 02 staged (typed tables).
+
+For every source present in the input directory (``reference/``, ``redcap/``, ``registry/``,
+``costs/``; see ``docs/data-layout.md``):
+
+1. every file is copied byte for byte (``shutil.copy2``) into ``data/01_raw/<source>/<pull_id>/``
+   and made read-only; a ``manifest.json`` records the source, pull id, reception time (UTC),
+   parameters, each file's relative path, size, SHA-256 and rows read, and the code version;
+2. the raw copy (never the input) is read and typed by the source (:mod:`proximite.cohort.sources`)
+   and written as Parquet into a hidden temporary directory beside the staged pulls;
+3. only when **every** source has staged, the temporary directories are renamed to
+   ``data/02_staged/<source>/<pull_id>/`` and each source's ``LATEST`` is pointed at the pull.
+
+On any error the raw copies stay (they are the evidence, and their manifest says why the pull was
+not staged), the temporary directories are removed and every ``LATEST`` keeps pointing at the last
+good pull. Errors on input are :class:`~proximite.cohort.errors.InputError`: file, row or column,
+rule, never a person's values.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import logging
+import os
+import re
+import shutil
+import stat
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from proximite.cohort.errors import InputError, ProximiteError
+from proximite.cohort.layers import STAGED, mark_latest, new_pull_id, raw_dir, sha256_of, staged_dir
+from proximite.cohort.sources import SOURCES, Source, get_source
+from proximite.cohort.steps import code_version
+
+if TYPE_CHECKING:  # pragma: no cover
+    from proximite.cohort.codebook import Codebook
+    from proximite.config import Settings
+
+__all__ = ["ingest", "IngestResult", "SourceIngest", "MANIFEST_NAME"]
+
+log = logging.getLogger(__name__)
+
+MANIFEST_NAME = "manifest.json"
+_PULL_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
+
+#: ``progress(step, done, total)``: step is :data:`STEP_COPY`, :data:`STEP_STAGE` or :data:`STEP_COMMIT`.
+Progress = Callable[[str, int, int], None]
+STEP_COPY = "copy to 01 raw"  # done/total: files
+STEP_STAGE = "stage to 02"  # done/total: sources
+STEP_COMMIT = "commit"  # once, when every source is staged and marked LATEST
+
+
+@dataclass(frozen=True)
+class SourceIngest:
+    """What one source's pull produced.
+
+    Attributes
+    ----------
+    source : str
+    pull_id : str
+    raw_dir : Path
+        ``data/01_raw/<source>/<pull_id>/`` (the files as received and ``manifest.json``).
+    staged_dir : Path
+        ``data/02_staged/<source>/<pull_id>/`` (one Parquet file per table).
+    rows : dict
+        Rows per staged table.
+    files : int
+        Files copied.
+    """
+
+    source: str
+    pull_id: str
+    raw_dir: Path
+    staged_dir: Path
+    rows: dict[str, int] = field(default_factory=dict)
+    files: int = 0
+
+
+@dataclass(frozen=True)
+class IngestResult:
+    """The outcome of :func:`ingest`: one :class:`SourceIngest` per source ingested."""
+
+    pull_id: str
+    sources: dict[str, SourceIngest]
+
+    def __getitem__(self, source: str) -> SourceIngest:
+        return self.sources[source]
+
+    def summary(self) -> dict[str, dict[str, Any]]:
+        """``{source: {"pull_id", "raw_dir", "staged_dir", "files", "rows": {table: rows}}}`` (JSON-ready; counts only)."""
+        return {
+            name: {
+                "pull_id": result.pull_id,
+                "raw_dir": str(result.raw_dir),
+                "staged_dir": str(result.staged_dir),
+                "files": result.files,
+                "rows": dict(result.rows),
+            }
+            for name, result in self.sources.items()
+        }
+
+
+def _utc_now() -> str:
+    return dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _select_sources(input_dir: Path, names: Iterable[str] | None) -> dict[str, tuple[Source, list[Path]]]:
+    explicit = names is not None
+    if isinstance(names, str):  # sources="registry" means ["registry"], not its letters
+        names = [names]
+    chosen = list(names) if names is not None else list(SOURCES)
+    unknown = [name for name in chosen if name not in SOURCES]
+    if unknown:
+        raise ValueError(f"unknown source {unknown[0]!r} (sources: {', '.join(SOURCES)})")
+    found: dict[str, tuple[Source, list[Path]]] = {}
+    for name in chosen:
+        source = get_source(name)
+        files = source.discover(input_dir)
+        if files:
+            found[name] = (source, files)
+        elif explicit:
+            raise InputError(source.source_dir(input_dir), "source folder missing or empty", detail=f"Source '{name}' was asked for")
+    if not found:
+        folders = ", ".join(f"{get_source(name).folder}/" for name in chosen)
+        raise InputError(input_dir, "no source folder", detail=f"Expected one of {folders} (see docs/data-layout.md)")
+    return found
+
+
+def _copy_as_received(source: Source, files: list[Path], *, input_dir: Path, target: Path, tick: Callable[[], None]) -> list[dict[str, Any]]:
+    """Copy a source's files byte for byte, read-only; return their manifest entries."""
+    root = source.source_dir(input_dir)
+    relatives = [path.relative_to(root) for path in files]
+    target.mkdir(parents=True)
+    entries = []
+    for path, relative in zip(files, relatives, strict=True):
+        destination = target / relative
+        destination.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(path, destination)
+        size = destination.stat().st_size
+        if size != path.stat().st_size:
+            raise ProximiteError(f"{destination}: the copy is incomplete ({size} of {path.stat().st_size} bytes)")
+        destination.chmod(destination.stat().st_mode & ~(stat.S_IWUSR | stat.S_IWGRP | stat.S_IWOTH))
+        entries.append({"path": relative.as_posix(), "bytes": size, "sha256": sha256_of(destination), "rows": None})
+        tick()
+    return entries
+
+
+def _as_received(error: InputError, *, raw: Path, received: Path) -> InputError:
+    """The same error, naming the file where the user sent it rather than its raw copy.
+
+    The raw copy's path stays available as ``error.raw_path`` (when the file exists).
+    """
+    try:
+        relative = Path(error.path).relative_to(raw)
+    except ValueError:
+        return error
+    renamed = InputError(
+        received / relative, error.rule, row=error.row, column=error.column, detail=error.detail, count=error.count
+    )
+    if Path(error.path).exists():
+        renamed.raw_path = error.path  # type: ignore[attr-defined]
+    return renamed
+
+
+def _write_manifest(
+    target: Path,
+    *,
+    source: Source,
+    pull_id: str,
+    received_at: str,
+    input_dir: Path,
+    entries: list[dict[str, Any]],
+    file_rows: dict[str, int],
+    staged: bool,
+    error: str | None,
+) -> None:
+    files = [{**entry, "rows": file_rows.get(entry["path"])} for entry in entries]
+    manifest = {
+        "source": source.name,
+        "pull_id": pull_id,
+        "received_at": received_at,
+        "parameters": {"input_dir": str(input_dir), "folder": f"{source.folder}/", "reader": type(source).__name__},
+        "files": files,
+        "code_version": code_version(),
+        "staged": staged,
+        "error": error,
+    }
+    path = target / MANIFEST_NAME
+    path.write_text(json.dumps(manifest, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    path.chmod(0o444)
+
+
+def ingest(
+    input_dir: str | Path,
+    *,
+    settings: Settings,
+    sources: Iterable[str] | None = None,
+    pull_id: str | None = None,
+    progress: Progress | None = None,
+    codebook: Codebook | None = None,
+) -> IngestResult:
+    """Copy an input directory into layer 01 raw and stage typed tables into layer 02.
+
+    Parameters
+    ----------
+    input_dir : str or Path
+        An input directory laid out as ``docs/data-layout.md`` says.
+    settings : Settings, keyword-only
+        Where the project's ``data/`` lives, and the event → wave map.
+    sources : iterable of str, optional
+        Source names to ingest (default: every registered source whose folder is present).
+    pull_id : str, optional
+        Default: a new sortable id (``20260121T060000Z-1a2b3c``); one id for all sources.
+    progress : callable, optional
+        ``progress(step, done, total)`` with step ``"copy to 01 raw"`` (files), ``"stage to 02"``
+        (sources) or ``"commit"``.
+    codebook : Codebook, optional
+        Default: the packaged codebook.
+
+    Returns
+    -------
+    IngestResult
+        Per source: pull id, raw and staged directories, rows per table.
+
+    Raises
+    ------
+    InputError
+        A file breaks a rule (named with its row or column and the rule). The raw copies stay;
+        no staged pull is left behind and every ``LATEST`` is unchanged.
+    ProximiteError
+        The pull id is already used.
+
+    Notes
+    -----
+    All sources of one call are committed together: a bad registry file also keeps the REDCap
+    and reference pulls of the same call out of 02 staged, so ``LATEST`` never mixes a new pull
+    of one source with a refused pull of another.
+    """
+    from proximite.cohort.codebook import load_codebook
+
+    input_dir = Path(input_dir).resolve()
+    if not input_dir.is_dir():
+        raise InputError(input_dir, "input directory not found")
+    codebook = codebook or load_codebook()
+    pull_id = pull_id or new_pull_id()
+    if not _PULL_ID.match(pull_id):
+        raise ValueError(f"pull id {pull_id!r} must be letters, digits, '.', '_' or '-'")
+    chosen = _select_sources(input_dir, sources)
+    received_at = _utc_now()
+    report = progress or (lambda step, done, total: None)
+    total_files = sum(len(files) for _, files in chosen.values())
+    copied = 0
+
+    def tick() -> None:
+        nonlocal copied
+        copied += 1
+        report(STEP_COPY, copied, total_files)
+
+    # 1. Layer 01: every file as received (checked first, so nothing is half-copied).
+    for name, (source, files) in chosen.items():
+        for path in files:
+            if path.relative_to(source.source_dir(input_dir)).as_posix() == MANIFEST_NAME:
+                raise InputError(path, "reserved file name", detail=f"Ingest writes {MANIFEST_NAME} itself; rename the file")
+        target = raw_dir(settings, name, pull_id)
+        if target.exists():
+            raise ProximiteError(f"{target} already exists: a pull id is used once (01 raw is never edited)")
+    entries: dict[str, list[dict[str, Any]]] = {}
+    for name, (source, files) in chosen.items():
+        entries[name] = _copy_as_received(
+            source, files, input_dir=input_dir, target=raw_dir(settings, name, pull_id), tick=tick
+        )
+    log.info("pull %s: %d file(s) copied into 01 raw for %s", pull_id, total_files, ", ".join(chosen))
+
+    # 2. Layer 02 into temporary directories; 3. commit all at once.
+    file_rows: dict[str, dict[str, int]] = {name: {} for name in chosen}
+    table_rows: dict[str, dict[str, int]] = {}
+    partial: dict[str, Path] = {}
+    committed: list[Path] = []
+    error_text: str | None = None
+    marking = False
+    try:
+        for done, (name, (source, _)) in enumerate(chosen.items(), start=1):
+            source_raw = raw_dir(settings, name, pull_id)
+            try:
+                tables = source.stage(source_raw, codebook=codebook, settings=settings)
+            except InputError as error:
+                raise _as_received(error, raw=source_raw, received=source.source_dir(input_dir)) from None
+            file_rows[name] = dict(getattr(tables, "file_rows", {}))
+            temporary = settings.data_dir / STAGED / name / f".{pull_id}.partial"
+            if temporary.exists():
+                shutil.rmtree(temporary)
+            temporary.mkdir(parents=True)
+            partial[name] = temporary
+            for table, frame in tables.items():
+                frame.to_parquet(temporary / f"{table}.parquet", index=False)
+            table_rows[name] = {table: len(frame) for table, frame in tables.items()}
+            report(STEP_STAGE, done, len(chosen))
+            log.info("pull %s: %s staged (%s)", pull_id, name, ", ".join(f"{t} {n}" for t, n in table_rows[name].items()))
+        for name, temporary in partial.items():
+            final = staged_dir(settings, name, pull_id)
+            if final.exists():
+                raise ProximiteError(f"{final} already exists: a pull id is used once")
+            os.rename(temporary, final)
+            committed.append(final)
+        marking = True
+        for name in chosen:
+            mark_latest(settings, name, pull_id)
+        report(STEP_COMMIT, len(chosen), len(chosen))
+    except BaseException as error:
+        error_text = str(error) if isinstance(error, ProximiteError) else f"{type(error).__name__} while staging"
+        for temporary in partial.values():
+            shutil.rmtree(temporary, ignore_errors=True)
+        if not marking:
+            for final in committed:
+                shutil.rmtree(final, ignore_errors=True)
+        log.warning("pull %s not staged; the raw copies are kept and LATEST is unchanged", pull_id)
+        raise
+    finally:
+        for name, (source, _) in chosen.items():
+            _write_manifest(
+                raw_dir(settings, name, pull_id), source=source, pull_id=pull_id, received_at=received_at,
+                input_dir=input_dir, entries=entries[name], file_rows=file_rows[name],
+                staged=error_text is None, error=error_text,
+            )
+    return IngestResult(
+        pull_id=pull_id,
+        sources={
+            name: SourceIngest(
+                source=name, pull_id=pull_id, raw_dir=raw_dir(settings, name, pull_id),
+                staged_dir=staged_dir(settings, name, pull_id), rows=table_rows[name], files=len(entries[name]),
+            )
+            for name in chosen
+        },
+    )
