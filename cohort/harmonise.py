@@ -1010,7 +1010,7 @@ def harmonise_activity(
         if "source_file" not in activity.columns:
             raise
         # Say which files share ids (file names, not values), so the partner knows where to look.
-        repeated = result["activity_id"].duplicated(keep=False).fillna(False).to_numpy(dtype=bool)
+        repeated = result.duplicated(book.key_columns("activity"), keep=False).to_numpy(dtype=bool)
         files = sorted(activity["source_file"].iloc[np.flatnonzero(repeated)].dropna().astype(str).unique())
         detail = f" (in file(s) {', '.join(files[:5])}{' ...' if len(files) > 5 else ''})"
         check_keys(result, "activity", codebook=book, detail=detail)

@@ -645,11 +645,27 @@ def test_activity_id_used_twice_is_refused_naming_files(settings: Settings) -> N
     staged["registry"] = registry_tables(
         [
             {"activity_id": "A1", "action_type": "demarchage", "source_file": "T01-01.csv"},
-            {"activity_id": "A1", "action_type": "reperage", "source_file": "T06-01.xlsx"},
+            {"activity_id": "A1", "action_type": "reperage", "source_file": "T01-01b.xlsx"},
         ]
     )
-    with pytest.raises(HarmoniseError, match=r"activity: the key \(activity_id\) is repeated on 1 row \(in file\(s\) T01-01\.csv, T06-01\.xlsx\)"):
+    with pytest.raises(
+        HarmoniseError,
+        match=r"activity: the key \(activity_id, territory_id\) is repeated on 1 row \(in file\(s\) T01-01\.csv, T01-01b\.xlsx\)",
+    ):
         harmonise(staged, key=KEY, settings=settings)
+
+
+def test_the_same_activity_id_in_two_territories_is_two_activities(settings: Settings) -> None:
+    # Partners number their activities on their own: ids are unique within a territory.
+    staged = staged_example()
+    staged["registry"] = registry_tables(
+        [
+            {"activity_id": "A1", "action_type": "demarchage", "territory_id": "T01-01"},
+            {"activity_id": "A1", "action_type": "reperage", "territory_id": "T06-01"},
+        ]
+    )
+    activity = harmonise(staged, key=KEY, settings=settings)["activity"]
+    assert activity[["activity_id", "territory_id"]].values.tolist() == [["A1", "T01-01"], ["A1", "T06-01"]]
 
 
 # ------------------------------------------------------------------------------ pseudonyms
