@@ -1,0 +1,487 @@
+"""Seeded synthetic cohort generator, calibrated to the pilot, with planted effects.
+
+:func:`generate_cohort` writes an input directory exactly as ``docs/data-layout.md`` describes
+(REDCap export, activity registry in several partner formats, reference and cost files) plus
+``truth.json``, which records every planted parameter and the complete-data values before
+attrition, so estimators and indicators can be checked against what was planted.
+
+Defaults reproduce the pilot's published figures (DESIGN, "Synthetic cohort generator"):
+50 territories in 13 regions (41 OCF, 7 CPSC, 2 OCF+CPSC); 5,305 families first met over
+15 months (2024-01-01 to 2025-03-31), 61 % isolated at contact; about 10,036 children
+(7 % unborn, 52 % aged five or less); half the families with three or more referrals;
+81 % of referrals to community organisations, 38 % to family/childhood and 23 % to
+material-aid/food missions; about 10 % of referrals from partners back to the PTP.
+
+Examples
+--------
+>>> from proximite.cohort.sandbox.synth import generate_cohort
+>>> summary = generate_cohort("cohort-input", families=300, territories=12, seed=1)  # doctest: +SKIP
+>>> summary.counts["families"]  # doctest: +SKIP
+300
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from proximite.cohort.codebook import load_codebook
+from proximite.cohort.sandbox import _cohort, _export, _registry
+from proximite.cohort.sandbox._censor import Tables, censor, observed
+from proximite.cohort.sandbox._context import RECRUITMENT_END, RECRUITMENT_START, Context
+from proximite.cohort.sandbox._sampling import NO_DATE, day_number, to_date
+from proximite.cohort.sandbox.geography import (
+    PILOT_HOST_TYPES,
+    PILOT_REGIONS,
+    PILOT_TERRITORIES,
+    make_organisations,
+    make_territories,
+)
+from proximite.config import load_settings
+
+__all__ = [
+    "generate_cohort",
+    "SynthSummary",
+    "DEFAULT_FAMILIES",
+    "DEFAULT_TERRITORIES",
+    "DEFAULT_SEED",
+    "DEFAULT_WAVES",
+]
+
+log = logging.getLogger(__name__)
+
+DEFAULT_FAMILIES = 5305
+DEFAULT_TERRITORIES = PILOT_TERRITORIES
+DEFAULT_SEED = 20240101
+DEFAULT_WAVES = (0, 6, 12, 24)
+GENERATOR_VERSION = 1
+
+#: Steps reported to ``progress`` (French: the CLI shows them).
+STEPS = (
+    "territoires",
+    "familles",
+    "enfants",
+    "suivis",
+    "besoins",
+    "références",
+    "intervenantes",
+    "activités",
+    "supervision",
+    "coûts",
+    "écriture REDCap",
+    "registre",
+    "références et coûts",
+    "vérité",
+)
+
+ProgressCallback = Callable[[str, int, int], None]
+
+
+@dataclass(frozen=True)
+class SynthSummary:
+    """What :func:`generate_cohort` wrote.
+
+    Attributes
+    ----------
+    out_dir : Path
+        The input directory.
+    seed : int
+    as_of : date or None
+        Censoring date (None: complete follow-up).
+    counts : dict
+        Rows per table as written (families, children, assessments, needs, referrals, exits,
+        workers, activities, supervision, costs, territories, organisations,
+        redcap_records_rows, activity_files).
+    paths : dict
+        Every file or folder written, by key (``records``, ``data_dictionary``, ``activities``,
+        ``truth``, ...).
+    registry_formats : dict
+        Number of activity files per format (csv, xlsx, sav, csv_cp1252).
+    seconds : float
+        Wall time of the generation.
+    """
+
+    out_dir: Path
+    seed: int
+    as_of: dt.date | None
+    counts: dict[str, int]
+    paths: dict[str, Path]
+    registry_formats: dict[str, int] = field(default_factory=dict)
+    seconds: float = 0.0
+
+
+def _parse_as_of(as_of: dt.date | dt.datetime | str | None) -> int | None:
+    if as_of is None:
+        return None
+    if isinstance(as_of, dt.datetime):
+        as_of = as_of.date()
+    if isinstance(as_of, str):
+        try:
+            as_of = dt.date.fromisoformat(as_of)
+        except ValueError:
+            raise ValueError(f"as_of must be an ISO date YYYY-MM-DD (got {as_of!r})") from None
+    return day_number(as_of)
+
+
+def _check_waves(waves: Sequence[int], event_waves: dict[str, int]) -> tuple[tuple[int, ...], dict[int, str]]:
+    months = tuple(int(w) for w in waves)
+    if not months or months[0] != 0 or list(months) != sorted(set(months)):
+        raise ValueError(f"waves must be increasing months starting with 0 (got {list(months)})")
+    by_month = {month: event for event, month in event_waves.items()}
+    unknown = [m for m in months if m not in by_month]
+    if unknown:
+        raise ValueError(
+            f"waves {unknown} have no REDCap event; configured waves are {sorted(by_month)} ([waves.events] in proximite.toml)"
+        )
+    return months, {m: by_month[m] for m in months}
+
+
+def _clear_stale_outputs(out_dir: Path) -> None:
+    """Remove activity files of an earlier run so territories that no longer exist leave no file."""
+    activities = out_dir / "registry" / "activities"
+    if activities.is_dir():
+        for path in sorted(activities.iterdir()):
+            if path.is_file() and path.name.startswith("T") and path.suffix in {".csv", ".xlsx", ".sav", ".yaml"}:
+                path.unlink()
+
+
+def generate_cohort(
+    out_dir: str | Path,
+    *,
+    families: int = DEFAULT_FAMILIES,
+    territories: int = DEFAULT_TERRITORIES,
+    waves: Sequence[int] = DEFAULT_WAVES,
+    seed: int = DEFAULT_SEED,
+    as_of: dt.date | str | None = None,
+    progress: ProgressCallback | None = None,
+) -> SynthSummary:
+    """Generate a synthetic cohort input directory.
+
+    Parameters
+    ----------
+    out_dir : str or Path
+        Input directory to write (created; files of an earlier run are replaced).
+    families : int, keyword-only
+        Families (REDCap records "1".."N" in order of consent). Default 5,305 (the pilot).
+    territories : int, keyword-only
+        Territories (default 50: the pilot's 13 regions and 41/7/2 host types).
+    waves : sequence of int, keyword-only
+        Wave months, starting with 0; each must have a REDCap event in the configuration.
+    seed : int, keyword-only
+        Seed: the same arguments and seed write byte-identical files.
+    as_of : date or ISO str, optional, keyword-only
+        Censoring date: nothing after it exists (records not yet included, waves not yet due,
+        later needs, referrals, activities...); pending statuses stay open. Default: complete
+        follow-up, every due wave generated (less attrition).
+    progress : callable, optional, keyword-only
+        ``progress(step, done, total)``, called as steps complete (for a progress bar).
+
+    Returns
+    -------
+    SynthSummary
+
+    Notes
+    -----
+    The cohort is generated complete (every wave, every outcome), then attrition is applied,
+    then censoring at ``as_of``, so a later ``as_of`` only adds data (and settles statuses
+    that were still open). Planted effects and
+    their realised complete-data values are written to ``truth.json``:
+
+    - isolation: six 0–3 dimensions from a latent ordered model (severity, isolation at
+      contact, territory and family effects) whose wave shift is calibrated so that the mean
+      index changes by ``-20 (1 - exp(-months / 10))`` points from T0;
+    - attrition: ``logit P(drop before wave k) = alpha_k + 0.3 (T0 index - 50) / 10``;
+    - service gaps per territory × need category, time to a need being met (log-normal by
+      category), PTP turnover (1–4 workers per territory), rural travel time.
+
+    Every step is vectorised with numpy (loops run over waves or territories, never over
+    families or activities).
+    """
+    started = time.perf_counter()
+    out_dir = Path(out_dir)
+    if families < 1:
+        raise ValueError(f"families must be at least 1 (got {families})")
+    if territories < 1:
+        raise ValueError(f"territories must be at least 1 (got {territories})")
+    if seed < 0:
+        raise ValueError(f"seed must be a non-negative integer (got {seed})")
+    settings = load_settings()
+    months, wave_events = _check_waves(waves, settings.event_waves)
+    as_of_day = _parse_as_of(as_of)
+    codebook = load_codebook()
+    total_steps = len(STEPS)
+
+    def report(step: int) -> None:
+        if progress is not None:
+            progress(STEPS[step], step + 1, total_steps)
+
+    territory_frame = make_territories(territories, seed=seed)
+    organisations = make_organisations(territory_frame, seed=seed)
+    territory_position = pd.Series(np.arange(len(territory_frame)), index=territory_frame["territory_id"])
+    organisations = organisations.assign(
+        territory_index=territory_position.reindex(organisations["territory_id"]).to_numpy()
+    )
+    ctx = Context(
+        seed=seed,
+        codebook=codebook,
+        territories=territory_frame,
+        organisations=organisations,
+        waves=months,
+        wave_events=wave_events,
+        isolation=settings["isolation"],
+        recruitment_start=day_number(RECRUITMENT_START),
+        recruitment_end=day_number(RECRUITMENT_END),
+    )
+    report(0)
+
+    family_frame = _cohort.make_families(ctx, families)
+    report(1)
+    children = _cohort.make_children(ctx, family_frame)
+    report(2)
+    assessments, isolation_truth = _cohort.make_assessments(ctx, family_frame)
+    assessments, family_frame, attrition_truth = _cohort.apply_attrition(ctx, family_frame, assessments)
+    report(3)
+    needs, needs_truth = _cohort.make_needs(ctx, family_frame, children)
+    report(4)
+    referrals, referrals_truth = _cohort.make_referrals(ctx, family_frame, needs)
+    report(5)
+
+    horizon_end = int(max(assessments["due"].max(), ctx.recruitment_end))
+    workers, workers_truth = _registry.make_workers(ctx, horizon_end)
+    worker_row = _registry.worker_at(
+        workers, family_frame["territory_index"].to_numpy(), family_frame["first_contact"].to_numpy()
+    )
+    family_frame = family_frame.assign(worker_id=workers["worker_id"].to_numpy(dtype=object)[worker_row])
+    family_frame = _cohort.add_identities(ctx, family_frame, children)
+    report(6)
+    activities, activity_truth = _registry.make_activities(ctx, family_frame, referrals, workers, horizon_end)
+    report(7)
+    supervision, supervision_truth = _registry.make_supervision(ctx, workers, horizon_end)
+    report(8)
+
+    tables = observed(Tables(family_frame, children, assessments, needs, referrals, workers, activities, supervision))
+    end_day = horizon_end
+    if as_of_day is not None:
+        tables = censor(tables, as_of_day)
+        end_day = min(as_of_day, horizon_end) if as_of_day >= ctx.recruitment_start else ctx.recruitment_start
+    costs, cost_truth = _registry.make_costs(ctx, tables.workers, tables.supervision, tables.activities, end_day)
+    if as_of_day is not None and as_of_day < ctx.recruitment_start:
+        costs = costs.iloc[0:0]
+    report(9)
+
+    out_dir.mkdir(parents=True, exist_ok=True)
+    _clear_stale_outputs(out_dir)
+    written = _export.Written(paths={}, rows={})
+    _export.write_redcap(out_dir / "redcap", ctx, tables, written)
+    report(10)
+    formats = _export.choose_registry_formats(ctx, family_frame)
+    format_counts = _export.write_registry(out_dir / "registry", ctx, tables, formats, written)
+    report(11)
+    _export.write_reference(out_dir / "reference", ctx, written)
+    _export.write_costs(out_dir / "costs", costs, written)
+    report(12)
+
+    counts = {
+        "families": int(len(tables.families)),
+        "children": int(len(tables.children)),
+        "assessments": int(len(tables.assessments)),
+        "needs": int(len(tables.needs)),
+        "referrals": int(len(tables.referrals)),
+        "exits": int(written.rows["exits"]),
+        "workers": int(len(tables.workers)),
+        "activities": int(len(tables.activities)),
+        "supervision": int(len(tables.supervision)),
+        "costs": int(len(costs)),
+        "territories": int(len(territory_frame)),
+        "organisations": int(len(organisations)),
+        "redcap_records_rows": int(written.rows["redcap_records_rows"]),
+        "activity_files": int(sum(format_counts.values())),
+    }
+    truth = _truth(
+        ctx,
+        arguments={
+            "families": families,
+            "territories": territories,
+            "waves": list(months),
+            "seed": seed,
+            "as_of": None if as_of_day is None else to_date(as_of_day).isoformat(),
+        },
+        horizon_end=horizon_end,
+        tables=tables,
+        complete=Tables(family_frame, children, assessments, needs, referrals, workers, activities, supervision),
+        parts={
+            "isolation": isolation_truth,
+            "attrition": attrition_truth,
+            "needs": needs_truth,
+            "referrals": referrals_truth,
+            "turnover": workers_truth,
+            **activity_truth,
+            "supervision": supervision_truth,
+            "costs": cost_truth,
+        },
+        formats=formats,
+        counts=counts,
+    )
+    truth_path = out_dir / "truth.json"
+    _export.write_truth(truth_path, truth)
+    written.paths["truth"] = truth_path
+    report(13)
+
+    seconds = time.perf_counter() - started
+    log.info(
+        "synthetic cohort written: %d families, %d activities, %d referrals in %.1f s",
+        counts["families"],
+        counts["activities"],
+        counts["referrals"],
+        seconds,
+    )
+    return SynthSummary(
+        out_dir=out_dir,
+        seed=seed,
+        as_of=None if as_of_day is None else to_date(as_of_day),
+        counts=counts,
+        paths=dict(written.paths),
+        registry_formats=format_counts,
+        seconds=seconds,
+    )
+
+
+def _share(mask: np.ndarray) -> float | None:
+    return round(float(np.mean(mask)), 6) if len(mask) else None
+
+
+def _calibration(ctx: Context, tables: Tables) -> dict[str, Any]:
+    """The pilot's figures, and the same figures computed on the written (observed) data."""
+    families, children, referrals = tables.families, tables.children, tables.referrals
+    forward = referrals.loc[referrals["direction"] == "ptp_to_partner"]
+    per_family = np.bincount(
+        forward["record_num"].to_numpy(), minlength=int(families["record_num"].max() + 1) if len(families) else 1
+    )
+    per_family = per_family[families["record_num"].to_numpy()]
+    organisations = ctx.organisations.set_index("org_id")
+    network = organisations["network"].reindex(forward["to_org_id"]).to_numpy(dtype=object)
+    mission = organisations["mission"].reindex(forward["to_org_id"]).to_numpy(dtype=object)
+    territories = ctx.territories
+    return {
+        "targets": {
+            "territories": PILOT_TERRITORIES,
+            "regions": PILOT_REGIONS,
+            "host_types": PILOT_HOST_TYPES,
+            "families": 5305,
+            "isolated_at_contact": 3242,
+            "isolated_at_contact_share": _cohort.ISOLATED_AT_CONTACT_SHARE,
+            "children": 10036,
+            "children_per_family": round(10036 / 5305, 6),
+            "unborn_share": _cohort.UNBORN_SHARE,
+            "aged_five_or_less_share": _cohort.AGED_FIVE_OR_LESS_SHARE,
+            "families_with_3_or_more_ptp_to_partner_share": 0.5,
+            "ptp_to_partner_network_communautaire_share": 0.81,
+            "ptp_to_partner_mission_famille_enfance_share": 0.38,
+            "ptp_to_partner_mission_aide_materielle_alimentation_share": 0.23,
+            "every_other_category_share_below": 0.10,
+            "partner_to_ptp_share_about": 0.10,
+            "first_contact_window": [RECRUITMENT_START, RECRUITMENT_END],
+        },
+        "realised_as_written": {
+            "territories": int(len(territories)),
+            "regions": int(territories["region_code"].nunique()),
+            "host_types": {k: int(v) for k, v in territories["host_type"].value_counts().sort_index().items()},
+            "environments": {k: int(v) for k, v in territories["environment"].value_counts().sort_index().items()},
+            "families": int(len(families)),
+            "isolated_at_contact": int(families["isolated_at_contact"].sum()),
+            "isolated_at_contact_share": _share(families["isolated_at_contact"].to_numpy()),
+            "children": int(len(children)),
+            "unborn_share": _share(children["unborn"].to_numpy()),
+            "aged_five_or_less_share": _share(children["aged_five_or_less"].to_numpy()),
+            "families_with_3_or_more_ptp_to_partner_share": _share(per_family >= 3),
+            "ptp_to_partner_network_shares": {
+                k: round(float(v), 6) for k, v in pd.Series(network).value_counts(normalize=True).sort_index().items()
+            },
+            "ptp_to_partner_mission_shares": {
+                k: round(float(v), 6) for k, v in pd.Series(mission).value_counts(normalize=True).sort_index().items()
+            },
+            "partner_to_ptp_share": _share(referrals["direction"].to_numpy(dtype=object) == "partner_to_ptp"),
+        },
+    }
+
+
+def _truth(
+    ctx: Context,
+    *,
+    arguments: dict[str, Any],
+    horizon_end: int,
+    tables: Tables,
+    complete: Tables,
+    parts: dict[str, Any],
+    formats: dict[str, str],
+    counts: dict[str, int],
+) -> dict[str, Any]:
+    """Assemble ``truth.json``: arguments, calibration, every planted effect, counts."""
+    needs = dict(parts.pop("needs"))
+    service_gaps = needs.pop("service_gaps")
+    time_to_met = needs.pop("time_to_met")
+    families = complete.families
+    return {
+        "generator": {
+            "module": "proximite.cohort.sandbox.synth",
+            "version": GENERATOR_VERSION,
+            **arguments,
+            "recruitment_window": [RECRUITMENT_START, RECRUITMENT_END],
+            "complete_data_end": to_date(horizon_end).isoformat(),
+            "record_ids": "1..N in order of consent (REDCap creates the record at inclusion)",
+            "note": "Synthetic data: no real person. Complete data = every due wave and outcome before attrition and censoring.",
+        },
+        "calibration": _calibration(ctx, tables),
+        "families": {
+            "isolated_at_contact_rule": "top round(3242 / 5305 * n) of 0.6 severity + 0.8 N(0, 1)",
+            "recruitment_channel_weights": _cohort.RECRUITMENT_CHANNEL_WEIGHTS,
+            "t0_offset_days": [0, 30],
+            "later_waves": "T0 + months (calendar) + round(N(0, 12^2)) days clipped to +-45 days",
+            "single_parent_probability": "0.33 + 0.12 isolated_at_contact",
+            "complete": {
+                "families": int(len(families)),
+                "exits": int((families["exit_date"].to_numpy() != NO_DATE).sum()),
+                "exit_reasons": {
+                    k: int(v)
+                    for k, v in families.loc[families["exit_reason"] != "", "exit_reason"]
+                    .value_counts()
+                    .sort_index()
+                    .items()
+                },
+            },
+        },
+        "children": {
+            "count_pmf": {str(k): v for k, v in _cohort.CHILD_COUNT_PMF.items()},
+            "unborn_share": _cohort.UNBORN_SHARE,
+            "aged_five_or_less_share": _cohort.AGED_FIVE_OR_LESS_SHARE,
+            "unborn_expected_days_after_first_contact": [35, 270],
+        },
+        **parts,
+        "needs": needs,
+        "service_gaps": service_gaps,
+        "time_to_need_met": time_to_met,
+        "empowerment_and_stress": {
+            "empowerment_items": "round(3.1 - 0.45 severity + 0.3 trait + 0.55 F(months) h + N(0, 0.75^2)) clipped 1-5",
+            "stress_items": "round(3.3 + 0.4 severity + 0.3 trait - 0.4 F(months) h + N(0, 0.75^2)) clipped 1-5",
+            "satisfaction_items": "after T0 only: round(4.2 + 0.3 F(months) + 0.3 trait + N(0, 0.65^2)) clipped 1-5",
+            "F": "1 - exp(-months / 10)",
+        },
+        "registry_files": {
+            "formats": formats,
+            "sav_user_missing": {
+                "column": "lieu",
+                "code": _export.SAV_USER_MISSING_CODE,
+                "label": _export.SAV_USER_MISSING_LABEL,
+                "share": _export.SAV_USER_MISSING_SHARE,
+            },
+        },
+        "counts_written": counts,
+    }

@@ -1,0 +1,94 @@
+"""End to end: synth → ingest → harmonise → build, through the CLI and through the Prefect flow."""
+
+from __future__ import annotations
+
+import stat
+from pathlib import Path
+
+import duckdb
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+
+from proximite.cli import app
+from proximite.cohort.codebook import load_codebook
+
+runner = CliRunner()
+
+
+def _invoke(*args: str) -> str:
+    result = runner.invoke(app, list(args))
+    assert result.exit_code == 0, f"{args}: {result.output}"
+    return result.output
+
+
+@pytest.fixture(scope="module")
+def synthetic_input(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("synth") / "input"
+    _invoke("synth", "--out", str(out), "--families", "60", "--territories", "4", "--seed", "7")
+    return out
+
+
+def test_cli_ingest_then_build_gives_designs_tables_with_every_record(
+    synthetic_input: Path, tmp_path: Path, pseudonym_env: bytes
+) -> None:
+    project = tmp_path / "project"
+    _invoke("ingest", str(synthetic_input), "--project-dir", str(project))
+    output = _invoke("build", "--project-dir", str(project))
+    assert "families" in output
+
+    records = pd.read_csv(synthetic_input / "redcap" / "records.csv", dtype=str, keep_default_na=False)
+    expected_families = records.loc[records["redcap_event_name"] == "inclusion_arm_1", "record_id"].nunique()
+    expected_children = (records["redcap_repeat_instrument"] == "enfant").sum()
+    expected_assessments = records["redcap_event_name"].isin(["t0_arm_1", "t6_arm_1", "t12_arm_1", "t24_arm_1"]).sum()
+    expected_referrals = (records["redcap_repeat_instrument"] == "reference").sum()
+
+    with duckdb.connect(str(project / "warehouse.duckdb"), read_only=True) as connection:
+        tables = {row[0] for row in connection.execute("SELECT table_name FROM information_schema.tables").fetchall()}
+        assert set(load_codebook().tables) | {"build"} <= tables
+        count = lambda table: connection.execute(f"SELECT count(*) FROM {table}").fetchone()[0]  # noqa: E731
+        assert count("family") == expected_families
+        assert count("child") == expected_children
+        assert count("assessment") == expected_assessments
+        assert count("referral") == expected_referrals
+        assert count("build") == 1
+        # No identifier field of REDCap reaches the warehouse.
+        columns = {row[0] for row in connection.execute("SELECT column_name FROM information_schema.columns").fetchall()}
+        assert not columns & set(load_codebook().identifier_fields)
+
+    from proximite.cohort import panel
+
+    long_panel = panel(project)
+    assert long_panel.index.names == ["family_id", "wave"]
+    assert set(long_panel.index.get_level_values("wave")) <= {0, 6, 12, 24}
+    assert len(long_panel) == expected_assessments
+
+
+def test_build_without_a_key_fails_clearly_and_keeps_the_warehouse(
+    synthetic_input: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, pseudonym_env: bytes
+) -> None:
+    project = tmp_path / "project"
+    _invoke("ingest", str(synthetic_input), "--project-dir", str(project))
+    _invoke("build", "--project-dir", str(project))
+    before = (project / "warehouse.duckdb").read_bytes()
+    monkeypatch.delenv("PROXIMITE_PSEUDONYM_KEY")
+    result = runner.invoke(app, ["build", "--project-dir", str(project)])
+    assert result.exit_code == 1
+    assert "no pseudonym key" in result.output
+    assert (project / "warehouse.duckdb").read_bytes() == before
+
+
+def test_demo_runs_the_pipeline_flow_in_prefects_ephemeral_mode(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from prefect.testing.utilities import prefect_test_harness
+
+    monkeypatch.delenv("PROXIMITE_PSEUDONYM_KEY", raising=False)
+    project = tmp_path / "demo"
+    with prefect_test_harness(server_startup_timeout=120):
+        output = _invoke("demo", "--project-dir", str(project), "--families", "40", "--territories", "3")
+    key_file = project / ".pseudonym_key"
+    assert key_file.is_file() and stat.S_IMODE(key_file.stat().st_mode) == 0o600
+    assert "Pseudonym key" in output and "mode 0600" in output
+    assert "assessments at T0" in output
+    assert (project / "warehouse.duckdb").is_file()
+    raw_manifests = list((project / "data" / "01_raw").glob("*/*/manifest.json"))
+    assert {path.parts[-3] for path in raw_manifests} == {"reference", "redcap", "registry", "cost"}
