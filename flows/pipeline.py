@@ -13,7 +13,8 @@ from typing import Any
 from prefect import flow, get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 
-from proximite.cohort import layers, steps
+from proximite.cohort import steps
+from proximite.cohort.sources import SOURCES, get_source
 from proximite.config import load_settings, pseudonym_key
 
 
@@ -67,16 +68,12 @@ def pipeline(input_dir: str, project_dir: str = ".", sources: list[str] | None =
     dict
         ``{"ingest": {...}, "harmonised_dir": str, "build": {...}}``.
     """
-    present = [source for source in layers.SOURCES if (Path(input_dir) / _folder_of(source)).is_dir()]
-    chosen = [source for source in (sources or present)]
+    present = [name for name in SOURCES if get_source(name).discover(Path(input_dir))]
     ingested: dict[str, Any] = {}
-    for source in chosen:
+    # One source per task: a bad file holds back its own source only, the others still land.
+    for source in sources or present:
         ingested.update(ingest_source(input_dir, project_dir, source))
     harmonised_dir = harmonise(project_dir)
     build_info = build(project_dir, harmonised_dir)
     return {"ingest": ingested, "harmonised_dir": harmonised_dir, "build": build_info}
 
-
-def _folder_of(source: str) -> str:
-    # The cost source lives in costs/ in an input directory (data-layout.md).
-    return "costs" if source == "cost" else source
