@@ -21,17 +21,16 @@ nothing and exits with status 1 when a shipped file differs from a fresh build.
 from __future__ import annotations
 
 import argparse
-import datetime as dt
 import io
-import re
 import sys
-import zipfile
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
+
+from proximite.cohort.stable_bytes import FIXED_TIME, stable_xlsx
 
 from proximite.cohort.codebook import (
     REDCAP_DICTIONARY_HEADERS,
@@ -58,8 +57,6 @@ EXPLANATIONS_SHEET = "Explications"
 #: Rows of the activity sheet that carry the drop-down lists and formats.
 TEMPLATE_ROWS = 20_000
 #: Fixed time stamps, so that a rebuild gives the same bytes.
-_FIXED_TIME = dt.datetime(2024, 1, 1, 0, 0, 0)
-_ZIP_TIME = (2024, 1, 1, 0, 0, 0)
 
 _TYPE_FR = {"string": "texte", "int": "nombre entier", "float": "nombre décimal", "date": "date (AAAA-MM-JJ)"}
 _NUMBER_FORMATS = {"date": "yyyy-mm-dd", "int": "0", "float": "0.0", "string": "@"}
@@ -76,27 +73,6 @@ class BuildReport:
 
 def _csv_bytes(frame: pd.DataFrame) -> bytes:
     return frame.to_csv(index=False, lineterminator="\n").encode("utf-8")
-
-
-def _stable_zip(data: bytes) -> bytes:
-    """Rewrite an XLSX archive with fixed entry times and a fixed ``dcterms:modified``."""
-    stamp = _FIXED_TIME.strftime("%Y-%m-%dT%H:%M:%SZ").encode()
-    source = zipfile.ZipFile(io.BytesIO(data))
-    output = io.BytesIO()
-    with zipfile.ZipFile(output, "w", zipfile.ZIP_DEFLATED) as target:
-        for info in source.infolist():
-            content = source.read(info.filename)
-            if info.filename == "docProps/core.xml":
-                content = re.sub(
-                    rb"(<dcterms:(?:modified|created)[^>]*>)[^<]*(</dcterms:(?:modified|created)>)",
-                    rb"\g<1>" + stamp + rb"\g<2>",
-                    content,
-                )
-            entry = zipfile.ZipInfo(info.filename, date_time=_ZIP_TIME)
-            entry.compress_type = zipfile.ZIP_DEFLATED
-            entry.external_attr = 0o644 << 16
-            target.writestr(entry, content)
-    return output.getvalue()
 
 
 def activity_workbook(codebook: Codebook, *, table: str = "activity") -> bytes:
@@ -119,8 +95,8 @@ def activity_workbook(codebook: Codebook, *, table: str = "activity") -> bytes:
     workbook.properties.creator = "Proximité"
     workbook.properties.lastModifiedBy = "Proximité"
     workbook.properties.title = "Registre des activités des PTP — gabarit"
-    workbook.properties.created = _FIXED_TIME
-    workbook.properties.modified = _FIXED_TIME
+    workbook.properties.created = FIXED_TIME
+    workbook.properties.modified = FIXED_TIME
 
     sheet = workbook.active
     sheet.title = ACTIVITY_SHEET
@@ -224,7 +200,7 @@ def activity_workbook(codebook: Codebook, *, table: str = "activity") -> bytes:
 
     buffer = io.BytesIO()
     workbook.save(buffer)
-    return _stable_zip(buffer.getvalue())
+    return stable_xlsx(buffer.getvalue())
 
 
 def generated_files(codebook: Codebook | None = None) -> tuple[dict[str, bytes], list[str]]:

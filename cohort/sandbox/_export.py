@@ -11,7 +11,6 @@ from __future__ import annotations
 import io
 import json
 import re
-import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -25,6 +24,7 @@ from proximite.cohort.sandbox._censor import Tables
 from proximite.cohort.sandbox._context import Context
 from proximite.cohort.sandbox._sampling import NO_DATE, concat_text, iso_dates, stream
 from proximite.cohort.sandbox.geography import reference_frames
+from proximite.cohort.stable_bytes import FIXED_TIME, stable_xlsx
 
 REDCAP_PREFIX = [
     "record_id",
@@ -34,8 +34,6 @@ REDCAP_PREFIX = [
     "redcap_data_access_group",
 ]
 #: Timestamp written into files that carry one (project.json, XLSX properties, SAV header).
-FIXED_TIMESTAMP = (2024, 1, 1, 0, 0, 0)
-_FIXED_ISO = "2024-01-01T00:00:00Z"
 
 # Optional fields left empty, as in a real project.
 _OPTIONAL_MISSING = {"monoparentale": 0.02, "statut_immigration": 0.03, "langue_principale": 0.01}
@@ -577,14 +575,14 @@ def _write_partner_xlsx(rows: pd.DataFrame, stem: Path, territory_id: str, varia
     frame[date_column] = pd.to_datetime(frame[date_column]).dt.date
     workbook = Workbook(write_only=True)
     workbook.properties.creator = "Proximité (synthétique)"
-    workbook.properties.created = pd.Timestamp(*FIXED_TIMESTAMP).to_pydatetime()
+    workbook.properties.created = FIXED_TIME
     sheet = workbook.create_sheet("Activités")
     sheet.append(list(frame.columns))
     for record in frame.itertuples(index=False, name=None):
         sheet.append([None if value == "" else value for value in record])
     buffer = io.BytesIO()
     workbook.save(buffer)
-    stem.with_suffix(".xlsx").write_bytes(stable_zip(buffer.getvalue()))
+    stem.with_suffix(".xlsx").write_bytes(stable_xlsx(buffer.getvalue()))
     _write_mapping(
         stem.with_suffix(".mapping.yaml"),
         {
@@ -598,30 +596,6 @@ def _write_partner_xlsx(rows: pd.DataFrame, stem: Path, territory_id: str, varia
             "constants": {"territory_id": territory_id},
         },
     )
-
-
-def stable_zip(data: bytes) -> bytes:
-    """Rewrite a zip (XLSX) with fixed entry times and fixed document properties.
-
-    openpyxl stamps the save time in ``docProps/core.xml`` and every zip entry; both are set to
-    2024-01-01T00:00:00 so the same content gives the same bytes.
-    """
-    source = zipfile.ZipFile(io.BytesIO(data))
-    output = io.BytesIO()
-    with zipfile.ZipFile(output, "w", zipfile.ZIP_DEFLATED) as target:
-        for info in source.infolist():
-            content = source.read(info.filename)
-            if info.filename == "docProps/core.xml":
-                text = content.decode("utf-8")
-                text = re.sub(
-                    r"(<dcterms:(created|modified)[^>]*>)[^<]*(</dcterms:\2>)", rf"\g<1>{_FIXED_ISO}\g<3>", text
-                )
-                content = text.encode("utf-8")
-            entry = zipfile.ZipInfo(info.filename, date_time=FIXED_TIMESTAMP)
-            entry.compress_type = zipfile.ZIP_DEFLATED
-            entry.external_attr = info.external_attr
-            target.writestr(entry, content)
-    return output.getvalue()
 
 
 def _write_partner_sav(rows: pd.DataFrame, stem: Path, territory_id: str, user_missing: np.ndarray) -> None:
