@@ -92,3 +92,40 @@ def test_demo_runs_the_pipeline_flow_in_prefects_ephemeral_mode(tmp_path: Path, 
     assert (project / "warehouse.duckdb").is_file()
     raw_manifests = list((project / "data" / "01_raw").glob("*/*/manifest.json"))
     assert {path.parts[-3] for path in raw_manifests} == {"reference", "redcap", "registry", "cost"}
+
+
+def test_bad_input_through_the_cli_names_file_row_column_and_keeps_the_last_good_state(
+    synthetic_input: Path, tmp_path: Path, pseudonym_env: bytes
+) -> None:
+    import shutil
+
+    project = tmp_path / "project"
+    _invoke("ingest", str(synthetic_input), "--project-dir", str(project))
+    _invoke("build", "--project-dir", str(project))
+    warehouse_before = (project / "warehouse.duckdb").read_bytes()
+    latest_before = (project / "data" / "02_staged" / "registry" / "LATEST").read_text()
+
+    broken = tmp_path / "broken"
+    shutil.copytree(synthetic_input, broken)
+    template_files = sorted(
+        path for path in (broken / "registry" / "activities").glob("*.csv")
+        if not path.with_suffix(".mapping.yaml").exists()
+    )
+    target = template_files[0]
+    activities = pd.read_csv(target, dtype=str, keep_default_na=False)
+    activities.loc[2, "action_type"] = "visite_libre"
+    activities.to_csv(target, index=False)
+
+    result = runner.invoke(app, ["ingest", str(broken), "--project-dir", str(project), "--source", "registry"])
+    assert result.exit_code == 1
+    message = " ".join(result.output.split())
+    assert target.name in message and "row 3" in message and "action_type" in message
+    assert (project / "data" / "02_staged" / "registry" / "LATEST").read_text() == latest_before
+    assert (project / "warehouse.duckdb").read_bytes() == warehouse_before
+    refused = [
+        path for path in (project / "data" / "01_raw" / "registry").iterdir()
+        if path.name != latest_before.strip()
+    ]
+    # The refused pull's raw copy is kept as evidence.
+    assert len(refused) == 1
+    assert [path.read_bytes() for path in refused[0].rglob(target.name)] == [target.read_bytes()]
