@@ -152,3 +152,27 @@ def _read_strings(path: Path) -> pd.DataFrame:
 def log_timestamp(moment: dt.datetime | None = None) -> str:
     """A log timestamp as REDCap writes it (``YYYY-MM-DD HH:MM``, server local time)."""
     return (moment or dt.datetime.now()).strftime("%Y-%m-%d %H:%M")
+
+
+def load_project(path: str | Path) -> SandboxProject:
+    """Load a project from REDCap's project XML (``.xml``) or from a folder of CSV files.
+
+    Parameters
+    ----------
+    path : str or Path
+        A project XML file (CDISC ODM with REDCap's extensions) or a folder (see
+        :meth:`SandboxProject.from_directory`).
+
+    Raises
+    ------
+    InputError
+        The path does not exist or the project cannot be read.
+    """
+    location = Path(path)
+    if location.is_file() and location.suffix.lower() == ".xml":
+        from proximite.cohort.codebook.redcap_xml import project_from_xml
+
+        return project_from_xml(location)
+    if location.is_dir():
+        return SandboxProject.from_directory(location)
+    raise InputError(location, "no such project", detail="Give a REDCap project XML file or a folder of CSV files")
