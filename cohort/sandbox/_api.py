@@ -196,6 +196,8 @@ class SandboxApi:
         self._export_only(request, "project")
         fmt = self._format(request)
         info: dict[str, Any] = dict(self.project.info)
+        # Form menu labels are served by content=instrument, not as project information.
+        info.pop("instrument_labels", None)
         # The three values clients rely on always reflect what is served.
         info["is_longitudinal"] = int(self.project.is_longitudinal)
         info["has_repeating_instruments_or_events"] = int(self.project.has_repeating)
