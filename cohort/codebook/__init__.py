@@ -313,11 +313,16 @@ class Codebook:
         return {item["form"] for item in self.project["repeating"]}
 
     def dags(self, territories: pd.DataFrame | None = None) -> pd.DataFrame:
-        """Data access groups, one per territory, as REDCap's API exports them."""
+        """Data access groups, one per territory, as REDCap's API exports them.
+
+        Each group is named by its territory's ``redcap_dag`` code: REDCap derives a group's
+        unique name from its name, so a project created from these files (or from the project
+        XML) gets exactly the unique names that map back to territories.
+        """
         territories = self.territories if territories is None else territories
         return pd.DataFrame(
             {
-                "data_access_group_name": territories["name"].to_numpy(),
+                "data_access_group_name": territories["redcap_dag"].to_numpy(),
                 "unique_group_name": territories["redcap_dag"].to_numpy(),
                 "data_access_group_id": range(1, len(territories) + 1),
             }
