@@ -40,7 +40,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from proximite.cohort.codebook import Codebook
     from proximite.config import Settings
 
-__all__ = ["ingest", "IngestResult", "SourceIngest", "MANIFEST_NAME"]
+__all__ = ["ingest", "IngestResult", "SourceIngest", "MANIFEST_NAME", "write_manifest", "make_read_only", "utc_now"]
 
 log = logging.getLogger(__name__)
 
@@ -104,7 +104,8 @@ class IngestResult:
         }
 
 
-def _utc_now() -> str:
+def utc_now() -> str:
+    """The current UTC time as ISO text, ``2026-01-21T06:00:00Z`` (manifests' ``received_at``)."""
     return dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
@@ -143,7 +144,7 @@ def _copy_as_received(source: Source, files: list[Path], *, input_dir: Path, tar
         size = destination.stat().st_size
         if size != path.stat().st_size:
             raise ProximiteError(f"{destination}: the copy is incomplete ({size} of {path.stat().st_size} bytes)")
-        destination.chmod(destination.stat().st_mode & ~(stat.S_IWUSR | stat.S_IWGRP | stat.S_IWOTH))
+        make_read_only(destination)
         entries.append({"path": relative.as_posix(), "bytes": size, "sha256": sha256_of(destination), "rows": None})
         tick()
     return entries
@@ -179,19 +180,78 @@ def _write_manifest(
     error: str | None,
 ) -> None:
     files = [{**entry, "rows": file_rows.get(entry["path"])} for entry in entries]
+    write_manifest(
+        target,
+        source=source.name,
+        pull_id=pull_id,
+        received_at=received_at,
+        parameters={"input_dir": str(input_dir), "folder": f"{source.folder}/", "reader": type(source).__name__},
+        files=files,
+        staged=staged,
+        error=error,
+    )
+
+
+def write_manifest(
+    target: Path,
+    *,
+    source: str,
+    pull_id: str,
+    received_at: str,
+    parameters: dict[str, Any],
+    files: list[dict[str, Any]],
+    staged: bool,
+    error: str | None,
+    extra: dict[str, Any] | None = None,
+) -> Path:
+    """Write (or rewrite) the ``manifest.json`` of a raw pull directory, read-only.
+
+    Parameters
+    ----------
+    target : Path
+        ``data/01_raw/<source>/<pull_id>/``.
+    source, pull_id, received_at : str, keyword-only
+        ``received_at`` is UTC ISO (``2026-01-21T06:00:00Z``).
+    parameters : dict, keyword-only
+        How the pull was made (never a secret).
+    files : list of dict, keyword-only
+        ``{"path" (relative), "bytes", "sha256", "rows", ...}`` per file.
+    staged : bool, keyword-only
+        Whether the pull reached 02 staged.
+    error : str or None, keyword-only
+        Why it did not (a message without values or secrets).
+    extra : dict, optional, keyword-only
+        More keys (a pull's mode, watermark, ...), written after the standard ones.
+
+    Returns
+    -------
+    Path
+        The manifest's path.
+    """
     manifest = {
-        "source": source.name,
+        "source": source,
         "pull_id": pull_id,
         "received_at": received_at,
-        "parameters": {"input_dir": str(input_dir), "folder": f"{source.folder}/", "reader": type(source).__name__},
+        "parameters": parameters,
         "files": files,
         "code_version": code_version(),
         "staged": staged,
         "error": error,
+        **(extra or {}),
     }
     path = target / MANIFEST_NAME
-    path.write_text(json.dumps(manifest, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    if path.exists():  # a pull rewrites its manifest as it goes: in progress, then done or failed
+        path.chmod(0o644)
+    temporary = path.with_name(f".{MANIFEST_NAME}.tmp")
+    temporary.write_text(json.dumps(manifest, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    os.replace(temporary, path)
     path.chmod(0o444)
+    return path
+
+
+def make_read_only(path: Path) -> None:
+    """Remove every write permission of a raw file (01 raw is never edited)."""
+    path.chmod(path.stat().st_mode & ~(stat.S_IWUSR | stat.S_IWGRP | stat.S_IWOTH))
 
 
 def ingest(
@@ -250,7 +310,7 @@ def ingest(
     if not _PULL_ID.match(pull_id):
         raise ValueError(f"pull id {pull_id!r} must be letters, digits, '.', '_' or '-'")
     chosen = _select_sources(input_dir, sources)
-    received_at = _utc_now()
+    received_at = utc_now()
     report = progress or (lambda step, done, total: None)
     total_files = sum(len(files) for _, files in chosen.values())
     copied = 0

@@ -35,6 +35,11 @@ REDCAP_PREFIX = [
 ]
 #: Timestamp written into files that carry one (project.json, XLSX properties, SAV header).
 
+#: The project's missing-data codes (REDCap project setting), written to project.json.
+MISSING_DATA_CODES = "NSP, Ne sait pas | REF, Refus"
+#: Share of answered isolation items recorded as "NSP" (ne sait pas): the index treats them as unanswered.
+ISOLATION_NSP_SHARE = 0.01
+
 # Optional fields left empty, as in a real project.
 _OPTIONAL_MISSING = {"monoparentale": 0.02, "statut_immigration": 0.03, "langue_principale": 0.01}
 
@@ -350,6 +355,8 @@ def _add_suivi(builder: _RecordsBuilder, ctx: Context, assessments: pd.DataFrame
         if row.field_type == "radio" and row.target_column in ctx.isolation["dimensions"]
     }
     resource_codes = cb.codes("resource_type")
+    # Its own stream, so the missing-data codes never shift another draw.
+    nsp = stream(ctx.seed, "export.redcap.missing_codes")
     for months in ctx.waves:
         rows = assessments.loc[assessments["wave"].to_numpy() == months]
         n = len(rows)
@@ -362,6 +369,7 @@ def _add_suivi(builder: _RecordsBuilder, ctx: Context, assessments: pd.DataFrame
             complete &= answered
             text = _int_text(rows[f"score_{dimension}"].to_numpy())
             text[~answered] = ""
+            text[answered & (nsp.random(n) < ISOLATION_NSP_SHARE)] = "NSP"
             values[field] = text
         for item in (
             "pa_1",
@@ -426,7 +434,7 @@ def _write_redcap_metadata(directory: Path, ctx: Context, written: Written) -> N
         "project_pi_firstname": "",
         "project_pi_lastname": "",
         "display_today_now_button": 1,
-        "missing_data_codes": "",
+        "missing_data_codes": MISSING_DATA_CODES,
         "external_modules": "",
         "bypass_branching_erase_field_prompt": 0,
     }

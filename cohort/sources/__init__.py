@@ -11,8 +11,10 @@ source (layer folder)   what it reads                                   class
 ``cost``                ``costs/`` program costs                        :class:`~.files.CostFilesSource`
 ======================  ==============================================  ========================
 
-:data:`SOURCES` maps a source name to its class; a new kind (the REDCap API through PyCap)
-registers here and reuses :func:`~.redcap_records.stage_records` for the typing.
+:data:`SOURCES` maps a source name to its class (the file sources that ``ingest`` discovers).
+The REDCap API is pulled by :func:`~.redcap.pull_redcap` (PyCap, batched by record id,
+incremental); it writes the same ``redcap`` layers and reuses
+:func:`~.redcap_records.stage_records` for the typing.
 """
 
 from __future__ import annotations

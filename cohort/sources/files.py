@@ -26,6 +26,7 @@ import codecs
 import csv
 import datetime as dt
 import io
+import json
 import logging
 import math
 import re
@@ -1011,7 +1012,8 @@ def read_redcap_project(raw_dir: Path, *, codebook: Codebook) -> tuple[RedcapPro
     """The project of a REDCap export folder: its data dictionary and the optional project files.
 
     ``events.csv``, ``form_event_mapping.csv`` and ``repeating_forms_events.csv`` fall back to the
-    codebook's cohort project when absent; without ``dags.csv`` the DAG column is not checked.
+    codebook's cohort project when absent; without ``dags.csv`` the DAG column is not checked;
+    ``project.json`` (REDCap's project information), when present, gives the missing-data codes.
 
     Returns
     -------
@@ -1039,7 +1041,23 @@ def read_redcap_project(raw_dir: Path, *, codebook: Codebook) -> tuple[RedcapPro
         log.warning("REDCap export without dags.csv: data access groups are not checked")
     if (raw_dir / "arms.csv").is_file():
         rows["arms.csv"] = len(_read_redcap_csv(raw_dir / "arms.csv", rows_required=False))
-    project = RedcapProject.from_frames(dictionary, codebook=codebook, paths=paths, **frames)
+    missing_data_codes = None
+    info_path = raw_dir / "project.json"
+    if info_path.is_file():
+        # Project information (REDCap's content=project): only its missing-data codes matter here.
+        try:
+            info = json.loads(info_path.read_text(encoding="utf-8-sig"))
+        except (UnicodeDecodeError, json.JSONDecodeError):
+            raise InputError(info_path, "not a readable JSON file", detail="Export the project information again from REDCap") from None
+        if isinstance(info, list):  # the API's JSON export may be a one-item list
+            info = info[0] if info else {}
+        if not isinstance(info, dict):
+            raise InputError(info_path, "not a project information export", detail="Expected a JSON object")
+        missing_data_codes = str(info.get("missing_data_codes") or "")
+        paths["info"] = info_path
+    project = RedcapProject.from_frames(
+        dictionary, codebook=codebook, paths=paths, missing_data_codes=missing_data_codes, **frames
+    )
     return project, rows
 
 

@@ -22,6 +22,14 @@ text, notes, file, sql                      string
 ``<form>_complete``                         Int64 (0, 1, 2)
 ``identifier = y``                          dropped: identifiers never leave layer 01
 ==========================================  ==================================================
+
+Missing-data codes: a project may declare them (project information ``missing_data_codes``,
+``"NSP, Ne sait pas | REF, Refus"``). A cell holding one becomes missing in its typed column and
+its reason (the code's label, else ``code NSP``) lands in a companion string column
+``<field>__missing_reason``, as user-missing values of SPSS files do for the registry. For a
+checkbox, REDCap exports one extra column per code (``field___nsp``): where it is ticked, every box
+of the field becomes missing and the reason is kept. The companion column exists only when at least
+one cell of the field holds a code.
 """
 
 from __future__ import annotations
@@ -60,7 +68,10 @@ __all__ = [
     "normalise_metadata",
     "parse_choices",
     "checkbox_column",
+    "flat_columns",
+    "parse_missing_codes",
     "stage_records",
+    "MISSING_REASON_SUFFIX",
 ]
 
 log = logging.getLogger(__name__)
@@ -81,6 +92,8 @@ _NEEDED_METADATA = (
     "field_name", "form_name", "field_type", "select_choices_or_calculations",
     "text_validation_type_or_show_slider_number", "identifier",
 )
+#: Companion column of a field whose cells may hold a missing-data code (as for SPSS user-missing).
+MISSING_REASON_SUFFIX = "__missing_reason"
 #: Columns REDCap may add to an export that are not fields (survey options); dropped.
 _SURVEY_COLUMNS = re.compile(r"^(redcap_survey_identifier|.+_timestamp)$")
 
@@ -104,6 +117,8 @@ class RedcapProject:
         Unique data access group names; None when the project's DAGs are unknown (not checked).
     origins : mapping
         Where each of the above came from (``{"events": "events.csv"}``), for messages.
+    missing_codes : mapping, optional
+        The project's missing-data codes, ``{code: label}`` (see :func:`parse_missing_codes`).
     """
 
     metadata: pd.DataFrame
@@ -112,6 +127,7 @@ class RedcapProject:
     repeating: Mapping[str, frozenset[str]]
     dags: frozenset[str] | None = None
     origins: Mapping[str, str] = field(default_factory=dict)
+    missing_codes: Mapping[str, str] = field(default_factory=dict)
 
     @property
     def record_id_field(self) -> str:
@@ -151,6 +167,7 @@ class RedcapProject:
         dags: pd.DataFrame | None = None,
         codebook: Codebook | None = None,
         paths: Mapping[str, str | Path] | None = None,
+        missing_data_codes: str | None = None,
     ) -> RedcapProject:
         """A project from REDCap's exports as frames (CSV files or API responses alike).
 
@@ -168,11 +185,15 @@ class RedcapProject:
         paths : mapping, optional
             ``{"metadata"|"events"|"form_event_mapping"|"repeating_forms_events"|"dags": path}``,
             named in errors.
+        missing_data_codes : str, optional
+            The project information's ``missing_data_codes`` (``"NSP, Ne sait pas | REF, Refus"``);
+            empty or None when the project declares none.
 
         Raises
         ------
         InputError
-            A frame lacks a column it needs, or the dictionary is malformed.
+            A frame lacks a column it needs, the dictionary is malformed, or a missing-data code
+            is declared twice.
         """
         from proximite.cohort.codebook import load_codebook
 
@@ -221,7 +242,36 @@ class RedcapProject:
             repeating=repeating,
             dags=groups,
             origins=origins,
+            missing_codes=parse_missing_codes(missing_data_codes or "", path=paths.get("info", "project.json")),
         )
+
+
+def parse_missing_codes(text: str, *, path: str | Path = "project.json") -> dict[str, str]:
+    """The missing-data codes of a project, ``{code: label}``, from REDCap's project setting.
+
+    Parameters
+    ----------
+    text : str
+        ``missing_data_codes`` as REDCap exports it: ``"code, label"`` items separated by ``|``
+        or line breaks (``"NSP, Ne sait pas | REF, Refus"``); a code without a label is allowed.
+    path : str or Path, keyword-only
+        Named in errors.
+
+    Raises
+    ------
+    InputError
+        A code is declared twice.
+    """
+    codes: dict[str, str] = {}
+    for item in re.split(r"[|\n]", str(text or "")):
+        code, _, label = item.strip().partition(",")
+        code, label = code.strip(), label.strip()
+        if not code:
+            continue
+        if code in codes:
+            raise InputError(path, "duplicate missing-data code", column="missing_data_codes", detail=f"'{code}' is declared twice")
+        codes[code] = label
+    return codes
 
 
 def normalise_metadata(frame: pd.DataFrame, *, path: str | Path) -> pd.DataFrame:
@@ -348,6 +398,16 @@ def _export_columns(field_: _Field) -> list[str]:
     return [field_.name]
 
 
+def flat_columns(project: RedcapProject) -> list[str]:
+    """The columns of the project's flat export, in REDCap's order (``docs/data-layout.md``)."""
+    fields = _fields(project)
+    columns = [project.record_id_field, EVENT, INSTRUMENT, INSTANCE, DAG]
+    for form in project.forms:
+        columns += [c for f in fields if f.form == form and f.name != project.record_id_field for c in _export_columns(f)]
+        columns.append(f"{form}_complete")
+    return columns
+
+
 def _fail(mask: np.ndarray, *, path: Path, rows: np.ndarray, rule: str, column: str, detail: str) -> None:
     if mask.any():
         first = int(np.argmax(mask))
@@ -375,6 +435,8 @@ def _check_columns(table: pa.Table, project: RedcapProject, fields: list[_Field]
                 detail="The data dictionary defines it; export all fields of the project (type=flat)",
             )
     known = set(needed) | {INSTRUMENT, INSTANCE, DAG} | {c for f in fields for c in _export_columns(f)}
+    # REDCap adds one column per missing-data code to each checkbox field (``field___nsp``).
+    known |= {checkbox_column(f.name, code) for f in fields if f.kind == "checkbox" for code in project.missing_codes}
     extras = [column for column in table.column_names if column not in known]
     dropped = [column for column in extras if _SURVEY_COLUMNS.match(column)]
     unknown = [column for column in extras if column not in dropped]
@@ -611,16 +673,31 @@ def _type_form(
         DAG: meta[DAG].filter(selected),
         "source_row": pa.array(form_rows, pa.int64()),
     }
+    reasons: dict[str, pa.Array] = {}
     for field_ in fields:
         if field_.name == project.record_id_field or field_.name in identifiers:
             continue
         if field_.kind == "checkbox":
-            for code in field_.codes:
-                name = checkbox_column(field_.name, code)
-                out[name] = to_bool(cells(name), locator=locator, column=name, true_values=("1",), false_values=("0",))
+            boxes = {
+                checkbox_column(field_.name, code): to_bool(
+                    cells(name), locator=locator, column=name, true_values=("1",), false_values=("0",)
+                )
+                for code in field_.codes
+                for name in [checkbox_column(field_.name, code)]
+            }
+            reason = _checkbox_missing(table, field_.name, project.missing_codes, selected=selected, locator=locator)
+            if reason is not None:
+                unanswered = pc.is_valid(reason)
+                boxes = {name: pc.if_else(unanswered, pa.scalar(None, pa.bool_()), box) for name, box in boxes.items()}
+                reasons[field_.name + MISSING_REASON_SUFFIX] = reason
+            out.update(boxes)
             continue
         name = field_.name
         values = cells(name)
+        if project.missing_codes:
+            values, reason = _split_missing(values, project.missing_codes)
+            if reason is not None:
+                reasons[name + MISSING_REASON_SUFFIX] = reason
         if field_.kind == "date":
             out[name] = to_date(values, locator=locator, column=name)
         elif field_.kind == "datetime":
@@ -638,4 +715,51 @@ def _type_form(
     complete = f"{form}_complete"
     codes = check_codes(cells(complete), ("0", "1", "2"), locator=locator, column=complete, list_name="form status (0, 1, 2)")
     out[complete] = pc.cast(codes, pa.int64())
+    out.update(reasons)
     return to_frame(out)
+
+
+def _reason_text(code: str, label: str) -> str:
+    """The reason kept for a missing-data code: its label, else ``code NSP`` (as for SPSS files)."""
+    return label or f"code {code}"
+
+
+def _split_missing(values: pa.Array | pa.ChunkedArray, missing_codes: Mapping[str, str]) -> tuple[pa.Array, pa.Array | None]:
+    """Cells holding a missing-data code blanked, and the reason of each (None when there is none).
+
+    Works on the distinct values only, like :mod:`~proximite.cohort.sources.coerce`.
+    """
+    array = values.combine_chunks() if isinstance(values, pa.ChunkedArray) else values
+    trimmed = pc.utf8_trim_whitespace(array)
+    codes = pa.array(list(missing_codes), pa.string())
+    is_missing = pc.fill_null(pc.is_in(trimmed, value_set=codes), False)
+    if not pc.any(is_missing).as_py():
+        return array, None
+    labels = pa.array([_reason_text(code, label) for code, label in missing_codes.items()], pa.string())
+    reason = pc.take(labels, pc.index_in(trimmed, value_set=codes))
+    return pc.if_else(is_missing, pa.scalar("", pa.string()), array), reason
+
+
+def _checkbox_missing(
+    table: pa.Table,
+    field_name: str,
+    missing_codes: Mapping[str, str],
+    *,
+    selected: pa.Array,
+    locator: RowLocator,
+) -> pa.Array | None:
+    """Reason of each row where one of a checkbox's missing-code columns is ticked, else None."""
+    reason: pa.Array | None = None
+    for code, label in missing_codes.items():
+        name = checkbox_column(field_name, code)
+        if name not in table.column_names:
+            continue
+        ticked = to_bool(table[name].filter(selected), locator=locator, column=name, true_values=("1",), false_values=("0",))
+        ticked = pc.fill_null(ticked, False)
+        if not pc.any(ticked).as_py():
+            continue
+        text = pa.scalar(_reason_text(code, label), pa.string())
+        current = reason if reason is not None else pa.nulls(len(ticked), pa.string())
+        # The first code ticked wins, in the project's order.
+        reason = pc.if_else(pc.and_(ticked, pc.is_null(current)), text, current)
+    return reason

@@ -197,7 +197,8 @@ def _isolation_index(waves: pd.DataFrame) -> pd.Series:
     used = (waves[resources] == "1").sum(axis=1)
     non_recours = np.select([used == 0, used == 1, used <= 3], [3, 2, 1], default=0)
     scores = waves[["iso_transport", "iso_contraintes_eco", "iso_reseau_soutien", "iso_barrieres_ling", "iso_mefiance"]]
-    scores = scores.replace("", np.nan).astype(float).assign(non_recours=non_recours)
+    # "" (not asked) and the missing-data code "NSP" (ne sait pas) are both unanswered.
+    scores = scores.replace({"": np.nan, "NSP": np.nan}).astype(float).assign(non_recours=non_recours)
     answered = scores.notna().sum(axis=1)
     return (100 * scores.mean(axis=1) / 3).where(answered >= 4)
 
