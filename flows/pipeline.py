@@ -1,8 +1,11 @@
-"""The pipeline flow: ingest every source → harmonise → build the warehouse.
+"""The cohort flows: pull from REDCap, ingest files, harmonise, build the warehouse.
 
 Flows only orchestrate: each task calls one package function and returns something small (ids,
 paths, counts); large frames stay on disk in their layer. Validation, indicators and the snapshot
 plug in between these tasks as they are built.
+
+Secrets: a flow never takes a token as a parameter (Prefect stores parameters). It takes the
+name of an environment variable or of a Prefect Secret block, and the task reads the token.
 """
 
 from __future__ import annotations
@@ -17,6 +20,8 @@ from proximite.cohort import steps
 from proximite.cohort.sources import SOURCES, get_source
 from proximite.config import load_settings, pseudonym_key
 
+DEFAULT_TOKEN_ENV = "PROXIMITE_REDCAP_TOKEN"
+
 
 @task(name="ingest", cache_policy=NO_CACHE, task_run_name="ingest-{source}")
 def ingest_source(input_dir: str, project_dir: str, source: str) -> dict[str, Any]:
@@ -27,6 +32,40 @@ def ingest_source(input_dir: str, project_dir: str, source: str) -> dict[str, An
     result = ingest(input_dir, settings=settings, sources=[source])
     summary = result.summary()
     get_run_logger().info("ingested %s: %s", source, summary.get(source, {}).get("rows", {}))
+    return summary
+
+
+def _redcap_token(token_env: str | None, token_secret: str | None) -> str:
+    """The REDCap token from a Prefect Secret block (when named) or an environment variable."""
+    from proximite.cohort.sources.redcap import token_from_env
+
+    if token_secret:
+        from prefect.blocks.system import Secret
+
+        return str(Secret.load(token_secret).get())
+    return token_from_env(token_env or DEFAULT_TOKEN_ENV)
+
+
+# Pulls take no cache: the source changes under the same inputs. Each request already retries
+# with backoff inside the pull; the task retry covers a pull that failed as a whole.
+@task(name="pull-redcap", cache_policy=NO_CACHE, retries=2, retry_delay_seconds=[10, 60])
+def pull_redcap(
+    url: str,
+    project_dir: str,
+    token_env: str | None = DEFAULT_TOKEN_ENV,
+    token_secret: str | None = None,
+    full: bool = False,
+    batch_size: int = 500,
+) -> dict[str, Any]:
+    """Pull the cohort through PyCap into 01 raw and 02 staged; returns the pull's summary."""
+    from proximite.cohort.sources.redcap import pull_redcap as run_pull
+
+    settings = load_settings(project_dir)
+    result = run_pull(url, token=_redcap_token(token_env, token_secret), settings=settings, full=full, batch_size=batch_size)
+    summary = result.summary()
+    get_run_logger().info(
+        "REDCap pull %s (%s): %s records, %s deleted", summary["pull_id"], summary["mode"], summary["records"], summary["deleted"]
+    )
     return summary
 
 
@@ -49,9 +88,45 @@ def build(project_dir: str, harmonised_dir: str) -> dict[str, Any]:
     return info.to_dict()
 
 
+@flow(name="pull_cohort")
+def pull_cohort(
+    url: str,
+    project_dir: str = ".",
+    token_env: str | None = DEFAULT_TOKEN_ENV,
+    token_secret: str | None = None,
+    full: bool = False,
+    batch_size: int = 500,
+) -> dict[str, Any]:
+    """Pull the cohort from REDCap (incremental unless ``full``) into 01 raw and 02 staged.
+
+    Parameters
+    ----------
+    url : str
+        REDCap API URL (ends in ``/api/``).
+    project_dir : str
+        The project directory.
+    token_env, token_secret : str, optional
+        Where the token is: an environment variable (default ``PROXIMITE_REDCAP_TOKEN``) or the
+        name of a Prefect Secret block (wins when given).
+    full : bool
+        Pull every record rather than what changed since the last good pull.
+    batch_size : int
+        Records per request.
+    """
+    return pull_redcap(url, project_dir, token_env, token_secret, full, batch_size)
+
+
 @flow(name="pipeline", log_prints=False)
-def pipeline(input_dir: str, project_dir: str = ".", sources: list[str] | None = None) -> dict[str, Any]:
-    """Ingest an input directory, harmonise and build the warehouse.
+def pipeline(
+    input_dir: str,
+    project_dir: str = ".",
+    sources: list[str] | None = None,
+    redcap_url: str | None = None,
+    token_env: str | None = DEFAULT_TOKEN_ENV,
+    token_secret: str | None = None,
+    full: bool = False,
+) -> dict[str, Any]:
+    """Ingest an input directory (and pull REDCap when a URL is given), harmonise and build the warehouse.
 
     Parameters
     ----------
@@ -60,20 +135,25 @@ def pipeline(input_dir: str, project_dir: str = ".", sources: list[str] | None =
     project_dir : str
         The project directory (data layers, warehouse).
     sources : list of str, optional
-        Sources to ingest (default: every source present in ``input_dir``). Sources not ingested
-        keep their last good staged pull.
+        File sources to ingest (default: every source present in ``input_dir``; ``redcap`` is
+        left out when ``redcap_url`` is given). Sources not ingested keep their last good pull.
+    redcap_url : str, optional
+        Pull the cohort from this REDCap API instead of the export files.
+    token_env, token_secret, full
+        As for :func:`pull_cohort`.
 
     Returns
     -------
     dict
-        ``{"ingest": {...}, "harmonised_dir": str, "build": {...}}``.
+        ``{"pull": {...} or None, "ingest": {...}, "harmonised_dir": str, "build": {...}}``.
     """
     present = [name for name in SOURCES if get_source(name).discover(Path(input_dir))]
+    chosen = [name for name in (sources or present) if not (redcap_url and name == "redcap")]
+    pulled = pull_redcap(redcap_url, project_dir, token_env, token_secret, full) if redcap_url else None
     ingested: dict[str, Any] = {}
     # One source per task: a bad file holds back its own source only, the others still land.
-    for source in sources or present:
+    for source in chosen:
         ingested.update(ingest_source(input_dir, project_dir, source))
     harmonised_dir = harmonise(project_dir)
     build_info = build(project_dir, harmonised_dir)
-    return {"ingest": ingested, "harmonised_dir": harmonised_dir, "build": build_info}
-
+    return {"pull": pulled, "ingest": ingested, "harmonised_dir": harmonised_dir, "build": build_info}

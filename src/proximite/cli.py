@@ -185,12 +185,23 @@ def build(project_dir: ProjectDir = Path(".")) -> None:
 
 
 # --------------------------------------------------------------------------------------- codebook
-@app.command()
+codebook_app = typer.Typer(
+    help="The codebook: a readable page (default), or the cohort project as REDCap files.",
+    no_args_is_help=False,
+    add_completion=False,
+)
+app.add_typer(codebook_app, name="codebook")
+
+
+@codebook_app.callback(invoke_without_command=True)
 def codebook(
+    ctx: typer.Context,
     out: Annotated[Path, typer.Option("--out", "-o", help="File to write (.md or .html).")] = Path("codebook.html"),
     lang: Annotated[str, typer.Option(help="Language of the labels: fr or en.")] = "fr",
 ) -> None:
     """Write the codebook as a readable page: tables, fields, enumerations, REDCap events and forms."""
+    if ctx.invoked_subcommand is not None:
+        return
     from proximite.cohort.codebook.docs import write_codebook_page
 
     if lang not in {"fr", "en"}:
@@ -201,6 +212,88 @@ def codebook(
     console.print(f"Codebook written to [bold]{path}[/].")
 
 
+@codebook_app.command("export")
+def codebook_export(
+    format_: Annotated[
+        str, typer.Option("--format", "-f", help="redcap-xml: the cohort project as a REDCap project XML (no data).")
+    ] = "redcap-xml",
+    out: Annotated[Path, typer.Option("--out", "-o", help="File to write.")] = Path("proximite_cohorte.REDCap.xml"),
+) -> None:
+    """Export the cohort's REDCap project (metadata, events, arms, mapping, repeating instruments, DAGs).
+
+    Upload the XML in REDCap (New project → "Upload a REDCap project XML file") to create the
+    project in one step; `proximite sandbox --project FILE` serves it locally.
+    """
+    if format_ != "redcap-xml":
+        raise typer.BadParameter(f"unknown format {format_!r}; the one format is redcap-xml")
+    from proximite.cohort.codebook.redcap_xml import write_codebook_project_xml
+
+    path = write_codebook_project_xml(out)
+    console.print(f"REDCap project XML written to [bold]{path}[/].")
+
+
+# --------------------------------------------------------------------------------------- sandbox
+@app.command()
+def sandbox(
+    project: Annotated[
+        Path, typer.Option("--project", help="A REDCap project XML file, or a folder with data_dictionary.csv and records.csv.")
+    ],
+    host: Annotated[str, typer.Option(help="Address to listen on (loopback by default).")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port (0: any free port).", min=0, max=65535)] = 0,
+    token_file: Annotated[
+        Optional[Path], typer.Option("--token-file", help="Where to write the random API token (mode 0600).")
+    ] = None,
+) -> None:
+    """Serve a project over a local REDCap-compatible API (for rehearsing pulls, the demo and the tests).
+
+    Prints the URL (ending in /api/) and the file holding a fresh random token; the token itself
+    is never printed. Stop with Ctrl-C.
+    """
+    from proximite.cohort.sandbox.server import serve_forever
+
+    with _user_errors():
+        serve_forever(project, host=host, port=port, token_file=token_file, echo=console.print)
+
+
+# --------------------------------------------------------------------------------------- pull
+pull_app = typer.Typer(help="Pull data from a live source.", no_args_is_help=True, add_completion=False)
+app.add_typer(pull_app, name="pull")
+
+
+@pull_app.command("redcap")
+def pull_redcap_command(
+    url: Annotated[str, typer.Option(help="The REDCap API URL (ends in /api/).")],
+    token_env: Annotated[
+        str, typer.Option("--token-env", help="Environment variable that holds the API token.")
+    ] = "PROXIMITE_REDCAP_TOKEN",
+    project_dir: ProjectDir = Path("."),
+    full: Annotated[bool, typer.Option("--full", help="Pull every record, not only what changed since the last pull.")] = False,
+    batch_size: Annotated[int, typer.Option("--batch-size", help="Records per request.", min=1)] = 500,
+    pause: Annotated[float, typer.Option(help="Seconds to pause between batches.", min=0)] = 0.0,
+) -> None:
+    """Pull the cohort from REDCap through PyCap: batched by record id, incremental unless --full.
+
+    Every response lands in 01 raw as received; the typed tables are staged only when the whole
+    pull succeeded. The token is read from the environment and never printed or stored.
+    """
+    from proximite.cohort.sources.redcap import pull_redcap, token_from_env
+    from proximite.config import load_settings
+
+    with _user_errors():
+        settings = load_settings(project_dir)
+        token = token_from_env(token_env)
+        with _progress() as progress:
+            result = pull_redcap(
+                url, token=token, settings=settings, full=full, batch_size=batch_size, pause_seconds=pause, progress=progress
+            )
+    summary = result.summary()
+    console.print(
+        f"REDCap pull {summary['pull_id']} ({summary['mode']}): {summary['records']:,} records fetched, "
+        f"{summary['deleted']:,} deleted, {summary['requests']:,} requests in {summary['seconds']:.1f} s."
+    )
+    _print_counts("Staged", summary["rows"])
+
+
 # --------------------------------------------------------------------------------------- demo
 @app.command()
 def demo(
@@ -209,12 +302,17 @@ def demo(
     territories: Annotated[int, typer.Option(help="Number of territories.", min=1)] = 12,
     seed: Annotated[int, typer.Option(help="Random seed.")] = 20240101,
 ) -> None:
-    """Generate a synthetic cohort, then run the pipeline flow (ingest, harmonise, build) in Prefect's ephemeral mode.
+    """Generate a synthetic cohort, serve it from the REDCap sandbox, and run the pipeline flow.
 
-    Creates the project's pseudonym key file (mode 0600) when PROXIMITE_PSEUDONYM_KEY is not set,
-    and says so. Ends with a summary of the warehouse.
+    The pipeline pulls the cohort through PyCap from the sandbox (on loopback, with a random
+    token that lives only in this process), ingests the registry, reference and cost files,
+    harmonises and builds the warehouse, in Prefect's ephemeral mode. Creates the project's
+    pseudonym key file (mode 0600) when PROXIMITE_PSEUDONYM_KEY is not set, and says so. Ends
+    with a summary of the warehouse.
     """
     from proximite.cohort import steps
+    from proximite.cohort.sandbox.project import SandboxProject
+    from proximite.cohort.sandbox.server import SandboxServer
     from proximite.cohort.sandbox.synth import generate_cohort
     from proximite.config import load_settings, pseudonym_key
 
@@ -231,12 +329,31 @@ def demo(
         with _progress() as progress:
             generate_cohort(input_dir, families=families, territories=territories, seed=seed, progress=progress)
         console.print(f"Synthetic cohort: {input_dir}")
-        console.print("Running the pipeline flow (Prefect, ephemeral mode) ...")
         from proximite.flows.pipeline import pipeline
 
-        pipeline(input_dir=str(input_dir.resolve()), project_dir=str(project_dir.resolve()))
+        with SandboxServer(SandboxProject.from_directory(input_dir)) as server:
+            console.print(f"REDCap sandbox serving the cohort at {server.url} (random token, this process only).")
+            # The flow reads the token from this variable; it is never a flow parameter.
+            os.environ[DEMO_TOKEN_ENV] = server.token
+            try:
+                console.print("Running the pipeline flow (Prefect, ephemeral mode): pull through PyCap, ingest, build ...")
+                result = pipeline(
+                    input_dir=str(input_dir.resolve()),
+                    project_dir=str(project_dir.resolve()),
+                    redcap_url=server.url,
+                    token_env=DEMO_TOKEN_ENV,
+                )
+            finally:
+                os.environ.pop(DEMO_TOKEN_ENV, None)
+        pull = result["pull"]
+        console.print(
+            f"Pulled {pull['records']:,} records through PyCap in {pull['requests']:,} requests ({pull['mode']} pull)."
+        )
         _print_summary(steps.warehouse_summary(settings))
         console.print(f"Warehouse: [bold]{settings.warehouse_path}[/]")
+
+
+DEMO_TOKEN_ENV = "PROXIMITE_DEMO_REDCAP_TOKEN"
 
 
 # --------------------------------------------------------------------------------------- output

@@ -36,3 +36,24 @@ def test_unknown_format_is_refused(tmp_path: Path) -> None:
     result = CliRunner().invoke(app, ["codebook", "--out", str(tmp_path / "codebook.pdf")])
     assert result.exit_code != 0
     assert "must end in .md or .html" in result.output
+
+
+def test_export_redcap_xml_writes_a_project_the_sandbox_loads_back(tmp_path: Path) -> None:
+    from proximite.cohort.codebook import load_codebook
+    from proximite.cohort.sandbox.project import load_project
+
+    out = tmp_path / "proximite.REDCap.xml"
+    result = CliRunner().invoke(app, ["codebook", "export", "--format", "redcap-xml", "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    project = load_project(out)
+    cb = load_codebook()
+    assert project.metadata["field_name"].tolist() == cb.data_dictionary["field_name"].tolist()
+    assert project.events["unique_event_name"].tolist() == cb.event_names
+    assert project.dags["unique_group_name"].tolist() == cb.territories["redcap_dag"].tolist()
+    assert project.records.empty
+
+
+def test_export_refuses_an_unknown_format(tmp_path: Path) -> None:
+    result = CliRunner().invoke(app, ["codebook", "export", "--format", "spss", "--out", str(tmp_path / "x")])
+    assert result.exit_code != 0
+    assert "unknown format 'spss'" in result.output
