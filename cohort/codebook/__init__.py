@@ -299,6 +299,43 @@ class Codebook:
         ]
         return pd.DataFrame(rows)
 
+    def project_info(self, *, notes: str = "") -> dict[str, Any]:
+        """The project's information as REDCap's ``content=project`` exports it.
+
+        Parameters
+        ----------
+        notes : str, keyword-only
+            The ``project_notes`` text (who made this copy of the project, and how).
+        """
+        return {
+            "project_id": 1,
+            "project_title": self.project["title"],
+            "creation_time": "2023-11-15 09:00:00",
+            "production_time": "2024-01-01 00:00:00",
+            "in_production": 1,
+            "project_language": "French",
+            "purpose": 2,
+            "purpose_other": self.project["purpose_other"],
+            "project_notes": notes,
+            "custom_record_label": "",
+            "secondary_unique_field": "",
+            "is_longitudinal": 1,
+            "has_repeating_instruments_or_events": 1,
+            "surveys_enabled": 0,
+            "scheduling_enabled": 0,
+            "record_autonumbering_enabled": 1,
+            "randomization_enabled": 0,
+            "ddp_enabled": 0,
+            "project_irb_number": "",
+            "project_grant_number": "",
+            "project_pi_firstname": "",
+            "project_pi_lastname": "",
+            "display_today_now_button": 1,
+            "missing_data_codes": self.project["missing_data_codes"],
+            "external_modules": "",
+            "bypass_branching_erase_field_prompt": 0,
+        }
+
     @property
     def event_names(self) -> list[str]:
         return [event["unique"] for event in self.project["events"]]

@@ -1282,24 +1282,9 @@ def codebook_project(codebook: Codebook | None = None) -> SandboxProject:
     layout = _Layout.from_metadata(metadata)
     dags = _strings(cb.dags())
     columns = _records_columns(layout, longitudinal=True, repeating=True, dags=not dags.empty)
-    info = {
-        "project_title": cb.project["title"],
-        "project_language": "French",
-        "purpose": 2,
-        "purpose_other": "Recherche-action à grande échelle sur le travail de proximité",
-        "project_notes": "Projet de la cohorte Proximité, généré depuis le codebook (proximite codebook export --format redcap-xml).",
-        "custom_record_label": "",
-        "secondary_unique_field": "",
-        "is_longitudinal": 1,
-        "has_repeating_instruments_or_events": 1,
-        "surveys_enabled": 0,
-        "scheduling_enabled": 0,
-        "record_autonumbering_enabled": 1,
-        "randomization_enabled": 0,
-        "display_today_now_button": 1,
-        "missing_data_codes": "",
-        "bypass_branching_erase_field_prompt": 0,
-    }
+    info = cb.project_info(
+        notes="Projet de la cohorte Proximité, généré depuis le codebook (proximite codebook export --format redcap-xml)."
+    )
     return SandboxProject(
         info=info,
         metadata=metadata,

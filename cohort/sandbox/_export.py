@@ -36,7 +36,6 @@ REDCAP_PREFIX = [
 #: Timestamp written into files that carry one (project.json, XLSX properties, SAV header).
 
 #: The project's missing-data codes (REDCap project setting), written to project.json.
-MISSING_DATA_CODES = "NSP, Ne sait pas | REF, Refus"
 #: Share of answered isolation items recorded as "NSP" (ne sait pas): the index treats them as unanswered.
 ISOLATION_NSP_SHARE = 0.01
 
@@ -410,34 +409,9 @@ def _write_redcap_metadata(directory: Path, ctx: Context, written: Written) -> N
     for key, (frame, name) in files.items():
         _write_csv(frame, directory / name)
         written.paths[key] = directory / name
-    project = {
-        "project_id": 1,
-        "project_title": cb.project["title"],
-        "creation_time": "2023-11-15 09:00:00",
-        "production_time": "2024-01-01 00:00:00",
-        "in_production": 1,
-        "project_language": "French",
-        "purpose": 2,
-        "purpose_other": "Recherche-action à grande échelle sur le travail de proximité",
-        "project_notes": "Cohorte synthétique générée par proximite.cohort.sandbox.synth (aucune personne réelle).",
-        "custom_record_label": "",
-        "secondary_unique_field": "",
-        "is_longitudinal": 1,
-        "has_repeating_instruments_or_events": 1,
-        "surveys_enabled": 0,
-        "scheduling_enabled": 0,
-        "record_autonumbering_enabled": 1,
-        "randomization_enabled": 0,
-        "ddp_enabled": 0,
-        "project_irb_number": "",
-        "project_grant_number": "",
-        "project_pi_firstname": "",
-        "project_pi_lastname": "",
-        "display_today_now_button": 1,
-        "missing_data_codes": MISSING_DATA_CODES,
-        "external_modules": "",
-        "bypass_branching_erase_field_prompt": 0,
-    }
+    project = cb.project_info(
+        notes="Cohorte synthétique générée par proximite.cohort.sandbox.synth (aucune personne réelle)."
+    )
     path = directory / "project.json"
     path.write_text(json.dumps(project, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
     written.paths["project"] = path
