@@ -1,0 +1,523 @@
+"""Validation reports: the row-level report for coordinators and the one-screen CLI summary.
+
+:func:`write_report` writes, into one directory:
+
+- ``failures.csv``: every failing row of every rule, with the columns of
+  :data:`~proximite.expectations.base.FAILURE_COLUMNS` and no other (keys, the rule, and the
+  offending value only for coded, numeric and date fields);
+- ``summary.csv``: one row per rule evaluated (:data:`~proximite.expectations.base.SUMMARY_COLUMNS`);
+- ``summary.json``: :meth:`ValidationResult.to_dict` (counts only, for a flow artifact);
+- ``report.html``: a self-contained page, French first with the English in parentheses, one
+  table per failing rule (its id, category, severity, threshold, failed/checked, description,
+  then the failing rows' keys and safe values, capped per rule; the CSV has them all).
+
+:func:`summary_lines` gives the lines of the one-screen summary the CLI prints: counts per rule,
+blocking rules first, and where the report is.
+
+The report is for coordinators and stays with the data (in ``data/quarantine/``): it names
+record ids, events and instances so a coordinator can find the row in REDCap or in a partner's
+file. It never holds free text or identifiers: the engine leaves ``value`` empty for those
+fields, and this module refuses a failures frame with any column outside ``FAILURE_COLUMNS``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import math
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from proximite.expectations.base import FAILURE_COLUMNS, SUMMARY_COLUMNS, ValidationResult
+
+__all__ = ["ReportPaths", "write_report", "summary_lines", "safe_failures", "ordered_summary", "HTML_ROWS_PER_RULE"]
+
+#: Failing rows shown per rule in ``report.html`` (``failures.csv`` has them all).
+HTML_ROWS_PER_RULE = 200
+
+FAILURES_CSV = "failures.csv"
+SUMMARY_CSV = "summary.csv"
+SUMMARY_JSON = "summary.json"
+REPORT_HTML = "report.html"
+
+# Category and severity labels: French first, the English in parentheses.
+_CATEGORY_LABELS = {
+    "conformance": "conformité (conformance)",
+    "completeness": "complétude (completeness)",
+    "plausibility": "plausibilité (plausibility)",
+}
+_SEVERITY_LABELS = {"error": "bloquante (error)", "warning": "avertissement (warning)"}
+
+# Columns of a rule's table in the HTML page, with their headings. The rule, category, severity,
+# layer and table are the same on every row of a rule: they are in the rule's heading instead.
+_ROW_COLUMNS = [
+    ("record_id", ("Dossier", "record id")),
+    ("event", ("Événement", "event")),
+    ("instance", ("Instance", "instance")),
+    ("column", ("Champ", "field")),
+    ("key", ("Clé", "key")),
+    ("value", ("Valeur", "value")),
+    ("source_file", ("Fichier", "source file")),
+    ("source_row", ("Ligne", "source row")),
+]
+
+
+@dataclass(frozen=True)
+class ReportPaths:
+    """Where :func:`write_report` wrote a report.
+
+    Attributes
+    ----------
+    directory : Path
+    failures_csv, summary_csv, summary_json, html : Path
+    """
+
+    directory: Path
+    failures_csv: Path
+    summary_csv: Path
+    summary_json: Path
+    html: Path
+
+    def to_dict(self) -> dict[str, str]:
+        """The paths as text (JSON-ready)."""
+        return {
+            "directory": str(self.directory),
+            "failures_csv": str(self.failures_csv),
+            "summary_csv": str(self.summary_csv),
+            "summary_json": str(self.summary_json),
+            "html": str(self.html),
+        }
+
+
+# --------------------------------------------------------------------------------------- frames
+def safe_failures(failures: pd.DataFrame) -> pd.DataFrame:
+    """The failures frame reduced to :data:`FAILURE_COLUMNS`, in that order.
+
+    Parameters
+    ----------
+    failures : DataFrame
+        :attr:`ValidationResult.failures`.
+
+    Returns
+    -------
+    DataFrame
+        A new frame with exactly the columns of :data:`FAILURE_COLUMNS` (a missing one is added
+        empty).
+
+    Raises
+    ------
+    ValueError
+        The frame has a column outside :data:`FAILURE_COLUMNS`: it might carry a family's free
+        text or identifiers, so nothing is written (a bug in whoever built the frame).
+    """
+    extra = [str(column) for column in failures.columns if column not in FAILURE_COLUMNS]
+    if extra:
+        raise ValueError(
+            f"validation failures carry column(s) outside FAILURE_COLUMNS ({', '.join(sorted(extra))}); "
+            "refusing to write them: a report holds keys, rules and safe values only"
+        )
+    frame = failures.copy()
+    for column in FAILURE_COLUMNS:
+        if column not in frame.columns:
+            frame[column] = pd.Series([None] * len(frame), index=frame.index, dtype="object")
+    return frame[FAILURE_COLUMNS].reset_index(drop=True)
+
+
+def ordered_summary(summary: pd.DataFrame) -> pd.DataFrame:
+    """Rules in reading order: blocking first, then failed warnings, then tolerated failures, then passed.
+
+    Within each group, the most failing rows first, then by rule id.
+    """
+    frame = summary.copy()
+    for column in SUMMARY_COLUMNS:
+        if column not in frame.columns:
+            frame[column] = None
+    failed = pd.to_numeric(frame["failed"], errors="coerce").fillna(0)
+    passed = frame["passed"].astype(bool)
+    error = frame["severity"].astype(str) == "error"
+    group = pd.Series(3, index=frame.index)
+    group[failed > 0] = 2  # failures within the rule's threshold
+    group[~passed & ~error] = 1  # warnings beyond their threshold
+    group[~passed & error] = 0  # blocking
+    frame = frame.assign(_group=group, _failed=failed)
+    frame = frame.sort_values(["_group", "_failed", "rule_id"], ascending=[True, False, True], kind="stable")
+    return frame.drop(columns=["_group", "_failed"]).reset_index(drop=True)
+
+
+# --------------------------------------------------------------------------------------- writing
+def _write_text(path: Path, text: str) -> None:
+    """Write a file whole or not at all (a reader never sees half a report)."""
+    temporary = path.with_name(f".{path.name}.tmp")
+    temporary.write_text(text, encoding="utf-8")
+    os.replace(temporary, path)
+
+
+def write_report(
+    result: ValidationResult,
+    directory: str | Path,
+    *,
+    max_rows_per_rule: int = HTML_ROWS_PER_RULE,
+    title: str | None = None,
+) -> ReportPaths:
+    """Write the validation report of one gate into ``directory``.
+
+    Parameters
+    ----------
+    result : ValidationResult
+        What the gate found.
+    directory : str or Path
+        Created when missing; the four files in it are replaced.
+    max_rows_per_rule : int, keyword-only
+        Failing rows shown per rule in the HTML page (the CSV has them all).
+    title : str, optional, keyword-only
+        The page's title (default: the layer, source and batch id).
+
+    Returns
+    -------
+    ReportPaths
+
+    Raises
+    ------
+    ValueError
+        ``result.failures`` has a column outside :data:`FAILURE_COLUMNS` (see :func:`safe_failures`).
+
+    Notes
+    -----
+    ``failures.csv`` is UTF-8 with a byte-order mark so that Excel opens its accents correctly.
+    """
+    target = Path(directory)
+    failures = safe_failures(result.failures)
+    # The guard in executable form: whatever happens above, only these columns reach the disk.
+    if list(failures.columns) != FAILURE_COLUMNS:  # pragma: no cover - safe_failures guarantees it
+        raise ValueError("failures columns differ from FAILURE_COLUMNS")
+    summary = ordered_summary(result.summary)[SUMMARY_COLUMNS]
+    target.mkdir(parents=True, exist_ok=True)
+    paths = ReportPaths(
+        directory=target,
+        failures_csv=target / FAILURES_CSV,
+        summary_csv=target / SUMMARY_CSV,
+        summary_json=target / SUMMARY_JSON,
+        html=target / REPORT_HTML,
+    )
+    _write_text(paths.failures_csv, "\ufeff" + failures.to_csv(index=False, lineterminator="\n"))
+    _write_text(paths.summary_csv, summary.to_csv(index=False, lineterminator="\n"))
+    _write_text(paths.summary_json, json.dumps(result.to_dict(), indent=2, ensure_ascii=False) + "\n")
+    html = render_html(result, failures=failures, summary=summary, max_rows_per_rule=max_rows_per_rule, title=title)
+    _write_text(paths.html, html)
+    return paths
+
+
+# --------------------------------------------------------------------------------------- HTML
+_TEMPLATE = """<!DOCTYPE html>
+<html lang="fr">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>{{ title }}</title>
+<style>
+body { font-family: system-ui, -apple-system, "Segoe UI", Roboto, sans-serif; margin: 2rem; color: #1d1d1f; max-width: 80rem; }
+h1 { font-size: 1.5rem; margin-bottom: .25rem; }
+h2 { font-size: 1.2rem; margin-top: 2rem; border-bottom: 1px solid #ccc; padding-bottom: .2rem; }
+h3 { font-size: 1rem; margin: 1.5rem 0 .3rem; font-family: ui-monospace, SFMono-Regular, Menlo, monospace; }
+.en { color: #666; font-weight: normal; }
+.status { padding: .6rem 1rem; border-radius: .3rem; margin: 1rem 0; font-weight: 600; }
+.refused { background: #fde8e8; border-left: .4rem solid #c81e1e; }
+.passed { background: #e6f4ea; border-left: .4rem solid #137333; }
+.warned { background: #fef7e0; border-left: .4rem solid #b06000; }
+table { border-collapse: collapse; margin: .4rem 0 1rem; font-size: .9rem; }
+th, td { border: 1px solid #ddd; padding: .25rem .5rem; text-align: left; vertical-align: top; }
+th { background: #f3f3f3; }
+td.num { text-align: right; font-variant-numeric: tabular-nums; }
+dl.meta { display: grid; grid-template-columns: max-content auto; gap: .15rem 1rem; margin: .3rem 0; }
+dl.meta dt { font-weight: 600; }
+dl.meta dd { margin: 0; }
+.sev-error { color: #c81e1e; font-weight: 600; }
+.sev-warning { color: #b06000; font-weight: 600; }
+.note { color: #555; font-style: italic; }
+code { font-family: ui-monospace, SFMono-Regular, Menlo, monospace; }
+</style>
+</head>
+<body>
+<h1>Rapport de validation <span class="en">(Validation report)</span></h1>
+<dl class="meta">
+<dt>Couche <span class="en">(layer)</span></dt><dd>{{ layer }}</dd>
+{% if source %}<dt>Source <span class="en">(source)</span></dt><dd>{{ source }}</dd>{% endif %}
+<dt>Lot <span class="en">(batch)</span></dt><dd><code>{{ pull_id or "—" }}</code></dd>
+<dt>Produit le <span class="en">(generated at)</span></dt><dd>{{ generated_at }}</dd>
+<dt>Durée <span class="en">(time taken)</span></dt><dd>{{ seconds }} s</dd>
+</dl>
+{% if blocking %}
+<div class="status refused">Lot refusé : {{ blocking }} règle(s) bloquante(s) en échec ; le lot est mis en quarantaine, le dernier entrepôt valide reste en place.
+<span class="en">(Batch refused: {{ blocking }} blocking rule(s) failed; the batch is quarantined and the last good warehouse stays in place.)</span></div>
+<p>Que faire : corrigez les lignes ci-dessous à la source (REDCap ou fichier du partenaire), puis relancez la collecte.
+<span class="en">(What to do: fix the rows below at the source, in REDCap or the partner's file, then pull again.)</span></p>
+{% elif warned %}
+<div class="status warned">Lot accepté avec {{ warned }} avertissement(s). <span class="en">(Batch accepted with {{ warned }} warning(s); warnings never block.)</span></div>
+{% else %}
+<div class="status passed">Lot accepté : toutes les règles sont respectées. <span class="en">(Batch accepted: every rule passed.)</span></div>
+{% endif %}
+
+<h2>Sommaire <span class="en">(Summary)</span></h2>
+<p>{{ n_rules }} règle(s) vérifiée(s), {{ n_failed }} en échec au-delà de leur seuil, {{ blocking }} bloquante(s).
+<span class="en">({{ n_rules }} rule(s) checked, {{ n_failed }} failed beyond their threshold, {{ blocking }} blocking.)</span></p>
+{% if failing_rules %}
+<table>
+<thead><tr>
+<th>Règle <span class="en">(rule)</span></th><th>Table <span class="en">(table)</span></th>
+<th>Catégorie <span class="en">(category)</span></th><th>Gravité <span class="en">(severity)</span></th>
+<th>En échec / vérifiées <span class="en">(failed / checked)</span></th><th>Seuil <span class="en">(threshold)</span></th>
+<th>Résultat <span class="en">(outcome)</span></th>
+</tr></thead>
+<tbody>
+{% for rule in failing_rules %}<tr>
+<td><a href="#{{ rule.anchor }}"><code>{{ rule.rule_id }}</code></a></td><td>{{ rule.table }}</td>
+<td>{{ rule.category_label }}</td><td class="sev-{{ rule.severity }}">{{ rule.severity_label }}</td>
+<td class="num">{{ rule.failed_text }} / {{ rule.checked_text }}</td><td class="num">{{ rule.threshold_text }}</td>
+<td>{{ rule.outcome }}</td>
+</tr>{% endfor %}
+</tbody>
+</table>
+{% endif %}
+
+{% for rule in failing_rules %}
+<h3 id="{{ rule.anchor }}">{{ rule.rule_id }}</h3>
+<dl class="meta">
+<dt>Description <span class="en">(description)</span></dt><dd>{{ rule.description or "—" }}</dd>
+<dt>Table <span class="en">(table)</span></dt><dd>{{ rule.table }}</dd>
+<dt>Catégorie <span class="en">(category)</span></dt><dd>{{ rule.category_label }}</dd>
+<dt>Gravité <span class="en">(severity)</span></dt><dd class="sev-{{ rule.severity }}">{{ rule.severity_label }}</dd>
+<dt>Seuil toléré <span class="en">(threshold)</span></dt><dd>{{ rule.threshold_text }}</dd>
+<dt>En échec / vérifiées <span class="en">(failed / checked)</span></dt><dd>{{ rule.failed_text }} / {{ rule.checked_text }} ({{ rule.share_text }})</dd>
+</dl>
+{% if rule.rows %}
+<table>
+<thead><tr>{% for french, english in rule.headings %}<th>{{ french }} <span class="en">({{ english }})</span></th>{% endfor %}</tr></thead>
+<tbody>
+{% for row in rule.rows %}<tr>{% for cell in row %}<td>{{ cell }}</td>{% endfor %}</tr>
+{% endfor %}</tbody>
+</table>
+{% if rule.more %}<p class="note">… et {{ rule.more_text }} autre(s) ligne(s) : voir <code>failures.csv</code>. <span class="en">(… and {{ rule.more_text }} more row(s): see failures.csv.)</span></p>{% endif %}
+{% else %}
+<p class="note">Aucune ligne détaillée pour cette règle (règle sur la table entière). <span class="en">(No row-level detail for this rule: it checks the table as a whole.)</span></p>
+{% endif %}
+{% endfor %}
+
+{% if passed_rules %}
+<details>
+<summary>Règles respectées : {{ passed_rules|length }} <span class="en">(rules passed)</span></summary>
+<table>
+<thead><tr><th>Règle <span class="en">(rule)</span></th><th>Table <span class="en">(table)</span></th>
+<th>Catégorie <span class="en">(category)</span></th><th>Gravité <span class="en">(severity)</span></th>
+<th>Vérifiées <span class="en">(checked)</span></th><th>Description <span class="en">(description)</span></th></tr></thead>
+<tbody>
+{% for rule in passed_rules %}<tr><td><code>{{ rule.rule_id }}</code></td><td>{{ rule.table }}</td><td>{{ rule.category_label }}</td>
+<td>{{ rule.severity_label }}</td><td class="num">{{ rule.checked_text }}</td><td>{{ rule.description }}</td></tr>
+{% endfor %}</tbody>
+</table>
+</details>
+{% endif %}
+
+<p class="note">Ce rapport nomme des dossiers, des événements et des champs, jamais de texte libre ni d'identifiant personnel ;
+la valeur fautive n'est montrée que pour les champs codés, numériques et les dates. Conservez-le avec les données.
+<span class="en">(This report names records, events and fields, never free text or personal identifiers; the offending value is
+shown for coded, numeric and date fields only. Keep it with the data.)</span></p>
+</body>
+</html>
+"""
+
+
+def _count(value: Any) -> str:
+    """An integer with a thin space between thousands (French style), or an em dash."""
+    number = pd.to_numeric(value, errors="coerce")
+    if number is None or pd.isna(number):
+        return "—"
+    return f"{int(number):,}".replace(",", "\u202f")
+
+
+def _int(value: Any) -> int:
+    number = pd.to_numeric(value, errors="coerce")
+    return 0 if number is None or pd.isna(number) else int(number)
+
+
+def _share(value: Any) -> str:
+    number = pd.to_numeric(value, errors="coerce")
+    if number is None or pd.isna(number):
+        return "—"
+    return f"{100 * float(number):.2f} %"
+
+
+def _cell(value: Any) -> str:
+    """A cell as text: missing is empty, whole floats lose their ``.0``, dates lose a midnight time."""
+    if value is None:
+        return ""
+    if isinstance(value, float):
+        if math.isnan(value):
+            return ""
+        return str(int(value)) if value.is_integer() else repr(value)
+    if isinstance(value, pd.Timestamp):
+        return value.date().isoformat() if value == value.normalize() else value.isoformat()
+    try:
+        if pd.isna(value):
+            return ""
+    except (TypeError, ValueError):
+        pass
+    return str(value)
+
+
+def _what(result: ValidationResult) -> str:
+    """``Validation staged · redcap · <pull id>``: what a report or a summary is about."""
+    parts = [f"Validation {result.layer}", result.source, result.pull_id]
+    return " · ".join(str(part) for part in parts if part)
+
+
+def _anchor(index: int) -> str:
+    return f"regle-{index}"
+
+
+def render_html(
+    result: ValidationResult,
+    *,
+    failures: pd.DataFrame | None = None,
+    summary: pd.DataFrame | None = None,
+    max_rows_per_rule: int = HTML_ROWS_PER_RULE,
+    title: str | None = None,
+) -> str:
+    """The report page as HTML text (self-contained: inline style, no script, no network).
+
+    Parameters
+    ----------
+    result : ValidationResult
+    failures, summary : DataFrame, optional, keyword-only
+        Already reduced by :func:`safe_failures` and ordered by :func:`ordered_summary`
+        (computed from ``result`` when not given).
+    max_rows_per_rule : int, keyword-only
+    title : str, optional, keyword-only
+
+    Returns
+    -------
+    str
+        Every value is HTML-escaped (Jinja2 autoescape).
+    """
+    from jinja2 import Environment
+
+    failures = safe_failures(result.failures) if failures is None else failures
+    summary = ordered_summary(result.summary) if summary is None else summary
+    by_rule = dict(tuple(failures.groupby("rule_id", sort=False, dropna=False))) if len(failures) else {}
+    failing_rules: list[dict[str, Any]] = []
+    passed_rules: list[dict[str, Any]] = []
+    for index, row in enumerate(summary.itertuples(index=False)):
+        failed = _int(row.failed)
+        severity = str(row.severity)
+        rule: dict[str, Any] = {
+            "rule_id": str(row.rule_id),
+            "anchor": _anchor(index),
+            "table": _cell(row.table),
+            "severity": severity,
+            "severity_label": _SEVERITY_LABELS.get(severity, severity),
+            "category_label": _CATEGORY_LABELS.get(str(row.category), str(row.category)),
+            "threshold_text": _share(row.threshold),
+            "checked_text": _count(row.checked),
+            "failed_text": _count(failed),
+            "share_text": _share(row.failed_share),
+            "description": _cell(row.description),
+        }
+        if bool(row.passed) and failed == 0:
+            passed_rules.append(rule)
+            continue
+        if not bool(row.passed):
+            rule["outcome"] = "bloque (blocks)" if severity == "error" else "signalée (reported)"
+        else:
+            rule["outcome"] = "tolérée, sous le seuil (tolerated, within threshold)"
+        rows = by_rule.get(row.rule_id)
+        if rows is None or rows.empty:
+            rule.update(rows=[], headings=[], more=0)
+        else:
+            # Only the columns that say something for this rule (a registry rule has no event).
+            shown = [(column, heading) for column, heading in _ROW_COLUMNS if rows[column].map(_cell).ne("").any()]
+            head = rows.head(max_rows_per_rule)
+            rule["headings"] = [heading for _, heading in shown]
+            cells = head[[column for column, _ in shown]]
+            rule["rows"] = [[_cell(value) for value in values] for values in cells.itertuples(index=False)]
+            rule["more"] = len(rows) - len(head)
+            rule["more_text"] = _count(rule["more"])
+        failing_rules.append(rule)
+    blocking = int(len(result.blocking))
+    not_passed = int((~summary["passed"].astype(bool)).sum()) if len(summary) else 0
+    layer = str(result.layer)
+    default_title = _what(result)
+    environment = Environment(autoescape=True, trim_blocks=False, lstrip_blocks=False)
+    return environment.from_string(_TEMPLATE).render(
+        title=title or default_title,
+        layer=layer,
+        source=result.source,
+        pull_id=result.pull_id,
+        generated_at=dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+        seconds=f"{result.seconds:.1f}",
+        blocking=blocking,
+        warned=not_passed - blocking,
+        n_rules=len(summary),
+        n_failed=not_passed,
+        failing_rules=failing_rules,
+        passed_rules=passed_rules,
+    )
+
+
+# --------------------------------------------------------------------------------------- CLI lines
+def summary_lines(
+    result: ValidationResult,
+    report_dir: str | Path | None = None,
+    *,
+    max_rules: int = 12,
+) -> list[str]:
+    """The one-screen summary of a gate, as plain text lines (no markup, no row-level data).
+
+    Parameters
+    ----------
+    result : ValidationResult
+    report_dir : str or Path, optional
+        Where the report was written (named on the last line).
+    max_rules : int, keyword-only
+        Failing rules listed; the rest are counted on one line.
+
+    Returns
+    -------
+    list of str
+        A heading line (layer, source, batch, outcome, rule counts), one line per failing rule
+        (blocking first: severity, rule id, table, failed / checked rows), then the report path.
+    """
+    summary = ordered_summary(result.summary)
+    failed = pd.to_numeric(summary["failed"], errors="coerce").fillna(0).astype(int)
+    failing = summary[(failed > 0) | ~summary["passed"].astype(bool)]
+    blocking = int(len(result.blocking))
+    beyond = int((~summary["passed"].astype(bool)).sum())
+    what = _what(result)
+    if blocking:
+        outcome = f"REFUSÉ (refused): {blocking} règle(s) bloquante(s) (blocking rule(s))"
+    elif beyond:
+        outcome = f"accepté avec {beyond} avertissement(s) (passed with warning(s))"
+    else:
+        outcome = "accepté (passed)"
+    lines = [f"{what}: {outcome}; {len(summary) - beyond} / {len(summary)} règles respectées (rules passed)"]
+    if len(failing):
+        width = min(max((len(str(rule_id)) for rule_id in failing["rule_id"].head(max_rules)), default=0), 60)
+        for row in failing.head(max_rules).itertuples(index=False):
+            if not bool(row.passed):
+                tag = "BLOQUANT" if row.severity == "error" else "avert.  "
+            else:
+                tag = "toléré  "
+            lines.append(
+                f"  {tag} {str(row.rule_id):<{width}}  {str(row.table):<14} "
+                f"{_count(row.failed):>9} / {_count(row.checked):<9} lignes (rows)"
+            )
+        if len(failing) > max_rules:
+            more = len(failing) - max_rules
+            lines.append(f"  … {more} autre(s) règle(s) en échec (more failing rules): voir le rapport (see the report)")
+    if report_dir is not None:
+        directory = Path(report_dir)
+        html = directory / REPORT_HTML if directory.suffix != ".html" else directory
+        lines.append(f"Rapport (report): {html}")
+    return lines
