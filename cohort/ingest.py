@@ -8,13 +8,17 @@ For every source present in the input directory (``reference/``, ``redcap/``, ``
    parameters, each file's relative path, size, SHA-256 and rows read, and the code version;
 2. the raw copy (never the input) is read and typed by the source (:mod:`proximite.cohort.sources`)
    and written as Parquet into a hidden temporary directory beside the staged pulls;
-3. only when **every** source has staged, the temporary directories are renamed to
-   ``data/02_staged/<source>/<pull_id>/`` and each source's ``LATEST`` is pointed at the pull.
+3. each source's staged tables pass the staged validation gate
+   (:func:`proximite.expectations.gates.gate_staged`): a source whose error rules fail is moved
+   to ``data/quarantine/<pull_id>/<source>/`` with its report;
+4. only when **every** source has staged and passed its gate, the temporary directories are
+   renamed to ``data/02_staged/<source>/<pull_id>/`` and each source's ``LATEST`` is pointed at
+   the pull.
 
 On any error the raw copies stay (they are the evidence, and their manifest says why the pull was
 not staged), the temporary directories are removed and every ``LATEST`` keeps pointing at the last
 good pull. Errors on input are :class:`~proximite.cohort.errors.InputError`: file, row or column,
-rule, never a person's values.
+rule, never a person's values; a refused gate is :class:`~proximite.expectations.gates.GateFailed`.
 """
 
 from __future__ import annotations
@@ -47,10 +51,12 @@ log = logging.getLogger(__name__)
 MANIFEST_NAME = "manifest.json"
 _PULL_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
 
-#: ``progress(step, done, total)``: step is :data:`STEP_COPY`, :data:`STEP_STAGE` or :data:`STEP_COMMIT`.
+#: ``progress(step, done, total)``: step is :data:`STEP_COPY`, :data:`STEP_STAGE`,
+#: :data:`STEP_VALIDATE` or :data:`STEP_COMMIT`.
 Progress = Callable[[str, int, int], None]
 STEP_COPY = "copy to 01 raw"  # done/total: files
 STEP_STAGE = "stage to 02"  # done/total: sources
+STEP_VALIDATE = "validate 02"  # done/total: sources
 STEP_COMMIT = "commit"  # once, when every source is staged and marked LATEST
 
 
@@ -254,6 +260,24 @@ def make_read_only(path: Path) -> None:
     path.chmod(path.stat().st_mode & ~(stat.S_IWUSR | stat.S_IWGRP | stat.S_IWOTH))
 
 
+def _gate_sources(
+    settings: Settings, candidates: dict[str, Path], *, pull_id: str, codebook: Codebook, report: Progress
+) -> None:
+    """Run the staged gate on every source's candidate; raise one :class:`GateFailed` naming all refusals."""
+    from proximite.expectations.gates import GateFailed, gate_staged
+
+    refused: list[GateFailed] = []
+    for done, (name, temporary) in enumerate(candidates.items(), start=1):
+        try:
+            gate_staged(settings, source=name, pull_id=pull_id, staged_dir=temporary, codebook=codebook)
+        except GateFailed as error:  # keep going: the coordinator sees every refused source at once
+            refused.append(error)
+        report(STEP_VALIDATE, done, len(candidates))
+    if refused:
+        first, *others = refused
+        raise GateFailed(first.result, first.report_dir, quarantine_dir=first.quarantine_dir, others=others)
+
+
 def ingest(
     input_dir: str | Path,
     *,
@@ -262,6 +286,7 @@ def ingest(
     pull_id: str | None = None,
     progress: Progress | None = None,
     codebook: Codebook | None = None,
+    validate: bool = True,
 ) -> IngestResult:
     """Copy an input directory into layer 01 raw and stage typed tables into layer 02.
 
@@ -277,9 +302,12 @@ def ingest(
         Default: a new sortable id (``20260121T060000Z-1a2b3c``); one id for all sources.
     progress : callable, optional
         ``progress(step, done, total)`` with step ``"copy to 01 raw"`` (files), ``"stage to 02"``
-        (sources) or ``"commit"``.
+        (sources), ``"validate 02"`` (sources) or ``"commit"``.
     codebook : Codebook, optional
         Default: the packaged codebook.
+    validate : bool, keyword-only
+        Run the staged validation gate on every source before the commit (default). Only tests
+        that need to stage data the gate would refuse turn it off.
 
     Returns
     -------
@@ -291,6 +319,10 @@ def ingest(
     InputError
         A file breaks a rule (named with its row or column and the rule). The raw copies stay;
         no staged pull is left behind and every ``LATEST`` is unchanged.
+    GateFailed
+        An error rule of the staged validation failed for one source or more: each refused
+        source is in ``data/quarantine/<pull_id>/<source>/`` with its report; nothing is staged
+        and every ``LATEST`` is unchanged.
     ProximiteError
         The pull id is already used.
 
@@ -298,7 +330,8 @@ def ingest(
     -----
     All sources of one call are committed together: a bad registry file also keeps the REDCap
     and reference pulls of the same call out of 02 staged, so ``LATEST`` never mixes a new pull
-    of one source with a refused pull of another.
+    of one source with a refused pull of another. Every source is validated before the call
+    fails, so one run reports every refused source.
     """
     from proximite.cohort.codebook import load_codebook
 
@@ -360,6 +393,8 @@ def ingest(
             table_rows[name] = {table: len(frame) for table, frame in tables.items()}
             report(STEP_STAGE, done, len(chosen))
             log.info("pull %s: %s staged (%s)", pull_id, name, ", ".join(f"{t} {n}" for t, n in table_rows[name].items()))
+        if validate:
+            _gate_sources(settings, partial, pull_id=pull_id, codebook=codebook, report=report)
         for name, temporary in partial.items():
             final = staged_dir(settings, name, pull_id)
             if final.exists():

@@ -4,7 +4,9 @@ Each step reads from one named layer and writes the next, and passes on a path o
 than large frames, so a Prefect task can call it and return something small.
 
 - :func:`harmonise_staged`: 02 staged (latest good pull of every source) → 03 harmonised Parquet;
-- :func:`build_from_harmonised`: 03 harmonised Parquet → the DuckDB warehouse (atomic swap);
+- :func:`validate_harmonised`: the harmonised gate on layer 03 (quarantines a refused batch);
+- :func:`build_from_harmonised`: 03 harmonised Parquet → the DuckDB warehouse (atomic swap), after
+  the harmonised gate unless told not to;
 - :func:`warehouse_summary`: counts of the current warehouse, for the demo and run summaries.
 """
 
@@ -94,19 +96,68 @@ def _short_id(text: str) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
 
 
-def build_from_harmonised(settings: Settings, harmonised_dir: str | Path) -> Any:
+def _read_harmonised(directory: Path) -> dict[str, pd.DataFrame]:
+    return {path.stem: pd.read_parquet(path) for path in sorted(directory.glob("*.parquet"))}
+
+
+def validate_harmonised(settings: Settings, harmonised_dir: str | Path) -> dict[str, Any]:
+    """Run the harmonised validation gate on a layer-03 directory (before the warehouse is built).
+
+    Parameters
+    ----------
+    settings : Settings
+    harmonised_dir : str or Path
+        Written by :func:`harmonise_staged`.
+
+    Returns
+    -------
+    dict
+        :meth:`ValidationResult.to_dict` (counts per blocking rule, no row-level data), for a
+        flow artifact; the gate's last result is also in ``reporting/validation/harmonised.*``.
+
+    Raises
+    ------
+    GateFailed
+        An error rule failed: the tables and the report are in
+        ``data/quarantine/<harmonised id>/harmonised/``; the warehouse is untouched.
+    """
+    from proximite.expectations.gates import gate_harmonised
+
+    return gate_harmonised(settings, harmonised_dir=Path(harmonised_dir)).to_dict()
+
+
+def build_from_harmonised(settings: Settings, harmonised_dir: str | Path, *, validate: bool = True) -> Any:
     """Build the warehouse from a layer-03 directory written by :func:`harmonise_staged`.
+
+    Parameters
+    ----------
+    settings : Settings
+    harmonised_dir : str or Path
+    validate : bool, keyword-only
+        Run the harmonised validation gate first (default); a refused batch is quarantined and
+        the warehouse is not touched. Only tests that need to build data the gate would refuse
+        turn it off.
 
     Returns
     -------
     BuildInfo
         The new build (id, time, inputs, row counts).
+
+    Raises
+    ------
+    GateFailed
+        The harmonised gate refused the tables (the last good warehouse stays in place).
     """
     from proximite.cohort.warehouse import build_warehouse
 
     directory = Path(harmonised_dir)
     inputs = json.loads((directory / "inputs.json").read_text(encoding="utf-8"))
-    tables = {path.stem: pd.read_parquet(path) for path in sorted(directory.glob("*.parquet"))}
+    tables = _read_harmonised(directory)
+    if validate:
+        from proximite.expectations.gates import gate_harmonised
+
+        # The tables just read are the ones validated and the ones built: read once.
+        gate_harmonised(settings, harmonised_dir=directory, tables=tables)
     return build_warehouse(tables, settings=settings, inputs=inputs, code_version=code_version())
 
 

@@ -18,7 +18,10 @@
    export). A full pull stages them as they are; an incremental pull takes the previous good
    staged pull, drops the changed and deleted records and adds the changed records' fresh rows
    (:func:`merge_incremental`). The result is written as a complete new staged pull, with
-   ``watermark.json``, and marked ``LATEST``.
+   ``watermark.json``, into a hidden directory; it passes the staged validation gate
+   (:func:`proximite.expectations.gates.gate_staged`), then is moved into place and marked
+   ``LATEST``. A pull the gate refuses goes to ``data/quarantine/<pull_id>/redcap/`` with its
+   report, and ``LATEST`` does not move.
 
 Every request retries with exponential backoff on HTTP 408, 429 and 5xx, time-outs, dropped
 connections, answers cut short, bodies that are not the CSV asked for, and REDCap's out-of-memory
@@ -977,6 +980,7 @@ def pull_redcap(
     timeout_seconds: float = 60,
     progress: Progress | None = None,
     codebook: Codebook | None = None,
+    validate: bool = True,
 ) -> PullResult:
     """Pull a REDCap project through PyCap into 01 raw and 02 staged (incremental unless ``full``).
 
@@ -1005,6 +1009,9 @@ def pull_redcap(
         (requests), ``"records"`` (records) and ``"stage to 02"``.
     codebook : Codebook, optional, keyword-only
         For :meth:`RedcapProject.from_frames` (default: the packaged codebook).
+    validate : bool, keyword-only
+        Run the staged validation gate before the commit (default). Only tests that need to
+        stage data the gate would refuse turn it off.
 
     Returns
     -------
@@ -1018,6 +1025,10 @@ def pull_redcap(
         manifest marked incomplete; ``LATEST`` and the warehouse are untouched.
     InputError
         The records do not fit the data dictionary (named by raw file, row and column).
+    GateFailed
+        An error rule of the staged validation failed: the staged candidate and its report are in
+        ``data/quarantine/<pull_id>/redcap/``; the raw directory is kept with its manifest marked
+        not staged; ``LATEST`` and the warehouse are untouched.
 
     Notes
     -----
@@ -1084,7 +1095,7 @@ def pull_redcap(
         outcome = _pull(
             client, settings=settings, codebook=codebook, previous=previous, parameters=parameters,
             batch_size=batch_size, pause_seconds=pause_seconds, report=report, pull_id=pull_id, url=url,
-            full=full, previous_pull=previous_pull,
+            full=full, previous_pull=previous_pull, validate=validate,
         )
     except BaseException as error:
         if isinstance(error, ProximiteError):
@@ -1164,6 +1175,7 @@ def _pull(
     url: str,
     full: bool,
     previous_pull: str | None,
+    validate: bool = True,
 ) -> dict[str, Any]:
     """The pull's steps once the raw directory exists; fills ``parameters`` (mode, watermark)."""
     raw = client.raw
@@ -1359,7 +1371,7 @@ def _pull(
     )
     _commit(
         settings, pull_id, tables_out, watermark.to_json(mode=parameters["mode"], previous_pull=previous_pull),
-        unchanged=unchanged,
+        unchanged=unchanged, validate=validate, codebook=codebook,
     )
     report(STEP_STAGE, 1, 1)
     return {
@@ -1440,11 +1452,15 @@ def _commit(
     watermark: Mapping[str, Any],
     *,
     unchanged: Mapping[str, Path] | None = None,
+    validate: bool = True,
+    codebook: Codebook | None = None,
 ) -> None:
-    """Write the staged pull into a hidden directory, move it into place, then mark it LATEST.
+    """Write the staged pull into a hidden directory, gate it, move it into place, then mark it LATEST.
 
     ``unchanged`` maps forms to the previous pull's file holding exactly their rows: those are
-    hard-linked (copied where links are not possible) instead of written again.
+    hard-linked (copied where links are not possible) instead of written again. With
+    ``validate``, the hidden directory passes :func:`~proximite.expectations.gates.gate_staged`
+    first; a refused pull is moved to the quarantine and nothing is committed.
     """
     unchanged = dict(unchanged or {})
     import pyarrow.parquet as pq
@@ -1473,6 +1489,11 @@ def _commit(
         with ThreadPoolExecutor(max_workers=min(4, len(tables) or 1)) as pool:
             list(pool.map(write, tables.items()))
         (temporary / WATERMARK_NAME).write_text(json.dumps(dict(watermark), indent=2) + "\n", encoding="utf-8")
+        if validate:
+            # The whole new state is checked (an incremental pull's merge included), as committed.
+            from proximite.expectations.gates import gate_staged
+
+            gate_staged(settings, source=SOURCE, pull_id=pull_id, staged_dir=temporary, codebook=codebook)
         os.rename(temporary, final)
     except BaseException:
         shutil.rmtree(temporary, ignore_errors=True)
