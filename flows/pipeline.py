@@ -46,9 +46,28 @@ def _redcap_token(token_env: str | None, token_secret: str | None) -> str:
     return token_from_env(token_env or DEFAULT_TOKEN_ENV)
 
 
+def _retry_unless_refused(task: Any, task_run: Any, state: Any) -> bool:
+    """Retry a failed pull, but not one the staged gate refused: pulling again gives the same data."""
+    from proximite.expectations.gates import GateFailed
+
+    try:
+        state.result()
+    except GateFailed:
+        return False
+    except Exception:  # noqa: BLE001 - any other failure (network, server) is worth another try
+        return True
+    return True
+
+
 # Pulls take no cache: the source changes under the same inputs. Each request already retries
 # with backoff inside the pull; the task retry covers a pull that failed as a whole.
-@task(name="pull-redcap", cache_policy=NO_CACHE, retries=2, retry_delay_seconds=[10, 60])
+@task(
+    name="pull-redcap",
+    cache_policy=NO_CACHE,
+    retries=2,
+    retry_delay_seconds=[10, 60],
+    retry_condition_fn=_retry_unless_refused,
+)
 def pull_redcap(
     url: str,
     project_dir: str,
@@ -79,11 +98,21 @@ def harmonise(project_dir: str) -> str:
     return str(steps.harmonise_staged(settings, key=key))
 
 
+@task(name="validate-harmonised", cache_policy=NO_CACHE)
+def validate_harmonised(project_dir: str, harmonised_dir: str) -> dict[str, Any]:
+    """The harmonised gate: a refused batch is quarantined and the task fails (the warehouse stays)."""
+    settings = load_settings(project_dir)
+    outcome = steps.validate_harmonised(settings, harmonised_dir)
+    get_run_logger().info("harmonised gate passed: %s rules, %s failed below threshold", outcome["rules"], outcome["rules_failed"])
+    return outcome
+
+
 @task(name="build", cache_policy=NO_CACHE)
 def build(project_dir: str, harmonised_dir: str) -> dict[str, Any]:
     """Build the warehouse from layer 03 (atomic swap); returns the build's id and row counts."""
     settings = load_settings(project_dir)
-    info = steps.build_from_harmonised(settings, harmonised_dir)
+    # The validate-harmonised task has just gated this very directory.
+    info = steps.build_from_harmonised(settings, harmonised_dir, validate=False)
     get_run_logger().info("warehouse build %s: %s", info.build_id, info.row_counts)
     return info.to_dict()
 
@@ -126,7 +155,11 @@ def pipeline(
     token_secret: str | None = None,
     full: bool = False,
 ) -> dict[str, Any]:
-    """Ingest an input directory (and pull REDCap when a URL is given), harmonise and build the warehouse.
+    """Ingest an input directory (and pull REDCap when a URL is given), harmonise, validate and build the warehouse.
+
+    Both gates run: the staged gate inside each ingest and pull task (a refused pull is
+    quarantined and LATEST stays), the harmonised gate before the build (a refused batch leaves
+    the last good warehouse in place).
 
     Parameters
     ----------
@@ -145,7 +178,7 @@ def pipeline(
     Returns
     -------
     dict
-        ``{"pull": {...} or None, "ingest": {...}, "harmonised_dir": str, "build": {...}}``.
+        ``{"pull": {...} or None, "ingest": {...}, "harmonised_dir": str, "validation": {...}, "build": {...}}``.
     """
     present = [name for name in SOURCES if get_source(name).discover(Path(input_dir))]
     chosen = [name for name in (sources or present) if not (redcap_url and name == "redcap")]
@@ -155,5 +188,12 @@ def pipeline(
     for source in chosen:
         ingested.update(ingest_source(input_dir, project_dir, source))
     harmonised_dir = harmonise(project_dir)
+    validation = validate_harmonised(project_dir, harmonised_dir)
     build_info = build(project_dir, harmonised_dir)
-    return {"pull": pulled, "ingest": ingested, "harmonised_dir": harmonised_dir, "build": build_info}
+    return {
+        "pull": pulled,
+        "ingest": ingested,
+        "harmonised_dir": harmonised_dir,
+        "validation": validation,
+        "build": build_info,
+    }

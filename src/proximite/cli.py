@@ -184,6 +184,58 @@ def build(project_dir: ProjectDir = Path(".")) -> None:
         _print_summary(steps.warehouse_summary(settings))
 
 
+# --------------------------------------------------------------------------------------- validate
+@app.command()
+def validate(
+    project_dir: ProjectDir = Path("."),
+    layer: Annotated[
+        str, typer.Option(help="staged: the last good pull of each source; harmonised: layer 03 made from them.")
+    ] = "harmonised",
+    source: Annotated[
+        Optional[list[str]], typer.Option("--source", "-s", help="Staged layer only: these sources (repeatable).")
+    ] = None,
+) -> None:
+    """Run a validation gate again and print its one-screen summary.
+
+    Every rule carries its data-quality category (conformance, completeness, plausibility), its
+    severity and threshold. A failing error rule exits with status 1 and a report under
+    data/quarantine/; the last result of each gate is kept in reporting/validation/.
+    """
+    from proximite.cohort import layers, steps
+    from proximite.config import load_settings, pseudonym_key
+    from proximite.expectations.gates import GateFailed, gate_harmonised, gate_staged
+    from proximite.expectations.report import summary_lines
+
+    if layer not in {"staged", "harmonised"}:
+        raise typer.BadParameter("layer must be staged or harmonised")
+    with _user_errors():
+        settings = load_settings(project_dir)
+        results = []
+        try:
+            if layer == "staged":
+                chosen = source or [name for name in layers.SOURCES if layers.latest_pull(settings, name)]
+                if not chosen:
+                    raise FileNotFoundError("no staged pull yet: run `proximite ingest` or `proximite pull redcap` first")
+                for name in chosen:
+                    pull_id = layers.latest_pull(settings, name)
+                    if pull_id is None:
+                        raise FileNotFoundError(f"no staged pull of source '{name}'")
+                    staged = layers.staged_dir(settings, name, pull_id)
+                    results.append(gate_staged(settings, source=name, pull_id=pull_id, staged_dir=staged))
+            else:
+                key, _origin = pseudonym_key(settings)
+                with console.status("Harmonising the staged pulls ..."):
+                    harmonised_dir = steps.harmonise_staged(settings, key=key)
+                results.append(gate_harmonised(settings, harmonised_dir=harmonised_dir))
+        except GateFailed as failure:
+            for line in summary_lines(failure.result, failure.report_dir):
+                console.print(line, highlight=False)
+            raise
+        for result in results:
+            for line in summary_lines(result):
+                console.print(line, highlight=False)
+
+
 # --------------------------------------------------------------------------------------- codebook
 codebook_app = typer.Typer(
     help="The codebook: a readable page (default), or the cohort project as REDCap files.",
@@ -345,6 +397,12 @@ def demo(
                 )
             finally:
                 os.environ.pop(DEMO_TOKEN_ENV, None)
+        validation = result["validation"]
+        console.print(
+            f"Validation: both gates passed ({validation['rules']} harmonised rules, "
+            f"{validation['rules_failed']} with failures below their threshold); "
+            f"results in {settings.reporting_dir / 'validation'}."
+        )
         pull = result["pull"]
         console.print(
             f"Pulled {pull['records']:,} records through PyCap in {pull['requests']:,} requests ({pull['mode']} pull)."
