@@ -129,3 +129,15 @@ def test_bad_input_through_the_cli_names_file_row_column_and_keeps_the_last_good
     # The refused pull's raw copy is kept as evidence.
     assert len(refused) == 1
     assert [path.read_bytes() for path in refused[0].rglob(target.name)] == [target.read_bytes()]
+
+
+def test_validate_reruns_both_gates_and_prints_a_summary(synthetic_input: Path, tmp_path: Path, pseudonym_env: bytes) -> None:
+    project = tmp_path / "project"
+    _invoke("ingest", str(synthetic_input), "--project-dir", str(project))
+    staged = _invoke("validate", "--project-dir", str(project), "--layer", "staged")
+    harmonised = _invoke("validate", "--project-dir", str(project), "--layer", "harmonised")
+    assert "staged" in staged and "harmonised" in harmonised
+    for gate in ("staged-redcap", "staged-registry", "staged-reference", "staged-cost", "harmonised"):
+        assert (project / "reporting" / "validation" / f"{gate}.json").is_file()
+    refused = runner.invoke(app, ["validate", "--project-dir", str(project), "--layer", "everything"])
+    assert refused.exit_code != 0
