@@ -344,19 +344,10 @@ def gate_staged(
     result = _validate(
         frames, layer="staged", settings=settings, source=source, pull_id=pull_id, codebook=codebook, engine=engine
     )
-    gate = f"staged-{source}"
-    if result.passed:
-        write_last_result(settings, result, gate=gate)
-        _log_passed(result)
-        return result
-    target, report_dir = _quarantine(
-        settings, result, batch_id=pull_id, folder=source, candidate=directory,
+    return _settle(
+        settings, result, gate=f"staged-{source}", batch_id=pull_id, folder=source, candidate=directory,
         move=_is_candidate(settings, source, directory),
     )
-    write_last_result(settings, result, gate=gate, report=report_dir / REPORT_HTML, quarantine=target)
-    error = GateFailed(result, report_dir, quarantine_dir=target)
-    log.warning("%s", error)
-    raise error
 
 
 def gate_harmonised(
@@ -398,15 +389,30 @@ def gate_harmonised(
     result = _validate(
         frames, layer="harmonised", settings=settings, source=None, pull_id=batch_id, codebook=codebook, engine=engine
     )
+    in_layer = directory.resolve().parent == (settings.data_dir / HARMONISED).resolve()
+    return _settle(
+        settings, result, gate=HARMONISED_GATE, batch_id=batch_id, folder=HARMONISED_GATE, candidate=directory,
+        move=in_layer,
+    )
+
+
+def _settle(
+    settings: Settings,
+    result: ValidationResult,
+    *,
+    gate: str,
+    batch_id: str,
+    folder: str,
+    candidate: Path,
+    move: bool,
+) -> ValidationResult:
+    """Both gates' ending: record a pass, or quarantine the batch, record the refusal and raise."""
     if result.passed:
-        write_last_result(settings, result, gate=HARMONISED_GATE)
+        write_last_result(settings, result, gate=gate)
         _log_passed(result)
         return result
-    in_layer = directory.resolve().parent == (settings.data_dir / HARMONISED).resolve()
-    target, report_dir = _quarantine(
-        settings, result, batch_id=batch_id, folder=HARMONISED_GATE, candidate=directory, move=in_layer
-    )
-    write_last_result(settings, result, gate=HARMONISED_GATE, report=report_dir / REPORT_HTML, quarantine=target)
+    target, report_dir = _quarantine(settings, result, batch_id=batch_id, folder=folder, candidate=candidate, move=move)
+    write_last_result(settings, result, gate=gate, report=report_dir / REPORT_HTML, quarantine=target)
     error = GateFailed(result, report_dir, quarantine_dir=target)
     log.warning("%s", error)
     raise error
