@@ -15,7 +15,7 @@ os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
 
 import pytest  # noqa: E402
 
-pytest_plugins = ["sandbox_fixtures"]
+pytest_plugins = ["sandbox_fixtures", "indicator_fixtures"]
 
 TEST_KEY = "test-key-not-secret-0123456789abcdef"
 

@@ -6,6 +6,7 @@ The files beside this module are the single source of truth:
 - ``forms.yaml``: the cohort's REDCap project (forms, fields, events, repeating instruments);
 - ``model.yaml``: the harmonised tables (layer 03);
 - ``registry.yaml``: the activity-registry template and the action-type → component map;
+- ``indicators.yaml``: every indicator id with its family, unit, timing and French/English labels;
 - ``reference/``: regions, and the default territories and organisations;
 - ``redcap/``: the REDCap files generated from the above (data dictionary in REDCap's 18-column
   format, events, arms, form–event mapping, repeating instruments, data access groups);
@@ -135,6 +136,11 @@ class Codebook:
         registry = _read_yaml("registry.yaml")
         self.action_component: dict[str, str] = registry.pop("action_component")
         self.registry: dict[str, dict[str, dict[str, Any]]] = registry
+        indicators = _read_yaml("indicators.yaml")
+        self.indicator_families: dict[str, Label] = {
+            name: Label(*labels) for name, labels in indicators["families"].items()
+        }
+        self.indicators: dict[str, dict[str, Any]] = indicators["indicators"]
         self._check_consistency()
 
     # ------------------------------------------------------------------ enumerations
@@ -414,10 +420,38 @@ class Codebook:
                 f"'{action_type}' is not an action type (allowed: {', '.join(self.action_component)})"
             ) from None
 
+    # ------------------------------------------------------------------ indicators
+    def indicator(self, indicator_id: str) -> dict[str, Any]:
+        """Definition of one indicator (family, unit, timing, people, additive, fr, en, method)."""
+        try:
+            return self.indicators[indicator_id]
+        except KeyError:
+            raise CodebookError(
+                f"no indicator named {indicator_id!r} (indicators: {', '.join(self.indicators)})"
+            ) from None
+
+    def indicator_label(self, indicator_id: str, *, lang: str = "fr") -> str:
+        """Label of an indicator in French (default) or English."""
+        spec = self.indicator(indicator_id)
+        return spec["en"] if lang == "en" else spec["fr"]
+
+    def indicator_family_label(self, family: str, *, lang: str = "fr") -> str:
+        """Label of an indicator family (reach, isolation, needs_offer, concertation, implementation)."""
+        try:
+            return self.indicator_families[family].in_language(lang)
+        except KeyError:
+            raise CodebookError(f"no indicator family named {family!r}") from None
+
     # ------------------------------------------------------------------ checks
     def _check_consistency(self) -> None:
         """Fail at load time on a codebook that contradicts itself."""
         problems = []
+        for indicator_id, spec in self.indicators.items():
+            if spec.get("family") not in self.indicator_families:
+                problems.append(f"indicators.yaml: {indicator_id} names unknown family {spec.get('family')!r}")
+            missing = {"unit", "timing", "people", "additive", "fr", "en", "method"} - set(spec)
+            if missing:
+                problems.append(f"indicators.yaml: {indicator_id} lacks {', '.join(sorted(missing))}")
         for form, fields in self.forms.items():
             for name, spec in fields.items():
                 enum = spec.get("enum")

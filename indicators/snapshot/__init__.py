@@ -1,0 +1,1 @@
+"""The decision-makers' snapshot (written in a later step)."""
