@@ -105,6 +105,10 @@ def test_inconsistent_codebook_is_refused(cb: Codebook, monkeypatch: pytest.Monk
     broken.forms = {"famille": {"x": {"type": "dropdown", "label": "x", "enum": "nope", "target": "family.nope"}}}
     broken.model = cb.model
     broken.action_component = cb.action_component
+    broken.indicator_families = cb.indicator_families
+    broken.indicators = {"reach.x": {"family": "nowhere", "fr": "x"}}
     with pytest.raises(CodebookError, match="unknown enumeration 'nope'") as error:
         broken._check_consistency()
     assert "unknown column 'family.nope'" in str(error.value)
+    assert "reach.x names unknown family 'nowhere'" in str(error.value)
+    assert "reach.x lacks additive, en, method, people, timing, unit" in str(error.value)
