@@ -1,0 +1,212 @@
+"""Follow-ups due: which families' next wave window is open, closing soon, or overdue.
+
+Coordinators chase these families inside REDCap, so the lists carry pseudonymous ids only; the
+mapping back to a REDCap record is done in REDCap itself. Pure functions over the harmonised
+``family`` and ``assessment`` tables.
+
+The schedule (DESIGN, *Waves*): T0 is due within ``baseline_within_days`` of the first contact;
+wave *k* is due at T0 + *k* months (from the T0 assessment's date, or from the first contact while
+T0 is missing), give or take ``window_days``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+__all__ = ["FOLLOWUP_STATUSES", "FollowupSchedule", "followup_completion", "followups_due", "wave_windows"]
+
+#: Statuses of a due follow-up, most urgent last.
+FOLLOWUP_STATUSES: tuple[str, ...] = ("open", "closing", "overdue")
+
+
+@dataclass(frozen=True)
+class FollowupSchedule:
+    """The wave schedule and the coordinators' warning horizon.
+
+    Attributes
+    ----------
+    waves : tuple of int
+        Wave months, T0 first.
+    window_days : int
+        Half-width of a later wave's window around its due date.
+    baseline_within_days : int
+        T0's window: from the first contact to this many days after it.
+    closing_days : int
+        A window closing within this many days is flagged ``closing``.
+    """
+
+    waves: tuple[int, ...] = (0, 6, 12, 24)
+    window_days: int = 45
+    baseline_within_days: int = 30
+    closing_days: int = 14
+
+    @classmethod
+    def from_settings(cls, settings, *, closing_days: int = 14) -> FollowupSchedule:  # noqa: ANN001
+        """The schedule of a project's ``[waves]`` settings."""
+        waves = settings.raw.get("waves", {})
+        return cls(
+            waves=tuple(int(month) for month in waves.get("months", cls.waves)),
+            window_days=int(waves.get("window_days", cls.window_days)),
+            baseline_within_days=int(waves.get("baseline_within_days", cls.baseline_within_days)),
+            closing_days=closing_days,
+        )
+
+
+def wave_windows(family: pd.DataFrame, assessment: pd.DataFrame, *, schedule: FollowupSchedule) -> pd.DataFrame:
+    """Every family's window for every wave, and whether the wave was completed.
+
+    Returns
+    -------
+    DataFrame
+        One row per (family, wave): ``family_id``, ``territory_id``, ``wave``, ``due_date``,
+        ``window_start``, ``window_end`` (inclusive), ``completed`` (an assessment exists),
+        ``exit_date``.
+
+    Notes
+    -----
+    T0: due on the first contact, window ``[contact, contact + baseline_within_days]``. Wave
+    :math:`k > 0`: due :math:`d_k = t_0 + k` months where :math:`t_0` is the T0 assessment's
+    date (the first contact while T0 is missing), window :math:`[d_k - w, d_k + w]`.
+    """
+    families = family[["family_id", "territory_id", "first_contact_date", "exit_date"]].copy()
+    assessed = assessment[["family_id", "wave", "assessment_date"]].copy()
+    t0 = assessed.loc[assessed["wave"] == 0, ["family_id", "assessment_date"]].rename(columns={"assessment_date": "t0_date"})
+    families = families.merge(t0.drop_duplicates("family_id"), on="family_id", how="left")
+    anchor = pd.to_datetime(families["t0_date"]).fillna(pd.to_datetime(families["first_contact_date"]))
+    contact = pd.to_datetime(families["first_contact_date"])
+    pieces = []
+    for wave in schedule.waves:
+        piece = families[["family_id", "territory_id", "exit_date"]].copy()
+        piece["wave"] = wave
+        if wave == 0:
+            piece["due_date"] = contact
+            piece["window_start"] = contact
+            piece["window_end"] = contact + pd.Timedelta(days=schedule.baseline_within_days)
+        else:
+            due = anchor + pd.DateOffset(months=wave)
+            piece["due_date"] = due
+            piece["window_start"] = due - pd.Timedelta(days=schedule.window_days)
+            piece["window_end"] = due + pd.Timedelta(days=schedule.window_days)
+        pieces.append(piece)
+    windows = pd.concat(pieces, ignore_index=True)
+    done = assessed[["family_id", "wave"]].drop_duplicates().assign(completed=True)
+    windows = windows.merge(done, on=["family_id", "wave"], how="left")
+    windows["completed"] = windows["completed"].eq(True)
+    windows["wave"] = windows["wave"].astype("int64")
+    columns = ["family_id", "territory_id", "wave", "due_date", "window_start", "window_end", "completed", "exit_date"]
+    return windows[columns].sort_values(["territory_id", "family_id", "wave"], kind="stable").reset_index(drop=True)
+
+
+def followups_due(
+    family: pd.DataFrame,
+    assessment: pd.DataFrame,
+    *,
+    as_of: dt.date,
+    schedule: FollowupSchedule | None = None,
+    territories: Sequence[str] | None = None,
+) -> pd.DataFrame:
+    """Families whose next follow-up is open, closing soon or overdue on ``as_of``.
+
+    Parameters
+    ----------
+    family, assessment : DataFrame
+        Harmonised tables (not modified).
+    as_of : date, keyword-only
+        The day the list is for.
+    schedule : FollowupSchedule, keyword-only
+    territories : sequence of str, keyword-only
+        Keep these territories only (default: all).
+
+    Returns
+    -------
+    DataFrame
+        One row per family with a follow-up to chase: ``territory_id``, ``family_id``
+        (pseudonymous), ``wave``, ``due_date``, ``window_start``, ``window_end``, ``status``
+        (``open``, ``closing``, ``overdue``) and ``days_left`` (negative when overdue), sorted by
+        territory, then most urgent first.
+
+    Notes
+    -----
+    A family's *next* wave is its first wave without an assessment whose window has opened by
+    ``as_of`` and is not superseded: once the following wave's window opens, an earlier missed
+    wave is no longer chased (it counts as missed in :func:`followup_completion`). With
+    :math:`e` the window's end and :math:`c` ``closing_days``: ``open`` when
+    :math:`e - \\text{as\\_of} > c`, ``closing`` when :math:`0 \\le e - \\text{as\\_of} \\le c`,
+    ``overdue`` when :math:`\\text{as\\_of} > e`. Families whose accompaniment ended (an exit
+    date on or before ``as_of``) are not chased.
+    """
+    schedule = schedule or FollowupSchedule()
+    windows = wave_windows(family, assessment, schedule=schedule)
+    day = pd.Timestamp(as_of)
+    if territories is not None:
+        windows = windows[windows["territory_id"].isin(list(territories))]
+    active = windows["exit_date"].isna() | (pd.to_datetime(windows["exit_date"]) > day)
+    windows = windows[active]
+    # The wave whose window opened most recently is the one to chase; earlier ones are superseded.
+    opened = windows[windows["window_start"] <= day]
+    current = opened.sort_values(["family_id", "wave"]).groupby("family_id", sort=False).tail(1)
+    pending = current[~current["completed"]].copy()
+    pending["days_left"] = (pending["window_end"] - day).dt.days.astype("int64")
+    pending["status"] = np.select(
+        [pending["days_left"] < 0, pending["days_left"] <= schedule.closing_days],
+        ["overdue", "closing"],
+        default="open",
+    )
+    urgency = pending["status"].map({status: rank for rank, status in enumerate(reversed(FOLLOWUP_STATUSES))})
+    pending = pending.assign(_urgency=urgency).sort_values(
+        ["territory_id", "_urgency", "days_left", "family_id"], kind="stable"
+    )
+    columns = ["territory_id", "family_id", "wave", "due_date", "window_start", "window_end", "status", "days_left"]
+    result = pending[columns].reset_index(drop=True)
+    result["status"] = result["status"].astype("string")
+    return result
+
+
+def followup_completion(
+    family: pd.DataFrame,
+    assessment: pd.DataFrame,
+    *,
+    as_of: dt.date,
+    schedule: FollowupSchedule | None = None,
+) -> pd.DataFrame:
+    """Completion and attrition by territory and wave on ``as_of``.
+
+    Returns
+    -------
+    DataFrame
+        One row per (territory_id, wave) plus ``territory_id = "all"``: ``due`` (families whose
+        window has closed by ``as_of``, or who were assessed), ``completed``, ``missed``
+        (due but not assessed), ``exited`` (of the missed, those whose accompaniment ended before
+        the window closed), ``completion_rate`` (completed / due) and ``attrition_rate``
+        (1 − completed at the wave / completed at T0, among families due at that wave).
+
+    Notes
+    -----
+    Counts only: the table never lists a family.
+    """
+    schedule = schedule or FollowupSchedule()
+    windows = wave_windows(family, assessment, schedule=schedule)
+    day = pd.Timestamp(as_of)
+    due = windows[(windows["window_end"] < day) | windows["completed"]].copy()
+    baseline = windows.loc[windows["wave"] == 0, ["family_id", "completed"]].rename(columns={"completed": "t0_done"})
+    due = due.merge(baseline, on="family_id", how="left")
+    due["exited"] = ~due["completed"] & due["exit_date"].notna() & (pd.to_datetime(due["exit_date"]) <= due["window_end"])
+    both = pd.concat([due, due.assign(territory_id="all")], ignore_index=True)
+    grouped = both.groupby(["territory_id", "wave"], sort=True)
+    table = grouped.agg(
+        due=("family_id", "size"),
+        completed=("completed", "sum"),
+        exited=("exited", "sum"),
+        t0_completed=("t0_done", "sum"),
+    ).reset_index()
+    table["missed"] = table["due"] - table["completed"]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        table["completion_rate"] = table["completed"] / table["due"]
+        table["attrition_rate"] = np.where(table["wave"] == 0, 0.0, 1 - table["completed"] / table["t0_completed"])
+    columns = ["territory_id", "wave", "due", "completed", "missed", "exited", "completion_rate", "attrition_rate"]
+    return table[columns].astype({"due": "int64", "completed": "int64", "missed": "int64", "exited": "int64"})
