@@ -1,0 +1,126 @@
+"""What a coordinator asks first: the last pulls, the current warehouse build, the last snapshot.
+
+Read from the project's own files (the raw layer's manifests, ``LATEST`` pointers, quarantine
+folders, the warehouse's ``build`` table and the snapshots' manifests); nothing is recomputed.
+Counts and ids only: no row of a family.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from proximite.cohort import layers
+from proximite.config import Settings
+
+__all__ = ["last_snapshot", "pull_history", "project_status"]
+
+
+def _staged_rows(settings: Settings, source: str, pull_id: str) -> int | None:
+    directory = layers.staged_dir(settings, source, pull_id)
+    if not directory.is_dir():
+        return None
+    import pyarrow.parquet as pq
+
+    return int(sum(pq.ParquetFile(path).metadata.num_rows for path in directory.glob("*.parquet")))
+
+
+def _outcome(settings: Settings, source: str, pull_id: str, manifest: dict[str, Any]) -> str:
+    if manifest.get("staged"):
+        return "staged"
+    quarantined = layers.quarantine_dir(settings, pull_id)
+    if quarantined.is_dir():
+        return "refused by validation"
+    return "failed" if manifest.get("error") else "incomplete"
+
+
+def pull_history(settings: Settings, *, limit: int = 10) -> pd.DataFrame:
+    """The last pulls of every source, newest first.
+
+    Returns
+    -------
+    DataFrame
+        ``received_at`` (UTC), ``source``, ``pull_id``, ``mode`` (``full``/``incremental`` for
+        REDCap, ``files`` for an ingest), ``rows`` (staged rows; missing when not staged),
+        ``outcome`` (``staged``, ``refused by validation``, ``failed``, ``incomplete``),
+        ``latest`` (the pull the next build uses), ``error`` (the reason, never a value of a
+        person: errors name files, rows and rules).
+    """
+    rows = []
+    raw_root = settings.data_dir / layers.RAW
+    for source in layers.SOURCES:
+        latest = layers.latest_pull(settings, source)
+        source_dir = raw_root / source
+        if not source_dir.is_dir():
+            continue
+        for manifest_path in source_dir.glob("*/manifest.json"):
+            try:
+                manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
+            except (OSError, json.JSONDecodeError):
+                manifest = {"pull_id": manifest_path.parent.name, "error": "unreadable manifest"}
+            pull_id = str(manifest.get("pull_id") or manifest_path.parent.name)
+            parameters = manifest.get("parameters") or {}
+            outcome = _outcome(settings, source, pull_id, manifest)
+            rows.append(
+                {
+                    "received_at": manifest.get("received_at"),
+                    "source": source,
+                    "pull_id": pull_id,
+                    "mode": parameters.get("mode", "files"),
+                    "rows": _staged_rows(settings, source, pull_id) if outcome == "staged" else None,
+                    "outcome": outcome,
+                    "latest": pull_id == latest,
+                    "error": manifest.get("error") or "",
+                }
+            )
+    columns = ["received_at", "source", "pull_id", "mode", "rows", "outcome", "latest", "error"]
+    history = pd.DataFrame(rows, columns=columns)
+    if history.empty:
+        return history
+    history["rows"] = history["rows"].astype("Int64")
+    history = history.sort_values(["received_at", "source"], ascending=[False, True], kind="stable")
+    return history.head(limit).reset_index(drop=True)
+
+
+def last_snapshot(settings: Settings) -> dict[str, Any] | None:
+    """The newest ``reporting/snapshot-<date>/`` with its manifest (``path`` added), or None."""
+    candidates = sorted(settings.reporting_dir.glob("snapshot-*/manifest.json"), key=lambda path: (path.stat().st_mtime, path.parent.name))
+    if not candidates:
+        return None
+    path = candidates[-1]
+    try:
+        manifest = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError):
+        manifest = {}
+    index = path.parent / "index.html"
+    return {**manifest, "path": str(index if index.is_file() else path.parent)}
+
+
+def project_status(settings: Settings, *, limit: int = 10) -> dict[str, Any]:
+    """The project's state in plain Python types.
+
+    Returns
+    -------
+    dict
+        ``pulls`` (records of :func:`pull_history`), ``build`` (the current warehouse build as
+        :meth:`~proximite.cohort.warehouse.BuildInfo.to_dict`, or None), ``snapshot``
+        (:func:`last_snapshot`), ``quarantined`` (ids of refused batches).
+    """
+    from proximite.cohort.warehouse import current_build
+
+    history = pull_history(settings, limit=limit)
+    pulls = [
+        {key: (None if pd.isna(value) else (int(value) if key == "rows" else value)) for key, value in record.items()}
+        for record in history.astype(object).to_dict("records")
+    ]
+    build = current_build(settings)
+    quarantine = settings.data_dir / layers.QUARANTINE
+    return {
+        "pulls": pulls,
+        "build": build.to_dict() if build is not None else None,
+        "snapshot": last_snapshot(settings),
+        "quarantined": sorted(path.name for path in quarantine.iterdir()) if quarantine.is_dir() else [],
+    }
