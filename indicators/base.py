@@ -125,6 +125,9 @@ class IndicatorParameters:
         End of the data; ``None`` = the latest date found in the tables.
     bootstrap_seed : int
         Seed of any resampling, so the same data give the same intervals.
+    scopes : tuple of str
+        Scope levels to compute (default all of :data:`SCOPES`); a fan-out computes the region and
+        territory levels per region and the Québec level once.
     """
 
     waves: tuple[int, ...] = (0, 6, 12, 24)
@@ -136,6 +139,7 @@ class IndicatorParameters:
     strata: tuple[str, ...] = ("environment", "host_type")
     as_of: dt.date | None = None
     bootstrap_seed: int = 20240101
+    scopes: tuple[str, ...] = SCOPES
     extra: Mapping[str, Any] = field(default_factory=dict, compare=False)
 
     def __post_init__(self) -> None:
@@ -143,6 +147,9 @@ class IndicatorParameters:
             raise ValueError(f"indicator periods must be 'wave', 'quarter' or 'year', not {self.periods!r}")
         if not 0 < self.confidence < 1:
             raise ValueError(f"confidence must lie strictly between 0 and 1, not {self.confidence!r}")
+        unknown = set(self.scopes) - set(SCOPES)
+        if unknown:
+            raise ValueError(f"unknown scope(s) {sorted(unknown)}; allowed: {', '.join(SCOPES)}")
         if not self.waves or self.waves[0] != 0:
             raise ValueError(f"waves must start at 0 (T0), not {list(self.waves)!r}")
 
@@ -186,6 +193,7 @@ class IndicatorParameters:
             "strata": list(self.strata),
             "as_of": self.as_of.isoformat() if self.as_of else None,
             "bootstrap_seed": self.bootstrap_seed,
+            "scopes": list(self.scopes),
         }
 
 
