@@ -1,0 +1,425 @@
+"""Implementation: PTP time by component and action type, travel, supervision and turnover.
+
+Indicators (ids of ``cohort/codebook/indicators.yaml``), per registry period and for the whole
+follow-up (period ``all``), at every scope and stratum:
+
+- ``implementation.ptp_hours``: Σ activity minutes / 60, with breakdown ``all``, ``component``
+  (each component) and ``action_type`` (each action type);
+- ``implementation.travel_share``: travel time / (activity time + travel time), with a ratio
+  interval clustered by worker;
+- ``implementation.supervision_hours_per_month``: supervision and training hours per month of
+  PTP tenure;
+- ``implementation.worker_turnover``: PTP departures per PTP-year in post, exact Poisson interval.
+
+Numerators and denominators are sums, so they add up along territory → region → Québec. The
+functions here do no I/O and never modify their inputs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from proximite.cohort.codebook import load_codebook
+from proximite.indicators.base import (
+    ALL,
+    SCOPE_KEYS,
+    IndicatorParameters,
+    assign_periods,
+    empty_indicator_frame,
+    expand_scopes,
+    indicator_frame,
+    poisson_rate_interval,
+    registry_periods,
+)
+
+__all__ = ["compute", "ratio_interval", "tenure_exposure"]
+
+#: Days in an average month and year (tenure overlaps are counted in days).
+DAYS_PER_YEAR = 365.25
+DAYS_PER_MONTH = DAYS_PER_YEAR / 12
+
+_CELL = [*SCOPE_KEYS, "period"]
+
+
+# ---------------------------------------------------------------------------- public helpers
+def ratio_interval(
+    y: np.ndarray,
+    x: np.ndarray,
+    clusters: int | np.ndarray,
+    *,
+    sums: tuple[np.ndarray, np.ndarray, np.ndarray],
+    confidence: float = 0.95,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Ratio estimator :math:`R = Y / X` with a cluster-robust interval (vectorised over cells).
+
+    Parameters
+    ----------
+    y, x : ndarray
+        Totals :math:`Y = \\sum_g y_g` and :math:`X = \\sum_g x_g` of each cell.
+    clusters : int or ndarray
+        Number of clusters :math:`G` of each cell.
+    sums : (ndarray, ndarray, ndarray), keyword-only
+        :math:`\\sum_g y_g^2`, :math:`\\sum_g y_g x_g` and :math:`\\sum_g x_g^2` of each cell.
+    confidence : float, keyword-only
+
+    Returns
+    -------
+    (ndarray, ndarray, ndarray)
+        :math:`R`, lower and upper bounds (NaN where :math:`G < 2` or :math:`X = 0`).
+
+    Notes
+    -----
+    The linearised (delta-method) variance of a ratio with cluster totals
+    :math:`(y_g, x_g)`:
+
+    .. math:: \\widehat{\\mathrm{Var}}(R) = \\frac{G}{G-1}\\,\\frac{\\sum_g (y_g - R x_g)^2}{X^2},
+              \\qquad \\sum_g (y_g - R x_g)^2 = \\sum y_g^2 - 2R\\sum y_g x_g + R^2 \\sum x_g^2
+
+    and the interval is :math:`R \\pm t_{G-1}\\,\\mathrm{SE}`. This is the ratio estimator of
+    survey sampling with the small-sample factor :math:`G/(G-1)`, and the same as the
+    cluster-robust weighted least squares of :math:`y_i` on :math:`x_i` without intercept and
+    weights :math:`1/x_i` (statsmodels ``WLS(...).fit(cov_type="cluster", use_t=True)``).
+    """
+    y = np.asarray(y, dtype="float64")
+    x = np.asarray(x, dtype="float64")
+    g = np.asarray(clusters, dtype="float64")
+    syy, syx, sxx = (np.asarray(s, dtype="float64") for s in sums)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ratio = np.where(x > 0, y / x, np.nan)
+        residual = np.maximum(syy - 2 * ratio * syx + ratio**2 * sxx, 0.0)
+        se = np.sqrt(g / (g - 1) * residual) / x
+        t = np.where(g >= 2, stats.t.ppf(0.5 + confidence / 2, np.maximum(g - 1, 1)), np.nan)
+        low = np.where((g >= 2) & (x > 0), ratio - t * se, np.nan)
+        high = np.where((g >= 2) & (x > 0), ratio + t * se, np.nan)
+    return ratio, low, high
+
+
+def tenure_exposure(worker: pd.DataFrame, periods: pd.DataFrame) -> pd.DataFrame:
+    """Days each tenure is in post in each period, and whether it ends there (a departure).
+
+    Parameters
+    ----------
+    worker : DataFrame
+        The harmonised worker table (``worker_id``, ``territory_id``, ``start_date``,
+        ``end_date``; a missing end = still in post).
+    periods : DataFrame
+        ``period``, ``period_start``, ``period_end`` (inclusive dates).
+
+    Returns
+    -------
+    DataFrame
+        ``territory_id``, ``worker_id``, ``period``, ``days`` (> 0) and ``departure`` (0 or 1),
+        one row per tenure and period it overlaps.
+
+    Notes
+    -----
+    :math:`\\text{days} = \\min(e, P_e) - \\max(s, P_s) + 1` for a tenure :math:`[s, e]`
+    (:math:`e = P_e` when missing) and a period :math:`[P_s, P_e]`; a departure is an end date
+    within the period.
+    """
+    tenures = pd.DataFrame(
+        {
+            "territory_id": worker["territory_id"].astype("string").to_numpy(),
+            "worker_id": worker["worker_id"].astype("string").to_numpy(),
+            "start": pd.to_datetime(worker["start_date"]).to_numpy(dtype="datetime64[ns]"),
+            "end": pd.to_datetime(worker["end_date"]).to_numpy(dtype="datetime64[ns]"),
+        }
+    )
+    start = tenures["start"].to_numpy()[:, None]
+    end = tenures["end"].to_numpy()[:, None]
+    p_start = periods["period_start"].to_numpy(dtype="datetime64[ns]")[None, :]
+    p_end = periods["period_end"].to_numpy(dtype="datetime64[ns]")[None, :]
+    open_end = np.where(pd.isna(end), p_end, np.minimum(end, p_end))
+    days = (open_end - np.maximum(start, p_start)) / np.timedelta64(1, "D") + 1
+    departure = ~pd.isna(end) & (end >= p_start) & (end <= p_end)
+    rows, cols = np.nonzero(days > 0)
+    return pd.DataFrame(
+        {
+            "territory_id": tenures["territory_id"].to_numpy()[rows],
+            "worker_id": tenures["worker_id"].to_numpy()[rows],
+            "period": periods["period"].astype("string").to_numpy()[cols],
+            "days": days[rows, cols],
+            "departure": departure[rows, cols].astype("int64"),
+        }
+    ).astype({"territory_id": "string", "worker_id": "string", "period": "string"})
+
+
+# ---------------------------------------------------------------------------- inputs
+def _registry_span(
+    tables: Mapping[str, pd.DataFrame], parameters: IndicatorParameters
+) -> tuple[pd.DataFrame, pd.DataFrame] | None:
+    """(registry periods, the same plus period ``all``) over the referral and activity dates."""
+    dates = pd.concat(
+        [pd.to_datetime(tables["referral"]["referral_date"]), pd.to_datetime(tables["activity"]["activity_date"])],
+        ignore_index=True,
+    ).dropna()
+    if parameters.as_of is not None:
+        dates = dates[dates <= pd.Timestamp(parameters.as_of)]
+    if dates.empty:
+        return None
+    first = dates.min().normalize()
+    last = pd.Timestamp(parameters.as_of) if parameters.as_of is not None else dates.max().normalize()
+    periods = registry_periods(tables["family"], parameters=parameters, first_date=first, last_date=last)
+    whole = pd.DataFrame({"period": [ALL], "period_start": [first], "period_end": [last]})
+    table = pd.concat([periods[["period", "period_start", "period_end"]], whole], ignore_index=True)
+    return periods, table.astype({"period": "string"})
+
+
+def _labelled(frame: pd.DataFrame, dates: pd.Series, periods: pd.DataFrame) -> pd.DataFrame:
+    """``frame`` with its registry period (rows outside every period dropped)."""
+    labelled = frame.assign(period=assign_periods(dates, periods).astype("category").to_numpy())
+    return labelled.loc[labelled["period"].notna()]
+
+
+def _plus_all(aggregated: pd.DataFrame, keys: list[str], values: list[str]) -> pd.DataFrame:
+    """Sums per registry period, plus their total as period ``all`` (periods tile the span)."""
+    whole = aggregated.groupby(keys, observed=True, sort=False, dropna=False)[values].sum().reset_index()
+    return pd.concat([aggregated, whole.assign(period=ALL)], ignore_index=True)
+
+
+# ---------------------------------------------------------------------------- indicators
+def _ptp_hours(activity: pd.DataFrame, territory: pd.DataFrame, parameters: IndicatorParameters) -> pd.DataFrame:
+    """Hours of activity by component, by action type and in all, per cell and period."""
+    codebook = load_codebook()
+    pieces = []
+    for breakdown, codes in (
+        (ALL, [ALL]),
+        ("component", codebook.codes("component")),
+        ("action_type", codebook.codes("action_type")),
+    ):
+        keys = ["territory_id", "period"] if breakdown == ALL else ["territory_id", "period", breakdown]
+        per = activity.groupby(keys, observed=True, sort=False).agg(minutes=("minutes", "sum"), n=("minutes", "size"))
+        per = per.reset_index()
+        per["breakdown_value"] = ALL if breakdown == ALL else per[breakdown]
+        keys = ["territory_id", "period", "breakdown_value"]
+        per = per.astype({key: "string" for key in keys}).set_index(keys)[["minutes", "n"]]
+        # Every code of the breakdown appears (0 h) in each territory and period with activity.
+        found = per.index.get_level_values("breakdown_value").unique()
+        labels = np.array([*codes, *(c for c in found if c not in codes)], dtype=object)
+        pairs = per.index.droplevel("breakdown_value").unique()
+        grid = pd.MultiIndex.from_arrays(
+            [
+                np.repeat(pairs.get_level_values(0).to_numpy(dtype=object), len(labels)),
+                np.repeat(pairs.get_level_values(1).to_numpy(dtype=object), len(labels)),
+                np.tile(labels, len(pairs)),
+            ],
+            names=per.index.names,
+        )
+        long = per.reindex(grid, fill_value=0).reset_index()
+        pieces.append(long.assign(breakdown=breakdown))
+    per_territory = pd.concat(pieces, ignore_index=True)
+    per_territory = _plus_all(per_territory, ["territory_id", "breakdown", "breakdown_value"], ["minutes", "n"])
+    expanded = expand_scopes(per_territory, territory, strata=parameters.strata)
+    cells = expanded.groupby([*_CELL, "breakdown", "breakdown_value"], observed=True, sort=False)[["minutes", "n"]]
+    summary = cells.sum().reset_index()
+    hours = summary["minutes"].to_numpy(dtype="float64") / 60
+    return summary.drop(columns="minutes").assign(
+        indicator="implementation.ptp_hours", value=hours, numerator=hours, method="sum of activity minutes / 60"
+    )
+
+
+def _travel_share(activity: pd.DataFrame, territory: pd.DataFrame, parameters: IndicatorParameters) -> pd.DataFrame:
+    """Travel time over activity plus travel time, interval clustered by worker."""
+    travel = pd.to_numeric(activity["travel_minutes"], errors="coerce").fillna(0).astype("float64")
+    frame = activity.assign(y=travel.to_numpy(), x=activity["minutes"].to_numpy(dtype="float64") + travel.to_numpy())
+    per_worker = (
+        frame.groupby(["territory_id", "period", "worker_id"], observed=True, sort=False, dropna=False)
+        .agg(y=("y", "sum"), x=("x", "sum"), n=("y", "size"))
+        .reset_index()
+        .astype({"territory_id": "string", "period": "string", "worker_id": "string"})
+    )
+    per_worker = _plus_all(per_worker, ["territory_id", "worker_id"], ["y", "x", "n"])
+    expanded = expand_scopes(per_worker, territory, strata=parameters.strata)
+    # A worker id with tenures in two territories of a cell is one cluster.
+    clusters = expanded.groupby([*_CELL, "worker_id"], observed=True, sort=False, dropna=False)[["y", "x", "n"]].sum()
+    clusters = clusters.assign(
+        yy=clusters["y"] ** 2, yx=clusters["y"] * clusters["x"], xx=clusters["x"] ** 2, g=1
+    ).reset_index()
+    cell = clusters.groupby(_CELL, observed=True, sort=False)[["y", "x", "n", "yy", "yx", "xx", "g"]].sum()
+    cell = cell.reset_index()
+    ratio, low, high = ratio_interval(
+        cell["y"].to_numpy(), cell["x"].to_numpy(), cell["g"].to_numpy(),
+        sums=(cell["yy"].to_numpy(), cell["yx"].to_numpy(), cell["xx"].to_numpy()),
+        confidence=parameters.confidence,
+    )
+    return cell[[*_CELL, "n"]].assign(
+        indicator="implementation.travel_share",
+        numerator=cell["y"].to_numpy() / 60,
+        denominator=cell["x"].to_numpy() / 60,
+        value=ratio,
+        ci_low=np.clip(low, 0, 1),
+        ci_high=np.clip(high, 0, 1),
+        method="ratio estimator, SE clustered by worker (t interval); missing travel time counts as 0",
+    )
+
+
+def _session_territory(supervision: pd.DataFrame, worker: pd.DataFrame) -> pd.DataFrame:
+    """Each session with the territory of the worker's tenure covering its date.
+
+    A session no tenure covers takes the worker's nearest tenure; a worker unknown to the worker
+    table is dropped.
+    """
+    sessions = pd.DataFrame(
+        {
+            "session": np.arange(len(supervision)),
+            "worker_id": supervision["worker_id"].astype("string").to_numpy(),
+            "date": pd.to_datetime(supervision["session_date"]).to_numpy(dtype="datetime64[ns]"),
+            "minutes": pd.to_numeric(supervision["minutes"], errors="coerce").to_numpy(dtype="float64"),
+        }
+    ).astype({"worker_id": "string"})
+    tenures = pd.DataFrame(
+        {
+            "worker_id": worker["worker_id"].astype("string").to_numpy(),
+            "territory_id": worker["territory_id"].astype("string").to_numpy(),
+            "start": pd.to_datetime(worker["start_date"]).to_numpy(dtype="datetime64[ns]"),
+            "end": pd.to_datetime(worker["end_date"]).to_numpy(dtype="datetime64[ns]"),
+        }
+    ).astype({"worker_id": "string", "territory_id": "string"})
+    matched = sessions.merge(tenures, on="worker_id", how="inner")
+    before = (matched["start"] - matched["date"]).dt.days.clip(lower=0)
+    after = (matched["date"] - matched["end"]).dt.days.clip(lower=0).fillna(0)
+    matched["distance"] = before + after  # 0 when the tenure covers the date
+    matched = matched.sort_values(["session", "distance"], kind="stable").drop_duplicates("session")
+    return matched[["territory_id", "worker_id", "date", "minutes"]]
+
+
+def _supervision_and_turnover(
+    tables: Mapping[str, pd.DataFrame],
+    periods: pd.DataFrame,
+    period_table: pd.DataFrame,
+    territory: pd.DataFrame,
+    parameters: IndicatorParameters,
+) -> list[pd.DataFrame]:
+    """Supervision hours per PTP-month and departures per PTP-year, per cell and period."""
+    worker = tables["worker"]
+    tenures = tenure_exposure(worker, period_table)
+    exposure = tenures.groupby(["territory_id", "period"], observed=True, sort=False).agg(
+        days=("days", "sum"), departures=("departure", "sum")
+    )
+    sessions = _session_territory(tables["supervision"], worker)
+    sessions = _labelled(sessions, sessions["date"], periods)
+    minutes = sessions.groupby(["territory_id", "period"], observed=True, sort=False).agg(
+        minutes=("minutes", "sum"), sessions=("minutes", "size")
+    )
+    minutes = _plus_all(minutes.reset_index(), ["territory_id"], ["minutes", "sessions"])
+    per_territory = exposure.join(minutes.set_index(["territory_id", "period"]), how="outer").fillna(0).reset_index()
+    expanded = expand_scopes(per_territory, territory, strata=parameters.strata)
+    # Counting workers again per cell: a worker id may hold tenures in two territories of a cell.
+    workers = (
+        expand_scopes(tenures, territory, strata=parameters.strata)
+        .groupby(_CELL, observed=True, sort=False)["worker_id"]
+        .nunique()
+        .rename("workers")
+    )
+    cell = expanded.groupby(_CELL, observed=True, sort=False)[["days", "departures", "minutes", "sessions"]].sum()
+    cell = cell.join(workers).reset_index()
+    cell["workers"] = cell["workers"].fillna(0).astype("int64")
+    months = cell["days"].to_numpy(dtype="float64") / DAYS_PER_MONTH
+    years = cell["days"].to_numpy(dtype="float64") / DAYS_PER_YEAR
+    hours = cell["minutes"].to_numpy(dtype="float64") / 60
+    departures = cell["departures"].to_numpy(dtype="float64")
+    with np.errstate(divide="ignore", invalid="ignore"):
+        supervision = cell[[*_CELL]].assign(
+            indicator="implementation.supervision_hours_per_month",
+            numerator=hours,
+            denominator=months,
+            value=np.where(months > 0, hours / months, np.nan),
+            n=cell["workers"].to_numpy(),
+            method="supervision session hours / PTP-months in post (tenure days / 30.44)",
+        )
+        low, high = poisson_rate_interval(departures, years, confidence=parameters.confidence)
+        turnover = cell[[*_CELL]].assign(
+            indicator="implementation.worker_turnover",
+            numerator=departures,
+            denominator=years,
+            value=np.where(years > 0, departures / years, np.nan),
+            ci_low=low,
+            ci_high=high,
+            n=cell["workers"].to_numpy(),
+            method="departures / PTP-years in post (tenure days / 365.25), exact Poisson interval",
+        )
+    return [supervision.loc[months > 0], turnover.loc[years > 0]]
+
+
+# ---------------------------------------------------------------------------- compute
+def compute(tables: Mapping[str, pd.DataFrame], *, parameters: IndicatorParameters) -> pd.DataFrame:
+    """The implementation indicators of every scope, stratum and registry period.
+
+    Parameters
+    ----------
+    tables : mapping of str to DataFrame
+        Harmonised tables; uses territory, family, referral (for the period span), activity,
+        worker and supervision (not modified).
+    parameters : IndicatorParameters, keyword-only
+        ``periods``, ``strata``, ``confidence``, ``as_of``.
+
+    Returns
+    -------
+    DataFrame
+        Indicator rows (:data:`~proximite.indicators.base.INDICATOR_COLUMNS`).
+
+    Notes
+    -----
+    Periods are the registry periods over the referral and activity dates, plus ``all`` (the
+    whole span). Sums are taken over the activities (or sessions, or tenure days) of the cell's
+    territories, so numerators and denominators add up along the hierarchy.
+
+    - PTP hours :math:`= \\sum \\text{minutes} / 60` (value = numerator; ``n`` = activities), by
+      breakdown ``all``, ``component`` and ``action_type`` (every code, 0 h when absent, in
+      each territory and period with activity);
+    - travel share :math:`R = \\sum t / \\sum (m + t)` with :math:`t` the travel minutes
+      (missing = 0) and :math:`m` the activity minutes; numerator and denominator in hours;
+      interval of :func:`ratio_interval` with the workers as clusters (at every scope), cut
+      to [0, 1];
+    - supervision hours per month :math:`= \\sum \\text{session minutes} / 60 \\,/\\,
+      (\\sum \\text{tenure days in the period} / (365.25/12))`; a session belongs to the
+      territory of its worker's tenure covering its date (:func:`tenure_exposure` for the days);
+    - turnover :math:`= D / (\\sum \\text{tenure days} / 365.25)`, :math:`D` = tenures whose end
+      date falls within the period, with the exact Poisson interval
+      (:func:`~proximite.indicators.base.poisson_rate_interval`).
+
+    ``n`` is the activities for hours and travel, the workers in post for supervision and
+    turnover.
+    """
+    span = _registry_span(tables, parameters)
+    if span is None:
+        return empty_indicator_frame()
+    periods, period_table = span
+    territory = tables["territory"]
+    activity = tables["activity"]
+    # Categorical keys: grouping two million activities by category codes is far faster than by strings.
+    acts = pd.DataFrame(
+        {
+            "territory_id": activity["territory_id"].astype("category").to_numpy(),
+            "worker_id": activity["worker_id"].astype("category").to_numpy(),
+            "component": activity["component"].astype("category").to_numpy(),
+            "action_type": activity["action_type"].astype("category").to_numpy(),
+            "minutes": pd.to_numeric(activity["minutes"], errors="coerce").fillna(0).to_numpy(dtype="float64"),
+            "travel_minutes": pd.to_numeric(activity["travel_minutes"], errors="coerce").to_numpy(dtype="float64"),
+        }
+    )
+    acts = _labelled(acts, pd.to_datetime(activity["activity_date"]).reset_index(drop=True), periods)
+
+    pieces: list[pd.DataFrame] = []
+    if len(acts):
+        pieces.append(_ptp_hours(acts, territory, parameters))
+        pieces.append(_travel_share(acts, territory, parameters))
+    pieces.extend(_supervision_and_turnover(tables, periods, period_table, territory, parameters))
+    pieces = [piece for piece in pieces if len(piece)]
+    if not pieces:
+        return empty_indicator_frame()
+    frame = pd.concat(pieces, ignore_index=True)
+    frame["period"] = frame["period"].astype("string")
+    frame = frame.merge(period_table, on="period", how="left")
+    codebook = load_codebook()
+    frame["unit"] = frame["indicator"].map(lambda key: codebook.indicator(key)["unit"])
+    columns = [
+        "scope", "scope_id", "stratum", "stratum_value", "period", "period_start", "period_end", "breakdown",
+        "breakdown_value", "indicator", "numerator", "denominator", "value", "ci_low", "ci_high", "n", "unit",
+        "method",
+    ]
+    return indicator_frame(frame[[c for c in columns if c in frame.columns]])
