@@ -195,8 +195,8 @@ def compute(tables: Mapping[str, pd.DataFrame], *, parameters: IndicatorParamete
     -------
     DataFrame
         The tidy indicator table (:data:`~proximite.indicators.base.INDICATOR_COLUMNS`) with the
-        ids of :data:`INDICATORS`, breakdown ``all``; ``wave`` is the wave of a wave window
-        (missing for ``all``, quarters and years).
+        ids of :data:`INDICATORS`, breakdown ``all``; ``wave`` is missing, as on every registry
+        row: the period label (``T6`` for a wave window) says which window it is.
 
     Notes
     -----
@@ -245,6 +245,8 @@ def compute(tables: Mapping[str, pd.DataFrame], *, parameters: IndicatorParamete
     cells = expand_scopes(per_territory, territory, strata=parameters.strata)
     totals = cells.groupby(SCOPE_KEYS + ["period"], observed=True, sort=False)[sums].sum().reset_index()
     totals = totals.merge(periods, on="period", how="left")
+    # Registry rows are dated by period only (one convention across families); T6 names the window.
+    totals["wave"] = pd.array([pd.NA] * len(totals), dtype="Int64")
 
     confidence = parameters.confidence
     frames = []

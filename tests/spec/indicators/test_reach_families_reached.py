@@ -92,7 +92,7 @@ def test_as_of_drops_later_activities() -> None:
     assert rows(out, ID).query("period == '2025'").empty
 
 
-def test_wave_windows_label_periods_and_waves() -> None:
+def test_wave_windows_label_periods() -> None:
     families = [("F1", "T1", "2024-01-10", True), ("F2", "T1", "2024-01-10", False)]
     activities = [
         ("T1", "2024-01-10", "F1"),
@@ -103,10 +103,12 @@ def test_wave_windows_label_periods_and_waves() -> None:
     tables = reach_tables(families, activities=activities)
     out = reach.compute(tables, parameters=IndicatorParameters(periods="wave"))
     found = rows(out, ID).query("scope == 'quebec' and stratum == 'all'")
-    got = {row.period: (None if pd.isna(row.wave) else int(row.wave), row.value) for row in found.itertuples()}
+    got = {row.period: row.value for row in found.itertuples()}
     # T0: F1 (twice); T6: F2; T12: F1; all: F1 and F2.
-    assert got == {"T0": (0, 1), "T6": (6, 1), "T12": (12, 1), "all": (None, 2)}
-    assert pick(out, ID, period="T6", wave=6)["period_start"] == pd.Timestamp("2024-07-10")
+    assert got == {"T0": 1, "T6": 1, "T12": 1, "all": 2}
+    # Registry rows are dated by period only: the label names the wave window.
+    assert found["wave"].isna().all()
+    assert pick(out, ID, period="T6")["period_start"] == pd.Timestamp("2024-07-10")
 
 
 def test_no_accompaniment_no_rows() -> None:
