@@ -7,7 +7,11 @@ than large frames, so a Prefect task can call it and return something small.
 - :func:`validate_harmonised`: the harmonised gate on layer 03 (quarantines a refused batch);
 - :func:`build_from_harmonised`: 03 harmonised Parquet → the DuckDB warehouse (atomic swap), after
   the harmonised gate unless told not to;
-- :func:`warehouse_summary`: counts of the current warehouse, for the demo and run summaries.
+- :func:`warehouse_summary`: counts of the current warehouse, for the demo and run summaries;
+- :func:`compute_indicators`: the warehouse's current build → 04 indicators Parquet (reused for
+  the same build and parameters);
+- :func:`write_snapshot_from_warehouse`: 04 indicators → the decision-makers' snapshot in
+  ``reporting/snapshot-<date>/`` (disclosure control applied).
 """
 
 from __future__ import annotations
@@ -191,3 +195,169 @@ def warehouse_summary(settings: Settings) -> dict[str, Any]:
             "activities": scalar("SELECT count(*) FROM activity"),
             "supervision_sessions": scalar("SELECT count(*) FROM supervision"),
         }
+
+
+# ------------------------------------------------------------------ layer 04 and the snapshot
+INDICATORS = "04_indicators"
+INDICATORS_FILE = "indicators.parquet"
+INDICATORS_MANIFEST = "manifest.json"
+
+
+def _swap_directory(temporary: Path, target: Path) -> None:
+    """Put ``temporary`` at ``target``, replacing an existing directory (restored on failure)."""
+    if not target.exists():
+        os.replace(temporary, target)
+        return
+    aside = target.with_name(f".{target.name}.old-{_short_id(str(temporary))[:8]}")
+    os.replace(target, aside)
+    try:
+        os.replace(temporary, target)
+    except BaseException:
+        os.replace(aside, target)
+        raise
+    shutil.rmtree(aside, ignore_errors=True)
+
+
+def compute_indicators(settings: Settings, *, progress: Any = None, force: bool = False) -> Path:
+    """Compute every indicator family on the current warehouse build and write layer 04.
+
+    Parameters
+    ----------
+    settings : Settings
+    progress : callable, keyword-only
+        Called as ``progress("indicators", done, total)`` after each indicator family.
+    force : bool, keyword-only
+        Recompute even when layer 04 already holds this build with the same parameters.
+
+    Returns
+    -------
+    Path
+        ``data/04_indicators/<build_id>/`` with ``indicators.parquet`` (the tidy table of
+        :func:`proximite.indicators.compute_all`, no disclosure control applied: it is not for
+        decision-makers) and ``manifest.json`` (build id, code version, parameters, computed at,
+        rows, seconds per family).
+
+    Raises
+    ------
+    WarehouseNotFoundError
+        The project has no warehouse yet.
+
+    Notes
+    -----
+    The directory is written under a temporary name and renamed into place, so a failure leaves
+    the last good one. An existing directory for the same build id computed with the same
+    parameters is reused without recomputing; with other parameters (the configuration changed)
+    it is recomputed and replaced.
+    """
+    import datetime as dt
+    import time
+
+    from proximite.cohort.codebook import load_codebook
+    from proximite.cohort.warehouse import WarehouseNotFoundError, current_build, table
+    from proximite.indicators import compute_all
+    from proximite.indicators.base import IndicatorParameters
+
+    build = current_build(settings)
+    if build is None:
+        raise WarehouseNotFoundError(f"{settings.warehouse_path}: no warehouse yet; run `proximite build` first")
+    parameters = IndicatorParameters.from_settings(settings)
+    target = settings.data_dir / INDICATORS / build.build_id
+    manifest_path = target / INDICATORS_MANIFEST
+    if not force and (target / INDICATORS_FILE).is_file() and manifest_path.is_file():
+        previous = json.loads(manifest_path.read_text(encoding="utf-8"))
+        if previous.get("parameters") == parameters.to_dict():
+            return target
+    codebook = load_codebook()
+    started = time.perf_counter()
+    tables = {name: table(settings, name, codebook=codebook) for name in codebook.tables}
+    read_seconds = time.perf_counter() - started
+    timings: dict[str, float] = {}
+    relay = None
+    if progress is not None:
+        relay = lambda _family, done, total: progress("indicators", done, total)  # noqa: E731
+    frame = compute_all(tables, parameters=parameters, progress=relay, timings=timings)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    temporary = target.with_name(f".{target.name}.tmp-{os.getpid()}")
+    shutil.rmtree(temporary, ignore_errors=True)
+    temporary.mkdir()
+    try:
+        frame.to_parquet(temporary / INDICATORS_FILE, index=False)
+        manifest = {
+            "build_id": build.build_id,
+            "code_version": code_version(),
+            "parameters": parameters.to_dict(),
+            "computed_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+            "rows": int(len(frame)),
+            "indicators": sorted(frame["indicator"].dropna().astype(str).unique().tolist()),
+            "seconds": {"read_warehouse": round(read_seconds, 3), **{family: round(s, 3) for family, s in timings.items()}},
+        }
+        (temporary / INDICATORS_MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
+        _swap_directory(temporary, target)
+    except BaseException:
+        shutil.rmtree(temporary, ignore_errors=True)
+        raise
+    return target
+
+
+def write_snapshot_from_warehouse(
+    settings: Settings,
+    *,
+    lang: str = "fr",
+    level: str | None = None,
+    scope: str = "quebec",
+    indicators_dir: str | Path | None = None,
+    today: Any = None,
+    progress: Any = None,
+) -> Path:
+    """Write the decision-makers' snapshot of the current warehouse build into ``reporting/``.
+
+    Parameters
+    ----------
+    settings : Settings
+    lang : {"fr", "en"}, keyword-only
+        Language of ``index.html``; the other language is written beside it as
+        ``index.<lang>.html``.
+    level : {"public", "internal"}, keyword-only
+        Disclosure level (default: ``[disclosure] level`` of the configuration).
+    scope : str, keyword-only
+        ``quebec``, ``region:<code>`` or ``territory:<id>``.
+    indicators_dir : str or Path, keyword-only
+        A layer-04 directory (default: :func:`compute_indicators`, which computes it when the
+        current build has none).
+    today : datetime.date, keyword-only
+        Date of the snapshot's folder name (default: today, local time).
+    progress : callable, keyword-only
+        Passed to :func:`compute_indicators`.
+
+    Returns
+    -------
+    Path
+        ``reporting/snapshot-<date>/`` (see :func:`proximite.indicators.snapshot.write_snapshot`);
+        a snapshot written earlier the same day is replaced atomically.
+    """
+    from proximite.cohort.warehouse import table
+    from proximite.indicators.disclosure import DisclosureSettings
+    from proximite.indicators.snapshot import SnapshotContext, snapshot_dir, write_snapshot
+
+    directory = Path(indicators_dir) if indicators_dir is not None else compute_indicators(settings, progress=progress)
+    manifest = json.loads((directory / INDICATORS_MANIFEST).read_text(encoding="utf-8"))
+    indicators = pd.read_parquet(directory / INDICATORS_FILE)
+    disclosure = DisclosureSettings.from_settings(settings, **({"level": level} if level else {}))
+    context = SnapshotContext(
+        lang=lang,
+        level=disclosure.level,
+        scope=scope,
+        threshold=disclosure.threshold,
+        rounding_base=disclosure.rounding_base,
+        build_id=manifest["build_id"],
+        # The code that computed the numbers (layer 04), which may predate this process's.
+        code_version=manifest.get("code_version") or code_version(),
+        parameters=manifest["parameters"],
+    )
+    return write_snapshot(
+        indicators,
+        snapshot_dir(settings.reporting_dir, today=today),
+        territory=table(settings, "territory"),
+        region=table(settings, "region"),
+        context=context,
+    )

@@ -1,8 +1,8 @@
-"""The cohort flows: pull from REDCap, ingest files, harmonise, build the warehouse.
+"""The cohort flows: pull from REDCap, ingest files, harmonise, build the warehouse, indicators, snapshot.
 
 Flows only orchestrate: each task calls one package function and returns something small (ids,
-paths, counts); large frames stay on disk in their layer. Validation, indicators and the snapshot
-plug in between these tasks as they are built.
+paths, counts); large frames stay on disk in their layer (the indicators in 04, the snapshot in
+``reporting/``).
 
 Secrets: a flow never takes a token as a parameter (Prefect stores parameters). It takes the
 name of an environment variable or of a Prefect Secret block, and the task reads the token.
@@ -117,6 +117,30 @@ def build(project_dir: str, harmonised_dir: str) -> dict[str, Any]:
     return info.to_dict()
 
 
+@task(name="indicators", cache_policy=NO_CACHE)
+def indicators(project_dir: str, build_id: str) -> str:
+    """Compute the indicators of the current build into layer 04; returns its directory.
+
+    ``build_id`` ties the task to the build it follows; a build already computed with the same
+    parameters is reused (the step decides, so a Prefect cache is not needed).
+    """
+    settings = load_settings(project_dir)
+    directory = steps.compute_indicators(settings)
+    get_run_logger().info("indicators of build %s in %s", build_id, directory)
+    return str(directory)
+
+
+@task(name="snapshot", cache_policy=NO_CACHE)
+def snapshot(project_dir: str, indicators_dir: str, lang: str = "fr", level: str | None = None, scope: str = "quebec") -> str:
+    """Write the decision-makers' snapshot from layer 04 (disclosure applied); returns its directory."""
+    settings = load_settings(project_dir)
+    directory = steps.write_snapshot_from_warehouse(
+        settings, lang=lang, level=level, scope=scope, indicators_dir=indicators_dir
+    )
+    get_run_logger().info("snapshot written to %s", directory)
+    return str(directory)
+
+
 @flow(name="pull_cohort")
 def pull_cohort(
     url: str,
@@ -155,7 +179,7 @@ def pipeline(
     token_secret: str | None = None,
     full: bool = False,
 ) -> dict[str, Any]:
-    """Ingest an input directory (and pull REDCap when a URL is given), harmonise, validate and build the warehouse.
+    """Ingest an input directory (and pull REDCap when a URL is given), harmonise, validate, build, compute the indicators and write the snapshot.
 
     Both gates run: the staged gate inside each ingest and pull task (a refused pull is
     quarantined and LATEST stays), the harmonised gate before the build (a refused batch leaves
@@ -178,7 +202,9 @@ def pipeline(
     Returns
     -------
     dict
-        ``{"pull": {...} or None, "ingest": {...}, "harmonised_dir": str, "validation": {...}, "build": {...}}``.
+        ``{"pull": {...} or None, "ingest": {...}, "harmonised_dir": str, "validation": {...}, "build": {...},
+        "indicators_dir": str, "snapshot_dir": str}``: the snapshot is ``reporting/snapshot-<date>/``
+        (French page, disclosure level from the configuration, all of Québec).
     """
     present = [name for name in SOURCES if get_source(name).discover(Path(input_dir))]
     chosen = [name for name in (sources or present) if not (redcap_url and name == "redcap")]
@@ -190,10 +216,14 @@ def pipeline(
     harmonised_dir = harmonise(project_dir)
     validation = validate_harmonised(project_dir, harmonised_dir)
     build_info = build(project_dir, harmonised_dir)
+    indicators_dir = indicators(project_dir, build_info["build_id"])
+    snapshot_dir = snapshot(project_dir, indicators_dir)
     return {
         "pull": pulled,
         "ingest": ingested,
         "harmonised_dir": harmonised_dir,
         "validation": validation,
         "build": build_info,
+        "indicators_dir": indicators_dir,
+        "snapshot_dir": snapshot_dir,
     }

@@ -442,6 +442,27 @@ class Codebook:
         except KeyError:
             raise CodebookError(f"no indicator family named {family!r}") from None
 
+    # ------------------------------------------------------------------ snapshot text
+    @cached_property
+    def snapshot_strings(self) -> dict[str, Label]:
+        """Every UI string of the decision-makers' snapshot (``snapshot.yaml``), read on first use."""
+        raw = _read_yaml("snapshot.yaml")
+        return {str(key): Label(str(value["fr"]), str(value["en"])) for key, value in raw.items()}
+
+    def snapshot_text(self, key: str, *, lang: str = "fr", **values: Any) -> str:
+        """One UI string of the snapshot in French (default) or English, its ``{fields}`` filled.
+
+        Examples
+        --------
+        >>> load_codebook().snapshot_text("scope_region", lang="en", code="06", name="Montréal")
+        'Region 06 – Montréal'
+        """
+        try:
+            text = self.snapshot_strings[key].in_language(lang)
+        except KeyError:
+            raise CodebookError(f"no snapshot text named {key!r} (see snapshot.yaml)") from None
+        return text.format(**values) if values else text
+
     # ------------------------------------------------------------------ checks
     def _check_consistency(self) -> None:
         """Fail at load time on a codebook that contradicts itself."""

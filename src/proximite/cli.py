@@ -346,6 +346,51 @@ def pull_redcap_command(
     _print_counts("Staged", summary["rows"])
 
 
+# --------------------------------------------------------------------------------------- snapshot
+@app.command()
+def snapshot(
+    project_dir: ProjectDir = Path("."),
+    lang: Annotated[str, typer.Option(help="Language of index.html: fr or en (the other language is written beside it).")] = "fr",
+    level: Annotated[
+        Optional[str],
+        typer.Option(help="Disclosure level: public (suppressed and rounded) or internal (suppressed only); default from [disclosure]."),
+    ] = None,
+    scope: Annotated[str, typer.Option(help="quebec, region:<code> (e.g. region:06) or territory:<id>.")] = "quebec",
+    recompute: Annotated[
+        bool, typer.Option("--recompute", help="Recompute the indicators even when layer 04 has them for this build.")
+    ] = False,
+) -> None:
+    """Write the decision-makers' snapshot: reporting/snapshot-<date>/ (HTML page, CSV, JSON, manifest).
+
+    Computes the indicators of the current warehouse build into data/04_indicators/<build>/ when
+    they are not there yet, applies disclosure control, and writes index.html (French by default)
+    plus the page in the other language, indicators.csv, indicators.json and manifest.json. A
+    snapshot written earlier today is replaced. The page opens offline and prints.
+    """
+    from proximite.cohort import steps
+    from proximite.config import load_settings
+
+    if lang not in {"fr", "en"}:
+        raise typer.BadParameter("lang must be fr or en")
+    if level is not None and level not in {"public", "internal"}:
+        raise typer.BadParameter("level must be public or internal")
+    with _user_errors():
+        from proximite.cohort.warehouse import table
+        from proximite.indicators.snapshot import check_scope
+
+        settings = load_settings(project_dir)
+        # A mistyped region or territory fails before minutes of computing, not after.
+        check_scope(scope, territory=table(settings, "territory"))
+        with _progress() as progress:
+            indicators_dir = steps.compute_indicators(settings, progress=progress, force=recompute)
+        with console.status("Writing the snapshot ..."):
+            out = steps.write_snapshot_from_warehouse(
+                settings, lang=lang, level=level, scope=scope, indicators_dir=indicators_dir
+            )
+    console.print(f"Indicators: {indicators_dir}")
+    console.print(f"Snapshot: {out / 'index.html'}", highlight=False, soft_wrap=True)
+
+
 # --------------------------------------------------------------------------------------- demo
 @app.command()
 def demo(
@@ -358,9 +403,10 @@ def demo(
 
     The pipeline pulls the cohort through PyCap from the sandbox (on loopback, with a random
     token that lives only in this process), ingests the registry, reference and cost files,
-    harmonises and builds the warehouse, in Prefect's ephemeral mode. Creates the project's
-    pseudonym key file (mode 0600) when PROXIMITE_PSEUDONYM_KEY is not set, and says so. Ends
-    with a summary of the warehouse.
+    harmonises and builds the warehouse, computes the indicators and writes the decision-makers'
+    snapshot, in Prefect's ephemeral mode. Creates the project's pseudonym key file (mode 0600)
+    when PROXIMITE_PSEUDONYM_KEY is not set, and says so. Ends with a summary of the warehouse
+    and the path of the snapshot.
     """
     from proximite.cohort import steps
     from proximite.cohort.sandbox.project import SandboxProject
@@ -388,7 +434,10 @@ def demo(
             # The flow reads the token from this variable; it is never a flow parameter.
             os.environ[DEMO_TOKEN_ENV] = server.token
             try:
-                console.print("Running the pipeline flow (Prefect, ephemeral mode): pull through PyCap, ingest, build ...")
+                console.print(
+                    "Running the pipeline flow (Prefect, ephemeral mode): pull through PyCap, ingest, build, "
+                    "indicators, snapshot ..."
+                )
                 result = pipeline(
                     input_dir=str(input_dir.resolve()),
                     project_dir=str(project_dir.resolve()),
@@ -409,6 +458,8 @@ def demo(
         )
         _print_summary(steps.warehouse_summary(settings))
         console.print(f"Warehouse: [bold]{settings.warehouse_path}[/]")
+        console.print(f"Indicators: {result['indicators_dir']}")
+        console.print(f"Snapshot: {Path(result['snapshot_dir']) / 'index.html'}", highlight=False, soft_wrap=True)
 
 
 DEMO_TOKEN_ENV = "PROXIMITE_DEMO_REDCAP_TOKEN"

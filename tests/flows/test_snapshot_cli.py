@@ -1,0 +1,191 @@
+"""``proximite snapshot`` on a built warehouse: layer 04, the snapshot folder, languages, scopes, errors.
+
+The project is built the demo's way without the flow (synthetic cohort → ingest → harmonise →
+warehouse), small: 200 families in 4 territories.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import re
+import shutil
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+
+from proximite.cli import app
+from proximite.cohort import steps
+from proximite.cohort.codebook import load_codebook
+from proximite.cohort.ingest import ingest
+from proximite.cohort.sandbox.synth import generate_cohort
+from proximite.cohort.warehouse import current_build, table
+from proximite.config import load_settings
+
+runner = CliRunner()
+KEY = b"snapshot-cli-test-key-0123456789abcdef"
+HEX_RUN = re.compile(r"[0-9a-fA-F]{16,}")
+
+
+@pytest.fixture(scope="module")
+def built_project(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A project with a warehouse (no layer 04, no snapshot yet); copy it before writing into it."""
+    root = tmp_path_factory.mktemp("snapshot-cli")
+    input_dir = root / "input"
+    generate_cohort(input_dir, families=200, territories=4, seed=11)
+    settings = load_settings(root / "project")
+    ingest(input_dir, settings=settings, validate=False)
+    harmonised = steps.harmonise_staged(settings, key=KEY)
+    steps.build_from_harmonised(settings, harmonised, validate=False)
+    # Layer 04 once for every test (each works on a copy); the reuse test recomputes it.
+    steps.compute_indicators(settings)
+    return root / "project"
+
+
+@pytest.fixture()
+def project(built_project: Path, tmp_path: Path) -> Path:
+    copy = tmp_path / "project"
+    shutil.copytree(built_project, copy)
+    return copy
+
+
+def _invoke(*args: str) -> str:
+    result = runner.invoke(app, list(args))
+    assert result.exit_code == 0, f"{args}: {result.output}"
+    return result.output
+
+
+def _snapshot_path(output: str) -> Path:
+    match = re.search(r"Snapshot: (.+index\.html)", " ".join(output.split()).replace("index. html", "index.html"))
+    assert match, output
+    return Path(match.group(1).replace(" ", ""))
+
+
+def _row_level_ids(settings_dir: Path) -> set[str]:
+    settings = load_settings(settings_dir)
+    ids: set[str] = set()
+    for name, column in (("family", "family_id"), ("child", "child_id"), ("need", "need_id"), ("referral", "referral_id")):
+        ids |= set(table(settings, name)[column].astype(str))
+    return ids
+
+
+def _leaks(path: Path, identifiers: set[str]) -> list[str]:
+    """Every pseudonymous id (16 hex characters) found anywhere in the file, read as text."""
+    text = path.read_bytes().decode("utf-8", errors="replace")
+    found = set()
+    for run in HEX_RUN.findall(text):
+        found |= {run[i:i + 16] for i in range(len(run) - 15)} & identifiers
+    return sorted(found)
+
+
+def test_snapshot_writes_layer_04_and_a_dated_snapshot_without_any_row_level_id(project: Path) -> None:
+    shutil.rmtree(project / "data" / "04_indicators")
+    output = _invoke("snapshot", "--project-dir", str(project))
+    index = _snapshot_path(output)
+    settings = load_settings(project)
+    build = current_build(settings)
+    assert build is not None
+    out = settings.reporting_dir / f"snapshot-{dt.date.today().isoformat()}"
+    assert index == out / "index.html"
+    assert {path.name for path in out.iterdir()} == {"index.html", "index.en.html", "indicators.csv", "indicators.json", "manifest.json"}
+
+    layer = settings.data_dir / "04_indicators" / build.build_id
+    indicators = pd.read_parquet(layer / "indicators.parquet")
+    layer_manifest = json.loads((layer / "manifest.json").read_text())
+    assert layer_manifest["build_id"] == build.build_id
+    assert layer_manifest["rows"] == len(indicators) > 0
+    assert set(layer_manifest["seconds"]) >= {"reach", "isolation", "needs_offer", "concertation", "implementation"}
+    assert layer_manifest["parameters"]["confidence"] == 0.95
+    assert layer_manifest["code_version"] == steps.code_version()
+
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["data_version"] == build.build_id
+    assert manifest["code_version"] == layer_manifest["code_version"]
+    assert manifest["language"] == "fr" and manifest["scope"] == "quebec"
+    assert manifest["disclosure"]["level"] == "public"
+    for entry in manifest["files"]:
+        assert hashlib.sha256((out / entry["path"]).read_bytes()).hexdigest() == entry["sha256"]
+
+    page = index.read_text(encoding="utf-8")
+    assert '<html lang="fr">' in page and build.build_id in page
+    cb = load_codebook()
+    assert cb.indicator_label("reach.families_reached", lang="fr") in page
+    assert "https://" not in page and "<script" not in page
+
+    identifiers = _row_level_ids(project)
+    assert len(identifiers) > 200
+    for path in [*out.iterdir(), *layer.iterdir()]:
+        assert not _leaks(path, identifiers), f"{path.name} holds a row-level id"
+
+
+def test_layer_04_is_reused_for_the_same_build_and_recomputed_on_request(project: Path) -> None:
+    _invoke("snapshot", "--project-dir", str(project))
+    settings = load_settings(project)
+    layer = next((settings.data_dir / "04_indicators").iterdir())
+    first = json.loads((layer / "manifest.json").read_text())["computed_at"]
+    parquet_before = (layer / "indicators.parquet").read_bytes()
+    _invoke("snapshot", "--project-dir", str(project), "--lang", "en")
+    assert json.loads((layer / "manifest.json").read_text())["computed_at"] == first
+    assert (layer / "indicators.parquet").read_bytes() == parquet_before
+    output = _invoke("snapshot", "--project-dir", str(project), "--recompute")
+    assert "Snapshot:" in output
+    assert [path.name for path in (settings.data_dir / "04_indicators").iterdir()] == [layer.name]
+    assert pd.read_parquet(layer / "indicators.parquet").shape == pd.read_parquet(
+        pd.io.common.BytesIO(parquet_before)
+    ).shape
+
+
+def test_english_first_and_a_region_scope_replace_todays_snapshot(project: Path) -> None:
+    _invoke("snapshot", "--project-dir", str(project))
+    settings = load_settings(project)
+    region = str(table(settings, "territory")["region_code"].iloc[0])
+    output = _invoke("snapshot", "--project-dir", str(project), "--lang", "en", "--scope", f"region:{region}", "--level", "internal")
+    out = _snapshot_path(output).parent
+    assert {path.name for path in out.iterdir()} == {"index.html", "index.fr.html", "indicators.csv", "indicators.json", "manifest.json"}
+    assert '<html lang="en">' in (out / "index.html").read_text(encoding="utf-8")
+    assert '<html lang="fr">' in (out / "index.fr.html").read_text(encoding="utf-8")
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["scope"] == f"region:{region}" and manifest["disclosure"]["level"] == "internal"
+    csv = pd.read_csv(out / "indicators.csv", dtype=str, keep_default_na=False)
+    assert set(csv["scope"]) <= {"region", "territory"} and "QC" not in set(csv["scope_id"])
+    # One snapshot folder per day: the second run replaced the first, leaving nothing behind.
+    assert [path.name for path in settings.reporting_dir.iterdir() if path.name.startswith((".snapshot", "snapshot"))] == [out.name]
+
+
+def test_bad_options_and_a_missing_warehouse_fail_clearly(project: Path, tmp_path: Path) -> None:
+    result = runner.invoke(app, ["snapshot", "--project-dir", str(project), "--scope", "region:99"])
+    assert result.exit_code == 1 and "region" in result.output and "99" in result.output
+    result = runner.invoke(app, ["snapshot", "--project-dir", str(project), "--lang", "de"])
+    assert result.exit_code == 2 and "fr or en" in result.output
+    result = runner.invoke(app, ["snapshot", "--project-dir", str(project), "--level", "open"])
+    assert result.exit_code == 2 and "public or internal" in result.output
+    result = runner.invoke(app, ["snapshot", "--project-dir", str(tmp_path / "empty")])
+    assert result.exit_code == 1 and "proximite build" in result.output
+    assert not (tmp_path / "empty" / "reporting").exists()
+
+
+def test_the_pipeline_flow_tasks_compute_the_indicators_and_write_the_snapshot(project: Path) -> None:
+    from prefect import flow
+    from prefect.testing.utilities import prefect_test_harness
+
+    from proximite.flows import pipeline as pipeline_module
+
+    shutil.rmtree(project / "data" / "04_indicators")
+    build = current_build(load_settings(project))
+    assert build is not None
+
+    @flow(name="indicators-and-snapshot")
+    def tail(project_dir: str, build_id: str) -> tuple[str, str]:
+        # The same two calls, in the same order, as the end of the pipeline flow.
+        indicators_dir = pipeline_module.indicators(project_dir, build_id)
+        return indicators_dir, pipeline_module.snapshot(project_dir, indicators_dir)
+
+    with prefect_test_harness(server_startup_timeout=120):
+        indicators_dir, snapshot_dir = tail(str(project), build.build_id)
+    assert Path(indicators_dir) == project / "data" / "04_indicators" / build.build_id
+    assert (Path(indicators_dir) / "indicators.parquet").is_file()
+    assert Path(snapshot_dir) == project / "reporting" / f"snapshot-{dt.date.today().isoformat()}"
+    assert json.loads((Path(snapshot_dir) / "manifest.json").read_text())["data_version"] == build.build_id
