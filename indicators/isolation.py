@@ -483,6 +483,8 @@ def compute(tables: Mapping[str, pd.DataFrame], *, parameters: IndicatorParamete
     # Per-wave levels: one row per family and wave, repeated per scope cell.
     levels, cells = _cells(panel, territory, strata=strata)
     means = _clustered_means(levels, cells, "index", confidence=confidence)
+    # With two or three territories t(G-1) is wide enough to leave the index's 0-100 range.
+    means = means.assign(ci_low=means["ci_low"].clip(lower=0.0), ci_high=means["ci_high"].clip(upper=100.0))
     frames.append(
         means.assign(
             indicator="isolation.mean_index", unit="mean",
@@ -498,6 +500,7 @@ def compute(tables: Mapping[str, pd.DataFrame], *, parameters: IndicatorParamete
     if len(pairs):
         paired, cells = _cells(pairs, territory, strata=strata)
         changes = _clustered_means(paired, cells, "change", confidence=confidence)
+        changes = changes.assign(ci_low=changes["ci_low"].clip(lower=-100.0), ci_high=changes["ci_high"].clip(upper=100.0))
         frames.append(
             changes.assign(
                 indicator="isolation.change_from_baseline", unit="points",

@@ -73,7 +73,7 @@ def test_single_territory_region_clusters_by_family() -> None:
     out = compute()
     region = pick(out, ID, wave=0, scope="region", scope_id="02")  # T3 alone: G 50, H 30
     low, high = stats.t.interval(0.95, df=1, loc=40.0, scale=stats.sem([50.0, 30.0]))
-    assert (region["value"], region["ci_low"], region["ci_high"]) == (40.0, pytest.approx(low), pytest.approx(high))
+    assert (region["value"], region["ci_low"], region["ci_high"]) == (40.0, pytest.approx(max(low, 0.0)), pytest.approx(min(high, 100.0)))  # cut to 0-100
     assert region["method"].endswith("clustered by family, t interval (G-1 df)")
     # Region 01 has T1 and T2: two clusters.
     mean, low, high = statsmodels_clustered_mean([60, 40, 55, 70, 20], ["T1", "T1", "T1", "T2", "T2"])
@@ -82,3 +82,22 @@ def test_single_territory_region_clusters_by_family() -> None:
                                                              pytest.approx(high))
     strata = pick(out, ID, wave=0, stratum="environment", stratum_value="urbain")  # T1 and T3
     assert strata["value"] == pytest.approx((60 + 40 + 55 + 50 + 30) / 5)
+
+
+def test_interval_stays_within_the_index_range_with_few_territories() -> None:
+    """Two territories give t(1) = 12.7: the raw interval would leave 0-100; it is cut to the range."""
+    import numpy as np
+
+    from proximite.indicators import isolation
+    from proximite.indicators.base import IndicatorParameters, clustered_mean
+
+    from ._reach_isolation_tables import isolation_tables
+
+    indices = [("F1", 0, 95.0), ("F2", 0, 90.0), ("F3", 0, 5.0), ("F4", 0, 10.0)]
+    tables = isolation_tables(indices, territories={"F1": "T1", "F2": "T1", "F3": "T2", "F4": "T2"})
+    out = isolation.compute(tables, parameters=IndicatorParameters(strata=()))
+    row = out[(out["indicator"] == "isolation.mean_index") & (out["scope"] == "region")].iloc[0]
+    raw = clustered_mean(np.array([95.0, 90.0, 5.0, 10.0]), np.array(["T1", "T1", "T2", "T2"]))
+    assert raw.ci_low < 0 and raw.ci_high > 100  # what t(1) gives
+    assert (row["ci_low"], row["ci_high"]) == (0.0, 100.0)
+    assert row["value"] == 50.0
