@@ -92,6 +92,11 @@ def test_demo_runs_the_pipeline_flow_in_prefects_ephemeral_mode(tmp_path: Path, 
     assert (project / "warehouse.duckdb").is_file()
     raw_manifests = list((project / "data" / "01_raw").glob("*/*/manifest.json"))
     assert {path.parts[-3] for path in raw_manifests} == {"reference", "redcap", "registry", "cost"}
+    # The demo ends with the snapshot's path, and the page is there in both languages.
+    last_line = [line for line in output.splitlines() if line.strip()][-1]
+    assert last_line.startswith("Snapshot: ") and last_line.strip().endswith("index.html")
+    snapshots = list((project / "reporting").glob("snapshot-*/index.html"))
+    assert len(snapshots) == 1 and (snapshots[0].parent / "index.en.html").is_file()
 
 
 def test_bad_input_through_the_cli_names_file_row_column_and_keeps_the_last_good_state(
