@@ -77,6 +77,10 @@ def clean(tmp_path_factory: pytest.TempPathFactory) -> Built:
     input_dir = root / "input"
     generate_cohort(input_dir, **CORPUS_COHORT)
     project_dir = root / "project"
+    project_dir.mkdir()
+    # Data Docs are rebuilt on every gate and are most of a small gate's time; this corpus checks
+    # which rule catches each defect, not the site (tests/reliability/test_gates.py does).
+    (project_dir / "proximite.toml").write_text("[validation]\ndata_docs = false\n", encoding="utf-8")
     build(input_dir, load_settings(project_dir), CLEAN)
     return Built(input_dir, project_dir)
 
