@@ -304,8 +304,9 @@ def apply_disclosure(
     **Rounding** (public): :math:`r(x) = b\\lfloor x/b + 1/2\\rfloor` of numerator, denominator
     and n; a share's value is :math:`r(k)/r(m)` (missing when :math:`r(m) = 0`, or when the
     table lacks :math:`k` or :math:`m`) with the Wilson interval of :math:`(r(k), r(m))`. A
-    count's interval, and a mean's numerator and denominator (which give the exact n through
-    the value), are not published.
+    count's interval (it comes from the exact count) is not published. At both levels, the
+    numerator and denominator of a mean, points or days row are withheld: only its n is
+    checked, and numerator / value would give n exactly.
     """
     _check_options(level, threshold, rounding_base)
     missing = [column for column in INDICATOR_COLUMNS if column not in table.columns]
@@ -338,6 +339,12 @@ def apply_disclosure(
     out = frame
     if level == "public":
         out = _round(out, people & ~suppressed, unit, rounding_base, confidence)
+    # Mean, points, days: only n is checked. Their numerator and denominator are either a sum of
+    # scores (numerator / value gives n exactly, defeating its rounding) or counts the rule has
+    # not checked (the events of a Kaplan–Meier median): withheld at both levels.
+    other = pd.Series(people & ~np.isin(unit, ["count", "share"]), index=out.index)
+    for column in ("numerator", "denominator"):
+        out[column] = out[column].mask(other)
     hidden = pd.Series(suppressed, index=out.index)
     for column in ("numerator", "denominator", "value", "ci_low", "ci_high"):
         out[column] = out[column].mask(hidden)
@@ -372,7 +379,6 @@ def _round(frame: pd.DataFrame, published: np.ndarray, unit: np.ndarray, base: i
 
     count = published & (unit == "count")
     share = published & (unit == "share")
-    other = published & ~count & ~share
     rounded_numerator = round_half_up(numerator, base)
     rounded_denominator = round_half_up(denominator, base)
 
@@ -394,9 +400,6 @@ def _round(frame: pd.DataFrame, published: np.ndarray, unit: np.ndarray, base: i
     ci_low = np.where(share, np.where(has_counts, low, np.nan), ci_low)
     ci_high = np.where(share, np.where(has_counts, high, np.nan), ci_high)
 
-    # Mean, points, days: numerator / value would give the exact n back.
-    numerator = np.where(other, np.nan, numerator)
-    denominator = np.where(other, np.nan, denominator)
     n = np.where(published, round_half_up(n, base), n)
 
     out["numerator"] = numerator
