@@ -19,6 +19,7 @@ import datetime as dt
 import hashlib
 import os
 import secrets
+import shutil
 from pathlib import Path
 
 import pandas as pd
@@ -59,6 +60,25 @@ def sha256_of(path: Path, *, chunk_size: int = 1 << 20) -> str:
         for chunk in iter(lambda: handle.read(chunk_size), b""):
             digest.update(chunk)
     return digest.hexdigest()
+
+
+def replace_directory(temporary: Path, target: Path) -> None:
+    """Put the directory ``temporary`` at ``target``, replacing an existing one (kept on failure).
+
+    Two renames within the same parent, each atomic: a reader sees the old or the new directory
+    (or, for an instant, none); if the second rename fails the old directory is put back.
+    """
+    if not target.exists():
+        os.replace(temporary, target)
+        return
+    aside = target.with_name(f".{target.name}.old-{secrets.token_hex(4)}")
+    os.replace(target, aside)
+    try:
+        os.replace(temporary, target)
+    except BaseException:
+        os.replace(aside, target)
+        raise
+    shutil.rmtree(aside, ignore_errors=True)
 
 
 def mark_latest(settings: Settings, source: str, pull_id: str) -> None:

@@ -8,7 +8,6 @@ Counts and ids only: no row of a family.
 from __future__ import annotations
 
 import json
-from pathlib import Path
 from typing import Any
 
 import pandas as pd

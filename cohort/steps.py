@@ -203,21 +203,6 @@ INDICATORS_FILE = "indicators.parquet"
 INDICATORS_MANIFEST = "manifest.json"
 
 
-def _swap_directory(temporary: Path, target: Path) -> None:
-    """Put ``temporary`` at ``target``, replacing an existing directory (restored on failure)."""
-    if not target.exists():
-        os.replace(temporary, target)
-        return
-    aside = target.with_name(f".{target.name}.old-{_short_id(str(temporary))[:8]}")
-    os.replace(target, aside)
-    try:
-        os.replace(temporary, target)
-    except BaseException:
-        os.replace(aside, target)
-        raise
-    shutil.rmtree(aside, ignore_errors=True)
-
-
 def compute_indicators(settings: Settings, *, progress: Any = None, force: bool = False) -> Path:
     """Compute every indicator family on the current warehouse build and write layer 04.
 
@@ -292,7 +277,7 @@ def compute_indicators(settings: Settings, *, progress: Any = None, force: bool 
             "seconds": {"read_warehouse": round(read_seconds, 3), **{family: round(s, 3) for family, s in timings.items()}},
         }
         (temporary / INDICATORS_MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
-        _swap_directory(temporary, target)
+        layers.replace_directory(temporary, target)
     except BaseException:
         shutil.rmtree(temporary, ignore_errors=True)
         raise

@@ -47,6 +47,7 @@ __all__ = [
     "iter_scopes",
     "poisson_rate_interval",
     "registry_periods",
+    "registry_span",
     "territory_attributes",
     "wilson_interval",
 ]
@@ -576,3 +577,28 @@ def assign_periods(dates: pd.Series, periods: pd.DataFrame) -> pd.Series:
         inside &= values <= ends[safe]
     result = np.where(inside, labels[safe] if len(periods) else None, None)
     return pd.Series(result, index=dates.index, dtype="string")
+
+
+def registry_span(
+    tables: Mapping[str, pd.DataFrame], parameters: IndicatorParameters
+) -> tuple[pd.DataFrame, pd.Timestamp, pd.Timestamp] | None:
+    """The registry periods over the referral and activity dates, and the span they cover.
+
+    Returns
+    -------
+    (periods, first, last) or None
+        ``periods`` from :func:`registry_periods`; ``first`` the earliest dated referral or
+        activity, ``last`` ``parameters.as_of`` or the latest one. None when nothing is dated.
+    """
+    dates = pd.concat(
+        [pd.to_datetime(tables["referral"]["referral_date"]), pd.to_datetime(tables["activity"]["activity_date"])],
+        ignore_index=True,
+    ).dropna()
+    if parameters.as_of is not None:
+        dates = dates[dates <= pd.Timestamp(parameters.as_of)]
+    if dates.empty:
+        return None
+    first = dates.min().normalize()
+    last = pd.Timestamp(parameters.as_of) if parameters.as_of is not None else dates.max().normalize()
+    periods = registry_periods(tables["family"], parameters=parameters, first_date=first, last_date=last)
+    return periods, first, last

@@ -37,7 +37,7 @@ from proximite.indicators.base import (
     empty_indicator_frame,
     expand_scopes,
     indicator_frame,
-    registry_periods,
+    registry_span,
 )
 
 __all__ = ["compute", "degree_centralisation", "mean_of_territories", "network_measures"]
@@ -176,24 +176,6 @@ def mean_of_territories(
 
 
 # ---------------------------------------------------------------------------- inputs
-def _registry_span(
-    tables: Mapping[str, pd.DataFrame], parameters: IndicatorParameters
-) -> tuple[pd.DataFrame, pd.Timestamp, pd.Timestamp] | None:
-    """The registry periods over the referral and activity dates, and the span they cover."""
-    dates = pd.concat(
-        [pd.to_datetime(tables["referral"]["referral_date"]), pd.to_datetime(tables["activity"]["activity_date"])],
-        ignore_index=True,
-    ).dropna()
-    if parameters.as_of is not None:
-        dates = dates[dates <= pd.Timestamp(parameters.as_of)]
-    if dates.empty:
-        return None
-    first = dates.min().normalize()
-    last = pd.Timestamp(parameters.as_of) if parameters.as_of is not None else dates.max().normalize()
-    periods = registry_periods(tables["family"], parameters=parameters, first_date=first, last_date=last)
-    return periods, first, last
-
-
 def _host_of_territory(organisation: pd.DataFrame) -> pd.Series:
     """The host organisation of each territory (the first if a territory lists two)."""
     is_host = organisation["is_host"].astype("boolean").fillna(False).to_numpy(dtype=bool)
@@ -406,7 +388,7 @@ def compute(tables: Mapping[str, pd.DataFrame], *, parameters: IndicatorParamete
     Active partners, a count, has no interval. Undefined values (a graph of fewer than 2 or 3
     nodes, no edges, no partners) give no row.
     """
-    span = _registry_span(tables, parameters)
+    span = registry_span(tables, parameters)
     if span is None:
         return empty_indicator_frame()
     periods, first, last = span

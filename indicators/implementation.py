@@ -33,7 +33,7 @@ from proximite.indicators.base import (
     expand_scopes,
     indicator_frame,
     poisson_rate_interval,
-    registry_periods,
+    registry_span,
 )
 
 __all__ = ["compute", "ratio_interval", "tenure_exposure"]
@@ -153,17 +153,10 @@ def _registry_span(
     tables: Mapping[str, pd.DataFrame], parameters: IndicatorParameters
 ) -> tuple[pd.DataFrame, pd.DataFrame] | None:
     """(registry periods, the same plus period ``all``) over the referral and activity dates."""
-    dates = pd.concat(
-        [pd.to_datetime(tables["referral"]["referral_date"]), pd.to_datetime(tables["activity"]["activity_date"])],
-        ignore_index=True,
-    ).dropna()
-    if parameters.as_of is not None:
-        dates = dates[dates <= pd.Timestamp(parameters.as_of)]
-    if dates.empty:
+    span = registry_span(tables, parameters)
+    if span is None:
         return None
-    first = dates.min().normalize()
-    last = pd.Timestamp(parameters.as_of) if parameters.as_of is not None else dates.max().normalize()
-    periods = registry_periods(tables["family"], parameters=parameters, first_date=first, last_date=last)
+    periods, first, last = span
     whole = pd.DataFrame({"period": [ALL], "period_start": [first], "period_end": [last]})
     table = pd.concat([periods[["period", "period_start", "period_end"]], whole], ignore_index=True)
     return periods, table.astype({"period": "string"})

@@ -26,7 +26,6 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
-import os
 import secrets
 import shutil
 from collections.abc import Mapping, Sequence
@@ -35,6 +34,7 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
+from proximite.cohort import layers
 from proximite.indicators.snapshot.base import (
     LANGUAGES,
     LEVELS,
@@ -117,26 +117,6 @@ def _sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-def _swap_directory(temporary: Path, target: Path) -> None:
-    """Put ``temporary`` at ``target``; an existing ``target`` is replaced, and restored on failure.
-
-    A directory cannot be renamed over a non-empty one, so the old one is first moved aside in
-    the same parent (two renames, each atomic; a reader sees the old or the new directory, or for
-    an instant none).
-    """
-    if not target.exists():
-        os.replace(temporary, target)
-        return
-    aside = target.with_name(f".{target.name}.old-{secrets.token_hex(4)}")
-    os.replace(target, aside)
-    try:
-        os.replace(temporary, target)
-    except BaseException:
-        os.replace(aside, target)
-        raise
-    shutil.rmtree(aside, ignore_errors=True)
-
-
 def write_snapshot(
     table: pd.DataFrame,
     out_dir: str | Path,
@@ -201,7 +181,7 @@ def write_snapshot(
             written.extend(FORMATS[name].write(selected, temporary, context=format_context))
         manifest = _manifest(snapshot, selected, written, temporary, formats=chosen)
         (temporary / MANIFEST).write_text(json.dumps(manifest, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
-        _swap_directory(temporary, target)
+        layers.replace_directory(temporary, target)
     except BaseException:
         shutil.rmtree(temporary, ignore_errors=True)
         raise
