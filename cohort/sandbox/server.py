@@ -31,6 +31,7 @@ import os
 import random
 import re
 import secrets
+import signal
 import socket
 import threading
 import time
@@ -485,6 +486,10 @@ def write_token_file(path: str | Path, token: str) -> Path:
     return target
 
 
+def _stop_on_signal(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
+
+
 def serve_forever(
     project_path: str | Path,
     *,
@@ -517,6 +522,10 @@ def serve_forever(
     """
     project = load_project(project_path)
     token = new_token()
+    # A process started in the background of a script inherits SIGINT ignored; Ctrl-C and the
+    # SIGINT or SIGTERM of a supervisor must still stop the server cleanly.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    signal.signal(signal.SIGTERM, _stop_on_signal)
     server = SandboxServer(project, host=host, port=port, token=token)
     server.start()
     try:
