@@ -13,6 +13,9 @@ function over the harmonised tables (a mapping ``{table name: DataFrame}``, as
 - :mod:`~proximite.indicators.concertation`: active partners and the referral network's structure;
 - :mod:`~proximite.indicators.implementation`: PTP time, travel, supervision, turnover.
 
+:mod:`~proximite.indicators.fanout` splits the work into units (a family at one scope level) that
+can run in parallel and puts their rows back together in the same order as :func:`compute_all`.
+
 :mod:`~proximite.indicators.disclosure` applies the disclosure rule to any such table, and
 :mod:`~proximite.indicators.snapshot` writes what decision-makers read. Indicator ids, labels and
 units live in the codebook (``cohort/codebook/indicators.yaml``).
@@ -47,12 +50,40 @@ Progress = Callable[[str, int, int], None]
 def compute_family(
     family: str, tables: Mapping[str, pd.DataFrame], *, parameters: IndicatorParameters
 ) -> pd.DataFrame:
-    """Compute one indicator family (see :data:`FAMILIES`)."""
+    """Compute one indicator family (see :data:`FAMILIES`).
+
+    Parameters
+    ----------
+    family : str
+        A key of :data:`FAMILIES`.
+    tables : mapping of str to DataFrame
+        The harmonised tables (not modified).
+    parameters : IndicatorParameters, keyword-only
+        ``parameters.scopes`` names the scope levels computed.
+
+    Returns
+    -------
+    DataFrame
+        The family's tidy table, rows of the scope levels of ``parameters.scopes`` only (an
+        empty table when it names none).
+
+    Raises
+    ------
+    ValueError
+        An unknown family.
+    """
     try:
         module = importlib.import_module(FAMILIES[family])
     except KeyError:
         raise ValueError(f"no indicator family {family!r} (families: {', '.join(FAMILIES)})") from None
-    return module.compute(tables, parameters=parameters)
+    if not parameters.scopes:
+        return empty_indicator_frame()
+    frame = module.compute(tables, parameters=parameters)
+    # Each family honours parameters.scopes; this guarantees it, so a fan-out unit holds only its level.
+    outside = ~frame["scope"].isin(parameters.scopes).to_numpy(dtype=bool)
+    if outside.any():
+        frame = frame.loc[~outside].reset_index(drop=True)
+    return frame
 
 
 def compute_all(
@@ -80,8 +111,12 @@ def compute_all(
     Returns
     -------
     DataFrame
-        The families' tables one after the other, with :data:`INDICATOR_COLUMNS`.
+        The families' rows with :data:`INDICATOR_COLUMNS`, in
+        :func:`~proximite.indicators.fanout.canonical_order` (the order the fan-out's
+        :func:`~proximite.indicators.fanout.combine_units` gives too).
     """
+    from proximite.indicators.fanout import canonical_order  # the fan-out module imports this one
+
     chosen = list(FAMILIES if families is None else families)
     frames = []
     for done, family in enumerate(chosen, start=1):
@@ -94,4 +129,4 @@ def compute_all(
     frames = [frame for frame in frames if len(frame)]
     if not frames:
         return empty_indicator_frame()
-    return pd.concat(frames, ignore_index=True)[INDICATOR_COLUMNS]
+    return canonical_order(pd.concat(frames, ignore_index=True)[INDICATOR_COLUMNS])

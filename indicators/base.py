@@ -127,8 +127,8 @@ class IndicatorParameters:
     bootstrap_seed : int
         Seed of any resampling, so the same data give the same intervals.
     scopes : tuple of str
-        Scope levels to compute (default all of :data:`SCOPES`); a fan-out computes the region and
-        territory levels per region and the Québec level once.
+        Scope levels to compute (default all of :data:`SCOPES`); each unit of the fan-out
+        (:mod:`proximite.indicators.fanout`) computes one level over the whole tables.
     """
 
     waves: tuple[int, ...] = (0, 6, 12, 24)

@@ -20,7 +20,7 @@ never modify their inputs.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import networkx as nx
@@ -132,6 +132,7 @@ def mean_of_territories(
     keys: list[str],
     strata: tuple[str, ...] | list[str],
     confidence: float,
+    scopes: Sequence[str] = ("quebec", "region"),
 ) -> pd.DataFrame:
     """Mean of a territory-level measure over the territories of each region and Québec cell.
 
@@ -146,12 +147,14 @@ def mean_of_territories(
         Columns the mean is taken within besides the scope cell (period, indicator...).
     strata : sequence of str, keyword-only
     confidence : float, keyword-only
+    scopes : sequence of {"quebec", "region"}, keyword-only
+        The scope levels to compute (default both).
 
     Returns
     -------
     DataFrame
         ``scope``, ``scope_id``, ``stratum``, ``stratum_value``, ``keys``, ``value``,
-        ``ci_low``, ``ci_high`` and ``n`` (territories), for the Québec and region scopes.
+        ``ci_low``, ``ci_high`` and ``n`` (territories), for the Québec and region scopes asked.
 
     Notes
     -----
@@ -160,7 +163,11 @@ def mean_of_territories(
     :math:`\\bar x \\pm t_{n-1}\\, s / \\sqrt{n}` (NaN when :math:`n < 2`).
     """
     kept = values.loc[values["value"].notna(), ["territory_id", *keys, "value"]]
-    expanded = expand_scopes(kept, territory, strata=strata, scopes=("quebec", "region"))
+    if "territory" in scopes:
+        raise ValueError("mean_of_territories computes the Québec and region scopes; the territory scope is its input")
+    if not scopes:
+        return pd.DataFrame(columns=[*SCOPE_KEYS, *keys, "value", "ci_low", "ci_high", "n"])
+    expanded = expand_scopes(kept, territory, strata=strata, scopes=scopes)
     if expanded.empty:
         return pd.DataFrame(columns=[*SCOPE_KEYS, *keys, "value", "ci_low", "ci_high", "n"])
     grouped = expanded.groupby([*SCOPE_KEYS, *keys], sort=False, observed=True, dropna=False)["value"]
@@ -353,7 +360,8 @@ def compute(tables: Mapping[str, pd.DataFrame], *, parameters: IndicatorParamete
         Harmonised tables; uses territory, organisation, family, referral and activity (not
         modified).
     parameters : IndicatorParameters, keyword-only
-        ``periods``, ``strata``, ``confidence``, ``as_of``.
+        ``periods``, ``strata``, ``confidence``, ``as_of``, ``scopes`` (the scope levels
+        computed; the territories' networks are built for any of them).
 
     Returns
     -------
@@ -429,20 +437,28 @@ def compute(tables: Mapping[str, pd.DataFrame], *, parameters: IndicatorParamete
     per_territory = per_territory.loc[per_territory["value"].notna()]
     per_territory = per_territory.loc[per_territory["territory_id"].isin(territory["territory_id"].astype("string"))]
 
-    rows.append(per_territory.assign(scope="territory", scope_id=per_territory["territory_id"]))
-    means = mean_of_territories(
-        per_territory[["territory_id", "period", "indicator", "value"]],
-        territory,
-        keys=["period", "indicator"],
-        strata=parameters.strata,
-        confidence=parameters.confidence,
-    )
-    # The measures live in [0, 1] and their changes in [-1, 1]: the t interval is cut to that range.
-    floor = np.where(means["indicator"].astype(str).str.endswith("_change"), -1.0, 0.0)
-    means = means.assign(ci_low=np.maximum(means["ci_low"], floor), ci_high=np.minimum(means["ci_high"], 1.0))
-    rows.append(means.assign(method="mean of territories, t interval"))
+    if "territory" in parameters.scopes:
+        rows.append(per_territory.assign(scope="territory", scope_id=per_territory["territory_id"]))
+    # Region and Québec values are means of the territories' own, so those are computed whatever the scopes.
+    upper_scopes = [scope for scope in parameters.scopes if scope != "territory"]
+    if upper_scopes:
+        means = mean_of_territories(
+            per_territory[["territory_id", "period", "indicator", "value"]],
+            territory,
+            keys=["period", "indicator"],
+            strata=parameters.strata,
+            confidence=parameters.confidence,
+            scopes=upper_scopes,
+        )
+        # The measures live in [0, 1] and their changes in [-1, 1]: the t interval is cut to that range.
+        floor = np.where(means["indicator"].astype(str).str.endswith("_change"), -1.0, 0.0)
+        means = means.assign(ci_low=np.maximum(means["ci_low"], floor), ci_high=np.minimum(means["ci_high"], 1.0))
+        rows.append(means.assign(method="mean of territories, t interval"))
 
-    frame = pd.concat([piece for piece in rows if len(piece)], ignore_index=True)
+    rows = [piece for piece in rows if len(piece)]
+    if not rows:
+        return empty_indicator_frame()
+    frame = pd.concat(rows, ignore_index=True)
     frame = frame.drop(columns=[c for c in ("period_start", "period_end") if c in frame.columns])
     frame["period"] = frame["period"].astype("string")
     frame = frame.merge(period_table, on="period", how="left")
@@ -471,7 +487,7 @@ def _active_partners(
 ) -> pd.DataFrame:
     """Distinct partners per scope cell and period (counted within the cell: no double count)."""
     distinct = partners[["territory_id", "period", "org_id"]].drop_duplicates()
-    expanded = expand_scopes(distinct, territory, strata=parameters.strata)
+    expanded = expand_scopes(distinct, territory, strata=parameters.strata, scopes=parameters.scopes)
     if expanded.empty:
         return pd.DataFrame()
     counts = (

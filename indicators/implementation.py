@@ -206,7 +206,7 @@ def _ptp_hours(activity: pd.DataFrame, territory: pd.DataFrame, parameters: Indi
         pieces.append(long.assign(breakdown=breakdown))
     per_territory = pd.concat(pieces, ignore_index=True)
     per_territory = _plus_all(per_territory, ["territory_id", "breakdown", "breakdown_value"], ["minutes", "n"])
-    expanded = expand_scopes(per_territory, territory, strata=parameters.strata)
+    expanded = expand_scopes(per_territory, territory, strata=parameters.strata, scopes=parameters.scopes)
     cells = expanded.groupby([*_CELL, "breakdown", "breakdown_value"], observed=True, sort=False)[["minutes", "n"]]
     summary = cells.sum().reset_index()
     hours = summary["minutes"].to_numpy(dtype="float64") / 60
@@ -226,7 +226,7 @@ def _travel_share(activity: pd.DataFrame, territory: pd.DataFrame, parameters: I
         .astype({"territory_id": "string", "period": "string", "worker_id": "string"})
     )
     per_worker = _plus_all(per_worker, ["territory_id", "worker_id"], ["y", "x", "n"])
-    expanded = expand_scopes(per_worker, territory, strata=parameters.strata)
+    expanded = expand_scopes(per_worker, territory, strata=parameters.strata, scopes=parameters.scopes)
     # A worker id with tenures in two territories of a cell is one cluster.
     clusters = expanded.groupby([*_CELL, "worker_id"], observed=True, sort=False, dropna=False)[["y", "x", "n"]].sum()
     clusters = clusters.assign(
@@ -300,10 +300,10 @@ def _supervision_and_turnover(
     )
     minutes = _plus_all(minutes.reset_index(), ["territory_id"], ["minutes", "sessions"])
     per_territory = exposure.join(minutes.set_index(["territory_id", "period"]), how="outer").fillna(0).reset_index()
-    expanded = expand_scopes(per_territory, territory, strata=parameters.strata)
+    expanded = expand_scopes(per_territory, territory, strata=parameters.strata, scopes=parameters.scopes)
     # Counting workers again per cell: a worker id may hold tenures in two territories of a cell.
     workers = (
-        expand_scopes(tenures, territory, strata=parameters.strata)
+        expand_scopes(tenures, territory, strata=parameters.strata, scopes=parameters.scopes)
         .groupby(_CELL, observed=True, sort=False)["worker_id"]
         .nunique()
         .rename("workers")
@@ -348,7 +348,7 @@ def compute(tables: Mapping[str, pd.DataFrame], *, parameters: IndicatorParamete
         Harmonised tables; uses territory, family, referral (for the period span), activity,
         worker and supervision (not modified).
     parameters : IndicatorParameters, keyword-only
-        ``periods``, ``strata``, ``confidence``, ``as_of``.
+        ``periods``, ``strata``, ``confidence``, ``as_of``, ``scopes`` (the scope levels computed).
 
     Returns
     -------

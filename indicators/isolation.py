@@ -178,7 +178,9 @@ def paired_changes(panel: pd.DataFrame, *, parameters: IndicatorParameters) -> p
     )
 
 
-def _cells(units: pd.DataFrame, territory: pd.DataFrame, *, strata: Sequence[str]) -> tuple[pd.DataFrame, pd.DataFrame]:
+def _cells(
+    units: pd.DataFrame, territory: pd.DataFrame, *, strata: Sequence[str], scopes: Sequence[str]
+) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Repeat ``units`` per scope cell, with integer ``cell`` and ``cluster`` columns.
 
     Returns the expanded units (``cell``, ``cluster``, ``wave`` and the value columns) and the
@@ -189,7 +191,7 @@ def _cells(units: pd.DataFrame, territory: pd.DataFrame, *, strata: Sequence[str
     units = units.assign(
         family=pd.factorize(units["family_id"])[0], territory=pd.factorize(units["territory_id"])[0]
     ).drop(columns="family_id")
-    expanded = expand_scopes(units, territory, strata=strata)
+    expanded = expand_scopes(units, territory, strata=strata, scopes=scopes)
     cell = expanded.groupby(SCOPE_KEYS, observed=True, sort=False).ngroup().to_numpy()
     territories = pd.Series(expanded["territory"].to_numpy()).groupby(cell).nunique()
     first = pd.Series(np.arange(len(cell))).groupby(cell).first().to_numpy()
@@ -387,12 +389,14 @@ def adjusted_effects(
 
 
 def _adjusted_cells(
-    sample: pd.DataFrame, territory: pd.DataFrame, *, strata: Sequence[str], territories: bool
+    sample: pd.DataFrame, territory: pd.DataFrame, *, strata: Sequence[str], scopes: Sequence[str]
 ) -> Iterator[tuple[dict[str, str], pd.DataFrame]]:
-    """Québec, its strata, each region, and each territory when asked (no region × stratum cells)."""
-    yield from iter_scopes(sample, territory, strata=strata, scopes=("quebec",))
-    yield from iter_scopes(sample, territory, strata=(), scopes=("region",))
-    if territories:
+    """Québec and its strata, each region, each territory: those of ``scopes`` (no region × stratum cells)."""
+    if "quebec" in scopes:
+        yield from iter_scopes(sample, territory, strata=strata, scopes=("quebec",))
+    if "region" in scopes:
+        yield from iter_scopes(sample, territory, strata=(), scopes=("region",))
+    if "territory" in scopes:
         yield from iter_scopes(sample, territory, strata=(), scopes=("territory",))
 
 
@@ -402,9 +406,9 @@ def _adjusted_rows(
     territory: pd.DataFrame,
     *,
     parameters: IndicatorParameters,
-    territories: bool,
+    scopes: Sequence[str],
 ) -> pd.DataFrame:
-    """Both adjusted effects in every cell of :func:`_adjusted_cells`."""
+    """Both adjusted effects in every cell of :func:`_adjusted_cells` for these scope levels."""
     baseline = panel.loc[panel["wave"] == 0, "family_id"]
     sample = panel.loc[panel["family_id"].isin(baseline), ["family_id", "territory_id", "wave", "index"]]
     weight_of = weights.assign(wave=weights["wave"].astype("int64"), family_id=weights["family_id"].astype(object))
@@ -412,7 +416,7 @@ def _adjusted_rows(
     # Integer family labels: each fit counts and groups families several times.
     sample["family_id"] = pd.factorize(sample["family_id"])[0]
     rows = []
-    for labels, cell in _adjusted_cells(sample, territory, strata=parameters.strata, territories=territories):
+    for labels, cell in _adjusted_cells(sample, territory, strata=parameters.strata, scopes=scopes):
         cluster_by = "family" if labels["scope"] == "territory" or cell["territory_id"].nunique() < 2 else "territory"
         for indicator, weighted in (("isolation.adjusted_effect", False), ("isolation.adjusted_effect_ipw", True)):
             method = (
@@ -439,7 +443,7 @@ def compute(tables: Mapping[str, pd.DataFrame], *, parameters: IndicatorParamete
         The harmonised tables; uses ``assessment``, ``family`` and ``territory`` (not modified).
     parameters : IndicatorParameters, keyword-only
         ``waves``, ``isolated_threshold``, ``meaningful_reduction_points`` (δ), ``confidence``,
-        ``strata``.
+        ``strata``, ``scopes`` (the scope levels computed).
 
     Returns
     -------
@@ -478,10 +482,11 @@ def compute(tables: Mapping[str, pd.DataFrame], *, parameters: IndicatorParamete
         return empty_indicator_frame()
     confidence = parameters.confidence
     strata = parameters.strata
+    scopes = parameters.scopes
     frames = []
 
     # Per-wave levels: one row per family and wave, repeated per scope cell.
-    levels, cells = _cells(panel, territory, strata=strata)
+    levels, cells = _cells(panel, territory, strata=strata, scopes=scopes)
     means = _clustered_means(levels, cells, "index", confidence=confidence)
     # With two or three territories t(G-1) is wide enough to leave the index's 0-100 range.
     means = means.assign(ci_low=means["ci_low"].clip(lower=0.0), ci_high=means["ci_high"].clip(upper=100.0))
@@ -498,7 +503,7 @@ def compute(tables: Mapping[str, pd.DataFrame], *, parameters: IndicatorParamete
     # Paired T0 → Tk: one row per family and later wave, repeated per scope cell.
     pairs = paired_changes(panel, parameters=parameters)
     if len(pairs):
-        paired, cells = _cells(pairs, territory, strata=strata)
+        paired, cells = _cells(pairs, territory, strata=strata, scopes=scopes)
         changes = _clustered_means(paired, cells, "change", confidence=confidence)
         changes = changes.assign(ci_low=changes["ci_low"].clip(lower=-100.0), ci_high=changes["ci_high"].clip(upper=100.0))
         frames.append(
@@ -534,9 +539,14 @@ def compute(tables: Mapping[str, pd.DataFrame], *, parameters: IndicatorParamete
                 )
             )
 
-    weights = attrition_weights(assessment, family, territory, parameters=parameters)
-    territories = bool(parameters.extra.get(ADJUSTED_TERRITORIES, False))
-    adjusted = _adjusted_rows(panel, weights, territory, parameters=parameters, territories=territories)
-    if len(adjusted):
-        frames.append(adjusted)
+    # The fits are the module's main cost: none for a scope level that has no adjusted effects.
+    adjusted_scopes = [
+        scope for scope in scopes
+        if scope != "territory" or parameters.extra.get(ADJUSTED_TERRITORIES, False)
+    ]
+    if adjusted_scopes:
+        weights = attrition_weights(assessment, family, territory, parameters=parameters)
+        adjusted = _adjusted_rows(panel, weights, territory, parameters=parameters, scopes=adjusted_scopes)
+        if len(adjusted):
+            frames.append(adjusted)
     return indicator_frame(pd.concat(frames, ignore_index=True))

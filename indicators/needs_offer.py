@@ -79,6 +79,8 @@ def compute(tables: Mapping[str, pd.DataFrame], *, parameters: IndicatorParamete
         Harmonised tables: ``territory``, ``family``, ``need``, ``referral``, ``organisation``
         and (optional, for censoring) ``assessment``. Not modified.
     parameters : IndicatorParameters, keyword-only
+        ``parameters.scopes`` chooses the scope levels computed (the data's end, periods and
+        wave due dates are still taken over the whole cohort).
 
     Returns
     -------
@@ -308,7 +310,7 @@ def time_to_met(tables: Mapping[str, pd.DataFrame], *, parameters: IndicatorPara
     spells = _need_spells(needs, tables, end=end)
     rows: list[dict[str, object]] = []
     alpha = 1 - parameters.confidence
-    for labels, subset in iter_scopes(spells, territory, strata=parameters.strata):
+    for labels, subset in iter_scopes(spells, territory, strata=parameters.strata, scopes=parameters.scopes):
         rows.append({**labels, **_km_row(subset, alpha=alpha)})
         if labels["scope"] == "territory" or labels["stratum"] != ALL:
             continue
@@ -596,7 +598,7 @@ def _rollup(
         return pd.DataFrame()
     extra = [column for column in ("breakdown", "breakdown_value") if column in counts.columns and column not in keys]
     group = [*SCOPE_KEYS, *keys, *extra]
-    expanded = expand_scopes(counts, territory, strata=parameters.strata)
+    expanded = expand_scopes(counts, territory, strata=parameters.strata, scopes=parameters.scopes)
     summed = (
         expanded.groupby(group, sort=False, observed=True, dropna=False)[["numerator", "denominator"]]
         .sum()

@@ -190,6 +190,7 @@ def compute(tables: Mapping[str, pd.DataFrame], *, parameters: IndicatorParamete
         The harmonised tables; uses ``activity``, ``family``, ``child`` and ``territory`` (not
         modified).
     parameters : IndicatorParameters, keyword-only
+        ``parameters.scopes`` chooses the scope levels computed.
 
     Returns
     -------
@@ -242,7 +243,7 @@ def compute(tables: Mapping[str, pd.DataFrame], *, parameters: IndicatorParamete
     sums = ["reached", "isolated_known", "isolated", "children", "unborn_known", "unborn", "age_known", "young"]
     # Counts are additive: sum per territory first, then roll up (a few hundred rows to expand).
     per_territory = units.groupby(["territory_id", "period"], observed=True, sort=False)[sums].sum().reset_index()
-    cells = expand_scopes(per_territory, territory, strata=parameters.strata)
+    cells = expand_scopes(per_territory, territory, strata=parameters.strata, scopes=parameters.scopes)
     totals = cells.groupby(SCOPE_KEYS + ["period"], observed=True, sort=False)[sums].sum().reset_index()
     totals = totals.merge(periods, on="period", how="left")
     # Registry rows are dated by period only (one convention across families); T6 names the window.

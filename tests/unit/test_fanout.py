@@ -1,0 +1,312 @@
+"""The indicators' fan-out: units (family × scope level) add up to the all-at-once computation.
+
+Pure part (:mod:`proximite.indicators.fanout`) on the small synthetic cohort, and the step
+functions of :mod:`proximite.cohort.steps` (parts written, combined into layer 04) on a small
+warehouse built from the same tables.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import shutil
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pytest
+
+from proximite.cohort import steps
+from proximite.cohort.codebook import load_codebook
+from proximite.cohort.warehouse import build_warehouse
+from proximite.config import Settings, load_settings
+from proximite.indicators import FAMILIES, compute_all, compute_family, isolation, reach
+from proximite.indicators.base import INDICATOR_COLUMNS, SCOPES, IndicatorParameters
+from proximite.indicators.fanout import (
+    FanoutUnit,
+    canonical_order,
+    combine_units,
+    compute_unit,
+    fanout_units,
+)
+
+#: Default parameters, and a second set that changes what the units share (quarterly registry
+#: periods) and turns on the adjusted effects per territory (the isolation unit that skips them
+#: by default).
+PARAMETER_SETS = {
+    "default": IndicatorParameters(),
+    "quarters-territory-fits": IndicatorParameters(
+        periods="quarter", extra={isolation.ADJUSTED_TERRITORIES: True}
+    ),
+}
+
+
+# ---------------------------------------------------------------------------- pure part
+@pytest.fixture(scope="module")
+def computed(small_cohort: tuple[dict[str, pd.DataFrame], dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """Per parameter set: every family computed whole, and every unit computed alone."""
+    tables, _ = small_cohort
+    results: dict[str, dict[str, Any]] = {}
+    for name, parameters in PARAMETER_SETS.items():
+        results[name] = {
+            "families": {family: compute_family(family, tables, parameters=parameters) for family in FAMILIES},
+            "units": {unit: compute_unit(tables, unit, parameters=parameters) for unit in fanout_units()},
+        }
+    return results
+
+
+def test_fanout_units_are_families_by_scope_levels_in_registry_order() -> None:
+    units = fanout_units()
+    assert len(units) == len(FAMILIES) * len(SCOPES) == 15
+    assert [unit.name for unit in units[:4]] == ["reach-quebec", "reach-region", "reach-territory", "isolation-quebec"]
+    assert units[-1] == FanoutUnit("implementation", "territory")
+    # A subset comes out in the registries' order whatever the order asked.
+    subset = fanout_units(families=["implementation", "reach"], scopes=["territory", "quebec"])
+    assert [unit.name for unit in subset] == [
+        "reach-quebec", "reach-territory", "implementation-quebec", "implementation-territory",
+    ]
+    with pytest.raises(ValueError, match="no indicator family 'economics'"):
+        fanout_units(families=["economics"])
+    with pytest.raises(ValueError, match="no scope level 'province'"):
+        FanoutUnit("reach", "province")
+
+
+@pytest.mark.parametrize("parameter_set", list(PARAMETER_SETS))
+@pytest.mark.parametrize("family", list(FAMILIES))
+def test_the_units_of_a_family_add_up_to_the_family(
+    computed: dict[str, dict[str, Any]], family: str, parameter_set: str
+) -> None:
+    whole = computed[parameter_set]["families"][family]
+    units = {unit: frame for unit, frame in computed[parameter_set]["units"].items() if unit.family == family}
+    assert len(whole) > 0
+    for unit, frame in units.items():
+        # Only the unit's scope level, and every scope level has rows in this cohort.
+        assert set(frame["scope"]) == {unit.scope}, unit.name
+    together = canonical_order(pd.concat(list(units.values()), ignore_index=True))
+    pd.testing.assert_frame_equal(together, canonical_order(whole))
+
+
+def test_combining_the_units_gives_compute_all(small_cohort: tuple[dict[str, pd.DataFrame], dict[str, Any]],
+                                               computed: dict[str, dict[str, Any]]) -> None:
+    tables, _ = small_cohort
+    expected = compute_all(tables, parameters=PARAMETER_SETS["default"])
+    frames = list(computed["default"]["units"].values())
+    # Whatever order the units finish in, and whatever row order a part comes in.
+    shuffled = [frame.sample(frac=1.0, random_state=index) for index, frame in enumerate(reversed(frames))]
+    combined = combine_units(shuffled + [frames[0].iloc[:0]])
+    assert list(combined.columns) == INDICATOR_COLUMNS
+    pd.testing.assert_frame_equal(combined, expected)
+    # compute_all is in canonical order: families in registry order, then scope levels.
+    family_of = {indicator: family for family in FAMILIES
+                 for indicator in computed["default"]["families"][family]["indicator"].unique()}
+    ranks = expected["indicator"].map(family_of).map(list(FAMILIES).index)
+    assert ranks.is_monotonic_increasing
+    assert combine_units([]).empty and list(combine_units([]).columns) == INDICATOR_COLUMNS
+
+
+def test_canonical_order_does_not_depend_on_the_input_order(computed: dict[str, dict[str, Any]]) -> None:
+    frame = computed["default"]["families"]["needs_offer"]
+    shuffled = frame.sample(frac=1.0, random_state=3).reset_index(drop=True)
+    original = shuffled.copy()
+    ordered = canonical_order(shuffled)
+    pd.testing.assert_frame_equal(shuffled, original)  # not modified
+    pd.testing.assert_frame_equal(ordered, canonical_order(frame))
+    assert ordered.index.equals(pd.RangeIndex(len(frame)))
+
+
+def test_compute_family_keeps_only_the_scopes_asked_for(
+    small_cohort: tuple[dict[str, pd.DataFrame], dict[str, Any]],
+    computed: dict[str, dict[str, Any]],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    tables, _ = small_cohort
+    original = reach.compute
+
+    def leaky(tables: Any, *, parameters: IndicatorParameters) -> pd.DataFrame:
+        # A family that ignores parameters.scopes and emits every level.
+        return original(tables, parameters=dataclasses.replace(parameters, scopes=SCOPES))
+
+    monkeypatch.setattr(reach, "compute", leaky)
+    region = compute_family("reach", tables, parameters=IndicatorParameters(scopes=("region",)))
+    assert set(region["scope"]) == {"region"}
+    pd.testing.assert_frame_equal(region, computed["default"]["units"][FanoutUnit("reach", "region")])
+    assert compute_family("reach", tables, parameters=IndicatorParameters(scopes=())).empty
+
+
+def test_the_isolation_territory_unit_fits_no_panel_model_unless_asked(
+    small_cohort: tuple[dict[str, pd.DataFrame], dict[str, Any]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    tables, _ = small_cohort
+    calls = {"fits": 0, "weights": 0}
+    fit, weigh = isolation.adjusted_effects, isolation.attrition_weights
+
+    def counted_fit(*args: Any, **kwargs: Any) -> Any:
+        calls["fits"] += 1
+        return fit(*args, **kwargs)
+
+    def counted_weights(*args: Any, **kwargs: Any) -> Any:
+        calls["weights"] += 1
+        return weigh(*args, **kwargs)
+
+    monkeypatch.setattr(isolation, "adjusted_effects", counted_fit)
+    monkeypatch.setattr(isolation, "attrition_weights", counted_weights)
+    unit = FanoutUnit("isolation", "territory")
+    frame = compute_unit(tables, unit, parameters=IndicatorParameters())
+    assert calls == {"fits": 0, "weights": 0}
+    assert "isolation.mean_index" in set(frame["indicator"])
+    compute_unit(tables, unit, parameters=PARAMETER_SETS["quarters-territory-fits"])
+    # Two fits (plain and weighted) per territory of the cohort.
+    assert calls == {"fits": 2 * tables["territory"]["territory_id"].nunique(), "weights": 1}
+
+
+# ---------------------------------------------------------------------------- step functions
+def _build(tables: dict[str, pd.DataFrame], settings: Settings) -> str:
+    return build_warehouse(tables, settings=settings, inputs={}, code_version="test", primary_keys=False).build_id
+
+
+@pytest.fixture(scope="module")
+def project(small_cohort: tuple[dict[str, pd.DataFrame], dict[str, Any]],
+            tmp_path_factory: pytest.TempPathFactory) -> tuple[Settings, str]:
+    """A project whose warehouse holds the small cohort; returns its settings and build id."""
+    tables, _ = small_cohort
+    settings = load_settings(tmp_path_factory.mktemp("fanout-steps"))
+    return settings, _build(tables, settings)
+
+
+def _layer_state(settings: Settings) -> dict[str, bytes]:
+    """Every file under layer 04 and its bytes."""
+    root = settings.data_dir / steps.INDICATORS
+    return {str(path.relative_to(root)): path.read_bytes() for path in sorted(root.rglob("*")) if path.is_file()}
+
+
+def test_parts_combined_equal_the_sequential_layer(project: tuple[Settings, str], monkeypatch: pytest.MonkeyPatch) -> None:
+    settings, build_id = project
+    sequential_dir = steps.compute_indicators(settings, force=True)
+    sequential = pd.read_parquet(sequential_dir / steps.INDICATORS_FILE)
+    sequential_manifest = json.loads((sequential_dir / steps.INDICATORS_MANIFEST).read_text(encoding="utf-8"))
+
+    # The units on a thread pool, as the flow's default runner runs them: one read of the tables.
+    reads = []
+    read = steps._read_indicator_tables
+    monkeypatch.setattr(steps, "_read_indicator_tables", lambda s: reads.append(1) or read(s))
+    monkeypatch.setattr(steps, "_TABLES_MEMO", None)
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        parts = list(pool.map(lambda unit: steps.compute_indicator_part(settings, build_id, unit.family, unit.scope),
+                              fanout_units()))
+    assert len(reads) == 1
+    for unit, part in zip(fanout_units(), parts):
+        assert set(part) == {"family", "scope", "path", "rows", "seconds"}
+        assert (part["family"], part["scope"]) == (unit.family, unit.scope)
+        assert json.loads(json.dumps(part)) == part  # plain types only
+        path = Path(part["path"])
+        assert path.is_absolute() and path.parent == steps.indicator_parts_dir(settings, build_id).resolve()
+        assert path.name == f"{unit.name}.parquet"
+        stored = pd.read_parquet(path)
+        assert len(stored) == part["rows"] > 0 and set(stored["scope"]) == {unit.scope}
+    assert not list(steps.indicator_parts_dir(settings, build_id).glob(".*tmp*"))
+
+    directory = steps.combine_indicator_parts(settings, build_id, list(reversed(parts)))
+    assert directory == sequential_dir
+    pd.testing.assert_frame_equal(pd.read_parquet(directory / steps.INDICATORS_FILE), sequential)
+    manifest = json.loads((directory / steps.INDICATORS_MANIFEST).read_text(encoding="utf-8"))
+    assert set(manifest) == set(sequential_manifest) | {"fanout"}
+    for key in ("build_id", "parameters", "rows", "indicators"):
+        assert manifest[key] == sequential_manifest[key], key
+    assert manifest["fanout"]["units"] == 15
+    assert set(manifest["fanout"]["seconds"]) == {unit.name for unit in fanout_units()}
+    assert set(FAMILIES) <= set(manifest["seconds"])
+    assert not steps.indicator_parts_dir(settings, build_id).exists()
+    assert steps._TABLES_MEMO is None  # the build's tables are released once combined
+    # The CLI's path now reuses what the fan-out wrote.
+    assert steps.reusable_indicators(settings, build_id) == directory
+    assert steps.compute_indicators(settings) == directory
+    assert "fanout" in json.loads((directory / steps.INDICATORS_MANIFEST).read_text(encoding="utf-8"))
+
+
+def test_reusable_indicators_needs_the_same_build_and_parameters(project: tuple[Settings, str]) -> None:
+    settings, build_id = project
+    directory = steps.compute_indicators(settings)
+    assert steps.reusable_indicators(settings, build_id) == directory
+    raw = dict(settings.raw)
+    raw["indicators"] = {**raw.get("indicators", {}), "confidence": 0.9}
+    assert steps.reusable_indicators(dataclasses.replace(settings, raw=raw), build_id) is None
+    assert steps.reusable_indicators(settings, "20000101T000000Z-000000") is None
+    with pytest.raises(ValueError, match="not a warehouse build id"):
+        steps.reusable_indicators(settings, "../elsewhere")
+
+
+def _fake_parts(settings: Settings, build_id: str, frame: pd.DataFrame) -> list[dict[str, Any]]:
+    """Part files cut from a layer-04 table, as compute_indicator_part would write them."""
+    directory = steps.indicator_parts_dir(settings, build_id)
+    directory.mkdir(parents=True, exist_ok=True)
+    family_of = {indicator: spec["family"] for indicator, spec in load_codebook().indicators.items()}
+    parts = []
+    for unit in fanout_units():
+        rows = frame.loc[frame["indicator"].map(family_of).eq(unit.family) & frame["scope"].eq(unit.scope)]
+        path = directory / f"{unit.name}.parquet"
+        rows.to_parquet(path, index=False)
+        parts.append({"family": unit.family, "scope": unit.scope, "path": str(path), "rows": len(rows), "seconds": 0.0})
+    assert sum(part["rows"] for part in parts) == len(frame)
+    return parts
+
+
+def test_a_failed_combine_leaves_the_last_good_layer(project: tuple[Settings, str], monkeypatch: pytest.MonkeyPatch) -> None:
+    settings, build_id = project
+    directory = steps.compute_indicators(settings)
+    frame = pd.read_parquet(directory / steps.INDICATORS_FILE)
+    before = _layer_state(settings)
+    parts = _fake_parts(settings, build_id, frame)
+    with_parts = _layer_state(settings)
+
+    # A part file gone.
+    Path(parts[4]["path"]).unlink()
+    with pytest.raises(steps.IndicatorPartsError, match="isolation-region.*missing"):
+        steps.combine_indicator_parts(settings, build_id, parts)
+    # A unit without a part, and a unit given twice.
+    with pytest.raises(steps.IndicatorPartsError, match="no part for unit\\(s\\) reach-quebec"):
+        steps.combine_indicator_parts(settings, build_id, parts[1:])
+    with pytest.raises(steps.IndicatorPartsError, match="reach-region given more than once"):
+        steps.combine_indicator_parts(settings, build_id, parts + [parts[1]])
+    assert _layer_state(settings) == {k: v for k, v in with_parts.items() if not k.endswith("isolation-region.parquet")}
+
+    # Writing fails at the last step: the previous directory stays, no temporary remains.
+    parts = _fake_parts(settings, build_id, frame)
+
+    def broken(temporary: Path, target: Path) -> None:
+        raise OSError("disk full")
+
+    monkeypatch.setattr(steps.layers, "replace_directory", broken)
+    with pytest.raises(OSError, match="disk full"):
+        steps.combine_indicator_parts(settings, build_id, parts)
+    state = _layer_state(settings)
+    assert {k: v for k, v in state.items() if k in before} == before
+    assert not [name for name in state if ".tmp-" in name]
+    assert not [path for path in (settings.data_dir / steps.INDICATORS).iterdir() if ".tmp-" in path.name]
+    shutil.rmtree(steps.indicator_parts_dir(settings, build_id))
+    assert _layer_state(settings) == before
+
+
+def test_indicator_tables_are_memoised_and_refuse_a_stale_build(
+    small_cohort: tuple[dict[str, pd.DataFrame], dict[str, Any]], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    tables, _ = small_cohort
+    settings = load_settings(tmp_path)
+    monkeypatch.setattr(steps, "_TABLES_MEMO", None)
+    with pytest.raises(FileNotFoundError, match="no warehouse"):
+        steps.indicator_tables(settings, "20000101T000000Z-000000")
+    first = _build(tables, settings)
+    one, two = steps.indicator_tables(settings, first), steps.indicator_tables(settings, first)
+    assert one is not two and all(one[name] is two[name] for name in one)  # read once, shared
+    assert len(one["family"]) == len(tables["family"])
+
+    second = _build(tables, settings)
+    assert second != first
+    with pytest.raises(steps.StaleBuildError, match=f"asked for build {first}, but the current build is {second}"):
+        steps.indicator_tables(settings, first)
+    with pytest.raises(steps.StaleBuildError):
+        steps.compute_indicator_part(settings, first, "reach", "quebec")
+    assert not steps.indicator_parts_dir(settings, first).exists()
+    fresh = steps.indicator_tables(settings, second)
+    assert fresh["family"] is not one["family"]  # the new build is read, and replaces the old copy
+    assert steps._TABLES_MEMO is not None and steps._TABLES_MEMO[0][1] == second
