@@ -7,18 +7,36 @@ mapping back to a REDCap record is done in REDCap itself. Pure functions over th
 The schedule (DESIGN, *Waves*): T0 is due within ``baseline_within_days`` of the first contact;
 wave *k* is due at T0 + *k* months (from the T0 assessment's date, or from the first contact while
 T0 is missing), give or take ``window_days``.
+
+:func:`followups_from_warehouse` is the step the CLI (``proximite followups``) and the internal
+snapshot call: it reads the two tables from the warehouse and returns a :class:`FollowupReport`.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 
-__all__ = ["FOLLOWUP_STATUSES", "FollowupSchedule", "followup_completion", "followups_due", "wave_windows"]
+from proximite.cohort.errors import ProximiteError
+
+if TYPE_CHECKING:  # pragma: no cover
+    from proximite.config import Settings
+
+__all__ = [
+    "FOLLOWUP_STATUSES",
+    "FollowupError",
+    "FollowupReport",
+    "FollowupSchedule",
+    "followup_completion",
+    "followups_due",
+    "followups_from_warehouse",
+    "wave_windows",
+]
 
 #: Statuses of a due follow-up, most urgent last.
 FOLLOWUP_STATUSES: tuple[str, ...] = ("open", "closing", "overdue")
@@ -210,3 +228,131 @@ def followup_completion(
         table["attrition_rate"] = np.where(table["wave"] == 0, 0.0, 1 - table["completed"] / table["t0_completed"])
     columns = ["territory_id", "wave", "due", "completed", "missed", "exited", "completion_rate", "attrition_rate"]
     return table[columns].astype({"due": "int64", "completed": "int64", "missed": "int64", "exited": "int64"})
+
+
+# ------------------------------------------------------------------------------ the step
+class FollowupError(ProximiteError, ValueError):
+    """A follow-up list cannot be made as asked (an unknown territory, a malformed date)."""
+
+
+@dataclass(frozen=True)
+class FollowupReport:
+    """The follow-ups due and the completion by wave of a project's warehouse on one day.
+
+    Attributes
+    ----------
+    due : DataFrame
+        :func:`followups_due`'s table (pseudonymous family ids; most urgent first per territory).
+    completion : DataFrame
+        :func:`followup_completion`'s table for the territories asked (``"all"`` is their total);
+        a rate that has no denominator is missing (NaN), never infinite.
+    as_of : date
+        The day the lists are for.
+    build_id : str or None
+        The warehouse build they were computed from.
+    territories : tuple of str
+        The territories covered (every territory of the warehouse when none was asked).
+    territory_names : mapping of str to str
+        ``territory_id`` → the territory's name, for display.
+    closing_days : int
+        The horizon of the ``closing`` status.
+    """
+
+    due: pd.DataFrame
+    completion: pd.DataFrame
+    as_of: dt.date
+    build_id: str | None
+    territories: tuple[str, ...]
+    territory_names: Mapping[str, str] = field(default_factory=dict)
+    closing_days: int = 14
+
+    def status_counts(self) -> dict[str, int]:
+        """Follow-ups due per status, most urgent first (every status, zeros included)."""
+        counts = self.due["status"].value_counts()
+        return {status: int(counts.get(status, 0)) for status in reversed(FOLLOWUP_STATUSES)}
+
+
+def followups_from_warehouse(
+    settings: Settings,
+    *,
+    as_of: dt.date | None = None,
+    territories: Sequence[str] | None = None,
+    closing_days: int = 14,
+) -> FollowupReport:
+    """Follow-ups due and completion by wave, from the project's current warehouse.
+
+    Parameters
+    ----------
+    settings : Settings
+        The project (its warehouse and its ``[waves]`` schedule).
+    as_of : date, keyword-only
+        The day the lists are for (default: today). Assessments dated after it are ignored, so
+        a past date gives the lists as they stood that day.
+    territories : sequence of str, keyword-only
+        Keep these territory ids only (default: every territory).
+    closing_days : int, keyword-only
+        A window closing within this many days is ``closing`` (default 14).
+
+    Returns
+    -------
+    FollowupReport
+
+    Raises
+    ------
+    WarehouseNotFoundError
+        The project has no warehouse yet.
+    FollowupError
+        A territory id the warehouse does not have (the message lists the known ones).
+
+    Notes
+    -----
+    Reads the ``territory``, ``family`` and ``assessment`` tables, then applies
+    :func:`followups_due` and :func:`followup_completion` with the schedule of
+    :meth:`FollowupSchedule.from_settings`. With territories asked, the families of the
+    other territories are left out before computing, so completion's ``"all"`` row is the total
+    of the territories asked.
+    """
+    from proximite.cohort.warehouse import WarehouseNotFoundError, current_build, table
+
+    build = current_build(settings)
+    if build is None:
+        raise WarehouseNotFoundError(f"no warehouse at {settings.warehouse_path}; run `proximite build` first")
+    day = as_of or dt.date.today()
+    territory = table(settings, "territory")
+    known = territory["territory_id"].astype(str).tolist()
+    chosen = _check_territories(territories, known=known)
+    family = table(settings, "family")
+    assessment = table(settings, "assessment")
+    family = family[family["territory_id"].astype(str).isin(chosen)]
+    # An assessment dated after the day had not happened yet on that day.
+    dated = pd.to_datetime(assessment["assessment_date"])
+    assessment = assessment[dated.isna() | (dated <= pd.Timestamp(day))]
+    schedule = FollowupSchedule.from_settings(settings, closing_days=closing_days)
+    due = followups_due(family, assessment, as_of=day, schedule=schedule)
+    completion = followup_completion(family, assessment, as_of=day, schedule=schedule)
+    rates = ["completion_rate", "attrition_rate"]
+    # No family completed T0 among those due at a later wave: the rate has no denominator.
+    completion[rates] = completion[rates].replace([np.inf, -np.inf], np.nan)
+    names = dict(zip(known, territory["name"].astype(str))) if "name" in territory.columns else {}
+    return FollowupReport(
+        due=due,
+        completion=completion,
+        as_of=day,
+        build_id=build.build_id,
+        territories=tuple(chosen),
+        territory_names=names,
+        closing_days=closing_days,
+    )
+
+
+def _check_territories(asked: Sequence[str] | None, *, known: Sequence[str]) -> list[str]:
+    """The territory ids asked, sorted and without repeats (every known id when none was asked)."""
+    if not asked:
+        return sorted(known)
+    unknown = sorted(set(asked) - set(known))
+    if unknown:
+        raise FollowupError(
+            f"unknown territory id(s) {', '.join(repr(ident) for ident in unknown)}: the warehouse's territory table "
+            f"has {', '.join(sorted(known))}; `proximite followups` without --territory lists every territory"
+        )
+    return sorted(set(asked))

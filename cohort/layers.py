@@ -118,3 +118,19 @@ def read_staged(settings: Settings, source: str, pull_id: str | None = None) -> 
 def staged_fingerprint(settings: Settings, sources: tuple[str, ...] = SOURCES) -> dict[str, str]:
     """``{source: pull_id}`` of the latest staged pulls (what a build is made from)."""
     return {source: pull for source in sources if (pull := latest_pull(settings, source)) is not None}
+
+
+def staged_content(settings: Settings, sources: tuple[str, ...] = SOURCES) -> dict[str, str]:
+    """``{source: SHA-256}`` of the latest staged pulls' tables: what they hold, whatever their pull id.
+
+    Two pulls of the same files (or a REDCap incremental pull that changed nothing) stage the
+    same tables byte for byte, so they have the same content hash and the steps after them need
+    not run again.
+    """
+    content: dict[str, str] = {}
+    for source, pull_id in staged_fingerprint(settings, sources).items():
+        digest = hashlib.sha256()
+        for path in sorted(staged_dir(settings, source, pull_id).glob("*.parquet")):
+            digest.update(path.name.encode("utf-8") + b"\0" + sha256_of(path).encode("ascii") + b"\n")
+        content[source] = digest.hexdigest()
+    return content

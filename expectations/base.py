@@ -190,4 +190,27 @@ class ValidationResult:
                 {"rule_id": str(row.rule_id), "table": str(row.table), "failed": int(row.failed)}
                 for row in self.blocking.itertuples()
             ],
+            "tables": self.table_counts(),
         }
+
+    def table_counts(self) -> list[dict[str, Any]]:
+        """Per table: rules checked, rules with failing rows, failing rows, rules that block (plain types)."""
+        summary = self.summary
+        if summary.empty:
+            return []
+        failed = summary["failed"].fillna(0).astype("int64")
+        frame = pd.DataFrame(
+            {
+                "table": summary["table"].astype(str),
+                "failing": failed > 0,
+                "failed": failed,
+                "blocking": (summary["severity"] == "error") & ~summary["passed"].astype(bool),
+            }
+        )
+        grouped = frame.groupby("table", sort=True).agg(
+            rules=("failing", "size"), rules_failing=("failing", "sum"), failing_rows=("failed", "sum"), blocking=("blocking", "sum")
+        )
+        return [
+            {"table": str(table), **{column: int(value) for column, value in row.items()}}
+            for table, row in grouped.iterrows()
+        ]

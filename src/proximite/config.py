@@ -91,6 +91,14 @@ class Settings:
     def project_name(self) -> str:
         return str(self.raw["project"]["name"])
 
+    def fingerprint(self) -> str:
+        """SHA-256 of the merged configuration (a cache key: results change when it changes)."""
+        import hashlib
+        import json
+
+        text = json.dumps(self.raw, sort_keys=True, default=str, ensure_ascii=False)
+        return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
     @property
     def wave_months(self) -> list[int]:
         return [int(month) for month in self.raw["waves"]["months"]]
