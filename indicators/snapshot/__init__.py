@@ -5,7 +5,8 @@ territory and region tables and a context (language, disclosure level, scope, da
 versions), applies disclosure control (:func:`proximite.indicators.disclosure.apply_disclosure`),
 keeps the scope's rows, asks every format of :data:`FORMATS` to write its files into a temporary
 directory, adds ``manifest.json``, and swaps the directory into place. The page, the CSV and the
-JSON never contain a row per family: only the indicator table's aggregated cells.
+JSON never contain a row per family: only the indicator table's aggregated cells. The one page
+that lists families, by pseudonymous id, is the follow-ups page of an internal snapshot.
 
 ::
 
@@ -16,6 +17,8 @@ JSON never contain a row per family: only the indicator table's aggregated cells
         indicators.json   the same rows
         manifest.json     data version, code version, parameters, disclosure, language, scope,
                           generated at, every file's size and SHA-256
+        followups.html    internal snapshots given follow-up tables only: the families whose next
+        followups.en.html wave is due, by pseudonymous id (:mod:`.followups`), linked from index.html
 
 Formats follow the house rule "swappable parts get a folder, a base.py and a registry dict":
 each is a :class:`~proximite.indicators.snapshot.base.SnapshotFormat` in :data:`FORMATS`.
@@ -46,9 +49,11 @@ from proximite.indicators.snapshot.base import (
     check_formats,
     check_scope,
     parse_scope,
+    scope_territories,
     select_scope,
 )
 from proximite.indicators.snapshot.data import CsvFormat, JsonFormat
+from proximite.indicators.snapshot.followups import FollowupTables, followups_page_name, render_followups_page
 from proximite.indicators.snapshot.html import HtmlFormat, render_page
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -59,6 +64,7 @@ __all__ = [
     "LANGUAGES",
     "LEVELS",
     "MANIFEST",
+    "FollowupTables",
     "FormatContext",
     "Scope",
     "SnapshotContext",
@@ -66,8 +72,11 @@ __all__ = [
     "SnapshotFormat",
     "check_scope",
     "disclose",
+    "followups_page_name",
     "parse_scope",
+    "render_followups_page",
     "render_page",
+    "scope_territories",
     "select_scope",
     "snapshot_dir",
     "write_snapshot",
@@ -126,6 +135,7 @@ def write_snapshot(
     context: SnapshotContext | Mapping[str, Any] | None = None,
     formats: Sequence[str] | None = None,
     codebook: Codebook | None = None,
+    followups: FollowupTables | None = None,
 ) -> Path:
     """Write a snapshot of an indicator table into ``out_dir`` (replacing it atomically).
 
@@ -150,6 +160,11 @@ def write_snapshot(
         Keys of :data:`FORMATS` to write (default: all).
     codebook : Codebook, keyword-only
         Default: the packaged codebook.
+    followups : FollowupTables, keyword-only
+        The follow-ups due and completion by wave of the snapshot's scope
+        (:func:`proximite.cohort.followups.followups_from_warehouse`); internal level only. The
+        html format then also writes ``followups.html`` and ``followups.<lang>.html``, linked
+        from the index pages.
 
     Returns
     -------
@@ -159,7 +174,8 @@ def write_snapshot(
     Raises
     ------
     SnapshotError
-        Unknown language, level, scope, region, territory or format.
+        Unknown language, level, scope, region, territory or format; follow-up tables given
+        for a snapshot that is not internal.
     """
     if codebook is None:
         from proximite.cohort.codebook import load_codebook
@@ -167,9 +183,16 @@ def write_snapshot(
         codebook = load_codebook()
     snapshot = SnapshotContext.coerce(context)
     chosen = check_formats(list(formats) if formats is not None else list(FORMATS), FORMATS)
+    if followups is not None and snapshot.level != "internal":
+        raise SnapshotError(
+            f"follow-up lists hold pseudonymous family ids: a {snapshot.level!r} snapshot cannot include them "
+            "(use the internal level)"
+        )
     disclosed = disclose(table, context=snapshot, territory=territory, codebook=codebook)
     selected = select_scope(disclosed, snapshot.scope_obj, territory=territory)
-    format_context = FormatContext(snapshot=snapshot, territory=territory, region=region, codebook=codebook)
+    format_context = FormatContext(
+        snapshot=snapshot, territory=territory, region=region, codebook=codebook, followups=followups
+    )
 
     target = Path(out_dir)
     target.parent.mkdir(parents=True, exist_ok=True)
@@ -180,6 +203,9 @@ def write_snapshot(
         for name in chosen:
             written.extend(FORMATS[name].write(selected, temporary, context=format_context))
         manifest = _manifest(snapshot, selected, written, temporary, formats=chosen)
+        if followups is not None:
+            # When and with which horizon the follow-up lists were made (no count per family).
+            manifest["followups"] = {"as_of": followups.as_of.isoformat(), "closing_days": int(followups.closing_days)}
         (temporary / MANIFEST).write_text(json.dumps(manifest, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
         layers.replace_directory(temporary, target)
     except BaseException:

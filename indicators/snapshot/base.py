@@ -36,6 +36,7 @@ __all__ = [
     "SnapshotFormat",
     "check_scope",
     "parse_scope",
+    "scope_territories",
     "select_scope",
 ]
 
@@ -118,6 +119,23 @@ def select_scope(table: pd.DataFrame, scope: Scope | str, *, territory: pd.DataF
     else:
         keep = (table["scope"] == "territory") & (table["scope_id"] == scope.id)
     return table.loc[keep.fillna(False).astype(bool)].reset_index(drop=True)
+
+
+def scope_territories(scope: Scope | str, *, territory: pd.DataFrame) -> list[str] | None:
+    """The territory ids a scope covers: None for Québec (every territory), else a sorted list.
+
+    Raises
+    ------
+    SnapshotError
+        A malformed scope, or a region or territory the territory table does not have.
+    """
+    scope = check_scope(scope, territory=territory)
+    if scope.kind == "quebec":
+        return None
+    if scope.kind == "territory":
+        return [scope.id]
+    members = territory.loc[territory["region_code"].astype(str) == scope.id, "territory_id"]
+    return sorted(members.astype(str))
 
 
 def check_scope(scope: Scope | str, *, territory: pd.DataFrame) -> Scope:
@@ -253,12 +271,17 @@ class FormatContext:
         The harmonised region table (``region_code``, ``name_fr``, ``name_en``).
     codebook : Codebook
         Labels of indicators, families, codes and every UI string (``snapshot.yaml``).
+    followups : FollowupTables or None
+        The follow-ups due and completion by wave of the snapshot's scope
+        (:class:`~proximite.indicators.snapshot.followups.FollowupTables`); internal snapshots
+        only, None otherwise.
     """
 
     snapshot: SnapshotContext
     territory: pd.DataFrame
     region: pd.DataFrame
     codebook: Codebook
+    followups: Any = None
 
 
 # ---------------------------------------------------------------------------- formats

@@ -88,6 +88,8 @@ class Cell:
     header: bool = False
     numeric: bool = False
     suppressed: bool = False
+    #: Extra CSS class of a data cell (e.g. a follow-up's status).
+    css: str = ""
 
 
 @dataclass
@@ -677,8 +679,17 @@ class _PageBuilder:
             "key_figures": self.text("key_figures"),
             "strata_heading": self.text("strata_heading"),
             "footer": self.text("footer"),
+            "links": self.links(),
             "sections": self.build(),
         }
+
+    def links(self) -> list[dict[str, str]]:
+        """Links to the snapshot's other pages in this language: the follow-ups, on an internal snapshot only."""
+        if self.context.followups is None or self.snapshot.level != "internal":
+            return []
+        from proximite.indicators.snapshot.followups import followups_page_name
+
+        return [{"href": followups_page_name(self.snapshot, self.lang), "label": self.text("followups_link")}]
 
 
 def _format_datetime(moment: Any) -> str:
@@ -786,7 +797,11 @@ def _render(records: Sequence[Row], *, context: FormatContext, lang: str) -> str
 
 
 class HtmlFormat(SnapshotFormat):
-    """``index.html`` in the snapshot's language, plus ``index.<lang>.html`` for each other language."""
+    """``index.html`` in the snapshot's language, plus ``index.<lang>.html`` for each other language.
+
+    An internal snapshot given follow-up tables (``context.followups``) also gets the
+    follow-ups page in every language (:mod:`.followups`), linked from the index pages.
+    """
 
     name = "html"
 
@@ -797,4 +812,8 @@ class HtmlFormat(SnapshotFormat):
             path = out_dir / context.snapshot.page_name(lang)
             path.write_text(_render(records, context=context, lang=lang), encoding="utf-8")
             paths.append(path)
+        if context.followups is not None:
+            from proximite.indicators.snapshot.followups import write_followup_pages
+
+            paths.extend(write_followup_pages(out_dir, context=context))
         return paths
