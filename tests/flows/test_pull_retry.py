@@ -8,7 +8,7 @@ import pandas as pd
 
 from proximite.expectations.base import FAILURE_COLUMNS, SUMMARY_COLUMNS, ValidationResult
 from proximite.expectations.gates import GateFailed
-from proximite.flows.pipeline import _retry_unless_refused
+from proximite.flows.tasks import retry_unless_refused as _retry_unless_refused
 
 
 class _FailedState:

@@ -144,7 +144,10 @@ def test_english_first_and_a_region_scope_replace_todays_snapshot(project: Path)
     region = str(table(settings, "territory")["region_code"].iloc[0])
     output = _invoke("snapshot", "--project-dir", str(project), "--lang", "en", "--scope", f"region:{region}", "--level", "internal")
     out = _snapshot_path(output).parent
-    assert {path.name for path in out.iterdir()} == {"index.html", "index.fr.html", "indicators.csv", "indicators.json", "manifest.json"}
+    # An internal snapshot also lists the follow-ups due (pseudonymous ids), in both languages.
+    assert {path.name for path in out.iterdir()} == {
+        "index.html", "index.fr.html", "indicators.csv", "indicators.json", "manifest.json", "followups.html", "followups.fr.html"
+    }
     assert '<html lang="en">' in (out / "index.html").read_text(encoding="utf-8")
     assert '<html lang="fr">' in (out / "index.fr.html").read_text(encoding="utf-8")
     manifest = json.loads((out / "manifest.json").read_text())
@@ -167,25 +170,17 @@ def test_bad_options_and_a_missing_warehouse_fail_clearly(project: Path, tmp_pat
     assert not (tmp_path / "empty" / "reporting").exists()
 
 
-def test_the_pipeline_flow_tasks_compute_the_indicators_and_write_the_snapshot(project: Path) -> None:
-    from prefect import flow
-    from prefect.testing.utilities import prefect_test_harness
-
-    from proximite.flows import pipeline as pipeline_module
+def test_the_indicators_and_snapshot_flows_write_layer_04_and_the_snapshot(project: Path, prefect_api: None) -> None:
+    from proximite.flows.indicators import indicators
+    from proximite.flows.snapshot import snapshot
 
     shutil.rmtree(project / "data" / "04_indicators")
     build = current_build(load_settings(project))
     assert build is not None
-
-    @flow(name="indicators-and-snapshot")
-    def tail(project_dir: str, build_id: str) -> tuple[str, str]:
-        # The same two calls, in the same order, as the end of the pipeline flow.
-        indicators_dir = pipeline_module.indicators(project_dir, build_id)
-        return indicators_dir, pipeline_module.snapshot(project_dir, indicators_dir)
-
-    with prefect_test_harness(server_startup_timeout=120):
-        indicators_dir, snapshot_dir = tail(str(project), build.build_id)
+    computed = indicators(str(project), build.build_id)
+    indicators_dir = computed["indicators_dir"]
     assert Path(indicators_dir) == project / "data" / "04_indicators" / build.build_id
-    assert (Path(indicators_dir) / "indicators.parquet").is_file()
+    assert (Path(indicators_dir) / "indicators.parquet").is_file() and computed["units"] == 15
+    snapshot_dir = snapshot(str(project), indicators_dir)["snapshot_dir"]
     assert Path(snapshot_dir) == project / "reporting" / f"snapshot-{dt.date.today().isoformat()}"
     assert json.loads((Path(snapshot_dir) / "manifest.json").read_text())["data_version"] == build.build_id

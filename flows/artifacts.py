@@ -1,0 +1,304 @@
+"""What every run shows in the Prefect UI: a Markdown summary, tables and the progress of long pulls.
+
+The builders (``*_markdown``, ``*_rows``) are pure: they take the small dicts the tasks return
+(counts, ids, paths) or the disclosed indicator table, and give Markdown or lists of dicts of plain
+Python types. :func:`publish` hands them to Prefect. Keys are stable (lowercase, dashes) so the UI
+shows each artifact's history across runs. Nothing here is about one family: counts, rule ids,
+table names, paths and Québec-level indicators after the public disclosure rule.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+import time
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+__all__ = [
+    "HEADLINE_INDICATORS",
+    "HEADLINE_KEY",
+    "PULL_PROGRESS_KEY",
+    "RUN_SUMMARY_KEY",
+    "VALIDATION_KEY",
+    "PullProgress",
+    "headline_rows",
+    "plain",
+    "publish",
+    "run_summary_markdown",
+    "validation_rows",
+]
+
+RUN_SUMMARY_KEY = "proximite-run-summary"
+VALIDATION_KEY = "proximite-validation-summary"
+HEADLINE_KEY = "proximite-headline-indicators"
+PULL_PROGRESS_KEY = "proximite-pull-progress"
+
+#: Québec-level indicators of the headline table, in order.
+HEADLINE_INDICATORS: tuple[str, ...] = (
+    "reach.families_reached",
+    "reach.isolated_at_contact_share",
+    "reach.children",
+    "isolation.mean_index",
+    "isolation.share_isolated",
+    "isolation.change_from_baseline",
+    "isolation.meaningful_reduction",
+    "needs.match_rate",
+    "needs.referral_completion",
+    "concertation.active_partners",
+    "implementation.ptp_hours",
+)
+
+
+def plain(value: Any) -> Any:
+    """``value`` as a plain Python type (numpy and pandas scalars, NaN/NA → None, paths → str)."""
+    if value is None or value is pd.NA or value is pd.NaT:
+        return None
+    if isinstance(value, Mapping):
+        return {str(key): plain(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple, set)):
+        return [plain(item) for item in value]
+    if isinstance(value, np.ndarray):
+        return [plain(item) for item in value.tolist()]
+    if isinstance(value, (np.bool_, bool)):
+        return bool(value)
+    if isinstance(value, (np.integer, int)):
+        return int(value)
+    if isinstance(value, (np.floating, float)):
+        number = float(value)
+        return None if math.isnan(number) or math.isinf(number) else number
+    if isinstance(value, (pd.Timestamp, dt.datetime, dt.date)):
+        return value.isoformat()
+    if isinstance(value, Path):
+        return str(value)
+    return value if isinstance(value, str) else str(value)
+
+
+def _count(value: Any) -> str:
+    return f"{value:,}" if isinstance(value, int) else str(value)
+
+
+def run_summary_markdown(
+    *,
+    flow_name: str,
+    pull: Mapping[str, Any] | None = None,
+    ingest: Mapping[str, Any] | None = None,
+    validation: Mapping[str, Any] | None = None,
+    build: Mapping[str, Any] | None = None,
+    indicators_dir: str | None = None,
+    snapshot_dir: str | None = None,
+    cached: Iterable[str] = (),
+) -> str:
+    """The Markdown summary of a run: what was pulled, validation, rows per table, build, snapshot.
+
+    Parameters
+    ----------
+    flow_name : str, keyword-only
+    pull : mapping, optional, keyword-only
+        :meth:`PullResult.summary` of a REDCap pull (mode, records, requests, deleted, pull id).
+    ingest : mapping, optional, keyword-only
+        ``{source: {"pull_id", "rows": {table: n}, ...}}`` of the file sources ingested.
+    validation : mapping, optional, keyword-only
+        :meth:`ValidationResult.to_dict` of the harmonised gate.
+    build : mapping, optional, keyword-only
+        :meth:`BuildInfo.to_dict` of the warehouse build.
+    indicators_dir, snapshot_dir : str, optional, keyword-only
+    cached : iterable of str, keyword-only
+        Steps whose result came from the cache (their input had not changed).
+
+    Returns
+    -------
+    str
+        Markdown; only counts, ids and paths.
+    """
+    lines = [f"# Proximité — {flow_name}", ""]
+    lines += ["## Pulled", ""]
+    if pull:
+        lines.append(
+            f"- **REDCap** ({pull.get('mode', '?')} pull `{pull.get('pull_id', '?')}`): "
+            f"{_count(plain(pull.get('records')))} records in {_count(plain(pull.get('requests')))} requests, "
+            f"{_count(plain(pull.get('deleted', 0)))} deleted"
+        )
+    for source, info in (ingest or {}).items():
+        rows = (info or {}).get("rows", {}) or {}
+        total = sum(int(n) for n in rows.values()) if rows else 0
+        lines.append(f"- **{source}** (pull `{(info or {}).get('pull_id', '?')}`): {total:,} rows in {len(rows)} table(s)")
+    if not pull and not ingest:
+        lines.append("- nothing pulled in this run")
+    lines += ["", "## Validation", ""]
+    if validation:
+        failed = plain(validation.get("rules_failed", 0)) or 0
+        lines.append(
+            f"- harmonised gate **passed**: {_count(plain(validation.get('rules')))} rules, "
+            f"{_count(failed)} with failing rows below their threshold"
+        )
+    else:
+        lines.append("- the harmonised gate did not run")
+    if build:
+        lines += ["", f"## Warehouse build `{build.get('build_id')}`", "", "| table | rows |", "|---|---:|"]
+        for table, rows in sorted((build.get("row_counts") or {}).items()):
+            lines.append(f"| {table} | {int(rows):,} |")
+        lines += ["", f"Built at {build.get('built_at')} from {', '.join(f'{k} `{v}`' for k, v in sorted((build.get('inputs') or {}).items()))}."]
+    if indicators_dir or snapshot_dir:
+        lines += ["", "## Outputs", ""]
+        if indicators_dir:
+            lines.append(f"- indicators (layer 04): `{indicators_dir}`")
+        if snapshot_dir:
+            lines.append(f"- snapshot: `{Path(snapshot_dir) / 'index.html'}`")
+    cached = sorted(set(cached))
+    if cached:
+        lines += ["", f"Unchanged inputs, taken from the cache: {', '.join(cached)}."]
+    return "\n".join(lines) + "\n"
+
+
+def validation_rows(validation: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """The validation table: one row per table of a gate's result.
+
+    Parameters
+    ----------
+    validation : mapping
+        :meth:`ValidationResult.to_dict` (its ``tables`` entry).
+
+    Returns
+    -------
+    list of dict
+        ``layer, table, rules, rules_failing, failing_rows, blocking, outcome`` (plain types): the
+        outcome is ``passed``, ``warnings`` (failing rows below the rules' thresholds) or ``refused``.
+    """
+    rows = []
+    for counts in validation.get("tables") or []:
+        outcome = "refused" if counts.get("blocking") else "warnings" if counts.get("rules_failing") else "passed"
+        rows.append({"layer": plain(validation.get("layer")), **{key: plain(value) for key, value in counts.items()}, "outcome": outcome})
+    return rows
+
+
+def headline_rows(disclosed: pd.DataFrame, *, label: Callable[[str], str] | None = None) -> list[dict[str, Any]]:
+    """The headline table: Québec, all strata and breakdowns, :data:`HEADLINE_INDICATORS`.
+
+    Parameters
+    ----------
+    disclosed : DataFrame
+        An indicator table after :func:`~proximite.indicators.disclosure.apply_disclosure` at the
+        public level (suppressed cells have ``value`` missing and ``suppressed`` true).
+    label : callable, optional, keyword-only
+        Indicator id → label (the French label of the codebook, say).
+
+    Returns
+    -------
+    list of dict
+        ``indicator, label, wave, period, value, ci_low, ci_high, numerator, denominator, unit,
+        suppressed``, plain types, in :data:`HEADLINE_INDICATORS` order then by wave and period.
+    """
+    keep = (
+        (disclosed["scope"] == "quebec")
+        & (disclosed["stratum"] == "all")
+        & (disclosed["breakdown"] == "all")
+        & disclosed["indicator"].isin(HEADLINE_INDICATORS)
+    )
+    frame = disclosed.loc[keep].copy()
+    # Registry indicators come per period and over the whole span ("all"): the headline keeps "all".
+    has_all_period = frame.groupby("indicator")["period"].transform(lambda p: (p == "all").any())
+    frame = frame[~has_all_period | (frame["period"] == "all") | frame["period"].isna()]
+    order = {indicator: rank for rank, indicator in enumerate(HEADLINE_INDICATORS)}
+    frame["_rank"] = frame["indicator"].map(order)
+    frame = frame.sort_values(["_rank", "wave", "period"], kind="stable", na_position="first")
+    suppressed = frame["suppressed"] if "suppressed" in frame else pd.Series(False, index=frame.index)
+    rows = []
+    for (_, row), hidden in zip(frame.iterrows(), suppressed, strict=True):
+        rows.append(
+            {
+                "indicator": row["indicator"],
+                "label": label(row["indicator"]) if label else row["indicator"],
+                "wave": plain(row["wave"]),
+                "period": plain(row["period"]),
+                "value": plain(row["value"]),
+                "ci_low": plain(row["ci_low"]),
+                "ci_high": plain(row["ci_high"]),
+                "numerator": plain(row["numerator"]),
+                "denominator": plain(row["denominator"]),
+                "unit": plain(row["unit"]),
+                "suppressed": bool(plain(hidden)),
+            }
+        )
+    return rows
+
+
+class PullProgress:
+    """Relay a pull's ``progress(step, done, total)`` to one Prefect progress artifact.
+
+    The REDCap pull reports three steps (project structure, records, staging); a file ingest
+    reports its own. Each step gets an equal share of the bar, and the artifact is updated at most
+    once per ``every_seconds`` (and at the end of each step), so a large pull does not flood the API.
+
+    Parameters
+    ----------
+    create : callable
+        ``create(progress) -> artifact id`` (Prefect's ``create_progress_artifact`` with its key).
+    update : callable
+        ``update(artifact_id, progress)``.
+    steps : int
+        How many steps the pull reports.
+    every_seconds : float
+    """
+
+    def __init__(self, create: Callable[[float], Any], update: Callable[[Any, float], Any], *, steps: int, every_seconds: float = 1.0) -> None:
+        self._update = update
+        self._steps = max(1, steps)
+        self._seen: list[str] = []
+        self._every = every_seconds
+        self._last_time = 0.0
+        self._last_value = 0.0
+        self.artifact_id = create(0.0)
+
+    @property
+    def value(self) -> float:
+        """The last percentage sent (0–100)."""
+        return self._last_value
+
+    def __call__(self, step: str, done: int, total: int) -> None:
+        if step not in self._seen:
+            self._seen.append(step)
+        index = min(self._seen.index(step), self._steps - 1)
+        fraction = (done / total) if total else 1.0
+        percent = round(100.0 * (index + min(max(fraction, 0.0), 1.0)) / self._steps, 1)
+        now = time.monotonic()
+        finished_step = total and done >= total
+        if percent > self._last_value and (finished_step or now - self._last_time >= self._every):
+            self._update(self.artifact_id, percent)
+            self._last_time, self._last_value = now, percent
+
+    def finish(self) -> None:
+        """Mark the pull complete (100 %)."""
+        if self._last_value < 100.0:
+            self._update(self.artifact_id, 100.0)
+            self._last_value = 100.0
+
+
+def publish(
+    *,
+    markdown: str | None = None,
+    validation: Sequence[Mapping[str, Any]] | None = None,
+    headline: Sequence[Mapping[str, Any]] | None = None,
+    description: str = "",
+) -> dict[str, str]:
+    """Create the run's artifacts in Prefect (the current flow or task run); returns key → artifact id."""
+    from prefect.artifacts import create_markdown_artifact, create_table_artifact
+
+    created: dict[str, str] = {}
+    if markdown is not None:
+        created[RUN_SUMMARY_KEY] = str(create_markdown_artifact(markdown, key=RUN_SUMMARY_KEY, description=description or "Run summary"))
+    if validation is not None:
+        created[VALIDATION_KEY] = str(
+            create_table_artifact([dict(plain(row)) for row in validation], key=VALIDATION_KEY, description="Harmonised validation gate: rules per table")
+        )
+    if headline is not None:
+        created[HEADLINE_KEY] = str(
+            create_table_artifact(
+                [dict(plain(row)) for row in headline], key=HEADLINE_KEY, description="Québec headline indicators (public disclosure rule applied)"
+            )
+        )
+    return created

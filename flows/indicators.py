@@ -1,0 +1,63 @@
+"""Flow ``indicators``: every indicator family at every scope level, fanned out, into layer 04.
+
+The units (family × scope level, :mod:`proximite.indicators.fanout`) run as tasks of the
+``indicator-fanout`` subflow, whose task runner is chosen at run time from the configuration:
+Dask when ``[orchestration] dask_address`` (or ``PROXIMITE_DASK_ADDRESS``) names a scheduler, the
+thread pool otherwise (:mod:`proximite.flows.runners`). Each unit writes a part file and returns
+its path; a last task combines the parts into layer 04.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from prefect import flow
+
+from proximite.config import load_settings
+from proximite.flows import artifacts, tasks
+from proximite.flows.caching import call_cached
+from proximite.flows.notify import notify_failure
+from proximite.flows.runners import fanout_task_runner
+from proximite.indicators.fanout import fanout_units
+
+
+@flow(name="indicator-fanout")
+def indicator_fanout(project_dir: str, build_id: str) -> list[dict[str, Any]]:
+    """Run every unit of the fan-out on this flow's task runner; returns the parts (paths, rows, seconds)."""
+    futures = [tasks.indicator_unit.submit(project_dir, build_id, unit.family, unit.scope) for unit in fanout_units()]
+    return [future.result() for future in futures]
+
+
+@flow(name="indicators", on_failure=[notify_failure])
+def indicators(project_dir: str = ".", build_id: str | None = None, publish: bool = True) -> dict[str, Any]:
+    """Compute the indicators of a warehouse build into layer 04 (reused when already there).
+
+    Parameters
+    ----------
+    project_dir : str
+    build_id : str, optional
+        The build to compute (default: the current one). A build that is no longer the current
+        one is refused.
+    publish : bool
+        Publish the headline indicators artifact.
+
+    Returns
+    -------
+    dict
+        ``{"indicators_dir": str, "build_id": str, "units": int, "cached": [task names]}``.
+    """
+    cached: list[str] = []
+    inputs = tasks.staged_inputs(project_dir)
+    build_id = build_id or tasks.current_build_id(project_dir)
+    directory = tasks.reusable_indicators(project_dir, build_id)
+    units = 0
+    if directory is not None:
+        cached.append("indicators")
+    else:
+        runner = fanout_task_runner(load_settings(project_dir))
+        parts = indicator_fanout.with_options(task_runner=runner)(project_dir, build_id)
+        units = len(parts)
+        directory = call_cached(tasks.combine_indicators, project_dir, build_id, parts, inputs, cached=cached)
+    if publish:
+        artifacts.publish(headline=tasks.headline_indicators(project_dir, directory))
+    return {"indicators_dir": directory, "build_id": build_id, "units": units, "cached": cached}

@@ -1,0 +1,58 @@
+"""Flow ``snapshot``: the decision-makers' snapshot of layer 04 (disclosure applied)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from prefect import flow
+
+from proximite.flows import artifacts, tasks
+from proximite.flows.caching import call_cached
+from proximite.flows.indicators import indicators as indicators_flow
+from proximite.flows.notify import notify_failure
+
+
+@flow(name="snapshot", on_failure=[notify_failure])
+def snapshot(
+    project_dir: str = ".",
+    indicators_dir: str | None = None,
+    lang: str = "fr",
+    level: str | None = None,
+    scope: str = "quebec",
+    publish: bool = True,
+) -> dict[str, Any]:
+    """Write today's snapshot (``reporting/snapshot-<date>/``) from layer 04.
+
+    Parameters
+    ----------
+    project_dir : str
+    indicators_dir : str, optional
+        A layer-04 directory (default: the indicators of the current build, computed if needed).
+    lang : {"fr", "en"}
+    level : {"public", "internal"}, optional
+        Disclosure level (default: the configuration's).
+    scope : str
+        ``quebec``, ``region:<code>`` or ``territory:<id>``.
+    publish : bool
+        Publish this run's summary artifact.
+
+    Returns
+    -------
+    dict
+        ``{"snapshot_dir": str, "indicators_dir": str, "cached": [task names]}``.
+    """
+    cached: list[str] = []
+    if indicators_dir is None:
+        computed = indicators_flow(project_dir, publish=False)
+        indicators_dir, cached = computed["indicators_dir"], computed["cached"]
+    inputs = tasks.staged_inputs(project_dir)
+    day = dt.date.today().isoformat()
+    directory = call_cached(
+        tasks.snapshot, project_dir, indicators_dir, lang, level, scope, day, inputs, cached=cached
+    )
+    if publish:
+        artifacts.publish(
+            markdown=artifacts.run_summary_markdown(flow_name="snapshot", indicators_dir=indicators_dir, snapshot_dir=directory, cached=cached)
+        )
+    return {"snapshot_dir": directory, "indicators_dir": indicators_dir, "cached": cached}

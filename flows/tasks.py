@@ -1,0 +1,276 @@
+"""The pipeline's Prefect tasks: each calls one package function and returns something small.
+
+Pulls take no cache (the source changes under the same inputs) and retry; the deterministic
+steps cache on their inputs and source (:mod:`proximite.flows.caching`) while their output is
+still there. Large frames never travel through task results: a task returns a layer directory,
+a build id or counts.
+
+Secrets: a flow never takes a token as a parameter (Prefect stores parameters). It takes the
+name of an environment variable or of a Prefect Secret block, and the task reads the token.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+from typing import Any
+
+from prefect import get_run_logger, task
+from prefect.cache_policies import NO_CACHE
+
+from proximite.cohort import steps
+from proximite.config import load_settings, pseudonym_key
+from proximite.flows.artifacts import PULL_PROGRESS_KEY, PullProgress
+from proximite.flows.caching import WhileOutputExists
+
+DEFAULT_TOKEN_ENV = "PROXIMITE_REDCAP_TOKEN"
+
+
+def _progress_artifact(description: str, *, steps_count: int) -> PullProgress:
+    """A progress artifact of the current run, updated by the pull's progress callback."""
+    from prefect.artifacts import create_progress_artifact, update_progress_artifact
+
+    return PullProgress(
+        lambda value: create_progress_artifact(value, key=PULL_PROGRESS_KEY, description=description),
+        lambda artifact_id, value: update_progress_artifact(artifact_id, value),
+        steps=steps_count,
+    )
+
+
+# ----------------------------------------------------------------------------------- pulls
+@task(name="ingest", cache_policy=NO_CACHE, task_run_name="ingest-{source}")
+def ingest_source(input_dir: str, project_dir: str, source: str) -> dict[str, Any]:
+    """Copy one file source as received into 01 raw and stage it (02); returns its pull id and row counts."""
+    from proximite.cohort.ingest import ingest
+
+    settings = load_settings(project_dir)
+    result = ingest(input_dir, settings=settings, sources=[source])
+    summary = result.summary()
+    get_run_logger().info("ingested %s: %s", source, summary.get(source, {}).get("rows", {}))
+    return summary
+
+
+def _redcap_token(token_env: str | None, token_secret: str | None) -> str:
+    """The REDCap token from a Prefect Secret block (when named) or an environment variable."""
+    from proximite.cohort.sources.redcap import token_from_env
+
+    if token_secret:
+        from prefect.blocks.system import Secret
+
+        return str(Secret.load(token_secret).get())
+    return token_from_env(token_env or DEFAULT_TOKEN_ENV)
+
+
+def retry_unless_refused(task: Any, task_run: Any, state: Any) -> bool:
+    """Retry a failed pull, but not one the staged gate refused: pulling again gives the same data."""
+    from proximite.expectations.gates import GateFailed
+
+    try:
+        state.result()
+    except GateFailed:
+        return False
+    except Exception:  # noqa: BLE001 - any other failure (network, server) is worth another try
+        return True
+    return True
+
+
+# Each request already retries with backoff inside the pull; the task retry (with backoff)
+# covers a pull that failed as a whole.
+@task(
+    name="pull-redcap",
+    cache_policy=NO_CACHE,
+    retries=2,
+    retry_delay_seconds=[10, 60],
+    retry_condition_fn=retry_unless_refused,
+)
+def pull_redcap(
+    url: str,
+    project_dir: str,
+    token_env: str | None = DEFAULT_TOKEN_ENV,
+    token_secret: str | None = None,
+    full: bool = False,
+    batch_size: int = 500,
+) -> dict[str, Any]:
+    """Pull the cohort through PyCap into 01 raw and 02 staged; returns the pull's summary.
+
+    A progress artifact (``proximite-pull-progress``) follows the pull: project structure,
+    records, staging.
+    """
+    from proximite.cohort.sources.redcap import pull_redcap as run_pull
+
+    settings = load_settings(project_dir)
+    progress = _progress_artifact("REDCap pull: project structure, records, staging", steps_count=3)
+    result = run_pull(
+        url, token=_redcap_token(token_env, token_secret), settings=settings, full=full, batch_size=batch_size, progress=progress
+    )
+    progress.finish()
+    summary = result.summary()
+    get_run_logger().info(
+        "REDCap pull %s (%s): %s records, %s deleted", summary["pull_id"], summary["mode"], summary["records"], summary["deleted"]
+    )
+    return summary
+
+
+# ------------------------------------------------------------------------ deterministic steps
+@task(name="staged-inputs", cache_policy=NO_CACHE)
+def staged_inputs(project_dir: str) -> dict[str, Any]:
+    """What the next steps depend on: the staged tables' content hashes, the configuration's hash, the code version.
+
+    Content rather than pull ids: a pull of unchanged files gets a new pull id but the same
+    tables, and must not rebuild anything.
+    """
+    from proximite.cohort import layers
+
+    settings = load_settings(project_dir)
+    return {"content": layers.staged_content(settings), "config": settings.fingerprint(), "code": steps.code_version()}
+
+
+def _harmonised_exists(inputs: dict[str, Any]) -> bool:
+    settings = load_settings(inputs["project_dir"])
+    return steps.harmonised_dir_for(settings, inputs["inputs"]["content"]).is_dir()
+
+
+@task(name="harmonise", cache_policy=WhileOutputExists(output_exists=_harmonised_exists), persist_result=True)
+def harmonise(project_dir: str, inputs: dict[str, Any]) -> str:
+    """Harmonise the staged pulls named in ``inputs`` into layer 03; returns the layer-03 directory."""
+    settings = load_settings(project_dir)
+    key, _origin = pseudonym_key(settings)
+    directory = steps.harmonise_staged(settings, key=key)
+    return str(directory)
+
+
+def _directory_exists(inputs: dict[str, Any]) -> bool:
+    return Path(inputs["harmonised_dir"]).is_dir()
+
+
+@task(name="validate-harmonised", cache_policy=WhileOutputExists(output_exists=_directory_exists), persist_result=True)
+def validate_harmonised(project_dir: str, harmonised_dir: str, inputs: dict[str, Any]) -> dict[str, Any]:
+    """The harmonised gate: a refused batch is quarantined and the task fails (the warehouse stays)."""
+    settings = load_settings(project_dir)
+    outcome = steps.validate_harmonised(settings, harmonised_dir)
+    get_run_logger().info("harmonised gate passed: %s rules, %s failed below threshold", outcome["rules"], outcome["rules_failed"])
+    return outcome
+
+
+def _warehouse_holds(inputs: dict[str, Any]) -> bool:
+    """The current build was made from this layer-03 directory's pulls by this code."""
+    import json
+
+    from proximite.cohort.warehouse import current_build
+
+    settings = load_settings(inputs["project_dir"])
+    build = current_build(settings)
+    if build is None:
+        return False
+    made_from = json.loads((Path(inputs["harmonised_dir"]) / "inputs.json").read_text(encoding="utf-8"))
+    return build.inputs == made_from and build.code_version == inputs["inputs"]["code"]
+
+
+@task(name="build", cache_policy=WhileOutputExists(output_exists=_warehouse_holds), persist_result=True)
+def build(project_dir: str, harmonised_dir: str, inputs: dict[str, Any]) -> dict[str, Any]:
+    """Build the warehouse from layer 03 (atomic swap); returns the build's id and row counts."""
+    settings = load_settings(project_dir)
+    # The validate-harmonised task has just gated this very directory.
+    info = steps.build_from_harmonised(settings, harmonised_dir, validate=False)
+    get_run_logger().info("warehouse build %s: %s", info.build_id, info.row_counts)
+    return info.to_dict()
+
+
+# ------------------------------------------------------------------------- indicators (04)
+@task(name="current-build", cache_policy=NO_CACHE)
+def current_build_id(project_dir: str) -> str:
+    """The current warehouse build's id (fails clearly when there is no warehouse yet)."""
+    from proximite.cohort.warehouse import WarehouseNotFoundError, current_build
+
+    settings = load_settings(project_dir)
+    build_info = current_build(settings)
+    if build_info is None:
+        raise WarehouseNotFoundError(f"{settings.warehouse_path}: no warehouse yet; run the build or pipeline flow first")
+    return build_info.build_id
+
+
+@task(name="reusable-indicators", cache_policy=NO_CACHE)
+def reusable_indicators(project_dir: str, build_id: str) -> str | None:
+    """Layer 04 of this build computed with the current parameters, when it is there already."""
+    directory = steps.reusable_indicators(load_settings(project_dir), build_id)
+    return str(directory) if directory is not None else None
+
+
+@task(name="indicator-unit", cache_policy=NO_CACHE, task_run_name="indicators-{family}-{scope}")
+def indicator_unit(project_dir: str, build_id: str, family: str, scope: str) -> dict[str, Any]:
+    """One unit of the fan-out: an indicator family at one scope level, written as a part file."""
+    return steps.compute_indicator_part(load_settings(project_dir), build_id, family, scope)
+
+
+def _indicators_exist(inputs: dict[str, Any]) -> bool:
+    settings = load_settings(inputs["project_dir"])
+    return (settings.data_dir / steps.INDICATORS / inputs["build_id"] / steps.INDICATORS_FILE).is_file()
+
+
+@task(name="combine-indicators", cache_policy=WhileOutputExists(output_exists=_indicators_exist), persist_result=True)
+def combine_indicators(project_dir: str, build_id: str, parts: list[dict[str, Any]], inputs: dict[str, Any]) -> str:
+    """Combine the fan-out's parts into layer 04 (atomic); returns its directory."""
+    directory = steps.combine_indicator_parts(load_settings(project_dir), build_id, parts)
+    get_run_logger().info("indicators of build %s in %s", build_id, directory)
+    return str(directory)
+
+
+# ------------------------------------------------------------------------------- reporting
+def _snapshot_exists(inputs: dict[str, Any]) -> bool:
+    from proximite.indicators.snapshot import snapshot_dir
+
+    settings = load_settings(inputs["project_dir"])
+    day = dt.date.fromisoformat(inputs["day"])
+    return (snapshot_dir(settings.reporting_dir, today=day) / "index.html").is_file()
+
+
+@task(name="snapshot", cache_policy=WhileOutputExists(output_exists=_snapshot_exists), persist_result=True)
+def snapshot(
+    project_dir: str,
+    indicators_dir: str,
+    lang: str = "fr",
+    level: str | None = None,
+    scope: str = "quebec",
+    day: str | None = None,
+    inputs: dict[str, Any] | None = None,
+) -> str:
+    """Write the decision-makers' snapshot of ``day`` from layer 04 (disclosure applied); returns its directory."""
+    settings = load_settings(project_dir)
+    directory = steps.write_snapshot_from_warehouse(
+        settings,
+        lang=lang,
+        level=level,
+        scope=scope,
+        indicators_dir=indicators_dir,
+        today=dt.date.fromisoformat(day) if day else None,
+    )
+    get_run_logger().info("snapshot written to %s", directory)
+    return str(directory)
+
+
+@task(name="headline-indicators", cache_policy=NO_CACHE)
+def headline_indicators(project_dir: str, indicators_dir: str) -> list[dict[str, Any]]:
+    """The Québec headline of layer 04 after the public disclosure rule (plain types, for an artifact)."""
+    import pandas as pd
+
+    from proximite.cohort.codebook import load_codebook
+    from proximite.flows.artifacts import headline_rows
+    from proximite.indicators.disclosure import DisclosureSettings, apply_disclosure
+
+    from proximite.cohort.warehouse import table as warehouse_table
+
+    settings = load_settings(project_dir)
+    indicators = pd.read_parquet(Path(indicators_dir) / steps.INDICATORS_FILE)
+    disclosure = DisclosureSettings.from_settings(settings, level="public")
+    codebook = load_codebook()
+    # The same rule as the public snapshot, over the whole hierarchy, before keeping Québec's rows.
+    disclosed = apply_disclosure(
+        indicators,
+        level="public",
+        threshold=disclosure.threshold,
+        rounding_base=disclosure.rounding_base,
+        codebook=codebook,
+        territory=warehouse_table(settings, "territory"),
+        confidence=float(settings.raw.get("indicators", {}).get("confidence", 0.95)),
+    )
+    return headline_rows(disclosed, label=lambda indicator: codebook.indicator_label(indicator, lang="fr"))

@@ -1,0 +1,211 @@
+"""The flows' pure parts: artifacts, cache guard, task runner choice, failure notices, SMTP block."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from proximite.flows import artifacts
+from proximite.flows.caching import WhileOutputExists
+from proximite.flows.notify import SmtpEmail, failure_notice
+from proximite.flows.runners import DASK_ADDRESS_ENV, fanout_task_runner
+
+
+def test_plain_turns_numpy_pandas_and_paths_into_json_types() -> None:
+    value = {"a": np.int64(3), "b": np.float32(0.5), "c": float("nan"), "d": pd.NA, "e": Path("/x"), "f": [np.bool_(True)],
+             "g": pd.Timestamp("2025-01-02")}
+    assert artifacts.plain(value) == {"a": 3, "b": 0.5, "c": None, "d": None, "e": "/x", "f": [True], "g": "2025-01-02T00:00:00"}
+
+
+def test_the_run_summary_names_pulls_validation_rows_build_and_snapshot() -> None:
+    text = artifacts.run_summary_markdown(
+        flow_name="pipeline",
+        pull={"pull_id": "P1", "mode": "incremental", "records": 120, "requests": 14, "deleted": 2},
+        ingest={"registry": {"pull_id": "R1", "rows": {"activity": 1000, "supervision": 10}}},
+        validation={"rules": 150, "rules_failed": 1},
+        build={"build_id": "B1", "built_at": "2026-01-01", "row_counts": {"family": 60, "activity": 1000}, "inputs": {"registry": "R1"}},
+        indicators_dir="/p/data/04_indicators/B1",
+        snapshot_dir="/p/reporting/snapshot-2026-01-01",
+        cached=["build", "harmonise"],
+    )
+    assert "incremental pull `P1`" in text and "120 records in 14 requests" in text
+    assert "**registry** (pull `R1`): 1,010 rows in 2 table(s)" in text
+    assert "150 rules, 1 with failing rows" in text
+    assert "## Warehouse build `B1`" in text and "| activity | 1,000 |" in text and "| family | 60 |" in text
+    assert "/p/reporting/snapshot-2026-01-01/index.html" in text
+    assert "taken from the cache: build, harmonise" in text
+
+
+def test_validation_rows_give_each_tables_outcome() -> None:
+    rows = artifacts.validation_rows(
+        {"layer": "harmonised", "tables": [
+            {"table": "activity", "rules": 10, "rules_failing": 0, "failing_rows": 0, "blocking": 0},
+            {"table": "family", "rules": 8, "rules_failing": 1, "failing_rows": 3, "blocking": 0},
+            {"table": "need", "rules": 5, "rules_failing": 1, "failing_rows": 7, "blocking": 1},
+        ]}
+    )
+    assert [row["outcome"] for row in rows] == ["passed", "warnings", "refused"]
+    assert rows[1] == {"layer": "harmonised", "table": "family", "rules": 8, "rules_failing": 1, "failing_rows": 3, "blocking": 0, "outcome": "warnings"}
+
+
+def test_validation_rows_count_rules_per_table_from_a_gate_result() -> None:
+    from proximite.expectations.base import FAILURE_COLUMNS, SUMMARY_COLUMNS, ValidationResult
+
+    def rule(table: str, rule_id: str, severity: str, failed: int, passed: bool) -> list[Any]:
+        return ["harmonised", None, table, rule_id, "type", severity, 0.0, 100, failed, failed / 100, passed, "ge", ""]
+
+    summary = pd.DataFrame(
+        [rule("family", "a", "error", 0, True), rule("family", "b", "warning", 4, False), rule("need", "c", "error", 2, False)],
+        columns=SUMMARY_COLUMNS,
+    )
+    result = ValidationResult("harmonised", None, "x", summary, pd.DataFrame(columns=FAILURE_COLUMNS)).to_dict()
+    rows = {row["table"]: row for row in artifacts.validation_rows(result)}
+    assert rows["family"]["rules"] == 2 and rows["family"]["rules_failing"] == 1 and rows["family"]["outcome"] == "warnings"
+    assert rows["need"]["blocking"] == 1 and rows["need"]["failing_rows"] == 2 and rows["need"]["outcome"] == "refused"
+
+
+def _indicator_rows() -> pd.DataFrame:
+    base = {"scope": "quebec", "scope_id": "QC", "stratum": "all", "stratum_value": "all", "breakdown": "all", "breakdown_value": "all",
+            "numerator": np.nan, "denominator": np.nan, "ci_low": np.nan, "ci_high": np.nan, "n": np.nan, "unit": "count", "suppressed": False}
+    return pd.DataFrame([
+        {**base, "indicator": "reach.families_reached", "wave": pd.NA, "period": "all", "value": 60.0},
+        {**base, "indicator": "reach.families_reached", "wave": pd.NA, "period": "T0", "value": 40.0},
+        {**base, "indicator": "isolation.share_isolated", "wave": 6, "period": pd.NA, "value": np.nan, "suppressed": True, "unit": "share"},
+        {**base, "indicator": "isolation.share_isolated", "wave": 0, "period": pd.NA, "value": 0.6, "unit": "share"},
+        {**base, "indicator": "concertation.density", "wave": pd.NA, "period": "all", "value": 0.3},
+        {**base, "scope": "region", "scope_id": "06", "indicator": "reach.families_reached", "wave": pd.NA, "period": "all", "value": 20.0},
+    ])
+
+
+def test_headline_rows_keep_quebecs_headline_indicators_overall_periods_and_mark_suppression() -> None:
+    rows = artifacts.headline_rows(_indicator_rows(), label=lambda indicator: indicator.upper())
+    assert [(row["indicator"], row["wave"], row["period"]) for row in rows] == [
+        ("reach.families_reached", None, "all"), ("isolation.share_isolated", 0, None), ("isolation.share_isolated", 6, None),
+    ]
+    assert rows[0]["value"] == 60.0 and rows[0]["label"] == "REACH.FAMILIES_REACHED"
+    assert rows[2]["value"] is None and rows[2]["suppressed"] is True
+
+
+def test_pull_progress_sends_a_rising_percentage_per_step_at_most_once_a_second() -> None:
+    sent: list[float] = []
+    progress = artifacts.PullProgress(lambda value: "id-1", lambda artifact_id, value: sent.append(value), steps=3, every_seconds=3600)
+    progress("project", 12, 12)  # end of a step: always sent
+    for done in range(1, 100):
+        progress("records", done, 100)  # throttled
+    progress("records", 100, 100)
+    progress("stage to 02", 1, 2)
+    progress.finish()
+    assert sent == [pytest.approx(33.3), pytest.approx(66.7), 100.0]
+    assert progress.artifact_id == "id-1"
+
+
+class _Policy:
+    def compute_key(self, **kwargs: Any) -> str:
+        return "inner-key"
+
+
+def test_the_cache_key_is_the_inner_policys_and_a_missing_output_counts_as_missing(tmp_path: Path) -> None:
+    policy = WhileOutputExists(output_exists=lambda inputs: Path(inputs["path"]).exists(), policy=_Policy())
+    inputs = {"path": str(tmp_path / "out")}
+    assert policy.compute_key(task_ctx=None, inputs=inputs, flow_parameters={}) == "inner-key"
+    assert policy.output_present(inputs) is False
+    (tmp_path / "out").mkdir()
+    assert policy.output_present(inputs) is True
+    broken = WhileOutputExists(output_exists=lambda inputs: 1 / 0, policy=_Policy())
+    assert broken.output_present({}) is False
+
+
+def test_the_fanout_runs_on_dask_when_a_scheduler_is_configured(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    from prefect.task_runners import ThreadPoolTaskRunner
+    from prefect_dask import DaskTaskRunner
+
+    from proximite.config import load_settings
+
+    monkeypatch.delenv(DASK_ADDRESS_ENV, raising=False)
+    assert isinstance(fanout_task_runner(load_settings(tmp_path)), ThreadPoolTaskRunner)
+    (tmp_path / "proximite.toml").write_text('[orchestration]\ndask_address = "tcp://127.0.0.1:8786"\n', encoding="utf-8")
+    runner = fanout_task_runner(load_settings(tmp_path))
+    assert isinstance(runner, DaskTaskRunner) and runner.address == "tcp://127.0.0.1:8786"
+    monkeypatch.setenv(DASK_ADDRESS_ENV, "tcp://10.0.0.1:9000")
+    assert fanout_task_runner(load_settings(tmp_path)).address == "tcp://10.0.0.1:9000"
+
+
+def test_a_failure_notice_names_the_gates_reports_hides_tokens_and_says_what_stays(tmp_path: Path) -> None:
+    from proximite.expectations.base import FAILURE_COLUMNS, SUMMARY_COLUMNS, ValidationResult
+    from proximite.expectations.gates import GateFailed
+
+    summary = pd.DataFrame(
+        [["staged", "registry", "activity", "staged.activity.minutes.between", "plausibility", "error", 0.0, 10, 1, 0.1, False, "great_expectations", ""]],
+        columns=SUMMARY_COLUMNS,
+    )
+    refusal = GateFailed(
+        ValidationResult("staged", "registry", "p1", summary, pd.DataFrame(columns=FAILURE_COLUMNS)),
+        tmp_path / "quarantine" / "p1" / "report",
+        quarantine_dir=tmp_path / "quarantine" / "p1",
+    )
+    notice = failure_notice(
+        flow_name="pipeline", flow_run_name="brave-fox", flow_run_id="1234", project_dir=tmp_path, error=refusal,
+        reason="token 0123456789abcdef0123456789ABCDEF refused; " + str(refusal), ui_url="http://127.0.0.1:4200",
+    )
+    assert notice.subject.startswith("Proximité: pipeline failed")
+    assert str(tmp_path / "quarantine" / "p1" / "report") in notice.body
+    assert notice.quarantine_reports == [str(tmp_path / "quarantine" / "p1" / "report"), str(tmp_path / "quarantine" / "p1")]
+    assert "0123456789abcdef0123456789ABCDEF" not in notice.body and "<hidden>" in notice.body
+    assert "no warehouse yet" in notice.body
+    assert "http://127.0.0.1:4200/runs/flow-run/1234" in notice.body
+
+
+def test_without_the_exception_the_notice_lists_quarantine_reports_written_during_the_run(tmp_path: Path) -> None:
+    old = tmp_path / "data" / "quarantine" / "old" / "registry"
+    old.mkdir(parents=True)
+    (old / "report.html").write_text("x")
+    started = dt.datetime.now(dt.timezone.utc) + dt.timedelta(seconds=1)
+    import os
+    import time
+
+    os.utime(old / "report.html", (time.time() - 3600, time.time() - 3600))
+    new = tmp_path / "data" / "quarantine" / "new" / "registry"
+    new.mkdir(parents=True)
+    (new / "report.html").write_text("x")
+    os.utime(new / "report.html", (started.timestamp() + 5, started.timestamp() + 5))
+    notice = failure_notice(flow_name="pull_registry", flow_run_name="r", flow_run_id="9", reason="refused", project_dir=tmp_path, started=started)
+    assert notice.quarantine_reports == [str(new)]
+
+
+def test_the_smtp_block_logs_in_over_starttls_and_sends_the_notice(monkeypatch: pytest.MonkeyPatch) -> None:
+    calls: list[tuple[str, Any]] = []
+
+    class FakeSMTP:
+        def __init__(self, host: str, port: int, timeout: float) -> None:
+            calls.append(("connect", (host, port)))
+
+        def __enter__(self) -> FakeSMTP:
+            return self
+
+        def __exit__(self, *args: Any) -> None:
+            calls.append(("quit", None))
+
+        def starttls(self, context: Any) -> None:
+            calls.append(("starttls", None))
+
+        def login(self, user: str, password: str) -> None:
+            calls.append(("login", (user, password)))
+
+        def send_message(self, message: Any) -> None:
+            calls.append(("send", (message["To"], message["Subject"], message.get_content())))
+
+    monkeypatch.setattr("smtplib.SMTP", FakeSMTP)
+    block = SmtpEmail(smtp_host="mail.example.org", from_address="proximite@example.org", to_addresses=["a@example.org", "b@example.org"],
+                      username="bot", password="s3cret")
+    block.notify("body text", subject="Proximité: pipeline failed")
+    assert calls == [
+        ("connect", ("mail.example.org", 587)), ("starttls", None), ("login", ("bot", "s3cret")),
+        ("send", ("a@example.org, b@example.org", "Proximité: pipeline failed", "body text\n")), ("quit", None),
+    ]
+    with pytest.raises(ValueError, match="starttls, ssl or none"):
+        SmtpEmail(smtp_host="h", from_address="f@x", to_addresses=["t@x"], security="tls").notify("b")
