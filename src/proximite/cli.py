@@ -391,6 +391,548 @@ def snapshot(
     console.print(f"Snapshot: {out / 'index.html'}", highlight=False, soft_wrap=True)
 
 
+# --------------------------------------------------------------------------------------- followups
+from typing import TYPE_CHECKING  # noqa: E402
+
+if TYPE_CHECKING:  # pragma: no cover
+    import pandas as pd
+
+    from proximite.cohort.followups import FollowupReport
+    from proximite.config import Settings
+
+
+@app.command()
+def followups(
+    project_dir: ProjectDir = Path("."),
+    territory: Annotated[
+        Optional[list[str]], typer.Option("--territory", "-t", help="Only this territory id (repeatable); default: all.")
+    ] = None,
+    as_of: Annotated[Optional[str], typer.Option("--as-of", help="The day the list is for (YYYY-MM-DD); default: today.")] = None,
+    status: Annotated[
+        Optional[list[str]],
+        typer.Option("--status", help="Only follow-ups with this status: open, closing or overdue (repeatable)."),
+    ] = None,
+    csv: Annotated[
+        Optional[Path], typer.Option("--csv", help="Also write the list to this CSV file, and <stem>.completion.csv beside it.")
+    ] = None,
+) -> None:
+    """List, per territory, the families whose next wave window is open, closing within 14 days, or overdue.
+
+    Then completion and attrition by wave, and a count by status. Families appear by their
+    pseudonymous id only: look the id up inside REDCap to reach the record.
+    """
+    from proximite.cohort.followups import FOLLOWUP_STATUSES, FollowupError, followups_from_warehouse
+    from proximite.config import load_settings
+
+    unknown = sorted(set(status or ()) - set(FOLLOWUP_STATUSES))
+    if unknown:
+        raise typer.BadParameter(f"status must be open, closing or overdue (got {', '.join(unknown)})")
+    with _user_errors():
+        try:
+            as_of_date = _parse_date(as_of) if as_of else None
+        except typer.BadParameter as error:
+            raise FollowupError(f"--as-of: {error.message}") from None
+        settings = load_settings(project_dir)
+        report = followups_from_warehouse(settings, as_of=as_of_date, territories=territory or None)
+    due = report.due if not status else report.due[report.due["status"].isin(status)].reset_index(drop=True)
+    console.print("Family ids are pseudonymous: look a family up inside REDCap to reach its record.", highlight=False)
+    _print_followups(report, due)
+    counts = due["status"].value_counts()
+    summary = ", ".join(f"{int(counts.get(name, 0)):,} {name}" for name in reversed(FOLLOWUP_STATUSES) if not status or name in status)
+    console.print(
+        f"{len(due):,} follow-up(s) due on {report.as_of.isoformat()} ({summary}; closing = window ends within "
+        f"{report.closing_days} days), warehouse build {report.build_id}.",
+        highlight=False,
+    )
+    if csv is not None:
+        completion_path = csv.with_name(f"{csv.stem}.completion.csv")
+        with _user_errors():
+            _write_followup_csv(due, report.completion, due_path=csv, completion_path=completion_path)
+        console.print(f"Follow-ups written to {csv} ({len(due):,} rows); completion and attrition to {completion_path}.",
+                      highlight=False, soft_wrap=True)
+
+
+def _print_followups(report: FollowupReport, due: pd.DataFrame) -> None:
+    """One table of due follow-ups per territory, then completion and attrition by wave."""
+    import pandas as pd
+    from rich import box
+
+    for territory_id in report.territories:
+        rows = due[due["territory_id"] == territory_id]
+        name = report.territory_names.get(territory_id, "")
+        title = f"{territory_id} {name}".strip()
+        if rows.empty:
+            console.print(f"[bold]{title}[/]: no follow-up due.", highlight=False)
+            continue
+        table = Table(
+            title=f"{title}: {len(rows):,} follow-up(s) due",
+            title_justify="left",
+            box=box.SIMPLE_HEAD,
+            pad_edge=False,
+            collapse_padding=True,  # fits an 80-column terminal without cutting an id
+        )
+        # Ids and dates are never cut: the id is what the coordinator looks up in REDCap.
+        table.add_column("family id", no_wrap=True, min_width=16)
+        table.add_column("wave", no_wrap=True)
+        table.add_column("due date", no_wrap=True, min_width=10)
+        table.add_column("window", no_wrap=True, min_width=23)
+        table.add_column("status", no_wrap=True)
+        table.add_column("days left", justify="right")
+        style = {"overdue": "bold red", "closing": "yellow", "open": ""}
+        for row in rows.itertuples(index=False):
+            table.add_row(
+                str(row.family_id),
+                f"T{int(row.wave)}",
+                f"{row.due_date:%Y-%m-%d}",
+                f"{row.window_start:%Y-%m-%d} – {row.window_end:%Y-%m-%d}",
+                f"[{style[row.status]}]{row.status}[/]" if style[row.status] else str(row.status),
+                f"{int(row.days_left):,}",
+            )
+        console.print(table)
+    completion = report.completion
+    table = Table(
+        title=f"Completion and attrition by wave, on {report.as_of.isoformat()}",
+        title_justify="left",
+        box=box.SIMPLE_HEAD,
+        pad_edge=False,
+    )
+    for column in ("territory", "wave", "due", "completed", "missed", "exited", "completion", "attrition"):
+        table.add_column(column, justify="left" if column in {"territory", "wave"} else "right", no_wrap=True)
+    percent = lambda value: "–" if pd.isna(value) else f"{100 * value:.1f} %"  # noqa: E731
+    # The total of the territories shown comes last.
+    ordered = pd.concat([completion[completion["territory_id"] != "all"], completion[completion["territory_id"] == "all"]])
+    for row in ordered.itertuples(index=False):
+        table.add_row(
+            str(row.territory_id),
+            f"T{int(row.wave)}",
+            f"{int(row.due):,}",
+            f"{int(row.completed):,}",
+            f"{int(row.missed):,}",
+            f"{int(row.exited):,}",
+            percent(row.completion_rate),
+            percent(row.attrition_rate),
+        )
+    if completion.empty:
+        console.print("Completion and attrition: no wave due yet.")
+    else:
+        console.print(table)
+
+
+def _write_followup_csv(due: pd.DataFrame, completion: pd.DataFrame, *, due_path: Path, completion_path: Path) -> None:
+    """The due list and the completion table as CSV (UTF-8 with BOM for spreadsheets, dates as YYYY-MM-DD)."""
+    due_path.parent.mkdir(parents=True, exist_ok=True)
+    due.to_csv(due_path, index=False, encoding="utf-8-sig", date_format="%Y-%m-%d", lineterminator="\n")
+    completion.to_csv(completion_path, index=False, encoding="utf-8-sig", lineterminator="\n")
+
+
+# --------------------------------------------------------------------------------------- server
+def _die_with_parent() -> None:  # pragma: no cover - runs in the child before exec
+    # Linux: the server stops if `proximite server` is killed outright (no orphan holding the port).
+    import ctypes
+    import signal
+
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+
+
+def _run_in_foreground(command: list[str], *, env: dict[str, str], stop_seconds: float = 30.0) -> int:
+    """Run ``command`` until it ends; Ctrl-C or SIGTERM is passed on to it, then it gets ``stop_seconds`` to stop."""
+    import signal
+    import subprocess
+
+    # The child has its own session so that a terminal's Ctrl-C reaches it once, through us.
+    process = subprocess.Popen(
+        command, env=env, start_new_session=True, preexec_fn=_die_with_parent if sys.platform.startswith("linux") else None
+    )
+
+    def forward(signum: int, _frame: object) -> None:
+        if process.poll() is None:
+            process.send_signal(signal.SIGINT)
+
+    previous = {signum: signal.signal(signum, forward) for signum in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        return process.wait()
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+        if process.poll() is None:
+            process.terminate()
+            try:
+                process.wait(timeout=stop_seconds)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+
+
+@app.command()
+def server(
+    project_dir: ProjectDir = Path("."),
+    host: Annotated[
+        Optional[str], typer.Option(help="Address to listen on; default [orchestration] server_host (127.0.0.1).")
+    ] = None,
+    port: Annotated[
+        Optional[int], typer.Option(help="Port; default [orchestration] server_port (4200).", min=1, max=65535)
+    ] = None,
+    allow_remote: Annotated[
+        bool,
+        typer.Option(
+            "--allow-remote",
+            help="Listen on a non-loopback address. The server has no authentication: only behind a firewall "
+            "or a proxy that authenticates.",
+        ),
+    ] = False,
+) -> None:
+    """Start the project's Prefect server (API and UI) in the foreground; Ctrl-C stops it.
+
+    Runs `prefect server start` with its SQLite database in <project-dir>/.prefect/prefect.db
+    (PREFECT_HOME is <project-dir>/.prefect unless set); a shared installation sets
+    PREFECT_API_DATABASE_CONNECTION_URL to PostgreSQL instead (see docs/orchestration.md).
+    Analytics are off. Prints the UI address and the PREFECT_API_URL to export for
+    `proximite schedule` and the `prefect` command.
+    """
+    from proximite.config import load_settings
+    from proximite.flows import deployments
+
+    with _user_errors():
+        settings = load_settings(project_dir)
+        orchestration = settings.raw.get("orchestration") or {}
+        host = host or str(orchestration.get("server_host") or "127.0.0.1")
+        port = port or int(orchestration.get("server_port") or 4200)
+        if not allow_remote and not deployments.is_loopback_host(host):
+            raise deployments.ScheduleError(
+                f"--host {host}: not a loopback address. The Prefect server has no authentication: whoever reaches "
+                f"{host}:{port} can read every run and start flows. Keep 127.0.0.1 and reach it through an SSH tunnel "
+                "(ssh -L 4200:127.0.0.1:4200 ...), or pass --allow-remote behind a firewall or an authenticating proxy."
+            )
+        env, database = deployments.server_environment(settings, dict(os.environ))
+        Path(env["PREFECT_HOME"]).mkdir(parents=True, exist_ok=True)
+        (settings.project_dir / deployments.PREFECT_DIR_NAME).mkdir(parents=True, exist_ok=True)
+    base = f"http://{deployments.url_host(host)}:{port}"
+    if os.environ.get("PREFECT_API_DATABASE_CONNECTION_URL"):
+        console.print(f"Database: {database} (from PREFECT_API_DATABASE_CONNECTION_URL)", highlight=False, soft_wrap=True)
+    else:
+        console.print(f"Database: SQLite, {database.split(':///', 1)[-1]}", highlight=False, soft_wrap=True)
+    console.print(f"Prefect UI: {base}", highlight=False, soft_wrap=True)
+    console.print(
+        f"In another terminal: export PREFECT_API_URL={base}/api   then: proximite schedule --cron \"0 6 * * MON\" "
+        f"--project-dir {project_dir}",
+        highlight=False,
+        soft_wrap=True,
+    )
+    console.print("Stop with Ctrl-C.")
+    command = [sys.executable, "-m", "prefect", "server", "start", "--host", host, "--port", str(port), "--analytics-off"]
+    code = _run_in_foreground(command, env=env)
+    # uvicorn's clean stop after Ctrl-C is not an error.
+    raise typer.Exit(code=0 if code in (0, -2, 130) else code)
+
+
+# --------------------------------------------------------------------------------------- schedule
+def _prefect_answers(api: str) -> bool:
+    import httpx
+
+    try:
+        return httpx.get(f"{api}/health", timeout=5.0).status_code == 200
+    except httpx.HTTPError:
+        return False
+
+
+@app.command()
+def schedule(
+    cron: Annotated[
+        str, typer.Option(help='When to run: a five-field cron read in --timezone, e.g. "0 6 * * MON" (Mondays 06:00).')
+    ],
+    flow: Annotated[
+        Optional[list[str]],
+        typer.Option("--flow", "-f", help="Flow to schedule: pipeline (default), pull_cohort, pull_registry; repeatable."),
+    ] = None,
+    project_dir: ProjectDir = Path("."),
+    api_url: Annotated[
+        Optional[str],
+        typer.Option("--api-url", help="Prefect API URL; default PREFECT_API_URL, else the [orchestration] server's."),
+    ] = None,
+    timezone: Annotated[
+        Optional[str], typer.Option(help="IANA time zone of the cron; default [orchestration] timezone (America/Toronto).")
+    ] = None,
+) -> None:
+    """Serve the flows on a schedule against the project's Prefect server, until Ctrl-C.
+
+    Registers one deployment per flow, named after the project ([project] name) with the
+    parameters of [orchestration] (input_dir, redcap_url, token_env, token_secret), and runs
+    each scheduled or UI-triggered run in a subprocess of this process: the pseudonym key and the
+    REDCap token come from this process's environment. Stopping it pauses the schedules;
+    starting it again resumes them.
+    """
+    from proximite.config import load_settings
+    from proximite.flows import deployments
+
+    with _user_errors():
+        settings = load_settings(project_dir)
+        url = deployments.api_url(settings, option=api_url)
+        # A mistyped cron fails here, before any network or Prefect import.
+        cron = deployments.validate_cron(cron)
+        zone = deployments.resolved_timezone(settings, timezone)
+        if not _prefect_answers(url):
+            raise deployments.ScheduleError(f"no Prefect server at {url}; start it with `proximite server`")
+        # The serving process and the runs it starts talk to this server.
+        os.environ["PREFECT_API_URL"] = url
+        from prefect import serve
+        from prefect.settings import PREFECT_API_URL, temporary_settings
+
+        with temporary_settings(updates={PREFECT_API_URL: url}):
+            served = deployments.build_deployments(settings, cron=cron, flows=flow or ["pipeline"], timezone=zone)
+            next_run = deployments.next_run_time(cron, timezone=zone)
+            console.print(f"Serving on {url}, cron {cron!r} in {zone}:", highlight=False, soft_wrap=True)
+            table = Table()
+            for column in ("deployment", "next run"):
+                table.add_column(column)
+            for deployment in served:
+                table.add_row(f"{deployment.flow_name}/{deployment.name}", next_run.isoformat(timespec="minutes"))
+            console.print(table)
+            console.print("Runs are in the Prefect UI (filter on the tag 'proximite'). Stop with Ctrl-C.")
+            import signal
+
+            # Ctrl-C stops serving even when started with SIGINT ignored (a script's background
+            # job); Prefect's runner handles SIGTERM itself.
+            signal.signal(signal.SIGINT, signal.default_int_handler)
+            serve(*served, print_starting_message=False)
+
+
+# --------------------------------------------------------------------------------------- status
+@app.command()
+def status(
+    project_dir: ProjectDir = Path("."),
+    limit: Annotated[int, typer.Option(help="How many pulls to list (newest first).", min=1)] = 10,
+) -> None:
+    """What a coordinator checks first: the last pulls, the current warehouse build, the last snapshot.
+
+    Read from the project's own files (the raw layer's manifests, the warehouse's build table,
+    the snapshots' manifests, the quarantine folder); nothing is recomputed. Counts and ids only.
+    """
+    from proximite.cohort.status import project_status
+    from proximite.config import load_settings
+
+    with _user_errors():
+        settings = load_settings(project_dir)
+        state = project_status(settings, limit=limit)
+    if not state["pulls"] and state["build"] is None and state["snapshot"] is None and not state["quarantined"]:
+        console.print(
+            f"Nothing in {settings.project_dir} yet: no pull, no warehouse, no snapshot. Start with "
+            f"`proximite ingest INPUT_DIR --project-dir {project_dir}` (or `proximite pull redcap`), then `proximite build`.",
+            highlight=False,
+            soft_wrap=True,
+        )
+        return
+    _print_pulls(state["pulls"])
+    build_info = state["build"]
+    if build_info is None:
+        console.print("Warehouse: none built yet (`proximite build`).")
+    else:
+        console.print(
+            f"Warehouse build {build_info['build_id']}, built {_short_time(build_info['built_at'])} UTC:", highlight=False
+        )
+        table = Table()
+        table.add_column("table")
+        table.add_column("rows", justify="right")
+        for name, rows in sorted(build_info["row_counts"].items()):
+            table.add_row(name, f"{int(rows):,}")
+        console.print(table)
+        console.print(f"Warehouse: {build_info['path']}", highlight=False, soft_wrap=True)
+    snapshot_info = state["snapshot"]
+    if snapshot_info is None:
+        console.print("Snapshot: none written yet (`proximite snapshot`).")
+    else:
+        level = (snapshot_info.get("disclosure") or {}).get("level", "?")
+        console.print(
+            f"Last snapshot: {snapshot_info['path']} (generated {snapshot_info.get('generated_at', '?')}, level {level}, "
+            f"scope {snapshot_info.get('scope', '?')}, build {snapshot_info.get('data_version', '?')})",
+            highlight=False,
+            soft_wrap=True,
+        )
+    quarantined = state["quarantined"]
+    if quarantined:
+        from proximite.cohort import layers
+
+        console.print(
+            f"Quarantined batches: {len(quarantined)} in {settings.data_dir / layers.QUARANTINE} "
+            f"(newest {quarantined[-1]}; each has report.html and failures.csv).",
+            highlight=False,
+            soft_wrap=True,
+        )
+    else:
+        console.print("Quarantined batches: none.")
+
+
+def _short_time(value: object) -> str:
+    """An ISO timestamp as ``YYYY-MM-DD HH:MM:SS`` in UTC (the raw text when it is not one)."""
+    try:
+        moment = dt.datetime.fromisoformat(str(value))
+    except ValueError:
+        return str(value or "?")
+    if moment.tzinfo is not None:
+        moment = moment.astimezone(dt.timezone.utc)
+    return moment.strftime("%Y-%m-%d %H:%M:%S")
+
+
+def _print_pulls(pulls: list[dict[str, object]]) -> None:
+    if not pulls:
+        console.print("Pulls: none yet.")
+        return
+    table = Table(title="Last pulls (newest first; * = the pull the next build uses)")
+    for column in ("time (UTC)", "source", "pull id", "rows", "mode", "outcome"):
+        table.add_column(column, justify="right" if column == "rows" else "left")
+    for pull in pulls:
+        outcome = str(pull["outcome"])
+        if pull.get("error"):
+            outcome = f"{outcome}: {pull['error']}"
+        rows = pull.get("rows")
+        table.add_row(
+            _short_time(pull.get("received_at")),
+            str(pull["source"]),
+            f"{pull['pull_id']}{' *' if pull.get('latest') else ''}",
+            f"{rows:,}" if isinstance(rows, int) else "",
+            str(pull.get("mode") or ""),
+            outcome,
+        )
+    console.print(table)
+
+
+# --------------------------------------------------------------------------------------- notify
+notify_app = typer.Typer(
+    help="Failure notifications: save a webhook or email block, send a test, create the server's automation.",
+    no_args_is_help=True,
+    add_completion=False,
+)
+app.add_typer(notify_app, name="notify")
+
+ApiUrl = Annotated[
+    Optional[str], typer.Option("--api-url", help="Prefect API URL; default PREFECT_API_URL, else the [orchestration] server's.")
+]
+
+
+@contextlib.contextmanager
+def _prefect_server(project_dir: Path, api_url: Optional[str]) -> Iterator[Settings]:
+    """Point Prefect at the project's running server (blocks and automations live there)."""
+    from proximite.config import load_settings
+    from proximite.flows import deployments
+
+    with _user_errors():
+        settings = load_settings(project_dir)
+        url = deployments.api_url(settings, option=api_url)
+        if not _prefect_answers(url):
+            raise deployments.ScheduleError(f"no Prefect server at {url}; start it with `proximite server`")
+    os.environ["PREFECT_API_URL"] = url
+    from prefect.settings import PREFECT_API_URL, temporary_settings
+
+    with temporary_settings(updates={PREFECT_API_URL: url}):
+        try:
+            yield settings
+        except (ValueError, OSError) as error:
+            # Prefect says "Unable to find block document named ..." or the SMTP server refused.
+            error_console.print(f"[bold red]error:[/] {error}", highlight=False, soft_wrap=True)
+            raise typer.Exit(code=1) from None
+
+
+def _print_notify_block(value: str, project_dir: Path) -> None:
+    console.print(f"Saved. Put this line under [orchestration] in {project_dir / 'proximite.toml'}:", highlight=False, soft_wrap=True)
+    console.print(f'notify_block = "{value}"', highlight=False, soft_wrap=True, markup=False)
+
+
+Overwrite = Annotated[bool, typer.Option("--overwrite", help="Replace a block of the same name.")]
+
+
+@notify_app.command("webhook")
+def notify_webhook(
+    url: Annotated[str, typer.Argument(help="The endpoint that receives a JSON POST {\"subject\", \"body\"}.")],
+    name: Annotated[str, typer.Option("--name", help="Block name, e.g. coordinator.")],
+    project_dir: ProjectDir = Path("."),
+    api_url: ApiUrl = None,
+    overwrite: Overwrite = False,
+) -> None:
+    """Save a webhook notification block (Teams, Slack, Mattermost or any JSON endpoint)."""
+    from proximite.flows import notify
+
+    if not url.startswith(("https://", "http://")):
+        raise typer.BadParameter(f"the webhook URL must start with https:// (got {url[:30]!r}...)")
+    with _prefect_server(project_dir, api_url):
+        value = notify.save_webhook_block(name, url, overwrite=overwrite)
+    _print_notify_block(value, project_dir)
+
+
+@notify_app.command("email")
+def notify_email(
+    name: Annotated[str, typer.Option("--name", help="Block name, e.g. coordinator.")],
+    host: Annotated[str, typer.Option("--host", help="SMTP server host name.")],
+    from_address: Annotated[str, typer.Option("--from", help="Sender address.")],
+    to: Annotated[list[str], typer.Option("--to", help="Recipient address (repeatable).")],
+    port: Annotated[int, typer.Option("--port", help="SMTP port (587 STARTTLS, 465 SSL, 25 plain).", min=1, max=65535)] = 587,
+    security: Annotated[str, typer.Option("--security", help="starttls, ssl or none.")] = "starttls",
+    username: Annotated[Optional[str], typer.Option("--username", help="SMTP login, when the server needs one.")] = None,
+    password_env: Annotated[
+        Optional[str], typer.Option("--password-env", help="Environment variable holding the SMTP password (never on the command line).")
+    ] = None,
+    project_dir: ProjectDir = Path("."),
+    api_url: ApiUrl = None,
+    overwrite: Overwrite = False,
+) -> None:
+    """Save an email notification block sending through the institution's SMTP server."""
+    from proximite.flows import notify
+
+    if security not in {"starttls", "ssl", "none"}:
+        raise typer.BadParameter(f"--security must be starttls, ssl or none (got {security!r})")
+    password = None
+    if password_env:
+        password = os.environ.get(password_env)
+        if not password:
+            raise typer.BadParameter(f"--password-env {password_env}: that environment variable is not set")
+    with _prefect_server(project_dir, api_url):
+        value = notify.save_email_block(
+            name,
+            overwrite=overwrite,
+            smtp_host=host,
+            smtp_port=port,
+            security=security,
+            username=username,
+            password=password,
+            from_address=from_address,
+            to_addresses=list(to),
+        )
+    _print_notify_block(value, project_dir)
+
+
+@notify_app.command("test")
+def notify_test(
+    block: Annotated[str, typer.Option("--block", help='The block, as in notify_block: "custom-webhook/coordinator".')],
+    project_dir: ProjectDir = Path("."),
+    api_url: ApiUrl = None,
+) -> None:
+    """Send a test message through a notification block (check that the coordinator receives it)."""
+    from proximite.flows import notify
+
+    with _prefect_server(project_dir, api_url) as settings:
+        notify.send_test_notice(block, project_name=settings.project_name)
+    console.print(f"Test message sent through {block}.", highlight=False)
+
+
+@notify_app.command("automation")
+def notify_automation(
+    block: Annotated[str, typer.Option("--block", help='A webhook block, as in notify_block: "custom-webhook/coordinator".')],
+    name: Annotated[str, typer.Option("--name", help="Automation name (replaced if it exists).")] = "proximite-run-failed",
+    project_dir: ProjectDir = Path("."),
+    api_url: ApiUrl = None,
+) -> None:
+    """Create the server's automation: notify when a run tagged proximite ends Failed or Crashed."""
+    from proximite.flows import notify
+
+    with _prefect_server(project_dir, api_url):
+        automation = notify.create_failure_automation(block, name=name)
+    console.print(
+        f"Automation {name!r} ({automation.id}) notifies through {block} when a run tagged "
+        f"{notify.FLOW_TAG!r} ends Failed or Crashed.",
+        highlight=False,
+        soft_wrap=True,
+    )
+
+
 # --------------------------------------------------------------------------------------- demo
 @app.command()
 def demo(

@@ -26,8 +26,8 @@ pytestmark = pytest.mark.usefixtures("prefect_api", "pseudonym_env")
 def _artifacts_of(flow_run_id: Any) -> dict[str, dict[str, Any]]:
     """Artifacts of one flow run, by key, read back through the REST API.
 
-    (Prefect 3.8's client sends null for the filters it is not given, which its server refuses,
-    and an empty task-run filter leaves out the flow's own artifacts: the request is made directly.)
+    (The request is made directly, filtered on the flow run only: an artifact of the flow itself
+    has no task run, and a task-run filter would leave it out.)
     """
     import httpx
     from prefect.settings import PREFECT_API_URL

@@ -1,0 +1,248 @@
+"""A real Prefect server (`proximite server`), the pipeline served on a schedule (`proximite schedule`),
+a run triggered through the API, its artifacts read back, then `prefect deploy --all` of prefect.yaml
+
+Both commands run as subprocesses, as a coordinator runs them in two terminals.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any, TypeVar
+
+import httpx
+import pytest
+
+from proximite.cohort.status import project_status
+from proximite.config import load_settings
+from proximite.flows import deployments
+
+TEST_KEY = "test-key-not-secret-0123456789abcdef"
+REPOSITORY = Path(__file__).resolve().parents[2]
+CRON = "0 6 * * MON"
+T = TypeVar("T")
+
+
+def _free_loopback_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def _proximite() -> list[str]:
+    script = Path(sys.executable).with_name("proximite")
+    return [str(script)] if script.is_file() else [sys.executable, "-m", "proximite.cli"]
+
+
+class _Process:
+    """A subprocess whose output goes to a file, stopped with SIGINT (then killed) at the end."""
+
+    def __init__(self, name: str, command: list[str], *, env: dict[str, str], log_dir: Path) -> None:
+        self.name = name
+        self.log = log_dir / f"{name}.log"
+        self._handle = self.log.open("wb")
+        self.process = subprocess.Popen(command, env=env, stdout=self._handle, stderr=subprocess.STDOUT)
+
+    def output(self, tail: int = 4000) -> str:
+        self._handle.flush()
+        return f"--- {self.name} (exit {self.process.poll()}) ---\n{self.log.read_text(errors='replace')[-tail:]}"
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGINT)
+            try:
+                self.process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        self._handle.close()
+
+
+def _wait_for(what: str, probe: Callable[[], T | None], *, timeout: float, processes: list[_Process], every: float = 0.5) -> T:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        result = probe()
+        if result is not None:
+            return result
+        for process in processes:
+            if process.process.poll() is not None:
+                pytest.fail(f"{process.name} exited while waiting for {what}\n{process.output()}")
+        time.sleep(every)
+    pytest.fail(f"timed out after {timeout:.0f} s waiting for {what}\n" + "\n".join(p.output() for p in processes))
+
+
+@pytest.fixture
+def scheduled_project(tmp_path: Path) -> Path:
+    """A project whose [orchestration] input_dir is a small synthetic input (40 families, 3 territories)."""
+    from proximite.cohort.sandbox.synth import generate_cohort
+
+    input_dir = tmp_path / "input"
+    generate_cohort(input_dir, families=40, territories=3, seed=11)
+    project = tmp_path / "project"
+    project.mkdir()
+    (project / "proximite.toml").write_text(
+        f'[orchestration]\ninput_dir = "{input_dir.as_posix()}"\n\n[validation]\ndata_docs = false\n', encoding="utf-8"
+    )
+    return project
+
+
+@pytest.fixture
+def base_env(tmp_path: Path) -> Iterator[dict[str, str]]:
+    env = {key: value for key, value in os.environ.items() if not key.startswith("PREFECT_API")}
+    env["PREFECT_HOME"] = str(tmp_path / "prefect-home")  # throwaway: never the user's ~/.prefect
+    env["PREFECT_SERVER_ANALYTICS_ENABLED"] = "false"
+    yield env
+    shutil.rmtree(tmp_path / "prefect-home", ignore_errors=True)
+
+
+def test_server_schedule_trigger_a_run_and_read_its_artifacts(
+    scheduled_project: Path, base_env: dict[str, str], tmp_path: Path
+) -> None:
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import (
+        ArtifactFilter,
+        ArtifactFilterFlowRunId,
+        DeploymentFilter,
+        DeploymentFilterId,
+        FlowRunFilter,
+        FlowRunFilterState,
+        FlowRunFilterStateType,
+    )
+    from prefect.client.schemas.objects import StateType
+    from prefect.client.schemas.sorting import FlowRunSort
+    from prefect.settings import PREFECT_API_URL, temporary_settings
+
+    port = _free_loopback_port()
+    api = f"http://127.0.0.1:{port}/api"
+    processes: list[_Process] = []
+    try:
+        server = _Process(
+            "proximite server",
+            [*_proximite(), "server", "--project-dir", str(scheduled_project), "--port", str(port)],
+            env=base_env,
+            log_dir=tmp_path,
+        )
+        processes.append(server)
+
+        def healthy() -> bool | None:
+            try:
+                return True if httpx.get(f"{api}/health", timeout=2).status_code == 200 else None
+            except httpx.HTTPError:
+                return None
+
+        _wait_for("the server's /api/health", healthy, timeout=90, processes=processes)
+        # The server's SQLite database is in the project, not in PREFECT_HOME.
+        assert (scheduled_project / ".prefect" / "prefect.db").is_file()
+        assert f"PREFECT_API_URL=http://127.0.0.1:{port}/api" in server.output()
+
+        scheduler = _Process(
+            "proximite schedule",
+            [*_proximite(), "schedule", "--cron", CRON, "--project-dir", str(scheduled_project)],
+            env={
+                **base_env,
+                "PREFECT_API_URL": api,
+                "PROXIMITE_PSEUDONYM_KEY": TEST_KEY,
+                # Pick the triggered run up quickly (the default polls every 10 s).
+                "PREFECT_RUNNER_POLL_FREQUENCY": "2",
+            },
+            log_dir=tmp_path,
+        )
+        processes.append(scheduler)
+
+        with temporary_settings(updates={PREFECT_API_URL: api}), get_client(sync_client=True) as client:
+
+            def deployment() -> Any:
+                try:
+                    return client.read_deployment_by_name("pipeline/proximite-cohorte")
+                except Exception:  # noqa: BLE001 - not there yet
+                    return None
+
+            served = _wait_for("the pipeline deployment", deployment, timeout=90, processes=processes)
+            [schedule] = served.schedules
+            assert (schedule.schedule.cron, schedule.schedule.timezone, schedule.active) == (CRON, "America/Toronto", True)
+            assert "proximite" in served.tags
+            assert served.parameters["project_dir"] == str(scheduled_project.resolve())
+
+            flow_run = client.create_flow_run_from_deployment(served.id)
+
+            def finished() -> Any:
+                state = client.read_flow_run(flow_run.id).state
+                return state if state is not None and state.is_final() else None
+
+            state = _wait_for("the triggered run to finish", finished, timeout=180, processes=processes, every=1)
+            assert state.is_completed(), f"run ended {state.type.value}: {state.message}\n" + "\n".join(
+                process.output() for process in processes
+            )
+
+        # Through Prefect's own client: it sends "limit": null, which the server only accepts with
+        # fastapi < 0.151 (pinned in pyproject.toml).
+        with temporary_settings(updates={PREFECT_API_URL: api}), get_client(sync_client=True) as client:
+            artifacts = client.read_artifacts(
+                artifact_filter=ArtifactFilter(flow_run_id=ArtifactFilterFlowRunId(any_=[flow_run.id])), limit=50
+            )
+        by_key = {artifact.key: artifact for artifact in artifacts if artifact.key}
+        assert {"proximite-run-summary", "proximite-validation-summary", "proximite-headline-indicators"} <= set(by_key)
+
+        status = project_status(load_settings(scheduled_project))
+        assert status["build"] is not None and status["snapshot"] is not None
+        markdown = by_key["proximite-run-summary"].data
+        assert by_key["proximite-run-summary"].type == "markdown"
+        assert status["build"]["build_id"] in markdown
+        assert str(Path(status["snapshot"]["path"]).parent) in markdown
+        headline = by_key["proximite-headline-indicators"]
+        rows = json.loads(headline.data) if isinstance(headline.data, str) else headline.data
+        assert headline.type == "table" and len(rows) > 0
+        # The scheduled run read the configured input: every family of the synthetic cohort.
+        assert status["build"]["row_counts"]["family"] == 40
+
+        with temporary_settings(updates={PREFECT_API_URL: api}), get_client(sync_client=True) as client:
+            # The server's scheduler turned the cron into runs: the next one is Monday 06:00, Montréal time.
+            expected = deployments.next_run_time(CRON, timezone="America/Toronto")
+
+            def scheduled() -> Any:
+                if "Can't evaluate bulk DML" in server.output(tail=10**7):
+                    pytest.fail("the server's scheduler fails: Prefect 3.8 needs sqlalchemy<2.1\n" + server.output())
+                runs = client.read_flow_runs(
+                    deployment_filter=DeploymentFilter(id=DeploymentFilterId(any_=[served.id])),
+                    flow_run_filter=FlowRunFilter(state=FlowRunFilterState(type=FlowRunFilterStateType(any_=[StateType.SCHEDULED]))),
+                    sort=FlowRunSort.EXPECTED_START_TIME_ASC,
+                    limit=10,
+                )
+                return runs or None
+
+            upcoming = _wait_for(
+                "the server's scheduler to create the scheduled runs (none: Prefect 3.8's scheduler fails under "
+                "SQLAlchemy 2.1, see the server's log; it needs sqlalchemy<2.1)",
+                scheduled,
+                timeout=60,
+                processes=processes,
+                every=1,
+            )
+            assert min(run.expected_start_time for run in upcoming) == expected
+
+        # prefect.yaml deploys against the same server: the three deployments on the work pool.
+        deploy_env = {**base_env, "PREFECT_API_URL": api, "PROXIMITE_PROJECT_DIR": str(scheduled_project),
+                      "PROXIMITE_REDCAP_URL": "https://redcap.example.org/api/"}
+        prefect = [sys.executable, "-m", "prefect"]
+        for command in (["work-pool", "create", "proximite", "--type", "process"], ["--no-prompt", "deploy", "--all"]):
+            done = subprocess.run([*prefect, *command], cwd=REPOSITORY, env=deploy_env, capture_output=True, text=True, timeout=300)
+            assert done.returncode == 0, f"prefect {' '.join(command)}:\n{done.stdout[-3000:]}\n{done.stderr[-3000:]}"
+        with temporary_settings(updates={PREFECT_API_URL: api}), get_client(sync_client=True) as client:
+            for flow_name, active in (("pipeline", True), ("pull_cohort", False), ("pull_registry", False)):
+                deployed = client.read_deployment_by_name(f"{flow_name}/proximite-cohorte")
+                assert deployed.work_pool_name == "proximite"
+                assert [item.active for item in deployed.schedules] == [active]
+            assert client.read_deployment_by_name("pull_cohort/proximite-cohorte").parameters["url"] == "https://redcap.example.org/api/"
+    finally:
+        for process in reversed(processes):
+            process.stop()
+    # Ctrl-C stops both cleanly.
+    assert [process.process.returncode for process in processes] == [0, 0], "\n".join(p.output() for p in processes)
