@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-__all__ = ["panel", "load_codebook"]
+__all__ = ["panel", "survival_table", "load_codebook"]
 
 if TYPE_CHECKING:  # pragma: no cover
     import pandas as pd
@@ -26,3 +26,10 @@ def panel(*args: Any, **kwargs: Any) -> "pd.DataFrame":
     from proximite.cohort.warehouse import panel as _panel
 
     return _panel(*args, **kwargs)
+
+
+def survival_table(*args: Any, **kwargs: Any) -> "pd.DataFrame":
+    """Time-to-event data (one row per subject, or start/stop rows); see :func:`proximite.cohort.survival.survival_table`."""
+    from proximite.cohort.survival import survival_table as _survival_table
+
+    return _survival_table(*args, **kwargs)

@@ -31,7 +31,6 @@ territory cost more than the rest of the module at province scale.
 
 from __future__ import annotations
 
-import warnings
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
@@ -303,14 +302,11 @@ def attrition_weights(
 
 
 def _logit_probabilities(outcome: np.ndarray, design: np.ndarray) -> np.ndarray:
-    """Fitted probabilities of a binomial GLM (logit link); IRLS with a pseudo-inverse."""
-    import statsmodels.api as sm  # imported here: a second of import for one model
+    """Fitted probabilities of a binomial GLM (logit link), the fit the cohort's attrition model uses."""
+    from proximite.cohort.models.attrition import fit_logit  # pure; statsmodels imported there lazily
 
-    with warnings.catch_warnings(), np.errstate(over="ignore", under="ignore"):
-        # A covariate that separates the outcome perfectly still gives usable fitted values.
-        warnings.simplefilter("ignore")
-        result = sm.GLM(outcome, design, family=sm.families.Binomial()).fit()
-        return np.asarray(result.fittedvalues, dtype="float64")
+    # Quiet: a covariate that separates the outcome perfectly still gives usable fitted values.
+    return np.asarray(fit_logit(outcome, design, quiet=True).fittedvalues, dtype="float64")
 
 
 # ---------------------------------------------------------------------------- adjusted effects

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import duckdb
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -301,6 +302,88 @@ def test_panel_from_project_dir_through_the_package(settings: Settings, built: B
     assert len(frame) == 6 and frame.attrs["build_id"] == built.build_id
 
 
+def with_activities(tables: dict[str, pd.DataFrame]) -> dict[str, pd.DataFrame]:
+    """Activities of f1 (2 Jan 30 min, 4 Jan 45, 10 Jan 60), of f2 (1 Jan 20) and one without a family.
+
+    Assessment dates (from ``generic_table``): f2 T6 1 Jan, f1 T0 2 Jan, f1 T6 3 Jan, f2 T0 4 Jan,
+    f1 T12 5 Jan, f3 T6 6 Jan.
+    """
+    activity = generic_table("activity", 5).assign(
+        family_id=pd.Series(["f1", "f1", "f1", "f2", pd.NA], dtype="string"),
+        activity_date=pd.to_datetime(["2024-01-02", "2024-01-04", "2024-01-10", "2024-01-01", "2024-01-01"]),
+        minutes=pd.Series([30, 45, 60, 20, 100], dtype="Int64"),
+        travel_minutes=pd.Series([500, 500, 500, 500, 500], dtype="Int64"),
+    )
+    return {**tables, "activity": activity}
+
+
+def test_panel_ptp_minutes_sum_the_familys_activity_up_to_the_assessment(settings: Settings) -> None:
+    tables = with_activities(model_tables())
+    tables["assessment"] = tables["assessment"].assign(
+        assessment_date=tables["assessment"]["assessment_date"].where(pd.Series([True] * 5 + [False]))
+    )
+    build_warehouse(tables, settings=settings, inputs=INPUTS, code_version="x")
+    frame = panel(settings=settings, ptp_minutes=True)
+    assert list(frame.columns)[-1] == "ptp_minutes" and str(frame["ptp_minutes"].dtype) == "Int64"
+    expected = {("f1", 0): 30, ("f1", 6): 30, ("f1", 12): 75, ("f2", 0): 20, ("f2", 6): 20}
+    assert {key: int(value) for key, value in frame["ptp_minutes"].dropna().items()} == expected
+    assert pd.isna(frame.loc[("f3", 6), "ptp_minutes"])  # no assessment date: no cut-off
+    book = frame.attrs["codebook"]["ptp_minutes"]
+    assert book["type"] == "int" and book["description"].startswith("Temps de PTP")
+    assert book["description_en"].startswith("PTP time received")
+    # Named among the columns, with a wave filter.
+    chosen = panel(settings=settings, columns=["ptp_minutes"], waves=[12])
+    assert list(chosen.columns) == ["ptp_minutes"] and chosen["ptp_minutes"].tolist() == [75]
+    assert set(panel(settings=settings).columns).isdisjoint({"ptp_minutes", "attrition_weight"})
+
+
+def test_panel_attrition_weight_is_the_attrition_models(settings: Settings) -> None:
+    from proximite.cohort.models import attrition_weights
+
+    built_tables = model_tables()
+    # Twelve more families with a T0 index; the more isolated leave after T0.
+    extra = [f"g{i:02d}" for i in range(12)]
+    family = pd.concat([built_tables["family"], generic_table("family", 15).iloc[3:].assign(
+        family_id=pd.Series(extra, dtype="string", index=range(3, 15)),
+        territory_id=pd.Series(["T01"] * 12, dtype="string", index=range(3, 15)),
+        isolated_at_contact=pd.Series([i % 2 == 0 for i in range(12)], dtype="boolean", index=range(3, 15)),
+    )], ignore_index=True)
+    rows = []
+    for i, name in enumerate(extra):
+        level = 20.0 + 6 * i
+        rows.append((name, 0, level))
+        if i in {0, 1, 2, 3, 4, 5, 6, 8, 10}:  # mostly the less isolated stay
+            rows.append((name, 6, level - 5))
+    more = generic_table("assessment", 6 + len(rows)).iloc[6:].reset_index(drop=True).assign(
+        family_id=pd.Series([r[0] for r in rows], dtype="string"),
+        wave=pd.Series([r[1] for r in rows], dtype="Int64"),
+        isolation_index=pd.Series([r[2] for r in rows], dtype="Float64"),
+        # T0 on 1 Jan, T6 on 20 Aug 2024: the data's horizon is past every T6 window (it ends on
+        # 15 Aug), so a family without T6 was lost there, not still due.
+        assessment_date=pd.to_datetime(["2024-01-01" if r[1] == 0 else "2024-08-20" for r in rows]),
+    )
+    built_tables["family"] = family
+    built_tables["assessment"] = pd.concat([built_tables["assessment"], more], ignore_index=True)
+    build_warehouse(built_tables, settings=settings, inputs=INPUTS, code_version="x")
+
+    frame = panel(settings=settings, attrition_weight=True)
+    assert str(frame["attrition_weight"].dtype) == "Float64"
+    reference = attrition_weights(panel(settings=settings, columns=["isolation_index", "baseline_isolation_index", "isolated_at_contact"]))
+    pd.testing.assert_series_equal(frame["attrition_weight"].astype("float64"), reference, check_names=False)
+    assert (frame["attrition_weight"].xs(0, level="wave") == 1).all()
+    assert frame.loc[("f2", 6), "attrition_weight"] is pd.NA  # no T0 index: no weight
+    assert frame["attrition_weight"].xs(6, level="wave").drop(["f2", "f3"]).std() > 0
+    # Weights come from every wave even when the panel keeps fewer.
+    kept = panel(settings=settings, columns=["isolation_index", "attrition_weight"], waves=[6])
+    pd.testing.assert_series_equal(kept["attrition_weight"], frame["attrition_weight"].xs(6, level="wave", drop_level=False))
+    book = kept.attrs["codebook"]["attrition_weight"]
+    assert book["description"].startswith("Poids stabilisé") and book["description_en"].startswith("Stabilised attrition weight")
+    options = panel(settings=settings, attrition_weight=True, attrition_options={"covariates": ["baseline_isolation_index"]})
+    assert not np.allclose(options["attrition_weight"].astype("float64").fillna(0), frame["attrition_weight"].astype("float64").fillna(0))
+    with pytest.raises(ValueError, match="attrition_options: unknown option\\(s\\) covariate;"):
+        panel(settings=settings, attrition_weight=True, attrition_options={"covariate": ["n_children"]})
+
+
 def test_types_cover_every_model_type() -> None:
     assert set(DUCKDB_TYPES) == set(PANDAS_DTYPES)
 
@@ -310,3 +393,15 @@ def test_primary_keys_can_be_left_out(settings: Settings) -> None:
     with connect(settings) as connection:
         count = connection.execute("SELECT count(*) FROM duckdb_constraints() WHERE constraint_type = 'PRIMARY KEY'").fetchone()[0]
     assert count == 1  # the build table's own key only
+
+
+def test_panel_says_which_waves_were_not_due_at_the_datas_horizon(settings: Settings, built: BuildInfo) -> None:
+    # The assessments end on 6 Jan 2024 (the data's horizon): every family's T12 and T24 windows
+    # (a year and two after its T0) are still open, so no family can have been lost there yet.
+    frame = panel(settings=settings)
+    not_due = frame.attrs["waves_not_due"]
+    families = set(model_tables()["family"]["family_id"].astype(str))
+    assert set(not_due[12]) == families and set(not_due[24]) == families
+    assert all(isinstance(family, str) for ids in not_due.values() for family in ids)
+    # Plain lists of ids: frames carrying them still concatenate and copy.
+    assert pd.concat([frame, frame]).attrs["waves_not_due"] == not_due
