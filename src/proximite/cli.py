@@ -933,6 +933,103 @@ def notify_automation(
     )
 
 
+# --------------------------------------------------------------------------------------- models
+models_app = typer.Typer(
+    help="Fit model specs (YAML) on the long panel or the survival table; list the model kinds.",
+    no_args_is_help=True,
+    add_completion=False,
+)
+app.add_typer(models_app, name="models")
+
+
+@models_app.command("run")
+def models_run(
+    specs: Annotated[list[Path], typer.Argument(help="Spec files (YAML): one spec, or several under models:.")],
+    project_dir: ProjectDir = Path("."),
+    out: Annotated[
+        Optional[Path],
+        typer.Option(
+            "--out",
+            "-o",
+            help="Output directory (default <project>/reporting/models/<spec stem>-<build id>/); "
+            "with several spec files, one folder per file inside it.",
+        ),
+    ] = None,
+) -> None:
+    """Fit every model of the spec files on the current warehouse and write their results.
+
+    Per model: <name>.summary.csv (and its other tables), .html, .tex and .png; comparison.csv
+    when models share terms; manifest.json (build id, code version, spec hash, files, rows used).
+    Every file is checked before anything is fitted; a failing model stops the run and leaves
+    the previous results in place.
+    """
+    from proximite.cohort.models.specs import load_specs, run_specs
+    from proximite.config import load_settings
+
+    with _user_errors():
+        settings = load_settings(project_dir)
+        loaded = [(path, load_specs(path)) for path in specs]
+        stems = [path.stem for path, _ in loaded]
+        for path, file_specs in loaded:
+            target = None
+            if out is not None:
+                target = out if len(loaded) == 1 else out / (path.stem if stems.count(path.stem) == 1 else f"{path.stem}-{stems.index(path.stem)}")
+            console.print(f"{path}: {len(file_specs)} model(s)", highlight=False)
+            run = run_specs(file_specs, settings, target, echo=lambda line: console.print(f"  {line}", highlight=False, soft_wrap=True))
+            if run.comparison is not None:
+                console.print(f"  compared: {', '.join(run.comparison.results)}", highlight=False, soft_wrap=True)
+            console.print(f"Results: {run.out_dir}", highlight=False, soft_wrap=True)
+            console.print(f"Manifest: {run.manifest_path}", highlight=False, soft_wrap=True)
+
+
+@models_app.command("list")
+def models_list() -> None:
+    """List the model kinds a spec can name (kind:) and the options each takes (see docs/models.md)."""
+    from proximite.cohort.models.specs import describe_kinds
+
+    with _user_errors():
+        kinds = describe_kinds()
+    for entry in kinds:
+        console.print(f"[bold]{entry['kind']}[/]  {entry['summary'].replace('``', '')}", highlight=False, soft_wrap=True)
+        options = ", ".join(
+            f"{option['name']} (required)" if option["required"] else f"{option['name']}={_yaml_value(option['default'])}"
+            for option in entry["options"]
+        )
+        console.print(f"    options: {options or 'none'}", highlight=False, soft_wrap=True, markup=False)
+    console.print(f"{len(kinds)} kinds. A spec: kind, formula, data (panel or survival), options; see docs/models.md.")
+
+
+def _yaml_value(value: object) -> str:
+    """A default as a spec would write it (null, true, [a, b], text)."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (list, tuple)):
+        return "[" + ", ".join(_yaml_value(item) for item in value) + "]"
+    return str(value)
+
+
+def _copy_example_specs(project_dir: Path) -> list[Path]:
+    """Copy the example specs (docs/examples/models/*.yaml of a checkout) into ``<project>/models/``.
+
+    A spec already there is kept (it may have been edited); returns the files copied.
+    """
+    import shutil
+
+    examples = Path(__file__).resolve().parents[2] / "docs" / "examples" / "models"
+    if not examples.is_dir():
+        return []
+    copied = []
+    for source in sorted(examples.glob("*.yaml")):
+        target = project_dir / "models" / source.name
+        if not target.exists():
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(source, target)
+            copied.append(target)
+    return copied
+
+
 # --------------------------------------------------------------------------------------- demo
 @app.command()
 def demo(
@@ -1001,6 +1098,14 @@ def demo(
         _print_summary(steps.warehouse_summary(settings))
         console.print(f"Warehouse: [bold]{settings.warehouse_path}[/]")
         console.print(f"Indicators: {result['indicators_dir']}")
+        _copy_example_specs(project_dir)
+        example = project_dir / "models" / "isolation_panel.yaml"
+        if example.is_file():
+            console.print(
+                f"Model specs: {example.parent} (try: proximite models run {example} --project-dir {project_dir})",
+                highlight=False,
+                soft_wrap=True,
+            )
         console.print(f"Snapshot: {Path(result['snapshot_dir']) / 'index.html'}", highlight=False, soft_wrap=True)
 
 
