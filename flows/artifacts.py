@@ -22,11 +22,13 @@ import pandas as pd
 __all__ = [
     "HEADLINE_INDICATORS",
     "HEADLINE_KEY",
+    "MODELS_KEY",
     "PULL_PROGRESS_KEY",
     "RUN_SUMMARY_KEY",
     "VALIDATION_KEY",
     "PullProgress",
     "headline_rows",
+    "model_rows",
     "plain",
     "publish",
     "run_summary_markdown",
@@ -37,6 +39,7 @@ RUN_SUMMARY_KEY = "proximite-run-summary"
 VALIDATION_KEY = "proximite-validation-summary"
 HEADLINE_KEY = "proximite-headline-indicators"
 PULL_PROGRESS_KEY = "proximite-pull-progress"
+MODELS_KEY = "proximite-models"
 
 #: Québec-level indicators of the headline table, in order.
 HEADLINE_INDICATORS: tuple[str, ...] = (
@@ -278,11 +281,27 @@ class PullProgress:
             self._last_value = 100.0
 
 
+def model_rows(runs: Iterable[Mapping[str, Any]], *, cached: Iterable[str] = ()) -> list[dict[str, Any]]:
+    """One row per spec file the ``models`` flow ran: file name, models, build, folder, reused or fitted."""
+    reused = set(cached)
+    return [
+        {
+            "spec": Path(str(run["spec_file"])).name,
+            "models": int(run["models"]),
+            "build_id": str(run["build_id"]),
+            "out_dir": str(run["out_dir"]),
+            "outcome": "reused" if str(run["spec_file"]) in reused else "fitted",
+        }
+        for run in runs
+    ]
+
+
 def publish(
     *,
     markdown: str | None = None,
     validation: Sequence[Mapping[str, Any]] | None = None,
     headline: Sequence[Mapping[str, Any]] | None = None,
+    models: Sequence[Mapping[str, Any]] | None = None,
     description: str = "",
 ) -> dict[str, str]:
     """Create the run's artifacts in Prefect (the current flow or task run); returns key → artifact id."""
@@ -299,6 +318,12 @@ def publish(
         created[HEADLINE_KEY] = str(
             create_table_artifact(
                 [dict(plain(row)) for row in headline], key=HEADLINE_KEY, description="Québec headline indicators (public disclosure rule applied)"
+            )
+        )
+    if models is not None:
+        created[MODELS_KEY] = str(
+            create_table_artifact(
+                [dict(plain(row)) for row in models], key=MODELS_KEY, description="Model specs fitted: models, build, output folder"
             )
         )
     return created

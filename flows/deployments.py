@@ -52,6 +52,7 @@ SCHEDULABLE_FLOWS: dict[str, str] = {
     "pipeline": "proximite.flows.pipeline:pipeline",
     "pull_cohort": "proximite.flows.pull_cohort:pull_cohort",
     "pull_registry": "proximite.flows.pull_registry:pull_registry",
+    "models": "proximite.flows.models:models",
 }
 
 #: Timezone of the schedules when neither the option nor ``[orchestration] timezone`` gives one.
@@ -111,7 +112,7 @@ def scheduled_parameters(settings: Settings, flow_name: str) -> dict[str, Any]:
         ``redcap_url`` (None when ``""``: the REDCap export files of ``input_dir`` are ingested),
         ``token_env``, ``token_secret`` (None when ``""``); ``pull_cohort``: ``url``,
         ``project_dir``, ``token_env``, ``token_secret``; ``pull_registry``: ``input_dir``,
-        ``project_dir``. Names of secrets only, never their values.
+        ``project_dir``; ``models``: ``project_dir``. Names of secrets only, never their values.
 
     Raises
     ------
@@ -141,6 +142,9 @@ def scheduled_parameters(settings: Settings, flow_name: str) -> dict[str, Any]:
                 f"{Path(settings.project_dir) / 'proximite.toml'} (or schedule the pipeline, which ingests the export files)"
             )
         return {"url": redcap_url, "project_dir": project_dir, "token_env": token_env, "token_secret": token_secret}
+    if flow_name == "models":
+        # Every models/*.yaml of the project, on the build current when the run starts.
+        return {"project_dir": project_dir}
     return {"input_dir": input_dir, "project_dir": project_dir}
 
 

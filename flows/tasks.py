@@ -274,3 +274,40 @@ def headline_indicators(project_dir: str, indicators_dir: str) -> list[dict[str,
         confidence=float(settings.raw.get("indicators", {}).get("confidence", 0.95)),
     )
     return headline_rows(disclosed, label=lambda indicator: codebook.indicator_label(indicator, lang="fr"))
+
+
+# ------------------------------------------------------------------------------- models
+@task(name="model-spec-files", cache_policy=NO_CACHE)
+def model_spec_files(project_dir: str) -> list[str]:
+    """The project's model specs (``models/*.yaml``)."""
+    from proximite.cohort.models.specs import project_spec_files
+
+    return [str(path) for path in project_spec_files(load_settings(project_dir))]
+
+
+@task(name="model-spec-output", cache_policy=NO_CACHE)
+def model_spec_output(project_dir: str, spec_file: str, build_id: str) -> dict[str, str]:
+    """Where a spec file's results go for this build, and the file's hash (the cache key's inputs)."""
+    from proximite.cohort.models.specs import spec_file_output
+
+    directory, digest = spec_file_output(load_settings(project_dir), spec_file, build_id)
+    return {"out_dir": str(directory), "spec_sha256": digest}
+
+
+def _models_written(inputs: dict[str, Any]) -> bool:
+    import json
+
+    manifest = Path(inputs["output"]["out_dir"]) / "manifest.json"
+    return manifest.is_file() and json.loads(manifest.read_text(encoding="utf-8")).get("spec_sha256") == inputs["output"]["spec_sha256"]
+
+
+@task(name="run-model-spec", cache_policy=WhileOutputExists(output_exists=_models_written), persist_result=True,
+      task_run_name="models-{build_id}")
+def run_model_spec(project_dir: str, spec_file: str, build_id: str, output: dict[str, str]) -> dict[str, Any]:
+    """Fit one spec file's models on the current build; returns counts and paths (never a family's row)."""
+    from proximite.cohort.models.specs import load_specs, run_specs
+
+    logger = get_run_logger()
+    run = run_specs(load_specs(spec_file), load_settings(project_dir), output["out_dir"], echo=logger.info)
+    return {"spec_file": spec_file, "out_dir": str(run.out_dir), "manifest": str(run.manifest_path),
+            "models": len(run.results), "build_id": build_id}

@@ -70,7 +70,9 @@ __all__ = [
     "describe_kinds",
     "load_specs",
     "parse_specs",
+    "project_spec_files",
     "run_specs",
+    "spec_file_output",
     "spec_hash",
 ]
 
@@ -982,3 +984,29 @@ def _jsonable(value: Any) -> Any:
     if value is None or isinstance(value, (bool, int, float, str)):
         return value
     return str(value)
+
+
+# ------------------------------------------------------------------------------ the project's specs
+#: Where a project keeps its model specs.
+PROJECT_SPECS_DIR = "models"
+
+
+def project_spec_files(settings: Settings) -> list[Path]:
+    """The project's spec files: ``<project>/models/*.yaml`` and ``*.yml``, sorted by name."""
+    directory = Path(settings.project_dir) / PROJECT_SPECS_DIR
+    if not directory.is_dir():
+        return []
+    return sorted(path for path in directory.iterdir() if path.suffix in {".yaml", ".yml"} and path.is_file())
+
+
+def spec_file_output(settings: Settings, path: str | Path, build_id: str) -> tuple[Path, str]:
+    """Where :func:`run_specs` writes a file's results for a build by default, and the file's hash.
+
+    Returns
+    -------
+    (Path, str)
+        ``<project>/reporting/models/<stem>-<build id>/`` and :func:`spec_hash` of the file's
+        specs: a flow runs the file again only when either changed.
+    """
+    specs = load_specs(path)
+    return settings.reporting_dir / "models" / f"{Path(path).stem}-{build_id}", spec_hash(specs)

@@ -643,7 +643,7 @@ def schedule(
     ],
     flow: Annotated[
         Optional[list[str]],
-        typer.Option("--flow", "-f", help="Flow to schedule: pipeline (default), pull_cohort, pull_registry; repeatable."),
+        typer.Option("--flow", "-f", help="Flow to schedule: pipeline (default), pull_cohort, pull_registry, models; repeatable."),
     ] = None,
     project_dir: ProjectDir = Path("."),
     api_url: Annotated[
