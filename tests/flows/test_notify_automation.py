@@ -5,11 +5,34 @@ from __future__ import annotations
 import http.server
 import json
 import threading
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
 pytestmark = pytest.mark.usefixtures("prefect_api")
+
+
+@pytest.fixture
+def webhook() -> Iterator[tuple[str, list[dict[str, Any]]]]:
+    """A loopback endpoint that records the JSON bodies POSTed to it: (its URL, what it received)."""
+    received: list[dict[str, Any]] = []
+
+    class Hook(http.server.BaseHTTPRequestHandler):
+        def do_POST(self) -> None:  # noqa: N802
+            received.append(json.loads(self.rfile.read(int(self.headers["Content-Length"]))))
+            self.send_response(204)
+            self.end_headers()
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Hook)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}/", received
+    finally:
+        server.shutdown()
 
 
 def test_the_failure_automation_is_created_through_the_api_with_its_trigger_and_notification() -> None:
@@ -36,31 +59,18 @@ def test_the_failure_automation_is_created_through_the_api_with_its_trigger_and_
         create_failure_automation(email)
 
 
-def test_a_test_notice_reaches_the_webhook() -> None:
+def test_a_test_notice_reaches_the_webhook(webhook: tuple[str, list[dict[str, Any]]]) -> None:
     from proximite.flows.notify import save_webhook_block, send_test_notice
 
-    received: list[dict[str, Any]] = []
-
-    class Hook(http.server.BaseHTTPRequestHandler):
-        def do_POST(self) -> None:  # noqa: N802
-            received.append(json.loads(self.rfile.read(int(self.headers["Content-Length"]))))
-            self.send_response(204)
-            self.end_headers()
-
-        def log_message(self, *args: Any) -> None:
-            pass
-
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Hook)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
-        name = save_webhook_block("test-notice", f"http://127.0.0.1:{server.server_address[1]}/", overwrite=True)
-        send_test_notice(name, project_name="demo")
-    finally:
-        server.shutdown()
+    url, received = webhook
+    name = save_webhook_block("test-notice", url, overwrite=True)
+    send_test_notice(name, project_name="demo")
     assert received == [{"subject": "Proximité: test notification (demo)", "body": "This is a test of the failure notifications of Proximité. Nothing failed."}]
 
 
-def test_the_notify_commands_save_the_block_send_a_test_and_create_the_automation(tmp_path: Any, monkeypatch: Any) -> None:
+def test_the_notify_commands_save_the_block_send_a_test_and_create_the_automation(
+    tmp_path: Any, monkeypatch: Any, webhook: tuple[str, list[dict[str, Any]]]
+) -> None:
     from prefect.automations import Automation
     from prefect.settings import PREFECT_API_URL
     from typer.testing import CliRunner
@@ -69,28 +79,12 @@ def test_the_notify_commands_save_the_block_send_a_test_and_create_the_automatio
 
     runner = CliRunner()
     api = ["--api-url", str(PREFECT_API_URL.value()), "--project-dir", str(tmp_path)]
-    received: list[dict[str, Any]] = []
-
-    class Hook(http.server.BaseHTTPRequestHandler):
-        def do_POST(self) -> None:  # noqa: N802
-            received.append(json.loads(self.rfile.read(int(self.headers["Content-Length"]))))
-            self.send_response(204)
-            self.end_headers()
-
-        def log_message(self, *args: Any) -> None:
-            pass
-
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Hook)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
-        url = f"http://127.0.0.1:{server.server_address[1]}/"
-        saved = runner.invoke(app, ["notify", "webhook", url, "--name", "cli-coordinator", "--overwrite", *api])
-        assert saved.exit_code == 0, saved.output
-        assert 'notify_block = "custom-webhook/cli-coordinator"' in saved.output
-        sent = runner.invoke(app, ["notify", "test", "--block", "custom-webhook/cli-coordinator", *api])
-        assert sent.exit_code == 0, sent.output
-    finally:
-        server.shutdown()
+    url, received = webhook
+    saved = runner.invoke(app, ["notify", "webhook", url, "--name", "cli-coordinator", "--overwrite", *api])
+    assert saved.exit_code == 0, saved.output
+    assert 'notify_block = "custom-webhook/cli-coordinator"' in saved.output
+    sent = runner.invoke(app, ["notify", "test", "--block", "custom-webhook/cli-coordinator", *api])
+    assert sent.exit_code == 0, sent.output
     # The project's name ([project] name, default proximite-cohorte) is in the subject.
     assert [message["subject"] for message in received] == ["Proximité: test notification (proximite-cohorte)"]
 
