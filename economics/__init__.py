@@ -24,6 +24,14 @@ Cost–benefit and uncertainty (issue 8, part 2):
   with P(BCR > 1); :func:`one_way` → :class:`OneWayResults` with ``plot_tornado``.
 """
 
+from proximite.economics.benefit import (
+    CostBenefit,
+    CostBenefitError,
+    CostBenefitResults,
+    compare_results,
+    discount_factors,
+    present_value,
+)
 from proximite.economics.costing import (
     CostingError,
     CostingParameters,
@@ -40,14 +48,6 @@ from proximite.economics.funding import (
     load_funding_table,
 )
 from proximite.economics.outcomes import CostPerOutcome, cost_per_outcome
-from proximite.economics.benefit import (
-    CostBenefit,
-    CostBenefitError,
-    CostBenefitResults,
-    compare_results,
-    discount_factors,
-    present_value,
-)
 from proximite.economics.parameters import (
     BenefitParameters,
     ParameterError,
