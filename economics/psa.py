@@ -40,6 +40,7 @@ __all__ = [
     "PSAChunk",
     "PSAResults",
     "combine_chunks",
+    "combine_with_base_case",
     "one_way",
     "plan_chunks",
     "psa_chunk",
@@ -283,19 +284,36 @@ def run_psa(
         "perspective": perspective, "horizon_years": horizon_years,
         "discount_rate": discount_rate, "program_years": program_years,
     }
-    base = CostBenefit(parameters, **options).fit(costs, families)
-    deterministic = {name: float(base.statistics[name]) for name in _METRICS}
-    counted = base.summary[base.summary["counted"]].drop(index=["benefits", "costs", "net"])
-    deterministic.update({f"pv_{key}": float(pv) for key, pv in counted["present_value"].items()})
     root = seed if isinstance(seed, np.random.SeedSequence) else np.random.SeedSequence(seed)
     chunks = [
         psa_chunk(parameters, costs, families, draws=size, seed_sequence=sequence, **options)
         for size, sequence in plan_chunks(draws=draws, chunk=chunk, seed=root)
     ]
-    return combine_chunks(
-        chunks, deterministic=deterministic, publication=parameters.publishable(),
-        seed=seed if isinstance(seed, (int, np.integer)) else root.entropy,
+    return combine_with_base_case(
+        chunks, parameters, costs, families, seed=seed if isinstance(seed, (int, np.integer)) else root.entropy, **options
     )
+
+
+def combine_with_base_case(
+    chunks: Sequence[PSAChunk],
+    parameters: BenefitParameters,
+    costs: Costs,
+    families: Families,
+    *,
+    seed: Any = None,
+    **options: Any,
+) -> PSAResults:
+    """:func:`combine_chunks` with the deterministic base case and the parameters' publication status.
+
+    What :func:`run_psa` returns, for chunks computed elsewhere (the ``economics`` flow draws
+    them on a task runner, possibly Dask workers). ``options``: ``perspective``,
+    ``horizon_years``, ``discount_rate``, ``program_years``, as the chunks were drawn with.
+    """
+    base = CostBenefit(parameters, **options).fit(costs, families)
+    deterministic = {name: float(base.statistics[name]) for name in _METRICS}
+    counted = base.summary[base.summary["counted"]].drop(index=["benefits", "costs", "net"])
+    deterministic.update({f"pv_{key}": float(pv) for key, pv in counted["present_value"].items()})
+    return combine_chunks(chunks, deterministic=deterministic, publication=parameters.publishable(), seed=seed)
 
 
 @dataclass

@@ -27,6 +27,7 @@ __all__ = [
     "RUN_SUMMARY_KEY",
     "VALIDATION_KEY",
     "PullProgress",
+    "economics_markdown",
     "headline_rows",
     "model_rows",
     "plain",
@@ -279,6 +280,45 @@ class PullProgress:
         if self._last_value < 100.0:
             self._update(self.artifact_id, 100.0)
             self._last_value = 100.0
+
+
+def economics_markdown(summary: Mapping[str, Any], *, directory: str) -> str:
+    """The economics run in Markdown: costs, cost per outcome, NPV, BCR, P(BCR > 1), publishability."""
+
+    def money(value: Any) -> str:
+        return "–" if value is None else f"{float(value):,.0f} $"
+
+    benefit, psa = summary["cost_benefit"], summary.get("psa") or {}
+    bcr = "–" if benefit["bcr"] is None else f"{float(benefit['bcr']):.2f}"
+    lines = [
+        f"# Economics of build {summary['build_id']}",
+        "",
+        f"{summary['perspective']} perspective, {summary['horizon_years']} years, discount {100 * float(summary['discount_rate']):.1f} %, "
+        f"CAD of {summary.get('price_year')}.",
+        "",
+    ]
+    if not summary["publishable"]:
+        lines += [f"**Not publishable**: {len(summary['blocking'])} parameter value(s) are placeholders or unsourced.", ""]
+    lines += [
+        "| measure | value |",
+        "|---|---|",
+        f"| programme cost ({summary['costs'].get('basis', 'budget')}) | {money(summary['costs']['total'])} |",
+        f"| PV costs | {money(benefit['pv_costs'])} |",
+        f"| PV benefits | {money(benefit['pv_benefits'])} |",
+        f"| NPV | {money(benefit['npv'])} |",
+        f"| BCR | {bcr} |",
+    ]
+    if psa:
+        lines += [
+            f"| PSA draws | {int(psa['draws']):,} |",
+            f"| NPV 95 % interval | {money(psa['npv_low'])} to {money(psa['npv_high'])} |",
+            f"| P(BCR > 1) | {float(psa['p_bcr_gt_1']):.3f} |",
+        ]
+    lines += ["", "| cost per outcome | basis | value | 95 % interval |", "|---|---|---|---|"]
+    for row in summary["cost_per_outcome"]:
+        lines.append(f"| {row['label_en']} | {row.get('basis', '')} | {money(row['value'])} | {money(row['ci_lower'])} to {money(row['ci_upper'])} |")
+    lines += ["", f"Files: `{directory}` (economics.json, tornado.png, tables as CSV)."]
+    return "\n".join(lines)
 
 
 def model_rows(runs: Iterable[Mapping[str, Any]], *, cached: Iterable[str] = ()) -> list[dict[str, Any]]:

@@ -53,6 +53,7 @@ SCHEDULABLE_FLOWS: dict[str, str] = {
     "pull_cohort": "proximite.flows.pull_cohort:pull_cohort",
     "pull_registry": "proximite.flows.pull_registry:pull_registry",
     "models": "proximite.flows.models:models",
+    "economics": "proximite.flows.economics:economics",
 }
 
 #: Timezone of the schedules when neither the option nor ``[orchestration] timezone`` gives one.
@@ -112,7 +113,7 @@ def scheduled_parameters(settings: Settings, flow_name: str) -> dict[str, Any]:
         ``redcap_url`` (None when ``""``: the REDCap export files of ``input_dir`` are ingested),
         ``token_env``, ``token_secret`` (None when ``""``); ``pull_cohort``: ``url``,
         ``project_dir``, ``token_env``, ``token_secret``; ``pull_registry``: ``input_dir``,
-        ``project_dir``; ``models``: ``project_dir``. Names of secrets only, never their values.
+        ``project_dir``; ``models`` and ``economics``: ``project_dir``. Names of secrets only, never their values.
 
     Raises
     ------
@@ -142,8 +143,9 @@ def scheduled_parameters(settings: Settings, flow_name: str) -> dict[str, Any]:
                 f"{Path(settings.project_dir) / 'proximite.toml'} (or schedule the pipeline, which ingests the export files)"
             )
         return {"url": redcap_url, "project_dir": project_dir, "token_env": token_env, "token_secret": token_secret}
-    if flow_name == "models":
-        # Every models/*.yaml of the project, on the build current when the run starts.
+    if flow_name in ("models", "economics"):
+        # The build current when the run starts; economics with the shipped parameter files
+        # unless the deployment's parameters are edited (in the UI or prefect.yaml).
         return {"project_dir": project_dir}
     return {"input_dir": input_dir, "project_dir": project_dir}
 

@@ -311,3 +311,35 @@ def run_model_spec(project_dir: str, spec_file: str, build_id: str, output: dict
     run = run_specs(load_specs(spec_file), load_settings(project_dir), output["out_dir"], echo=logger.info)
     return {"spec_file": spec_file, "out_dir": str(run.out_dir), "manifest": str(run.manifest_path),
             "models": len(run.results), "build_id": build_id}
+
+
+# ------------------------------------------------------------------------------- economics
+@task(name="economics-inputs", cache_policy=NO_CACHE)
+def economics_inputs(project_dir: str, costing_params: str | None, cost_basis: str) -> dict[str, Any]:
+    """The cost–benefit's inputs of the current build: programme costs per quarter, families per year."""
+    return steps.economics_inputs(load_settings(project_dir), costing_params=costing_params, cost_basis=cost_basis)
+
+
+@task(name="psa-chunk", cache_policy=NO_CACHE, task_run_name="psa-chunk-{index}")
+def psa_chunk(params: str | None, inputs: dict[str, Any], draws: int, chunk: int, seed: int, index: int) -> Any:
+    """One chunk of the PSA's draws (a seeded unit: the same draws on any worker)."""
+    return steps.psa_unit(params, inputs, draws=draws, chunk=chunk, seed=seed, index=index)
+
+
+@task(name="economics-report", cache_policy=NO_CACHE)
+def economics_report(
+    project_dir: str, params: str | None, costing_params: str | None, cost_basis: str, draws: int, chunk: int, seed: int,
+    chunks: list[Any], lang: str,
+) -> dict[str, Any]:
+    """Cost, cost per outcome, cost–benefit with the PSA's chunks, tornado; writes the run directory.
+
+    Returns ``{"economics_dir": str, "summary": dict}`` (the report's aggregates, for the artifact).
+    """
+    from proximite.economics.report import EconomicsSummary
+
+    directory = steps.run_economics(
+        load_settings(project_dir), params=params, costing_params=costing_params, cost_basis=cost_basis,
+        draws=draws, seed=seed, chunk=chunk, psa_chunks=chunks, lang=lang,
+    )
+    get_run_logger().info("economics of the current build in %s", directory)
+    return {"economics_dir": str(directory), "summary": EconomicsSummary.read(directory).to_dict()}

@@ -19,6 +19,10 @@ that lists families, by pseudonymous id, is the follow-ups page of an internal s
                           generated at, every file's size and SHA-256
         followups.html    internal snapshots given follow-up tables only: the families whose next
         followups.en.html wave is due, by pseudonymous id (:mod:`.followups`), linked from index.html
+        economics.html    snapshots given the economics run of their build (:mod:`.economics`):
+        economics.en.html costs, cost per outcome, NPV, BCR, P(BCR > 1), tornado, CHEERS 2022;
+        tornado.png       figures withheld from a public snapshot while parameters are unsourced.
+                          Without a run, index.html says how to make one (proximite economics run).
 
 Formats follow the house rule "swappable parts get a folder, a base.py and a registry dict":
 each is a :class:`~proximite.indicators.snapshot.base.SnapshotFormat` in :data:`FORMATS`.
@@ -53,11 +57,13 @@ from proximite.indicators.snapshot.base import (
     select_scope,
 )
 from proximite.indicators.snapshot.data import CsvFormat, JsonFormat
+from proximite.indicators.snapshot.economics import economics_page_name, render_economics_page
 from proximite.indicators.snapshot.followups import FollowupTables, followups_page_name, render_followups_page
 from proximite.indicators.snapshot.html import HtmlFormat, render_page
 
 if TYPE_CHECKING:  # pragma: no cover
     from proximite.cohort.codebook import Codebook
+    from proximite.economics.report import EconomicsSummary
 
 __all__ = [
     "FORMATS",
@@ -72,8 +78,10 @@ __all__ = [
     "SnapshotFormat",
     "check_scope",
     "disclose",
+    "economics_page_name",
     "followups_page_name",
     "parse_scope",
+    "render_economics_page",
     "render_followups_page",
     "render_page",
     "scope_territories",
@@ -136,6 +144,7 @@ def write_snapshot(
     formats: Sequence[str] | None = None,
     codebook: Codebook | None = None,
     followups: FollowupTables | None = None,
+    economics: EconomicsSummary | None = None,
 ) -> Path:
     """Write a snapshot of an indicator table into ``out_dir`` (replacing it atomically).
 
@@ -165,6 +174,13 @@ def write_snapshot(
         (:func:`proximite.cohort.followups.followups_from_warehouse`); internal level only. The
         html format then also writes ``followups.html`` and ``followups.<lang>.html``, linked
         from the index pages.
+    economics : EconomicsSummary, keyword-only
+        The economics run of the snapshot's build
+        (:meth:`proximite.economics.report.EconomicsSummary.latest`). The html format then also
+        writes ``economics.html`` and ``economics.<lang>.html`` (and copies ``tornado.png`` when
+        the page shows figures), linked from the index pages; a run that is not publishable
+        shows figures on an internal snapshot only (:mod:`.economics`). None: no economics
+        page, and the index pages say how to produce one.
 
     Returns
     -------
@@ -175,7 +191,8 @@ def write_snapshot(
     ------
     SnapshotError
         Unknown language, level, scope, region, territory or format; follow-up tables given
-        for a snapshot that is not internal.
+        for a snapshot that is not internal; an economics run of another build than the
+        snapshot's.
     """
     if codebook is None:
         from proximite.cohort.codebook import load_codebook
@@ -188,10 +205,16 @@ def write_snapshot(
             f"follow-up lists hold pseudonymous family ids: a {snapshot.level!r} snapshot cannot include them "
             "(use the internal level)"
         )
+    if economics is not None and snapshot.build_id is not None and economics.build_id != snapshot.build_id:
+        raise SnapshotError(
+            f"the economics run is of warehouse build {economics.build_id!r}, the snapshot of build "
+            f"{snapshot.build_id!r}: run `proximite economics run` on the current build"
+        )
     disclosed = disclose(table, context=snapshot, territory=territory, codebook=codebook)
     selected = select_scope(disclosed, snapshot.scope_obj, territory=territory)
     format_context = FormatContext(
-        snapshot=snapshot, territory=territory, region=region, codebook=codebook, followups=followups
+        snapshot=snapshot, territory=territory, region=region, codebook=codebook, followups=followups,
+        economics=economics,
     )
 
     target = Path(out_dir)
@@ -206,6 +229,18 @@ def write_snapshot(
         if followups is not None:
             # When and with which horizon the follow-up lists were made (no count per family).
             manifest["followups"] = {"as_of": followups.as_of.isoformat(), "closing_days": int(followups.closing_days)}
+        if economics is not None and "html" in chosen:
+            from proximite.indicators.snapshot.economics import shows_figures
+
+            # Which economics run the page shows, and whether it shows its figures.
+            manifest["economics"] = {
+                "build_id": economics.build_id,
+                "generated_at": economics.generated_at.isoformat(timespec="seconds"),
+                "code_version": economics.code_version,
+                "parameters_sha256": economics.parameters_sha256,
+                "publishable": bool(economics.publishable),
+                "figures_shown": shows_figures(economics, snapshot.level),
+            }
         (temporary / MANIFEST).write_text(json.dumps(manifest, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
         layers.replace_directory(temporary, target)
     except BaseException:

@@ -275,6 +275,10 @@ class FormatContext:
         The follow-ups due and completion by wave of the snapshot's scope
         (:class:`~proximite.indicators.snapshot.followups.FollowupTables`); internal snapshots
         only, None otherwise.
+    economics : EconomicsSummary or None
+        The economics run of the snapshot's build
+        (:class:`~proximite.economics.report.EconomicsSummary`): the html format then writes
+        ``economics.html`` (:mod:`.economics`); None: no page, and the index says how to make one.
     """
 
     snapshot: SnapshotContext
@@ -282,6 +286,7 @@ class FormatContext:
     region: pd.DataFrame
     codebook: Codebook
     followups: Any = None
+    economics: Any = None
 
 
 # ---------------------------------------------------------------------------- formats

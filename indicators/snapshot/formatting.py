@@ -13,7 +13,7 @@ from typing import Any
 
 import pandas as pd
 
-__all__ = ["NBSP", "MINUS", "Formatter", "format_number", "format_percent", "is_missing"]
+__all__ = ["NBSP", "MINUS", "Formatter", "format_money", "format_number", "format_percent", "is_missing"]
 
 NBSP = "\u00a0"
 MINUS = "\u2212"
@@ -73,6 +73,28 @@ def format_percent(share: float, *, decimals: int = 1, lang: str = "fr") -> str:
     """A share in [0, 1] as a percentage: ``61,2 %`` (fr) or ``61.2%`` (en)."""
     text = format_number(100 * float(share), decimals=decimals, lang=lang)
     return f"{text}{NBSP}%" if lang == "fr" else f"{text}%"
+
+
+def format_money(value: float, *, decimals: int = 0, lang: str = "fr", currency: str = "CAD") -> str:
+    """An amount of Canadian dollars: ``1 234 567 $`` (fr, non-breaking spaces) or ``$1,234,567`` (en).
+
+    Negative amounts take the minus sign U+2212 in front (``−1 234 $``, ``−$1,234``). A currency
+    other than CAD is written as its code after the number in both languages.
+
+    Examples
+    --------
+    >>> format_money(1234567.4, lang="fr")
+    '1\\xa0234\\xa0567\\xa0$'
+    >>> format_money(-1234.5, decimals=2, lang="en")
+    '−$1,234.50'
+    """
+    text = format_number(value, decimals=decimals, lang=lang)
+    sign = ""
+    if text.startswith(MINUS):
+        sign, text = MINUS, text[1:]
+    if currency != "CAD":
+        return f"{sign}{text}{NBSP}{currency}"
+    return f"{sign}{text}{NBSP}$" if lang == "fr" else f"{sign}${text}"
 
 
 class Formatter:

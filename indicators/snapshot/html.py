@@ -680,16 +680,29 @@ class _PageBuilder:
             "strata_heading": self.text("strata_heading"),
             "footer": self.text("footer"),
             "links": self.links(),
+            "economics_note": self.economics_note(),
             "sections": self.build(),
         }
 
     def links(self) -> list[dict[str, str]]:
-        """Links to the snapshot's other pages in this language: the follow-ups, on an internal snapshot only."""
-        if self.context.followups is None or self.snapshot.level != "internal":
-            return []
-        from proximite.indicators.snapshot.followups import followups_page_name
+        """Links to the snapshot's other pages in this language: the economics page when the
+        snapshot has an economics run, the follow-ups on an internal snapshot only."""
+        links = []
+        if self.context.economics is not None:
+            from proximite.indicators.snapshot.economics import economics_page_name
 
-        return [{"href": followups_page_name(self.snapshot, self.lang), "label": self.text("followups_link")}]
+            links.append({"href": economics_page_name(self.snapshot, self.lang), "label": self.text("economics_link")})
+        if self.context.followups is not None and self.snapshot.level == "internal":
+            from proximite.indicators.snapshot.followups import followups_page_name
+
+            links.append({"href": followups_page_name(self.snapshot, self.lang), "label": self.text("followups_link")})
+        return links
+
+    def economics_note(self) -> str:
+        """Without an economics run for the build: how to produce one (else empty)."""
+        if self.context.economics is not None:
+            return ""
+        return self.text("economics_missing", build_id=self.snapshot.build_id or self.text("missing_symbol"))
 
 
 def _format_datetime(moment: Any) -> str:
@@ -800,7 +813,9 @@ class HtmlFormat(SnapshotFormat):
     """``index.html`` in the snapshot's language, plus ``index.<lang>.html`` for each other language.
 
     An internal snapshot given follow-up tables (``context.followups``) also gets the
-    follow-ups page in every language (:mod:`.followups`), linked from the index pages.
+    follow-ups page in every language (:mod:`.followups`), and a snapshot given an economics run
+    (``context.economics``) the economics page (:mod:`.economics`), both linked from the index
+    pages.
     """
 
     name = "html"
@@ -816,4 +831,8 @@ class HtmlFormat(SnapshotFormat):
             from proximite.indicators.snapshot.followups import write_followup_pages
 
             paths.extend(write_followup_pages(out_dir, context=context))
+        if context.economics is not None:
+            from proximite.indicators.snapshot.economics import write_economics_pages
+
+            paths.extend(write_economics_pages(out_dir, context=context))
         return paths

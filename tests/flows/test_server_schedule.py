@@ -228,7 +228,7 @@ def test_server_schedule_trigger_a_run_and_read_its_artifacts(
             )
             assert min(run.expected_start_time for run in upcoming) == expected
 
-        # prefect.yaml deploys against the same server: the four deployments on the work pool.
+        # prefect.yaml deploys against the same server: the five deployments on the work pool.
         deploy_env = {**base_env, "PREFECT_API_URL": api, "PROXIMITE_PROJECT_DIR": str(scheduled_project),
                       "PROXIMITE_REDCAP_URL": "https://redcap.example.org/api/"}
         prefect = [sys.executable, "-m", "prefect"]
@@ -236,7 +236,7 @@ def test_server_schedule_trigger_a_run_and_read_its_artifacts(
             done = subprocess.run([*prefect, *command], cwd=REPOSITORY, env=deploy_env, capture_output=True, text=True, timeout=300)
             assert done.returncode == 0, f"prefect {' '.join(command)}:\n{done.stdout[-3000:]}\n{done.stderr[-3000:]}"
         with temporary_settings(updates={PREFECT_API_URL: api}), get_client(sync_client=True) as client:
-            for flow_name, active in (("pipeline", True), ("pull_cohort", False), ("pull_registry", False), ("models", False)):
+            for flow_name, active in (("pipeline", True), ("pull_cohort", False), ("pull_registry", False), ("models", False), ("economics", False)):
                 deployed = client.read_deployment_by_name(f"{flow_name}/proximite-cohorte")
                 assert deployed.work_pool_name == "proximite"
                 assert [item.active for item in deployed.schedules] == [active]
