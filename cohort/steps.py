@@ -692,10 +692,11 @@ def run_economics(
     ----------
     settings : Settings
     params : str or Path, optional, keyword-only
-        The benefit parameter file (default: the shipped placeholders,
-        ``economics/params/benefits.yaml``).
+        The benefit parameter file (default: ``[economics] params`` of the configuration, else
+        the shipped placeholders, ``economics/params/benefits.yaml``).
     costing_params : str or Path, optional, keyword-only
-        The costing parameter file (default ``economics/params/costing.yaml``).
+        The costing parameter file (default: ``[economics] costing_params``, else
+        ``economics/params/costing.yaml``).
     cost_basis : {"budget", "activity"}, keyword-only
     draws, seed, chunk : int, optional, keyword-only
         The PSA (defaults :data:`proximite.economics.analysis.DEFAULT_DRAWS` and ``DEFAULT_SEED``).
@@ -727,6 +728,7 @@ def run_economics(
     from proximite.economics.parameters import load_benefit_parameters
     from proximite.economics.report import EconomicsSummary, run_dir
 
+    params, costing_params = economics_parameter_files(settings, params, costing_params)
     benefit_parameters = load_benefit_parameters(params)
     costing_parameters = load_costing_parameters(costing_params)
     build = current_build(settings)
@@ -779,14 +781,35 @@ def run_economics(
     return target
 
 
-def economics_inputs(settings: Settings, *, costing_params: str | Path | None = None, cost_basis: str = "budget") -> dict[str, Any]:
+def economics_parameter_files(
+    settings: Settings, params: str | Path | None = None, costing_params: str | Path | None = None
+) -> tuple[str | None, str | None]:
+    """The parameter files of an economics run: those given, else ``[economics] params`` and
+    ``costing_params`` of the project's configuration (relative to the project), else None (the
+    shipped placeholders)."""
+    configured = settings.raw.get("economics") or {}
+
+    def resolve(given: str | Path | None, key: str) -> str | None:
+        value = given if given not in (None, "") else (configured.get(key) or None)
+        if value is None:
+            return None
+        path = Path(value)
+        return str(path if path.is_absolute() or given not in (None, "") else Path(settings.project_dir) / path)
+
+    return resolve(params, "params"), resolve(costing_params, "costing_params")
+
+
+def economics_inputs(
+    settings: Settings, *, params: str | Path | None = None, costing_params: str | Path | None = None, cost_basis: str = "budget"
+) -> dict[str, Any]:
     """The cost–benefit's inputs of the current build, as small plain data (for the flow's PSA units).
 
     Returns
     -------
     dict
-        ``build_id``, ``costs`` (``[{"period", "amount_cad"}]``, Québec per quarter) and
-        ``families`` (``{year: families reached}``): aggregates only.
+        ``build_id``, ``params`` and ``costing_params`` (the files, see
+        :func:`economics_parameter_files`), ``costs`` (``[{"period", "amount_cad"}]``, Québec per
+        quarter) and ``families`` (``{year: families reached}``): aggregates only.
     """
     from proximite.cohort.warehouse import WarehouseNotFoundError, current_build
     from proximite.economics.analysis import families_by_year, programme_costs
@@ -795,11 +818,14 @@ def economics_inputs(settings: Settings, *, costing_params: str | Path | None = 
     build = current_build(settings)
     if build is None:
         raise WarehouseNotFoundError(f"no warehouse in {settings.project_dir}: run `proximite build` first")
+    params, costing_params = economics_parameter_files(settings, params, costing_params)
     tables = indicator_tables(settings, build.build_id)
     costs = programme_costs(cost(tables, load_costing_parameters(costing_params)), basis=cost_basis)
     families = families_by_year(tables["family"])
     return {
         "build_id": build.build_id,
+        "params": params,
+        "costing_params": costing_params,
         "costs": [{"period": str(row.period), "amount_cad": float(row.amount_cad)} for row in costs.itertuples(index=False)],
         "families": {int(year): float(count) for year, count in families.items()},
     }

@@ -40,7 +40,8 @@ def economics(
     ----------
     project_dir : str
     params, costing_params : str, optional
-        Parameter files (default: the shipped placeholders).
+        Parameter files (default: ``[economics] params`` and ``costing_params`` of the project's
+        configuration, else the shipped placeholders).
     draws, seed, chunk : int
         The PSA: ``draws`` in chunks of ``chunk``, each a task (on Dask when ``[orchestration]
         dask_address`` is set); the same seed and chunk give the same results on any runner, and
@@ -55,7 +56,9 @@ def economics(
     dict
         ``{"economics_dir": str, "build_id": str, "chunks": int}``.
     """
-    inputs = tasks.economics_inputs(project_dir, costing_params, cost_basis)
+    inputs = tasks.economics_inputs(project_dir, params, costing_params, cost_basis)
+    # The files resolved once (given, else the configuration's, else the shipped placeholders).
+    params, costing_params = inputs["params"], inputs["costing_params"]
     runner = fanout_task_runner(load_settings(project_dir))
     chunks = psa_fanout.with_options(task_runner=runner)(params, inputs, draws, chunk, seed)
     report = tasks.economics_report(project_dir, params, costing_params, cost_basis, draws, chunk, seed, chunks, lang)

@@ -26,6 +26,7 @@ from prefect import flow
 
 from proximite.flows import artifacts, tasks
 from proximite.flows.build import build
+from proximite.flows.economics import economics as economics_flow
 from proximite.flows.indicators import indicators
 from proximite.flows.notify import notify_failure
 from proximite.flows.pull_cohort import pull_cohort
@@ -47,6 +48,8 @@ def pipeline(
     token_secret: str | None = None,
     full: bool = False,
     lang: str = "fr",
+    economics: bool = False,
+    economics_draws: int = 10_000,
 ) -> dict[str, Any]:
     """Pull REDCap (when a URL is given) and the file sources, validate, build, compute the indicators and write the snapshot.
 
@@ -69,6 +72,12 @@ def pipeline(
         As for :func:`pull_cohort`.
     lang : {"fr", "en"}
         Language of the snapshot's ``index.html``.
+    economics : bool
+        Also run the economic evaluation (the ``economics`` flow, with the parameter files of
+        ``[economics]`` in the configuration, else the shipped placeholders) before the snapshot,
+        which then shows it.
+    economics_draws : int
+        Its PSA's draws.
 
     Returns
     -------
@@ -83,7 +92,9 @@ def pipeline(
     validated = validate(project_dir, publish=False)
     built = build(project_dir, validated["harmonised_dir"], validated["inputs"], publish=False)
     computed = indicators(project_dir, built["build"]["build_id"], publish=False)
-    written = snapshot(project_dir, computed["indicators_dir"], lang=lang, publish=False)
+    evaluated = economics_flow(project_dir, draws=economics_draws, lang=lang, publish=False) if economics else None
+    economics_dir = evaluated["economics_dir"] if evaluated else None
+    written = snapshot(project_dir, computed["indicators_dir"], lang=lang, publish=False, economics_dir=economics_dir)
     cached = validated["cached"] + built["cached"] + computed["cached"] + written["cached"]
     artifacts.publish(
         markdown=artifacts.run_summary_markdown(
@@ -107,5 +118,6 @@ def pipeline(
         "build": built["build"],
         "indicators_dir": computed["indicators_dir"],
         "snapshot_dir": written["snapshot_dir"],
+        "economics_dir": economics_dir,
         "cached": cached,
     }

@@ -21,6 +21,7 @@ def snapshot(
     level: str | None = None,
     scope: str = "quebec",
     publish: bool = True,
+    economics_dir: str | None = None,
 ) -> dict[str, Any]:
     """Write today's snapshot (``reporting/snapshot-<date>/``) from layer 04.
 
@@ -36,6 +37,10 @@ def snapshot(
         ``quebec``, ``region:<code>`` or ``territory:<id>``.
     publish : bool
         Publish this run's summary artifact.
+    economics_dir : str, optional
+        The economics run just written for this build (the pipeline passes it): a snapshot
+        cached earlier the same day without it is written again. The page itself always shows
+        the build's newest economics run.
 
     Returns
     -------
@@ -49,7 +54,7 @@ def snapshot(
     inputs = tasks.staged_inputs(project_dir)
     day = dt.date.today().isoformat()
     directory = call_cached(
-        tasks.snapshot, project_dir, indicators_dir, lang, level, scope, day, inputs, cached=cached
+        tasks.snapshot, project_dir, indicators_dir, lang, level, scope, day, inputs, economics_dir, cached=cached
     )
     if publish:
         artifacts.publish(

@@ -233,6 +233,7 @@ def snapshot(
     scope: str = "quebec",
     day: str | None = None,
     inputs: dict[str, Any] | None = None,
+    economics_dir: str | None = None,  # only in the cache key: a new economics run means a new page
 ) -> str:
     """Write the decision-makers' snapshot of ``day`` from layer 04 (disclosure applied); returns its directory."""
     settings = load_settings(project_dir)
@@ -315,9 +316,9 @@ def run_model_spec(project_dir: str, spec_file: str, build_id: str, output: dict
 
 # ------------------------------------------------------------------------------- economics
 @task(name="economics-inputs", cache_policy=NO_CACHE)
-def economics_inputs(project_dir: str, costing_params: str | None, cost_basis: str) -> dict[str, Any]:
-    """The cost–benefit's inputs of the current build: programme costs per quarter, families per year."""
-    return steps.economics_inputs(load_settings(project_dir), costing_params=costing_params, cost_basis=cost_basis)
+def economics_inputs(project_dir: str, params: str | None, costing_params: str | None, cost_basis: str) -> dict[str, Any]:
+    """The cost–benefit's inputs of the current build: parameter files, programme costs per quarter, families per year."""
+    return steps.economics_inputs(load_settings(project_dir), params=params, costing_params=costing_params, cost_basis=cost_basis)
 
 
 @task(name="psa-chunk", cache_policy=NO_CACHE, task_run_name="psa-chunk-{index}")

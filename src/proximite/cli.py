@@ -1254,13 +1254,15 @@ def demo(
             try:
                 console.print(
                     "Running the pipeline flow (Prefect, ephemeral mode): pull through PyCap, ingest, build, "
-                    "indicators, snapshot ..."
+                    "indicators, economics, snapshot ..."
                 )
                 result = pipeline(
                     input_dir=str(input_dir.resolve()),
                     project_dir=str(project_dir.resolve()),
                     redcap_url=server.url,
                     token_env=DEMO_TOKEN_ENV,
+                    economics=True,
+                    economics_draws=5_000,
                 )
             finally:
                 os.environ.pop(DEMO_TOKEN_ENV, None)
@@ -1277,6 +1279,13 @@ def demo(
         _print_summary(steps.warehouse_summary(settings))
         console.print(f"Warehouse: [bold]{settings.warehouse_path}[/]")
         console.print(f"Indicators: {result['indicators_dir']}")
+        if result.get("economics_dir"):
+            console.print(
+                f"Economics: {result['economics_dir']} (placeholder parameters: provisional, not publishable; "
+                "see docs/economics.md)",
+                highlight=False,
+                soft_wrap=True,
+            )
         _copy_example_specs(project_dir)
         example = project_dir / "models" / "isolation_panel.yaml"
         if example.is_file():
