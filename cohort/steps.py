@@ -721,6 +721,7 @@ def run_economics(
     """
     import secrets
 
+    from proximite.cohort.figures import save_figure
     from proximite.cohort.warehouse import WarehouseNotFoundError, current_build
     from proximite.economics.analysis import DEFAULT_DRAWS, DEFAULT_SEED, analyse, parameters_hash, summary_record
     from proximite.economics.costing import load_costing_parameters
@@ -761,8 +762,8 @@ def run_economics(
     temporary.mkdir()
     try:
         EconomicsSummary.from_dict(record).write(temporary)
-        _save_figure(lambda ax: analysis.one_way.plot_tornado(ax), temporary / "tornado.png", height=0.5 + 0.35 * len(record["tornado"]))
-        _save_figure(lambda ax: analysis.psa.plot(ax), temporary / "psa.png", height=4.0)
+        save_figure(lambda ax: analysis.one_way.plot_tornado(ax), temporary / "tornado.png", width=8, height=0.5 + 0.35 * len(record["tornado"]), max_height=20)
+        save_figure(lambda ax: analysis.psa.plot(ax), temporary / "psa.png", width=8, height=4.0)
         named = {
             **{f"costing.{name}": frame for name, frame in analysis.costing.tables().items() if name != "lines"},
             "cost_per_outcome": analysis.cost_per_outcome.table,
@@ -846,18 +847,3 @@ def psa_unit(params: str | Path | None, inputs: dict[str, Any], *, draws: int, c
     size, sequence = plan_chunks(draws=draws, chunk=chunk, seed=seed)[index]
     costs, families = _cost_benefit_data(inputs)
     return psa_chunk(load_benefit_parameters(params), costs, families, draws=size, seed_sequence=sequence)
-
-
-def _save_figure(draw: Any, path: Path, *, height: float) -> None:
-    """Draw on a figure rendered by Agg outside pyplot (no window, no global state) and save it."""
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
-
-    figure = Figure(figsize=(8, min(max(3.0, height), 20.0)))
-    FigureCanvasAgg(figure)
-    try:
-        draw(figure.subplots())
-        figure.tight_layout()
-        figure.savefig(path, dpi=100)
-    finally:
-        figure.clear()

@@ -26,6 +26,7 @@ from proximite.economics.parameters import (
     BenefitParameters,
     Outcome,
     PublicationCheck,
+    PublicationStatus,
     load_benefit_parameters,
 )
 
@@ -578,7 +579,7 @@ def _results(model: CostBenefit, design: Design, values: dict[str, np.ndarray], 
 
 
 @dataclass
-class CostBenefitResults:
+class CostBenefitResults(PublicationStatus):
     """What :meth:`CostBenefit.fit` returns.
 
     Parameters
@@ -620,15 +621,7 @@ class CostBenefitResults:
         """Benefit–cost ratio."""
         return float(self.statistics["bcr"])
 
-    @property
-    def publishable(self) -> bool:
-        """Whether every parameter is sourced, dated and signed off (``placeholder: false``)."""
-        return bool(self.publication)
 
-    @property
-    def blockers(self) -> list[str]:
-        """The parameter values that block publication, with the reasons."""
-        return list(self.publication.blockers)
 
     def to_dict(self) -> dict[str, Any]:
         """The figures a report keeps: ``pv_costs``, ``pv_benefits``, ``npv``, ``bcr`` (None when
@@ -655,10 +648,6 @@ class CostBenefitResults:
             ],
         }
 
-    def require_publishable(self) -> CostBenefitResults:
-        """Return self, or raise :class:`~proximite.economics.parameters.PublicationError` listing what blocks."""
-        self.publication.require()
-        return self
 
     def __str__(self) -> str:
         lines = [self.title]

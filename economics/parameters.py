@@ -17,7 +17,7 @@ import math
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, Self
 
 import numpy as np
 from proximite.cohort.errors import ProximiteError
@@ -31,6 +31,7 @@ __all__ = [
     "ParameterError",
     "PublicationCheck",
     "PublicationError",
+    "PublicationStatus",
     "Value",
     "load_benefit_parameters",
     "parse_benefit_parameters",
@@ -131,6 +132,27 @@ class PublicationCheck:
         """Raise :class:`PublicationError` when anything blocks publication."""
         if self.blockers:
             raise PublicationError(self.blockers)
+
+
+class PublicationStatus:
+    """What every economics results object says about publication (it has a ``publication`` check)."""
+
+    publication: PublicationCheck
+
+    @property
+    def publishable(self) -> bool:
+        """Whether every parameter is sourced, dated and signed off (``placeholder: false``)."""
+        return bool(self.publication)
+
+    @property
+    def blockers(self) -> list[str]:
+        """The parameter values that block publication, with the reasons."""
+        return list(self.publication.blockers)
+
+    def require_publishable(self) -> Self:
+        """Return self, or raise :class:`PublicationError` listing what blocks."""
+        self.publication.require()
+        return self
 
 
 @dataclass(frozen=True)

@@ -30,7 +30,7 @@ from proximite.economics.benefit import (
     evaluate,
     used_values,
 )
-from proximite.economics.parameters import BenefitParameters, PublicationCheck, Value
+from proximite.economics.parameters import BenefitParameters, PublicationCheck, PublicationStatus, Value
 
 if TYPE_CHECKING:  # pragma: no cover - typing only
     from matplotlib.axes import Axes
@@ -317,7 +317,7 @@ def combine_with_base_case(
 
 
 @dataclass
-class PSAResults:
+class PSAResults(PublicationStatus):
     """What :func:`run_psa` returns.
 
     Parameters
@@ -398,20 +398,8 @@ class PSAResults:
         """P(NPV > 0) (equal to P(BCR > 1) when costs are positive)."""
         return float(self.statistics["p_npv_gt_0"])
 
-    @property
-    def publishable(self) -> bool:
-        """Whether every parameter is sourced, dated and signed off."""
-        return bool(self.publication)
 
-    @property
-    def blockers(self) -> list[str]:
-        """The parameter values that block publication."""
-        return list(self.publication.blockers)
 
-    def require_publishable(self) -> PSAResults:
-        """Return self, or raise :class:`~proximite.economics.parameters.PublicationError`."""
-        self.publication.require()
-        return self
 
     def to_dict(self) -> dict[str, Any]:
         """The figures a report keeps: ``draws``, ``seed``, ``interval`` (0.95), ``npv_mean``,
@@ -596,7 +584,7 @@ def one_way(
 
 
 @dataclass
-class OneWayResults:
+class OneWayResults(PublicationStatus):
     """What :func:`one_way` returns.
 
     Parameters
@@ -615,15 +603,7 @@ class OneWayResults:
     statistics: dict[str, Any]
     publication: PublicationCheck = field(default_factory=PublicationCheck)
 
-    @property
-    def publishable(self) -> bool:
-        """Whether every parameter is sourced, dated and signed off."""
-        return bool(self.publication)
 
-    def require_publishable(self) -> OneWayResults:
-        """Return self, or raise :class:`~proximite.economics.parameters.PublicationError`."""
-        self.publication.require()
-        return self
 
     def __str__(self) -> str:
         metric = self.statistics["metric"]

@@ -892,19 +892,10 @@ def _write_result(result: ModelResults, directory: Path, name: str) -> list[str]
 
 
 def _save_plot(draw: Callable[[Any], Any], path: Path, *, height: float) -> None:
-    """Draw on a matplotlib Figure rendered by Agg outside pyplot (no window, no global state) and save it."""
+    """Draw on a figure rendered by Agg outside pyplot and save it (:func:`proximite.cohort.figures.save_figure`)."""
+    from proximite.cohort.figures import save_figure
 
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
-
-    figure = Figure(figsize=(7, min(max(3.0, height), 30.0)))
-    FigureCanvasAgg(figure)
-    try:
-        draw(figure.subplots())
-        figure.tight_layout()
-        figure.savefig(path, dpi=100)
-    finally:
-        figure.clear()
+    save_figure(draw, path, height=height)
 
 
 def _write_comparison(
