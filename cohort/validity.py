@@ -14,15 +14,19 @@ What is estimated, against which truth (the *target* column says which kind):
 ``wave_effect[k]`` (k = 6, 12, 24), truth ``planted``
     The planted mean change of the isolation index from T0 to wave k,
     ``truth["isolation"]["target_mean_index_change"]["by_wave"][k]``
-    :math:`= -20\\,(1 - e^{-k/10})`. The generator solves the latent wave shift so that the
-    expected index of the cohort's own families (expectation over the occasion noise) changes
-    by exactly this much, so it is the parameter the estimators target whatever the sample
-    size, and the sampling error left is what a family-clustered interval accounts for: it is
-    the truth for coverage. Estimators: ``panel_ols`` (linearmodels PanelOLS, family fixed
-    effects, wave effects ``C(wave)[T.k]``, SE clustered by family), ``panel_ols_ipw`` (the same
-    weighted by the stabilised attrition weights) and ``gee_ipw`` (GEE, independence working
-    correlation, ``isolation_index ~ 1 + C(wave)`` weighted by the attrition weights: the
-    difference of the attrition-corrected wave means).
+    :math:`= -20\\,(1 - e^{-k/10})`. The replicates are generated with
+    ``calibration="reference"``: the latent wave shift is solved once, on the generator's fixed
+    reference population, so that the population's expected index (expectation over the
+    occasion noise) changes by exactly this much. It is a population parameter: each
+    replicate's own expected change varies around it, mostly with its territories' wave-effect
+    multipliers, so the wave effects' standard errors are clustered by territory (CR1) and their
+    95 % intervals use t(G - 1), G the territories (:data:`WAVE_CLUSTER`; ``wave_cluster=
+    "family"`` and ``calibration="sample"`` reproduce the earlier, conservative study).
+    Estimators: ``panel_ols`` (linearmodels PanelOLS, family fixed effects, wave effects
+    ``C(wave)[T.k]``), ``panel_ols_ipw`` (the same weighted by the stabilised attrition weights)
+    and ``gee_ipw`` (``isolation_index ~ 1 + C(wave)`` weighted by the attrition weights: the
+    difference of the attrition-corrected wave means, an independence GEE; fitted as weighted
+    pooled OLS, the same estimate, when clustered by territory).
 ``mean[24]``, truth ``complete_data``
     The mean isolation index at T24 of the cohort's families had none dropped out,
     ``truth["isolation"]["complete_data"]["mean_index_by_wave"]["24"]``. The generator writes no
@@ -127,7 +131,12 @@ SUMMARY_COLUMNS: tuple[str, ...] = (
 
 Progress = Callable[[int, int], None]
 _FORMULA_FE = "isolation_index ~ 1 + C(wave) + EntityEffects"
-_PANEL_COLUMNS = ["isolation_index", "baseline_isolation_index", "isolated_at_contact"]
+_PANEL_COLUMNS = ["isolation_index", "baseline_isolation_index", "isolated_at_contact", "territory_id"]
+#: How each replicate's cohort is generated: its latent wave shifts solved once on the
+#: generator's fixed reference population (the planted change is a population parameter).
+CALIBRATION: str = "reference"
+#: Level at which the wave-effect standard errors are clustered (``"territory"`` or ``"family"``).
+WAVE_CLUSTER: str = "territory"
 
 
 class ValidityError(ProximiteError, ValueError):
@@ -272,11 +281,35 @@ def _term_rows(summary: pd.DataFrame, terms: Mapping[str, tuple[str, float]], *,
     return rows
 
 
-def _estimate(project_dir: Path, truth: Mapping[str, Any], *, km_categories: Sequence[str]) -> list[dict[str, Any]]:
+def _wave_summary(fit: Any) -> pd.DataFrame:
+    """The fit's summary, with Wald intervals on t(G - 1) when clustered by territory.
+
+    With G territories (14 in the full study) the cluster-robust variance has about G - 1
+    degrees of freedom; linearmodels' t(N - K) bounds are normal ones. Stata's ``vce(cluster)``
+    convention, t(G - 1), is used for territory clusters (the SE itself, with its
+    G / (G - 1) (N - 1) / (N - K) correction, is unchanged). Family clusters (hundreds) keep
+    the model's own bounds.
+    """
+    summary = fit.summary
+    clusters = fit.statistics.get("clusters")
+    if "by territory" not in str(fit.statistics.get("cov_type", "")) or not clusters or clusters < 2:
+        return summary
+    from scipy import stats
+
+    quantile = float(stats.t.ppf(0.5 + fit.confidence / 2, int(clusters) - 1))
+    summary = summary.copy()
+    summary["ci_lower"] = summary["estimate"] - quantile * summary["std_error"]
+    summary["ci_upper"] = summary["estimate"] + quantile * summary["std_error"]
+    return summary
+
+
+def _estimate(
+    project_dir: Path, truth: Mapping[str, Any], *, km_categories: Sequence[str], wave_cluster: str = WAVE_CLUSTER
+) -> list[dict[str, Any]]:
     """Every estimator on one built warehouse; rows without any family data."""
     from proximite.cohort import panel, survival_table
     from proximite.cohort.models.growth import GEE
-    from proximite.cohort.models.panel import PanelOLS
+    from proximite.cohort.models.panel import PanelOLS, PooledOLS
     from proximite.cohort.models.survival import km_median
 
     from proximite.config import load_settings
@@ -289,12 +322,19 @@ def _estimate(project_dir: Path, truth: Mapping[str, Any], *, km_categories: Seq
 
     rows: list[dict[str, Any]] = []
     effects = {f"wave_effect[{k}]": (f"C(wave)[T.{k}]", float(planted[str(k)])) for k in WAVES}
-    fixed = PanelOLS(_FORMULA_FE, cluster="family").fit(data)
-    rows += _term_rows(fixed.summary, effects, estimator="panel_ols", target="planted")
-    weighted = PanelOLS(_FORMULA_FE, cluster="family", weights="attrition_weight").fit(data)
-    rows += _term_rows(weighted.summary, effects, estimator="panel_ols_ipw", target="planted")
-    marginal = GEE("isolation_index ~ 1 + C(wave)", correlation="independence", weights="attrition_weight").fit(data)
-    rows += _term_rows(marginal.summary, effects, estimator="gee_ipw", target="planted")
+    if wave_cluster == "territory" and data["territory_id"].nunique() < 2:
+        wave_cluster = "family"  # one territory: a clustered covariance needs two clusters
+    fixed = PanelOLS(_FORMULA_FE, cluster=wave_cluster).fit(data)
+    rows += _term_rows(_wave_summary(fixed), effects, estimator="panel_ols", target="planted")
+    weighted = PanelOLS(_FORMULA_FE, cluster=wave_cluster, weights="attrition_weight").fit(data)
+    rows += _term_rows(_wave_summary(weighted), effects, estimator="panel_ols_ipw", target="planted")
+    if wave_cluster == "family":
+        marginal = GEE("isolation_index ~ 1 + C(wave)", correlation="independence", weights="attrition_weight").fit(data)
+    else:
+        # The same estimate (an independence GEE with weights is weighted least squares on the
+        # wave dummies: the difference of the IPW means), with the SE clustered by territory.
+        marginal = PooledOLS("isolation_index ~ 1 + C(wave)", cluster=wave_cluster, weights="attrition_weight").fit(data)
+    rows += _term_rows(_wave_summary(marginal), effects, estimator="gee_ipw", target="planted")
 
     means = {f"mean[{MEAN_WAVE}]": (f"C(wave)[{MEAN_WAVE}]", float(complete_mean[str(MEAN_WAVE)]))}
     observed = GEE("isolation_index ~ 0 + C(wave)", correlation="independence").fit(data)
@@ -331,6 +371,8 @@ def run_replicate(
     seed: int,
     km_categories: Sequence[str] = KM_CATEGORIES,
     work_dir: str | Path | None = None,
+    calibration: str = CALIBRATION,
+    wave_cluster: str = WAVE_CLUSTER,
 ) -> list[dict[str, Any]]:
     """One replicate: generate, ingest, harmonise, build, estimate; the files are removed.
 
@@ -346,6 +388,10 @@ def run_replicate(
         Need categories whose Kaplan–Meier median is estimated.
     work_dir : str or Path, optional, keyword-only
         Where the temporary project directory goes (default: the system's temporary directory).
+    calibration : {"reference", "sample"}, keyword-only
+        The generator's ``calibration`` (default :data:`CALIBRATION`).
+    wave_cluster : {"territory", "family"}, keyword-only
+        Clusters of the wave effects' standard errors (default :data:`WAVE_CLUSTER`).
 
     Returns
     -------
@@ -371,7 +417,9 @@ def run_replicate(
     cohort_seed = int(seed) + int(rep)
     with tempfile.TemporaryDirectory(prefix="proximite-validity-", dir=work_dir, ignore_cleanup_errors=True) as temporary:
         root = Path(temporary)
-        summary = generate_cohort(root / "input", families=families, territories=territories, seed=cohort_seed)
+        summary = generate_cohort(
+            root / "input", families=families, territories=territories, seed=cohort_seed, calibration=calibration
+        )
         truth = json.loads(Path(summary.paths["truth"]).read_text(encoding="utf-8"))
         settings = load_settings(root / "project")
         with warnings.catch_warnings():
@@ -379,7 +427,7 @@ def run_replicate(
             ingest(root / "input", settings=settings, validate=False)
             harmonised = steps.harmonise_staged(settings, key=_key(cohort_seed))
             steps.build_from_harmonised(settings, harmonised, validate=False)
-            rows = _estimate(root / "project", truth, km_categories=km_categories)
+            rows = _estimate(root / "project", truth, km_categories=km_categories, wave_cluster=wave_cluster)
     return [{"rep": int(rep), "seed": cohort_seed, **row} for row in rows]
 
 
@@ -480,7 +528,8 @@ class ValidityResults:
         One row per replicate, quantity and estimator, columns :data:`REPLICATE_COLUMNS`
         (``covered``: the interval contains the truth). Estimates only, no family data.
     parameters : dict
-        ``reps``, ``families``, ``territories``, ``seed``, ``workers``, ``km_categories``.
+        ``reps``, ``families``, ``territories``, ``seed``, ``workers``, ``km_categories``,
+        ``calibration``, ``wave_cluster``.
     seconds : float
         Wall time of the study.
     failures : list of (int, str)
@@ -500,6 +549,8 @@ class ValidityResults:
             f"{p.get('territories')} territories, seeds {p.get('seed')}..{int(p.get('seed', 0)) + int(p.get('reps', 1)) - 1}, "
             f"{p.get('workers')} worker(s), {self.seconds:.0f} s"
         )
+        if p.get("calibration") or p.get("wave_cluster"):
+            head += f"; wave shifts calibrated on the {p.get('calibration')}, wave-effect SEs clustered by {p.get('wave_cluster')}"
         shown = self.summary[
             [
                 "quantity", "estimator", "target", "truth", "mean_estimate", "bias", "rmse", "coverage", "reps",
@@ -647,6 +698,8 @@ def run_validity(
     progress: Progress | None = None,
     km_categories: Sequence[str] = KM_CATEGORIES,
     work_dir: str | Path | None = None,
+    calibration: str = CALIBRATION,
+    wave_cluster: str = WAVE_CLUSTER,
 ) -> ValidityResults:
     """Run the simulation study: ``reps`` synthetic cohorts, each estimated against its truth.
 
@@ -669,6 +722,18 @@ def run_validity(
         Need categories whose Kaplan–Meier median is checked (default :data:`KM_CATEGORIES`).
     work_dir : str or Path, optional, keyword-only
         Where the replicates' temporary directories go (each is removed when its replicate ends).
+    calibration : {"reference", "sample"}, keyword-only
+        How the generator solves the latent wave shift (default ``"reference"``: once on its
+        fixed reference population, so the planted change is a population parameter and each
+        replicate's expected change varies around it; ``"sample"``: on each replicate's own
+        families, every replicate's expected change is the planted one, and intervals that
+        target a population quantity are conservative).
+    wave_cluster : {"territory", "family"}, keyword-only
+        Clusters of the wave effects' standard errors (default ``"territory"``: the
+        territories' wave-effect multipliers make the territory the level of the between-sample
+        variation; intervals on t(G - 1); by family when there is one territory, recorded in
+        ``parameters``). ``"family"`` reproduces the earlier study's family-clustered PanelOLS
+        and GEE.
 
     Returns
     -------
@@ -703,15 +768,24 @@ def run_validity(
     unknown = [category for category in km_categories if category not in known]
     if unknown:
         raise ValidityError(f"km_categories: not need categories: {', '.join(map(str, unknown))} (known: {', '.join(known)})")
+    if calibration not in ("reference", "sample"):
+        raise ValidityError(f"calibration must be 'reference' or 'sample' (got {calibration!r})")
+    if wave_cluster not in ("territory", "family"):
+        raise ValidityError(f"wave_cluster must be 'territory' or 'family' (got {wave_cluster!r})")
     territories = default_territories(families) if territories is None else territories
     if not isinstance(territories, (int, np.integer)) or not 1 <= territories <= families:
         raise ValidityError(f"territories must be an integer between 1 and the families (got {territories!r})")
+    if wave_cluster == "territory" and territories < 2:
+        log.warning("validity: one territory, so the wave effects' SEs are clustered by family")
+        wave_cluster = "family"
     options = {
         "families": int(families),
         "territories": int(territories),
         "seed": int(seed),
         "km_categories": tuple(km_categories),
         "work_dir": None if work_dir is None else str(work_dir),
+        "calibration": calibration,
+        "wave_cluster": wave_cluster,
     }
     started = time.perf_counter()
     results: dict[int, list[dict[str, Any]]] = {}
@@ -751,6 +825,8 @@ def run_validity(
             "seed": int(seed),
             "workers": int(workers),
             "km_categories": list(km_categories),
+            "calibration": calibration,
+            "wave_cluster": wave_cluster,
         },
         seconds=seconds,
         failures=sorted(failures),

@@ -8,6 +8,7 @@ seed gives the same families whatever ``as_of`` is.
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 import numpy as np
@@ -30,7 +31,7 @@ from proximite.cohort.sandbox._sampling import (
     within_segment_cumulative,
     zero_pad,
 )
-from proximite.cohort.sandbox.geography import PARTNER_CLASSES, ascii_slug
+from proximite.cohort.sandbox.geography import PARTNER_CLASSES, ascii_slug, make_territories
 
 # ---------------------------------------------------------------------------------------------
 # Calibration targets (evaluation report of the pilot, 2024-01 to 2025-03)
@@ -181,6 +182,18 @@ ISOLATION_COVARIATES = {
 WAVE_EFFECT_POINTS = {"asymptote": -20.0, "time_constant_months": 10.0}
 #: Heterogeneity of the wave effect: multiplier (1 + v_territory)(1 + b_family), clipped at 0.
 WAVE_EFFECT_HETEROGENEITY = {"territory_sd": 0.30, "family_sd": 0.40}
+#: How the latent wave shifts are solved: on the cohort's own families (``"sample"``, the
+#: default: every cohort's expected change is the planted one exactly) or once on a fixed
+#: reference population drawn by the same process (``"reference"``: the planted change is a
+#: population parameter and each cohort's expected change varies around it).
+WAVE_SHIFT_CALIBRATIONS = ("sample", "reference")
+#: The reference population of ``calibration="reference"``: ``blocks`` cohorts of
+#: ``families_per_block`` families, each with the cohort's number of territories drawn afresh
+#: (:func:`make_territories`), cohort ``b`` from seed ``seed + b`` (independent of any cohort's
+#: seed). Many blocks, because the territories' wave-effect multipliers (SD 0.30) are what varies
+#: most between cohorts: 2,000 blocks of 14 territories leave a Monte Carlo error of about 0.04
+#: point on the T24 change.
+REFERENCE_POPULATION = {"seed": 2**40, "blocks": 2000, "families_per_block": 100}
 #: Probability that an isolation item is left unanswered at a wave.
 ITEM_MISSING = {
     "transport": 0.03,
@@ -790,6 +803,79 @@ def _calibrate_wave_shifts(base: np.ndarray, modifier: np.ndarray, waves: tuple[
     return shifts
 
 
+_REFERENCE_CACHE: dict[tuple[Any, ...], dict[str, Any]] = {}
+
+
+def _reference_calibration(ctx: Context) -> dict[str, Any]:
+    """Wave shifts solved once on the reference population (:data:`REFERENCE_POPULATION`).
+
+    Notes
+    -----
+    The reference is ``blocks`` cohorts drawn by the generator's own process, each with
+    ``ctx.n_territories`` territories (:func:`make_territories`), ``families_per_block``
+    families (:func:`make_families`: severity, the isolated-at-contact rule, covariates) and
+    the latent isolation model (:func:`_isolation_base`: territory random effects, territory
+    and family wave-effect multipliers), block ``b`` from the seed ``seed + b``. The shifts are
+    solved on all of its families together, so the planted change is the expected change of
+    the population of cohorts of this design, not of one cohort. Cached per process by the
+    number of territories, the waves and the isolation dimensions.
+
+    Returns
+    -------
+    dict
+        ``shifts`` (month -> latent shift), ``families`` and ``territories`` (drawn in all).
+    """
+    dimensions = tuple(ctx.isolation["dimensions"])
+    key = (ctx.n_territories, tuple(ctx.waves), dimensions, ctx.recruitment_start, ctx.recruitment_end)
+    if key not in _REFERENCE_CACHE:
+        seed = int(REFERENCE_POPULATION["seed"])
+        bases, modifiers = [], []
+        for block in range(int(REFERENCE_POPULATION["blocks"])):
+            block_seed = seed + block
+            block_ctx = dataclasses.replace(
+                ctx, seed=block_seed, territories=make_territories(ctx.n_territories, seed=block_seed)
+            )
+            block_families = make_families(block_ctx, int(REFERENCE_POPULATION["families_per_block"]))
+            base, modifier, _ = _isolation_base(block_ctx, block_families, stream(block_seed, "assessments"))
+            bases.append(base)
+            modifiers.append(modifier)
+        base, modifier = np.concatenate(bases), np.concatenate(modifiers)
+        _REFERENCE_CACHE[key] = {
+            "shifts": _solve_wave_shifts(base, modifier, tuple(ctx.waves)),
+            "families": len(base),
+            "territories": int(REFERENCE_POPULATION["blocks"]) * ctx.n_territories,
+        }
+    return _REFERENCE_CACHE[key]
+
+
+def _solve_wave_shifts(base: np.ndarray, modifier: np.ndarray, waves: tuple[int, ...]) -> dict[int, float]:
+    """The shifts of :func:`_calibrate_wave_shifts` on all of ``base``, by Brent's method (a
+    dozen evaluations of the expected index per wave instead of 32: the reference is large)."""
+    from scipy import optimize
+
+    weights = np.array([ISOLATION_DIMENSIONS[d]["wave_effect"] for d in ISOLATION_DIMENSIONS])
+    baseline = _expected_index(base, 0.0, modifier, weights)
+    shifts: dict[int, float] = {}
+    for months in waves:
+        if months == 0 or len(base) == 0:
+            shifts[months] = 0.0
+            continue
+        target = baseline + WAVE_EFFECT_POINTS["asymptote"] * float(_wave_fraction(months))
+        shifts[months] = float(
+            optimize.brentq(
+                lambda shift, goal=target: _expected_index(base, shift, modifier, weights) - goal, -6.0, 0.0, xtol=1e-10
+            )
+        )
+    return shifts
+
+
+def _expected_change(base: np.ndarray, modifier: np.ndarray, shifts: dict[int, float]) -> dict[int, float]:
+    """Expected mean index change from T0 of these families under ``shifts`` (noise integrated out)."""
+    weights = np.array([ISOLATION_DIMENSIONS[d]["wave_effect"] for d in ISOLATION_DIMENSIONS])
+    baseline = _expected_index(base, 0.0, modifier, weights)
+    return {months: _expected_index(base, shift, modifier, weights) - baseline for months, shift in shifts.items()}
+
+
 def _resource_count_bands(isolation: dict[str, Any], n_types: int) -> dict[int, tuple[int, int]]:
     """Range of resources used (inclusive) that gives each non_recours score, from the config bands."""
     bands = [(int(upper), int(score)) for upper, score in isolation["non_recours_bands"]]
@@ -802,8 +888,14 @@ def _resource_count_bands(isolation: dict[str, Any], n_types: int) -> dict[int, 
     return ranges
 
 
-def make_assessments(ctx: Context, families: pd.DataFrame) -> tuple[pd.DataFrame, dict[str, Any]]:
+def make_assessments(
+    ctx: Context, families: pd.DataFrame, *, calibration: str = "sample"
+) -> tuple[pd.DataFrame, dict[str, Any]]:
     """Complete-data assessments: one row per family and wave, before attrition.
+
+    ``calibration`` (:data:`WAVE_SHIFT_CALIBRATIONS`): the latent wave shifts are solved on
+    these families (``"sample"``) or on the reference population (``"reference"``, see
+    :func:`_reference_calibration`); the random draws are the same either way.
 
     Returns
     -------
@@ -835,7 +927,34 @@ def make_assessments(ctx: Context, families: pd.DataFrame) -> tuple[pd.DataFrame
     waves = ctx.waves
     dimensions = list(ctx.isolation["dimensions"])
     base, modifier, effects = _isolation_base(ctx, families, rng)
-    shifts = _calibrate_wave_shifts(base, modifier, waves)
+    if calibration == "sample":
+        shifts = _calibrate_wave_shifts(base, modifier, waves)
+        calibration_truth = None
+    elif calibration == "reference":
+        reference = _reference_calibration(ctx)
+        shifts = dict(reference["shifts"])
+        calibration_truth = {
+            "method": "reference",
+            "note": (
+                "latent wave shifts solved once on a fixed reference population drawn by the same process; "
+                "target_mean_index_change.by_wave is its (population) expected change, and this cohort's "
+                "expected change varies around it"
+            ),
+            "reference_population": {
+                **REFERENCE_POPULATION,
+                "territories_per_block": ctx.n_territories,
+                "families": reference["families"],
+                "territories": reference["territories"],
+            },
+            "population_target_mean_index_change_by_wave": {
+                str(m): _round(WAVE_EFFECT_POINTS["asymptote"] * float(_wave_fraction(m))) for m in waves
+            },
+            "cohort_expected_mean_index_change_by_wave": {
+                str(m): _round(v) for m, v in _expected_change(base, modifier, shifts).items()
+            },
+        }
+    else:
+        raise ValueError(f"calibration must be one of {', '.join(WAVE_SHIFT_CALIBRATIONS)} (got {calibration!r})")
     effect_weights = np.array([ISOLATION_DIMENSIONS[d]["wave_effect"] for d in dimensions])
 
     t0 = families["first_contact"].to_numpy() + families["t0_offset"].to_numpy()
@@ -922,6 +1041,9 @@ def make_assessments(ctx: Context, families: pd.DataFrame) -> tuple[pd.DataFrame
     )
 
     truth = _isolation_truth(ctx, families, assessments, shifts, effects)
+    if calibration_truth is not None:
+        # Only with "reference": the default writes the same truth.json as before the option.
+        truth["wave_shift_calibration"] = calibration_truth
     return assessments, truth
 
 

@@ -162,6 +162,7 @@ def generate_cohort(
     seed: int = DEFAULT_SEED,
     as_of: dt.date | str | None = None,
     progress: ProgressCallback | None = None,
+    calibration: str = "sample",
 ) -> SynthSummary:
     """Generate a synthetic cohort input directory.
 
@@ -183,6 +184,15 @@ def generate_cohort(
         follow-up, every due wave generated (less attrition).
     progress : callable, optional, keyword-only
         ``progress(step, done, total)``, called as steps complete (for a progress bar).
+    calibration : {"sample", "reference"}, keyword-only
+        How the latent wave shift of the isolation model is solved. ``"sample"`` (default): on
+        this cohort's own families, so its expected mean index change (occasion noise
+        integrated out) is the planted one exactly. ``"reference"``: once per process on a fixed
+        reference population drawn by the same process (``_cohort.REFERENCE_POPULATION``), so
+        the planted change is a population parameter and this cohort's expected change varies
+        around it, as a real cohort's would (for simulation studies of interval coverage);
+        ``truth.json`` then records it under ``isolation.wave_shift_calibration``. The random
+        draws are the same; only the shifts, hence the scores, differ.
 
     Returns
     -------
@@ -213,6 +223,10 @@ def generate_cohort(
         raise ValueError(f"territories must be at least 1 (got {territories})")
     if seed < 0:
         raise ValueError(f"seed must be a non-negative integer (got {seed})")
+    if calibration not in _cohort.WAVE_SHIFT_CALIBRATIONS:
+        raise ValueError(
+            f"calibration must be one of {', '.join(_cohort.WAVE_SHIFT_CALIBRATIONS)} (got {calibration!r})"
+        )
     settings = load_settings()
     months, wave_events = _check_waves(waves, settings.event_waves)
     as_of_day = _parse_as_of(as_of)
@@ -246,7 +260,7 @@ def generate_cohort(
     report(1)
     children = _cohort.make_children(ctx, family_frame)
     report(2)
-    assessments, isolation_truth = _cohort.make_assessments(ctx, family_frame)
+    assessments, isolation_truth = _cohort.make_assessments(ctx, family_frame, calibration=calibration)
     assessments, family_frame, attrition_truth = _cohort.apply_attrition(ctx, family_frame, assessments)
     report(3)
     needs, needs_truth = _cohort.make_needs(ctx, family_frame, children)

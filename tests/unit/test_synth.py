@@ -517,3 +517,68 @@ def test_invariants_hold_across_sizes(
     assert famille["record_id"].tolist() == [str(i) for i in range(1, len(famille) + 1)]
     if as_of is None:
         assert len(famille) == families
+
+
+# ------------------------------------------------------------------------ wave-shift calibration
+#: Four territories, as the validity unit study's 400 families: the reference is built once.
+REFERENCE = {"families": 60, "territories": 4}
+
+
+def _isolation(summary: SynthSummary) -> dict:
+    return json.loads((summary.out_dir / "truth.json").read_text(encoding="utf-8"))["isolation"]
+
+
+def test_default_calibration_is_the_sample_and_is_not_recorded(tiny: SynthSummary) -> None:
+    # The default writes the same truth.json as before the option existed: no calibration key.
+    assert "wave_shift_calibration" not in _isolation(tiny)
+
+
+def test_reference_calibration_plants_a_population_change(tmp_path: Path) -> None:
+    from proximite.cohort.sandbox import _cohort
+
+    first = generate_cohort(tmp_path / "a", **REFERENCE, seed=11, calibration="reference")
+    second = generate_cohort(tmp_path / "b", **REFERENCE, seed=12, calibration="reference")
+    sample = generate_cohort(tmp_path / "c", **REFERENCE, seed=11)
+    a, b, c = _isolation(first), _isolation(second), _isolation(sample)
+    recorded = a["wave_shift_calibration"]
+    target = a["target_mean_index_change"]["by_wave"]
+    assert recorded["method"] == "reference"
+    assert recorded["population_target_mean_index_change_by_wave"] == target == c["target_mean_index_change"]["by_wave"]
+    population = recorded["reference_population"]
+    assert population["territories_per_block"] == 4
+    assert population["families"] == _cohort.REFERENCE_POPULATION["blocks"] * _cohort.REFERENCE_POPULATION["families_per_block"]
+    # Solved once on the reference: the same shifts whatever the cohort, not the sample's own.
+    assert a["latent_wave_shift"] == b["latent_wave_shift"] != c["latent_wave_shift"]
+    # Each cohort's expected change varies around the population target instead of sitting on it.
+    mine, theirs = recorded["cohort_expected_mean_index_change_by_wave"], b["wave_shift_calibration"]["cohort_expected_mean_index_change_by_wave"]
+    assert mine["0"] == theirs["0"] == 0.0
+    for wave in ("6", "12", "24"):
+        assert mine[wave] != pytest.approx(theirs[wave], abs=1e-3)
+        assert abs(mine[wave] - target[wave]) < 10 and abs(theirs[wave] - target[wave]) < 10
+    # The random draws are those of the sample calibration: the T0 scores (no shift) are the same.
+    assert a["complete_data"]["mean_index_by_wave"]["0"] == c["complete_data"]["mean_index_by_wave"]["0"]
+    assert a["complete_data"]["mean_index_by_wave"]["24"] != c["complete_data"]["mean_index_by_wave"]["24"]
+    # And the reference calibration is itself deterministic.
+    again = generate_cohort(tmp_path / "d", **REFERENCE, seed=11, calibration="reference")
+    assert _hashes(first.out_dir) == _hashes(again.out_dir)
+
+
+def test_reference_shifts_give_the_target_on_the_population_they_are_solved_on() -> None:
+    """The solver of the reference: on the population it is solved on, the expected change is the
+    planted one (Brent's method agrees with the sample calibration's bisection)."""
+    from proximite.cohort.sandbox import _cohort
+
+    rng = np.random.default_rng(3)
+    base = rng.normal(0.2, 0.8, size=(2000, 6))
+    modifier = np.maximum(1 + 0.4 * rng.standard_normal(2000), 0.0)
+    shifts = _cohort._solve_wave_shifts(base, modifier, (0, 6, 12, 24))
+    change = _cohort._expected_change(base, modifier, shifts)
+    for months in (6, 12, 24):
+        assert change[months] == pytest.approx(-20 * (1 - np.exp(-months / 10)), abs=1e-6)
+    bisection = _cohort._calibrate_wave_shifts(base, modifier, (0, 6, 12, 24))
+    assert shifts == pytest.approx(bisection, abs=1e-7)
+
+
+def test_rejects_an_unknown_calibration(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="calibration"):
+        generate_cohort(tmp_path / "x", families=10, territories=2, seed=1, calibration="population")

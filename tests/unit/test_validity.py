@@ -137,11 +137,33 @@ def test_default_territories_follow_the_pilot_density() -> None:
         ({"seed": -1}, "seed"),
         ({"territories": 0}, "territories"),
         ({"km_categories": ["logement", "licornes"]}, "licornes"),
+        ({"calibration": "population"}, "calibration"),
+        ({"wave_cluster": "region"}, "wave_cluster"),
     ],
 )
 def test_bad_options_are_refused(options: dict[str, Any], message: str) -> None:
     with pytest.raises(ValidityError, match=message):
         run_validity(**{"reps": 1, "families": 100, **options})
+
+
+def test_territory_clustered_intervals_use_t_with_g_minus_1_degrees_of_freedom() -> None:
+    from types import SimpleNamespace
+
+    from scipy import stats
+
+    summary = pd.DataFrame(
+        {"estimate": [-10.0], "std_error": [0.5], "ci_lower": [-10.98], "ci_upper": [-9.02], "p_value": [0.0]},
+        index=["C(wave)[T.6]"],
+    )
+    fit = SimpleNamespace(summary=summary, statistics={"clusters": 14, "cov_type": "Clustered by territory"}, confidence=0.95)
+    found = validity._wave_summary(fit)
+    quantile = stats.t.ppf(0.975, 13)  # 2.160
+    assert found.loc["C(wave)[T.6]", "ci_lower"] == pytest.approx(-10.0 - 0.5 * quantile)
+    assert found.loc["C(wave)[T.6]", "ci_upper"] == pytest.approx(-10.0 + 0.5 * quantile)
+    assert summary.loc["C(wave)[T.6]", "ci_lower"] == -10.98  # not modified
+    # Family clusters (hundreds) keep the model's own bounds.
+    fit = SimpleNamespace(summary=summary, statistics={"clusters": 400, "cov_type": "Clustered by family"}, confidence=0.95)
+    pd.testing.assert_frame_equal(validity._wave_summary(fit), summary)
 
 
 def test_a_failed_replicate_is_reported_not_fatal(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -168,7 +190,8 @@ def test_a_failed_replicate_is_reported_not_fatal(monkeypatch: pytest.MonkeyPatc
 # ------------------------------------------------------------------------ a small study
 @pytest.fixture(scope="module")
 def study(tmp_path_factory: pytest.TempPathFactory) -> tuple[ValidityResults, list[tuple[int, int]], Path]:
-    """Five replicates of 400 families, one process (about 20 s)."""
+    """Five replicates of 400 families in 4 territories, one process (about 20 s, with the
+    generator's reference population built once)."""
     work = tmp_path_factory.mktemp("validity-work")
     calls: list[tuple[int, int]] = []
     results = run_validity(reps=REPS, families=FAMILIES, seed=SEED, progress=lambda d, t: calls.append((d, t)), work_dir=work)
@@ -214,9 +237,17 @@ def test_study_tables(study: tuple[ValidityResults, list[tuple[int, int]], Path]
 def test_study_meets_loose_bounds(study: tuple[ValidityResults, list[tuple[int, int]], Path]) -> None:
     results, _, _ = study
     summary = results.summary.set_index(["quantity", "estimator"])
+    assert results.parameters["calibration"] == "reference" and results.parameters["wave_cluster"] == "territory"
     for k in (6, 12, 24):
         assert abs(summary.loc[(f"wave_effect[{k}]", "panel_ols"), "bias"]) < 2.0
         assert summary.loc[(f"wave_effect[{k}]", "panel_ols"), "coverage"] >= 0.6
+        # Each replicate's expected change varies around the population's (reference
+        # calibration), mostly with its territories: SEs clustered by territory follow that
+        # spread (ratio 1.1-1.5 here); clustered by family they were 0.40-0.70 of it, and
+        # covered 40 % at T12 (wave_cluster="family", same seeds).
+        for estimator in ("panel_ols", "panel_ols_ipw", "gee_ipw"):
+            row = summary.loc[(f"wave_effect[{k}]", estimator)]
+            assert row["mean_std_error"] > 0.6 * row["empirical_se"], (k, estimator)
     cc, ipw = summary.loc[("mean[24]", "complete_case"), "bias"], summary.loc[("mean[24]", "ipw"), "bias"]
     assert cc < -1.0  # the more isolated families drop out: the complete-case T24 mean is too low
     assert abs(ipw) < abs(cc)
