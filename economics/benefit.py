@@ -621,8 +621,6 @@ class CostBenefitResults(PublicationStatus):
         """Benefit–cost ratio."""
         return float(self.statistics["bcr"])
 
-
-
     def to_dict(self) -> dict[str, Any]:
         """The figures a report keeps: ``pv_costs``, ``pv_benefits``, ``npv``, ``bcr`` (None when
         undefined), ``by_outcome`` (counted outcomes: ``outcome``, ``label_fr``, ``label_en``,

@@ -46,6 +46,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 from proximite.cohort.errors import ProximiteError
+from proximite.indicators.base import session_territories
 
 if TYPE_CHECKING:  # pragma: no cover - typing only
     from matplotlib.axes import Axes
@@ -589,7 +590,9 @@ def activity_costs(tables: Mapping[str, pd.DataFrame], parameters: CostingParame
 
     sessions = session_territories(supervision, worker)
     if len(sessions):
-        sessions = sessions.assign(period=quarter_label(sessions["session_date"]).to_numpy())
+        sessions = sessions.assign(
+            period=quarter_label(sessions["session_date"]).to_numpy(), minutes=np.nan_to_num(sessions["minutes"].to_numpy(dtype="float64"))
+        )
         grouped = sessions.groupby(["territory_id", "period", "kind"], sort=True, observed=True)["minutes"].agg(
             ["sum", "count"]
         ).reset_index()
@@ -628,40 +631,6 @@ def activity_costs(tables: Mapping[str, pd.DataFrame], parameters: CostingParame
         .reset_index(drop=True)
     )
     return lines[_LINE_KEYS + _LINE_VALUES]
-
-
-def session_territories(supervision: pd.DataFrame, worker: pd.DataFrame) -> pd.DataFrame:
-    """Each supervision session with the territory of the worker's tenure covering its date.
-
-    Returns
-    -------
-    DataFrame
-        ``territory_id``, ``worker_id``, ``session_date``, ``kind``, ``minutes``; a session no
-        tenure covers takes the worker's nearest tenure; a worker absent from ``worker`` is dropped.
-    """
-    sessions = pd.DataFrame(
-        {
-            "session": np.arange(len(supervision)),
-            "worker_id": supervision["worker_id"].astype("string").to_numpy(),
-            "session_date": pd.to_datetime(supervision["session_date"]).to_numpy(dtype="datetime64[ns]"),
-            "kind": supervision["kind"].astype("string").to_numpy(),
-            "minutes": np.nan_to_num(_numbers(supervision["minutes"])),
-        }
-    ).astype({"worker_id": "string", "kind": "string"})
-    tenures = pd.DataFrame(
-        {
-            "worker_id": worker["worker_id"].astype("string").to_numpy(),
-            "territory_id": worker["territory_id"].astype("string").to_numpy(),
-            "start": pd.to_datetime(worker["start_date"]).to_numpy(dtype="datetime64[ns]"),
-            "end": pd.to_datetime(worker["end_date"]).to_numpy(dtype="datetime64[ns]"),
-        }
-    ).astype({"worker_id": "string", "territory_id": "string"})
-    matched = sessions.merge(tenures, on="worker_id", how="inner")
-    before = (matched["start"] - matched["session_date"]).dt.days.clip(lower=0)
-    after = (matched["session_date"] - matched["end"]).dt.days.clip(lower=0).fillna(0)
-    matched["distance"] = before + after
-    matched = matched.sort_values(["session", "distance"], kind="stable").drop_duplicates("session")
-    return matched[["territory_id", "worker_id", "session_date", "kind", "minutes"]].reset_index(drop=True)
 
 
 def contracted_costs(

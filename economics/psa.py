@@ -398,9 +398,6 @@ class PSAResults(PublicationStatus):
         """P(NPV > 0) (equal to P(BCR > 1) when costs are positive)."""
         return float(self.statistics["p_npv_gt_0"])
 
-
-
-
     def to_dict(self) -> dict[str, Any]:
         """The figures a report keeps: ``draws``, ``seed``, ``interval`` (0.95), ``npv_mean``,
         ``npv_low``, ``npv_high``, ``bcr_mean``, ``bcr_low``, ``bcr_high`` (low/high: the 2.5 % and
@@ -602,8 +599,6 @@ class OneWayResults(PublicationStatus):
     summary: pd.DataFrame
     statistics: dict[str, Any]
     publication: PublicationCheck = field(default_factory=PublicationCheck)
-
-
 
     def __str__(self) -> str:
         metric = self.statistics["metric"]

@@ -34,6 +34,7 @@ from proximite.indicators.base import (
     indicator_frame,
     poisson_rate_interval,
     registry_span,
+    session_territories,
 )
 
 __all__ = ["compute", "ratio_interval", "tenure_exposure"]
@@ -250,36 +251,6 @@ def _travel_share(activity: pd.DataFrame, territory: pd.DataFrame, parameters: I
     )
 
 
-def _session_territory(supervision: pd.DataFrame, worker: pd.DataFrame) -> pd.DataFrame:
-    """Each session with the territory of the worker's tenure covering its date.
-
-    A session no tenure covers takes the worker's nearest tenure; a worker unknown to the worker
-    table is dropped.
-    """
-    sessions = pd.DataFrame(
-        {
-            "session": np.arange(len(supervision)),
-            "worker_id": supervision["worker_id"].astype("string").to_numpy(),
-            "date": pd.to_datetime(supervision["session_date"]).to_numpy(dtype="datetime64[ns]"),
-            "minutes": pd.to_numeric(supervision["minutes"], errors="coerce").to_numpy(dtype="float64"),
-        }
-    ).astype({"worker_id": "string"})
-    tenures = pd.DataFrame(
-        {
-            "worker_id": worker["worker_id"].astype("string").to_numpy(),
-            "territory_id": worker["territory_id"].astype("string").to_numpy(),
-            "start": pd.to_datetime(worker["start_date"]).to_numpy(dtype="datetime64[ns]"),
-            "end": pd.to_datetime(worker["end_date"]).to_numpy(dtype="datetime64[ns]"),
-        }
-    ).astype({"worker_id": "string", "territory_id": "string"})
-    matched = sessions.merge(tenures, on="worker_id", how="inner")
-    before = (matched["start"] - matched["date"]).dt.days.clip(lower=0)
-    after = (matched["date"] - matched["end"]).dt.days.clip(lower=0).fillna(0)
-    matched["distance"] = before + after  # 0 when the tenure covers the date
-    matched = matched.sort_values(["session", "distance"], kind="stable").drop_duplicates("session")
-    return matched[["territory_id", "worker_id", "date", "minutes"]]
-
-
 def _supervision_and_turnover(
     tables: Mapping[str, pd.DataFrame],
     periods: pd.DataFrame,
@@ -293,7 +264,7 @@ def _supervision_and_turnover(
     exposure = tenures.groupby(["territory_id", "period"], observed=True, sort=False).agg(
         days=("days", "sum"), departures=("departure", "sum")
     )
-    sessions = _session_territory(tables["supervision"], worker)
+    sessions = session_territories(tables["supervision"], worker).rename(columns={"session_date": "date"})
     sessions = _labelled(sessions, sessions["date"], periods)
     minutes = sessions.groupby(["territory_id", "period"], observed=True, sort=False).agg(
         minutes=("minutes", "sum"), sessions=("minutes", "size")
