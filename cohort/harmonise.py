@@ -20,7 +20,7 @@ It is made of small pure functions, one per rule or table, each tested on its ow
 field feeds which column is read from the codebook (``target`` in ``forms.yaml``), not written
 here. Nothing here reads or writes files, and no input frame is modified.
 
-Errors (:class:`~proximite.cohort.errors.HarmoniseError`) and log lines name rules, codes, column
+Errors (:class:`~proximite.errors.HarmoniseError`) and log lines name rules, codes, column
 names and counts, never a family's values.
 """
 
@@ -34,7 +34,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
-from proximite.cohort.errors import HarmoniseError
+from proximite.errors import HarmoniseError
 from proximite.cohort.pseudonym import pseudonymise, pseudonymise_instances
 
 if TYPE_CHECKING:  # pragma: no cover

@@ -17,7 +17,7 @@ For every source present in the input directory (``reference/``, ``redcap/``, ``
 
 On any error the raw copies stay (they are the evidence, and their manifest says why the pull was
 not staged), the temporary directories are removed and every ``LATEST`` keeps pointing at the last
-good pull. Errors on input are :class:`~proximite.cohort.errors.InputError`: file, row or column,
+good pull. Errors on input are :class:`~proximite.errors.InputError`: file, row or column,
 rule, never a person's values; a refused gate is :class:`~proximite.expectations.gates.GateFailed`.
 """
 
@@ -35,10 +35,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from proximite.cohort.errors import InputError, ProximiteError
-from proximite.cohort.layers import STAGED, mark_latest, new_pull_id, raw_dir, sha256_of, staged_dir
+from proximite.errors import InputError, ProximiteError
+from proximite.cohort.layers import STAGED, StagedGate, mark_latest, new_pull_id, raw_dir, sha256_of, staged_dir
 from proximite.cohort.sources import SOURCES, Source, get_source
-from proximite.cohort.steps import code_version
+from proximite.version import code_version
 
 if TYPE_CHECKING:  # pragma: no cover
     from proximite.cohort.codebook import Codebook
@@ -260,24 +260,6 @@ def make_read_only(path: Path) -> None:
     path.chmod(path.stat().st_mode & ~(stat.S_IWUSR | stat.S_IWGRP | stat.S_IWOTH))
 
 
-def _gate_sources(
-    settings: Settings, candidates: dict[str, Path], *, pull_id: str, codebook: Codebook, report: Progress
-) -> None:
-    """Run the staged gate on every source's candidate; raise one :class:`GateFailed` naming all refusals."""
-    from proximite.expectations.gates import GateFailed, gate_staged
-
-    refused: list[GateFailed] = []
-    for done, (name, temporary) in enumerate(candidates.items(), start=1):
-        try:
-            gate_staged(settings, source=name, pull_id=pull_id, staged_dir=temporary, codebook=codebook)
-        except GateFailed as error:  # keep going: the coordinator sees every refused source at once
-            refused.append(error)
-        report(STEP_VALIDATE, done, len(candidates))
-    if refused:
-        first, *others = refused
-        raise GateFailed(first.result, first.report_dir, quarantine_dir=first.quarantine_dir, others=others)
-
-
 def ingest(
     input_dir: str | Path,
     *,
@@ -286,7 +268,7 @@ def ingest(
     pull_id: str | None = None,
     progress: Progress | None = None,
     codebook: Codebook | None = None,
-    validate: bool = True,
+    gate: StagedGate | None = None,
 ) -> IngestResult:
     """Copy an input directory into layer 01 raw and stage typed tables into layer 02.
 
@@ -305,9 +287,11 @@ def ingest(
         (sources), ``"validate 02"`` (sources) or ``"commit"``.
     codebook : Codebook, optional
         Default: the packaged codebook.
-    validate : bool, keyword-only
-        Run the staged validation gate on every source before the commit (default). Only tests
-        that need to stage data the gate would refuse turn it off.
+    gate : callable, optional, keyword-only
+        The staged validation gate (:data:`~proximite.cohort.layers.StagedGate`), run on every
+        source's candidate before the commit. :func:`proximite.pipeline.stage.ingest` passes the
+        project's gate; without one nothing is validated (tests that stage data the gate would
+        refuse).
 
     Returns
     -------
@@ -393,8 +377,8 @@ def ingest(
             table_rows[name] = {table: len(frame) for table, frame in tables.items()}
             report(STEP_STAGE, done, len(chosen))
             log.info("pull %s: %s staged (%s)", pull_id, name, ", ".join(f"{t} {n}" for t, n in table_rows[name].items()))
-        if validate:
-            _gate_sources(settings, partial, pull_id=pull_id, codebook=codebook, report=report)
+        if gate is not None:
+            gate(dict(partial), pull_id)
         for name, temporary in partial.items():
             final = staged_dir(settings, name, pull_id)
             if final.exists():

@@ -20,6 +20,7 @@ import hashlib
 import os
 import secrets
 import shutil
+from collections.abc import Callable, Mapping
 from pathlib import Path
 
 import pandas as pd
@@ -28,11 +29,18 @@ from proximite.config import Settings
 
 RAW = "01_raw"
 STAGED = "02_staged"
+HARMONISED = "03_harmonised"
 QUARANTINE = "quarantine"
 LATEST = "LATEST"
 
 #: Sources, in the order a pipeline ingests them.
 SOURCES = ("reference", "redcap", "registry", "cost")
+
+#: The staged validation gate, as the sources receive it: called with ``{source: candidate
+#: directory}`` and the pull id before a pull is committed; it raises (a ``GateFailed`` of
+#: :mod:`proximite.expectations.gates`) to refuse. The pipeline's stage steps pass
+#: :func:`proximite.expectations.gates.staged_gate`; the data layer never imports the checks.
+StagedGate = Callable[[Mapping[str, Path], str], None]
 
 
 def new_pull_id(now: dt.datetime | None = None) -> str:

@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 import pandas as pd
-from proximite.cohort.errors import ProximiteError
+from proximite.errors import ProximiteError
 
 if TYPE_CHECKING:  # pragma: no cover
     from proximite.config import Settings

@@ -9,7 +9,7 @@ A build never leaves a half-written warehouse: it writes a new database beside t
 (``.warehouse.duckdb.<build_id>.tmp`` in the same directory, so the rename stays on one file
 system), checkpoints and closes it, then :func:`os.replace` swaps it in. On any error the
 temporary file is removed, the previous warehouse is untouched, and
-:class:`~proximite.cohort.errors.BuildError` is raised from the cause. Readers that had the old
+:class:`~proximite.errors.BuildError` is raised from the cause. Readers that had the old
 file open keep reading the old build.
 
 Statisticians use :func:`panel`; other code uses :func:`connect`, :func:`table` and
@@ -31,7 +31,7 @@ from typing import TYPE_CHECKING, Any
 import duckdb
 import pandas as pd
 
-from proximite.cohort.errors import BuildError, ProximiteError
+from proximite.errors import BuildError, ProximiteError
 from proximite.cohort.harmonise import PANDAS_DTYPES, model_dtypes
 
 if TYPE_CHECKING:  # pragma: no cover

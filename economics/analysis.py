@@ -6,7 +6,7 @@ intervals (:mod:`~proximite.economics.outcomes`), the deterministic cost–benef
 (:mod:`~proximite.economics.benefit`), the probabilistic and one-way sensitivity analyses
 (:mod:`~proximite.economics.psa`) and the programme-funding table
 (:mod:`~proximite.economics.funding`). It is pure: tables and parameters in, results out;
-:func:`proximite.cohort.steps.run_economics` reads the warehouse and writes the run directory.
+:func:`proximite.cohort.pipeline.run_economics` reads the warehouse and writes the run directory.
 """
 
 from __future__ import annotations

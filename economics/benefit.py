@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any, TypeAlias
 
 import numpy as np
 import pandas as pd
-from proximite.cohort.errors import ProximiteError
+from proximite.errors import ProximiteError
 from proximite.economics.parameters import (
     PERSPECTIVES,
     BenefitParameters,

@@ -45,8 +45,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
-from proximite.cohort.errors import ProximiteError
-from proximite.indicators.base import session_territories
+from proximite.errors import ProximiteError
+from proximite.cohort.tenure import session_territories
 
 if TYPE_CHECKING:  # pragma: no cover - typing only
     from matplotlib.axes import Axes
@@ -861,7 +861,7 @@ class CostingResults:
             ``scope``, ``scope_id``, ``stratum``, ``stratum_value`` (as the indicator tables),
             ``activity_cad`` (all components), ``budget_cad`` (all categories), ``price_year``.
         """
-        from proximite.indicators.base import expand_scopes
+        from proximite.cohort.hierarchy import expand_scopes
 
         per_territory = pd.concat(
             [

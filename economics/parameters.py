@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any, Literal, Self
 
 import numpy as np
-from proximite.cohort.errors import ProximiteError
+from proximite.errors import ProximiteError
 
 __all__ = [
     "DEFAULT_BENEFIT_PARAMETERS",

@@ -29,15 +29,15 @@ import json
 import logging
 import os
 import shutil
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
-from proximite.cohort.errors import ProximiteError
-from proximite.cohort.layers import STAGED, quarantine_dir
-from proximite.cohort.steps import HARMONISED
+from proximite.errors import ProximiteError
+from proximite.cohort.ingest import STEP_VALIDATE
+from proximite.cohort.layers import HARMONISED, STAGED, StagedGate, quarantine_dir
 from proximite.expectations.base import SUMMARY_COLUMNS, ValidationResult
 from proximite.expectations.report import REPORT_HTML, ordered_summary, write_report
 
@@ -48,6 +48,7 @@ if TYPE_CHECKING:  # pragma: no cover
 __all__ = [
     "GateFailed",
     "gate_staged",
+    "staged_gate",
     "gate_harmonised",
     "read_tables",
     "write_last_result",
@@ -299,6 +300,45 @@ def _is_candidate(settings: Settings, source: str, directory: Path) -> bool:
 
 
 # --------------------------------------------------------------------------------------- gates
+def staged_gate(
+    settings: Settings,
+    *,
+    codebook: Codebook | None = None,
+    progress: Callable[[str, int, int], None] | None = None,
+) -> StagedGate:
+    """The staged gate as ingest and the REDCap pull call it: every candidate source, then one refusal.
+
+    Parameters
+    ----------
+    settings : Settings
+    codebook : Codebook, optional, keyword-only
+    progress : callable, optional, keyword-only
+        ``progress("validate 02", done, total)`` after each source.
+
+    Returns
+    -------
+    callable
+        ``gate({source: candidate directory}, pull_id)``: runs :func:`gate_staged` on every source
+        (so one run reports every refused source) and raises one :class:`GateFailed` naming all
+        refusals; returns None when every source passes.
+    """
+
+    def gate(candidates: Mapping[str, Path], pull_id: str) -> None:
+        refused: list[GateFailed] = []
+        for done, (name, directory) in enumerate(candidates.items(), start=1):
+            try:
+                gate_staged(settings, source=name, pull_id=pull_id, staged_dir=directory, codebook=codebook)
+            except GateFailed as error:  # keep going: the coordinator sees every refused source at once
+                refused.append(error)
+            if progress is not None:
+                progress(STEP_VALIDATE, done, len(candidates))
+        if refused:
+            first, *others = refused
+            raise GateFailed(first.result, first.report_dir, quarantine_dir=first.quarantine_dir, others=others)
+
+    return gate
+
+
 def gate_staged(
     settings: Settings,
     *,
@@ -364,7 +404,7 @@ def gate_harmonised(
     ----------
     settings : Settings
     harmonised_dir : str or Path, keyword-only
-        ``data/03_harmonised/<id>/`` (:func:`~proximite.cohort.steps.harmonise_staged`); its name
+        ``data/03_harmonised/<id>/`` (:func:`~proximite.cohort.pipeline.harmonise_staged`); its name
         is the batch id. On refusal a directory of the project's layer 03 is *moved* into the
         quarantine (it is rebuilt from the staged pulls by the next harmonise); any other
         directory is copied.

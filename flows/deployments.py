@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from proximite.cohort.errors import ProximiteError
+from proximite.errors import ProximiteError
 from proximite.config import Settings
 
 if TYPE_CHECKING:  # pragma: no cover - typing only

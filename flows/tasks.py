@@ -18,7 +18,7 @@ from typing import Any
 from prefect import get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 
-from proximite.cohort import steps
+from proximite import pipeline
 from proximite.config import load_settings, pseudonym_key
 from proximite.flows.artifacts import PULL_PROGRESS_KEY, PullProgress
 from proximite.flows.caching import WhileOutputExists
@@ -41,7 +41,7 @@ def _progress_artifact(description: str, *, steps_count: int) -> PullProgress:
 @task(name="ingest", cache_policy=NO_CACHE, task_run_name="ingest-{source}")
 def ingest_source(input_dir: str, project_dir: str, source: str) -> dict[str, Any]:
     """Copy one file source as received into 01 raw and stage it (02); returns its pull id and row counts."""
-    from proximite.cohort.ingest import ingest
+    from proximite.pipeline import ingest
 
     settings = load_settings(project_dir)
     result = ingest(input_dir, settings=settings, sources=[source])
@@ -96,7 +96,7 @@ def pull_redcap(
     A progress artifact (``proximite-pull-progress``) follows the pull: project structure,
     records, staging.
     """
-    from proximite.cohort.sources.redcap import pull_redcap as run_pull
+    from proximite.pipeline import pull_redcap as run_pull
 
     settings = load_settings(project_dir)
     progress = _progress_artifact("REDCap pull: project structure, records, staging", steps_count=3)
@@ -122,12 +122,12 @@ def staged_inputs(project_dir: str) -> dict[str, Any]:
     from proximite.cohort import layers
 
     settings = load_settings(project_dir)
-    return {"content": layers.staged_content(settings), "config": settings.fingerprint(), "code": steps.code_version()}
+    return {"content": layers.staged_content(settings), "config": settings.fingerprint(), "code": pipeline.code_version()}
 
 
 def _harmonised_exists(inputs: dict[str, Any]) -> bool:
     settings = load_settings(inputs["project_dir"])
-    return steps.harmonised_dir_for(settings, inputs["inputs"]["content"]).is_dir()
+    return pipeline.harmonised_dir_for(settings, inputs["inputs"]["content"]).is_dir()
 
 
 @task(name="harmonise", cache_policy=WhileOutputExists(output_exists=_harmonised_exists), persist_result=True)
@@ -135,7 +135,7 @@ def harmonise(project_dir: str, inputs: dict[str, Any]) -> str:
     """Harmonise the staged pulls named in ``inputs`` into layer 03; returns the layer-03 directory."""
     settings = load_settings(project_dir)
     key, _origin = pseudonym_key(settings)
-    directory = steps.harmonise_staged(settings, key=key)
+    directory = pipeline.harmonise_staged(settings, key=key)
     return str(directory)
 
 
@@ -147,7 +147,7 @@ def _directory_exists(inputs: dict[str, Any]) -> bool:
 def validate_harmonised(project_dir: str, harmonised_dir: str, inputs: dict[str, Any]) -> dict[str, Any]:
     """The harmonised gate: a refused batch is quarantined and the task fails (the warehouse stays)."""
     settings = load_settings(project_dir)
-    outcome = steps.validate_harmonised(settings, harmonised_dir)
+    outcome = pipeline.validate_harmonised(settings, harmonised_dir)
     get_run_logger().info("harmonised gate passed: %s rules, %s failed below threshold", outcome["rules"], outcome["rules_failed"])
     return outcome
 
@@ -171,7 +171,7 @@ def build(project_dir: str, harmonised_dir: str, inputs: dict[str, Any]) -> dict
     """Build the warehouse from layer 03 (atomic swap); returns the build's id and row counts."""
     settings = load_settings(project_dir)
     # The validate-harmonised task has just gated this very directory.
-    info = steps.build_from_harmonised(settings, harmonised_dir, validate=False)
+    info = pipeline.build_from_harmonised(settings, harmonised_dir, validate=False)
     get_run_logger().info("warehouse build %s: %s", info.build_id, info.row_counts)
     return info.to_dict()
 
@@ -192,25 +192,25 @@ def current_build_id(project_dir: str) -> str:
 @task(name="reusable-indicators", cache_policy=NO_CACHE)
 def reusable_indicators(project_dir: str, build_id: str) -> str | None:
     """Layer 04 of this build computed with the current parameters, when it is there already."""
-    directory = steps.reusable_indicators(load_settings(project_dir), build_id)
+    directory = pipeline.reusable_indicators(load_settings(project_dir), build_id)
     return str(directory) if directory is not None else None
 
 
 @task(name="indicator-unit", cache_policy=NO_CACHE, task_run_name="indicators-{family}-{scope}")
 def indicator_unit(project_dir: str, build_id: str, family: str, scope: str) -> dict[str, Any]:
     """One unit of the fan-out: an indicator family at one scope level, written as a part file."""
-    return steps.compute_indicator_part(load_settings(project_dir), build_id, family, scope)
+    return pipeline.compute_indicator_part(load_settings(project_dir), build_id, family, scope)
 
 
 def _indicators_exist(inputs: dict[str, Any]) -> bool:
     settings = load_settings(inputs["project_dir"])
-    return (settings.data_dir / steps.INDICATORS / inputs["build_id"] / steps.INDICATORS_FILE).is_file()
+    return (settings.data_dir / pipeline.INDICATORS / inputs["build_id"] / pipeline.INDICATORS_FILE).is_file()
 
 
 @task(name="combine-indicators", cache_policy=WhileOutputExists(output_exists=_indicators_exist), persist_result=True)
 def combine_indicators(project_dir: str, build_id: str, parts: list[dict[str, Any]], inputs: dict[str, Any]) -> str:
     """Combine the fan-out's parts into layer 04 (atomic); returns its directory."""
-    directory = steps.combine_indicator_parts(load_settings(project_dir), build_id, parts)
+    directory = pipeline.combine_indicator_parts(load_settings(project_dir), build_id, parts)
     get_run_logger().info("indicators of build %s in %s", build_id, directory)
     return str(directory)
 
@@ -237,7 +237,7 @@ def snapshot(
 ) -> str:
     """Write the decision-makers' snapshot of ``day`` from layer 04 (disclosure applied); returns its directory."""
     settings = load_settings(project_dir)
-    directory = steps.write_snapshot_from_warehouse(
+    directory = pipeline.write_snapshot_from_warehouse(
         settings,
         lang=lang,
         level=level,
@@ -261,7 +261,7 @@ def headline_indicators(project_dir: str, indicators_dir: str) -> list[dict[str,
     from proximite.cohort.warehouse import table as warehouse_table
 
     settings = load_settings(project_dir)
-    indicators = pd.read_parquet(Path(indicators_dir) / steps.INDICATORS_FILE)
+    indicators = pd.read_parquet(Path(indicators_dir) / pipeline.INDICATORS_FILE)
     disclosure = DisclosureSettings.from_settings(settings, level="public")
     codebook = load_codebook()
     # The same rule as the public snapshot, over the whole hierarchy, before keeping Québec's rows.
@@ -318,13 +318,13 @@ def run_model_spec(project_dir: str, spec_file: str, build_id: str, output: dict
 @task(name="economics-inputs", cache_policy=NO_CACHE)
 def economics_inputs(project_dir: str, params: str | None, costing_params: str | None, cost_basis: str) -> dict[str, Any]:
     """The cost–benefit's inputs of the current build: parameter files, programme costs per quarter, families per year."""
-    return steps.economics_inputs(load_settings(project_dir), params=params, costing_params=costing_params, cost_basis=cost_basis)
+    return pipeline.economics_inputs(load_settings(project_dir), params=params, costing_params=costing_params, cost_basis=cost_basis)
 
 
 @task(name="psa-chunk", cache_policy=NO_CACHE, task_run_name="psa-chunk-{index}")
 def psa_chunk(params: str | None, inputs: dict[str, Any], draws: int, chunk: int, seed: int, index: int) -> Any:
     """One chunk of the PSA's draws (a seeded unit: the same draws on any worker)."""
-    return steps.psa_unit(params, inputs, draws=draws, chunk=chunk, seed=seed, index=index)
+    return pipeline.psa_unit(params, inputs, draws=draws, chunk=chunk, seed=seed, index=index)
 
 
 @task(name="economics-report", cache_policy=NO_CACHE)
@@ -338,7 +338,7 @@ def economics_report(
     """
     from proximite.economics.report import EconomicsSummary
 
-    directory = steps.run_economics(
+    directory = pipeline.run_economics(
         load_settings(project_dir), params=params, costing_params=costing_params, cost_basis=cost_basis,
         draws=draws, seed=seed, chunk=chunk, psa_chunks=chunks, lang=lang,
     )

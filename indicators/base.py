@@ -29,6 +29,17 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from proximite.cohort.hierarchy import (
+    ALL,
+    QUEBEC,
+    SCOPE_KEYS,
+    SCOPES,
+    expand_scopes,
+    iter_scopes,
+    territory_attributes,
+)
+from proximite.cohort.tenure import session_territories
+
 if TYPE_CHECKING:  # pragma: no cover
     from proximite.config import Settings
 
@@ -50,12 +61,10 @@ __all__ = [
     "registry_span",
     "territory_attributes",
     "wilson_interval",
+    "SCOPE_KEYS",
     "session_territories",
 ]
 
-ALL = "all"
-QUEBEC = "QC"
-SCOPES: tuple[str, ...] = ("quebec", "region", "territory")
 
 #: Column → pandas dtype of every indicator table, in order.
 INDICATOR_DTYPES: dict[str, str] = {
@@ -377,109 +386,6 @@ def poisson_rate_interval(
     return low, high
 
 
-# ---------------------------------------------------------------------------- scopes
-def territory_attributes(territory: pd.DataFrame) -> pd.DataFrame:
-    """``territory_id, region_code, environment, host_type`` of each territory (a new frame)."""
-    return territory[["territory_id", "region_code", "environment", "host_type"]].astype("string").copy()
-
-
-def _scope_specs(strata: Sequence[str], scopes: Sequence[str]) -> list[tuple[str, str | None, str | None]]:
-    """(scope, column holding the scope id, stratum column) for every scope × stratum."""
-    specs: list[tuple[str, str | None, str | None]] = []
-    scope_columns = {"quebec": None, "region": "region_code", "territory": "territory_id"}
-    for scope in scopes:
-        if scope not in scope_columns:
-            raise ValueError(f"unknown scope {scope!r}; allowed: {', '.join(SCOPES)}")
-        specs.append((scope, scope_columns[scope], None))
-        if scope != "territory":
-            specs.extend((scope, scope_columns[scope], stratum) for stratum in strata)
-    return specs
-
-
-def expand_scopes(
-    units: pd.DataFrame,
-    territory: pd.DataFrame,
-    *,
-    strata: Sequence[str] = ("environment", "host_type"),
-    scopes: Sequence[str] = SCOPES,
-) -> pd.DataFrame:
-    """Repeat each unit once per scope cell it belongs to, for one vectorised ``groupby``.
-
-    Parameters
-    ----------
-    units : DataFrame
-        Rows with a ``territory_id`` column (families, needs, activities, or already aggregated
-        per territory).
-    territory : DataFrame
-        The harmonised territory table.
-    strata : sequence of str, keyword-only
-        Territory attributes the region and Québec scopes are split by.
-    scopes : sequence of str, keyword-only
-
-    Returns
-    -------
-    DataFrame
-        ``units`` (with region_code, environment and host_type joined) plus ``scope``,
-        ``scope_id``, ``stratum`` and ``stratum_value``: each unit appears once for Québec, once
-        for its region, once for its territory, and once per stratum at the Québec and region
-        scopes. Units of a territory missing from ``territory`` are dropped.
-    """
-    attributes = territory_attributes(territory)
-    joined = units.drop(columns=[c for c in ("region_code", "environment", "host_type") if c in units.columns])
-    joined = joined.merge(attributes, on="territory_id", how="inner", validate="many_to_one")
-    pieces = []
-    for scope, id_column, stratum in _scope_specs(strata, scopes):
-        piece = joined.copy()
-        piece["scope"] = scope
-        piece["scope_id"] = QUEBEC if id_column is None else joined[id_column]
-        piece["stratum"] = ALL if stratum is None else stratum
-        piece["stratum_value"] = ALL if stratum is None else joined[stratum]
-        pieces.append(piece)
-    expanded = pd.concat(pieces, ignore_index=True)
-    for column in ("scope", "scope_id", "stratum", "stratum_value"):
-        expanded[column] = expanded[column].astype("string")
-    return expanded
-
-
-SCOPE_KEYS = ["scope", "scope_id", "stratum", "stratum_value"]
-
-
-def iter_scopes(
-    units: pd.DataFrame,
-    territory: pd.DataFrame,
-    *,
-    strata: Sequence[str] = ("environment", "host_type"),
-    scopes: Sequence[str] = SCOPES,
-) -> Iterator[tuple[dict[str, str], pd.DataFrame]]:
-    """Yield ``(labels, subset)`` per scope cell, for estimators that need the cell's rows.
-
-    ``labels`` holds ``scope``, ``scope_id``, ``stratum`` and ``stratum_value``; ``subset`` the
-    units of that cell (with region_code, environment and host_type joined). Cells come in
-    :func:`expand_scopes` order; empty cells are not yielded.
-    """
-    attributes = territory_attributes(territory)
-    joined = units.drop(columns=[c for c in ("region_code", "environment", "host_type") if c in units.columns])
-    joined = joined.merge(attributes, on="territory_id", how="inner", validate="many_to_one")
-    for scope, id_column, stratum in _scope_specs(strata, scopes):
-        keys = [column for column in (id_column, stratum) if column is not None]
-        if not keys:
-            if len(joined):
-                yield {"scope": scope, "scope_id": QUEBEC, "stratum": ALL, "stratum_value": ALL}, joined
-            continue
-        for key, subset in joined.groupby(keys, sort=True, observed=True):
-            key = key if isinstance(key, tuple) else (key,)
-            values = dict(zip(keys, key))
-            yield (
-                {
-                    "scope": scope,
-                    "scope_id": QUEBEC if id_column is None else str(values[id_column]),
-                    "stratum": ALL if stratum is None else stratum,
-                    "stratum_value": ALL if stratum is None else str(values[stratum]),
-                },
-                subset,
-            )
-
-
 # ---------------------------------------------------------------------------- periods
 def _add_months(dates: pd.Series, months: int) -> pd.Series:
     return dates + pd.DateOffset(months=months)
@@ -603,38 +509,3 @@ def registry_span(
     last = pd.Timestamp(parameters.as_of) if parameters.as_of is not None else dates.max().normalize()
     periods = registry_periods(tables["family"], parameters=parameters, first_date=first, last_date=last)
     return periods, first, last
-
-
-def session_territories(supervision: pd.DataFrame, worker: pd.DataFrame) -> pd.DataFrame:
-    """Each supervision session with the territory of the worker's tenure covering its date.
-
-    Returns
-    -------
-    DataFrame
-        ``territory_id``, ``worker_id``, ``session_date``, ``kind``, ``minutes`` (float, NaN
-        when missing); a session no tenure covers takes the worker's nearest tenure; a worker
-        absent from ``worker`` is dropped.
-    """
-    sessions = pd.DataFrame(
-        {
-            "session": np.arange(len(supervision)),
-            "worker_id": supervision["worker_id"].astype("string").to_numpy(),
-            "session_date": pd.to_datetime(supervision["session_date"]).to_numpy(dtype="datetime64[ns]"),
-            "kind": supervision["kind"].astype("string").to_numpy(),
-            "minutes": pd.to_numeric(supervision["minutes"], errors="coerce").to_numpy(dtype="float64"),
-        }
-    ).astype({"worker_id": "string", "kind": "string"})
-    tenures = pd.DataFrame(
-        {
-            "worker_id": worker["worker_id"].astype("string").to_numpy(),
-            "territory_id": worker["territory_id"].astype("string").to_numpy(),
-            "start": pd.to_datetime(worker["start_date"]).to_numpy(dtype="datetime64[ns]"),
-            "end": pd.to_datetime(worker["end_date"]).to_numpy(dtype="datetime64[ns]"),
-        }
-    ).astype({"worker_id": "string", "territory_id": "string"})
-    matched = sessions.merge(tenures, on="worker_id", how="inner")
-    before = (matched["start"] - matched["session_date"]).dt.days.clip(lower=0)
-    after = (matched["session_date"] - matched["end"]).dt.days.clip(lower=0).fillna(0)
-    matched["distance"] = before + after  # 0 when a tenure covers the date
-    matched = matched.sort_values(["session", "distance"], kind="stable").drop_duplicates("session")
-    return matched[["territory_id", "worker_id", "session_date", "kind", "minutes"]].reset_index(drop=True)

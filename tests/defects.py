@@ -4,7 +4,7 @@ Each function takes a **copy** of a clean synthetic input directory (``docs/data
 plants exactly one defect in it, in place, and returns an :class:`Expected`: what should catch it.
 
 - ``Expected(stage="ingest", file=..., column=..., row=..., rule=...)``: typing refuses the file
-  with an :class:`~proximite.cohort.errors.InputError` naming that file (relative to the input
+  with an :class:`~proximite.errors.InputError` naming that file (relative to the input
   directory), column and 1-based data row (``None`` when the error is about the whole file or
   column);
 - ``Expected(stage="gate", layer="staged"|"harmonised", rule_id=..., keys=...)``: the file types,

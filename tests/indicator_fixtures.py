@@ -18,7 +18,7 @@ import pandas as pd
 import pytest
 
 from proximite.cohort.harmonise import harmonise
-from proximite.cohort.ingest import ingest
+from proximite.pipeline import ingest
 from proximite.cohort.layers import read_staged
 from proximite.cohort.sandbox.synth import generate_cohort
 from proximite.config import load_settings

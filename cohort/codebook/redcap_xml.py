@@ -40,7 +40,7 @@ from typing import IO, TYPE_CHECKING, Any
 
 import pandas as pd
 
-from proximite.cohort.errors import InputError
+from proximite.errors import InputError
 from proximite.cohort.sources.redcap_records import checkbox_column, normalise_metadata, parse_choices
 
 if TYPE_CHECKING:  # pragma: no cover

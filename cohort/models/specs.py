@@ -863,7 +863,7 @@ def _entity_count(frame: pd.DataFrame) -> dict[str, int]:
 
 
 def _code_version() -> str:
-    from proximite.cohort.steps import code_version
+    from proximite.version import code_version
 
     return code_version()
 

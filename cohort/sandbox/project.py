@@ -17,7 +17,7 @@ from typing import Any
 
 import pandas as pd
 
-from proximite.cohort.errors import InputError
+from proximite.errors import InputError
 from proximite.cohort.sources.redcap_records import normalise_metadata
 
 #: Columns of REDCap's logging export.

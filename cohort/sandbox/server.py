@@ -43,7 +43,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from proximite.cohort.errors import ProximiteError
+from proximite.errors import ProximiteError
 from proximite.cohort.sandbox._api import Answer, SandboxApi, TokenScope
 from proximite.cohort.sandbox._api_wire import (
     CONTENT_TYPES,

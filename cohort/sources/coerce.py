@@ -22,7 +22,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from proximite.cohort.errors import InputError
+from proximite.errors import InputError
 
 __all__ = [
     "RowLocator",

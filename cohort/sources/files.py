@@ -41,7 +41,7 @@ import pyarrow.compute as pc
 import pyarrow.csv as pv
 import yaml
 
-from proximite.cohort.errors import InputError
+from proximite.errors import InputError
 from proximite.cohort.sources.base import DATA_SUFFIXES, Source, Staged
 from proximite.cohort.sources.coerce import (
     RowLocator,

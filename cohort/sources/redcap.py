@@ -19,7 +19,7 @@
    staged pull, drops the changed and deleted records and adds the changed records' fresh rows
    (:func:`merge_incremental`). The result is written as a complete new staged pull, with
    ``watermark.json``, into a hidden directory; it passes the staged validation gate
-   (:func:`proximite.expectations.gates.gate_staged`), then is moved into place and marked
+   (given by the pipeline, :func:`proximite.pipeline.stage.pull_redcap`), then is moved into place and marked
    ``LATEST``. A pull the gate refuses goes to ``data/quarantine/<pull_id>/redcap/`` with its
    report, and ``LATEST`` does not move.
 
@@ -61,9 +61,9 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pv
 
-from proximite.cohort.errors import InputError, ProximiteError
+from proximite.errors import InputError, ProximiteError
 from proximite.cohort.ingest import make_read_only, utc_now, write_manifest
-from proximite.cohort.layers import STAGED, latest_pull, mark_latest, new_pull_id, raw_dir, staged_dir
+from proximite.cohort.layers import STAGED, StagedGate, latest_pull, mark_latest, new_pull_id, raw_dir, staged_dir
 from proximite.cohort.sources.redcap_records import (
     DAG,
     INSTANCE,
@@ -980,7 +980,7 @@ def pull_redcap(
     timeout_seconds: float = 60,
     progress: Progress | None = None,
     codebook: Codebook | None = None,
-    validate: bool = True,
+    gate: StagedGate | None = None,
 ) -> PullResult:
     """Pull a REDCap project through PyCap into 01 raw and 02 staged (incremental unless ``full``).
 
@@ -1009,9 +1009,11 @@ def pull_redcap(
         (requests), ``"records"`` (records) and ``"stage to 02"``.
     codebook : Codebook, optional, keyword-only
         For :meth:`RedcapProject.from_frames` (default: the packaged codebook).
-    validate : bool, keyword-only
-        Run the staged validation gate before the commit (default). Only tests that need to
-        stage data the gate would refuse turn it off.
+    gate : callable, optional, keyword-only
+        The staged validation gate (:data:`~proximite.cohort.layers.StagedGate`), run on the new
+        staged state before it is committed. :func:`proximite.pipeline.stage.pull_redcap` passes
+        the project's gate; without one, nothing is validated (tests that stage data the gate
+        would refuse).
 
     Returns
     -------
@@ -1095,7 +1097,7 @@ def pull_redcap(
         outcome = _pull(
             client, settings=settings, codebook=codebook, previous=previous, parameters=parameters,
             batch_size=batch_size, pause_seconds=pause_seconds, report=report, pull_id=pull_id, url=url,
-            full=full, previous_pull=previous_pull, validate=validate,
+            full=full, previous_pull=previous_pull, gate=gate,
         )
     except BaseException as error:
         if isinstance(error, ProximiteError):
@@ -1175,7 +1177,7 @@ def _pull(
     url: str,
     full: bool,
     previous_pull: str | None,
-    validate: bool = True,
+    gate: StagedGate | None = None,
 ) -> dict[str, Any]:
     """The pull's steps once the raw directory exists; fills ``parameters`` (mode, watermark)."""
     raw = client.raw
@@ -1371,7 +1373,7 @@ def _pull(
     )
     _commit(
         settings, pull_id, tables_out, watermark.to_json(mode=parameters["mode"], previous_pull=previous_pull),
-        unchanged=unchanged, validate=validate, codebook=codebook,
+        unchanged=unchanged, gate=gate,
     )
     report(STEP_STAGE, 1, 1)
     return {
@@ -1452,15 +1454,13 @@ def _commit(
     watermark: Mapping[str, Any],
     *,
     unchanged: Mapping[str, Path] | None = None,
-    validate: bool = True,
-    codebook: Codebook | None = None,
+    gate: StagedGate | None = None,
 ) -> None:
     """Write the staged pull into a hidden directory, gate it, move it into place, then mark it LATEST.
 
     ``unchanged`` maps forms to the previous pull's file holding exactly their rows: those are
-    hard-linked (copied where links are not possible) instead of written again. With
-    ``validate``, the hidden directory passes :func:`~proximite.expectations.gates.gate_staged`
-    first; a refused pull is moved to the quarantine and nothing is committed.
+    hard-linked (copied where links are not possible) instead of written again. With a
+    ``gate``, the hidden directory passes it first; a refused pull is moved to the quarantine and nothing is committed.
     """
     unchanged = dict(unchanged or {})
     import pyarrow.parquet as pq
@@ -1489,11 +1489,9 @@ def _commit(
         with ThreadPoolExecutor(max_workers=min(4, len(tables) or 1)) as pool:
             list(pool.map(write, tables.items()))
         (temporary / WATERMARK_NAME).write_text(json.dumps(dict(watermark), indent=2) + "\n", encoding="utf-8")
-        if validate:
+        if gate is not None:
             # The whole new state is checked (an incremental pull's merge included), as committed.
-            from proximite.expectations.gates import gate_staged
-
-            gate_staged(settings, source=SOURCE, pull_id=pull_id, staged_dir=temporary, codebook=codebook)
+            gate({SOURCE: temporary}, pull_id)
         os.rename(temporary, final)
     except BaseException:
         shutil.rmtree(temporary, ignore_errors=True)

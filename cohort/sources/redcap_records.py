@@ -47,7 +47,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from proximite.cohort.codebook import REDCAP_DICTIONARY_HEADERS, REDCAP_METADATA_COLUMNS
-from proximite.cohort.errors import InputError
+from proximite.errors import InputError
 from proximite.cohort.sources.coerce import (
     RowLocator,
     blank_to_null,

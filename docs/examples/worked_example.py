@@ -65,8 +65,8 @@ def build_synthetic_project(directory: Path, *, families: int, territories: int,
     DIR/project`` and ``proximite build -p DIR/project``. The pseudonym key comes from
     PROXIMITE_PSEUDONYM_KEY or, as for ``proximite demo``, a key file created in the project.
     """
-    from proximite.cohort import steps
-    from proximite.cohort.ingest import ingest
+    from proximite import pipeline
+    from proximite.pipeline import ingest
     from proximite.cohort.sandbox.synth import generate_cohort
     from proximite.config import pseudonym_key
 
@@ -74,8 +74,8 @@ def build_synthetic_project(directory: Path, *, families: int, territories: int,
     settings = load_settings(directory / "project")
     key, _origin = pseudonym_key(settings, create=True)
     ingest(directory / "input", settings=settings, validate=validate)
-    harmonised = steps.harmonise_staged(settings, key=key)
-    info = steps.build_from_harmonised(settings, harmonised, validate=validate)
+    harmonised = pipeline.harmonise_staged(settings, key=key)
+    info = pipeline.build_from_harmonised(settings, harmonised, validate=validate)
     print(f"Built the warehouse {settings.warehouse_path} (build {info.build_id}) from {families} synthetic families.")
     return settings
 
@@ -188,7 +188,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
 
 
 if __name__ == "__main__":
-    from proximite.cohort.errors import ProximiteError
+    from proximite.errors import ProximiteError
 
     try:
         main()

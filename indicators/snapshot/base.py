@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
-from proximite.cohort.errors import ProximiteError
+from proximite.errors import ProximiteError
 from proximite.indicators.base import QUEBEC
 
 if TYPE_CHECKING:  # pragma: no cover

@@ -7,4 +7,6 @@ harmonisation, warehouse, panel), ``proximite.indicators``, ``proximite.economic
 
 from __future__ import annotations
 
-__version__ = "0.1.0"
+__all__ = ["__version__"]
+
+from proximite.version import __version__

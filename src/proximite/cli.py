@@ -67,7 +67,7 @@ def _progress() -> Iterator[Callable[[str, int, int], None]]:
 @contextlib.contextmanager
 def _user_errors() -> Iterator[None]:
     """Turn the platform's user-facing errors into one message and exit status 1."""
-    from proximite.cohort.errors import ProximiteError
+    from proximite.errors import ProximiteError
     from proximite.config import ConfigError
 
     try:
@@ -144,7 +144,7 @@ def ingest(
     A file that breaks a rule stops the ingest with a message naming the file, row or column and
     the rule; its raw copy is kept and the last good staged pull stays in place.
     """
-    from proximite.cohort.ingest import ingest as run_ingest
+    from proximite.pipeline import ingest as run_ingest
     from proximite.config import load_settings
 
     with _user_errors():
@@ -170,18 +170,18 @@ def build(project_dir: ProjectDir = Path(".")) -> None:
     Needs the pseudonym key in PROXIMITE_PSEUDONYM_KEY or the project's key file. A failed
     build leaves the previous warehouse in place.
     """
-    from proximite.cohort import steps
+    from proximite import pipeline
     from proximite.config import load_settings, pseudonym_key
 
     with _user_errors():
         settings = load_settings(project_dir)
         key, _origin = pseudonym_key(settings)
         with console.status("Harmonising the staged pulls ..."):
-            harmonised_dir = steps.harmonise_staged(settings, key=key)
+            harmonised_dir = pipeline.harmonise_staged(settings, key=key)
         with console.status("Building the warehouse ..."):
-            info = steps.build_from_harmonised(settings, harmonised_dir)
+            info = pipeline.build_from_harmonised(settings, harmonised_dir)
         console.print(f"Warehouse [bold]{settings.warehouse_path}[/] built (build {info.build_id}).")
-        _print_summary(steps.warehouse_summary(settings))
+        _print_summary(pipeline.warehouse_summary(settings))
 
 
 # --------------------------------------------------------------------------------------- validate
@@ -201,7 +201,8 @@ def validate(
     severity and threshold. A failing error rule exits with status 1 and a report under
     data/quarantine/; the last result of each gate is kept in reporting/validation/.
     """
-    from proximite.cohort import layers, steps
+    from proximite import pipeline
+    from proximite.cohort import layers
     from proximite.config import load_settings, pseudonym_key
     from proximite.expectations.gates import GateFailed, gate_harmonised, gate_staged
     from proximite.expectations.report import summary_lines
@@ -225,7 +226,7 @@ def validate(
             else:
                 key, _origin = pseudonym_key(settings)
                 with console.status("Harmonising the staged pulls ..."):
-                    harmonised_dir = steps.harmonise_staged(settings, key=key)
+                    harmonised_dir = pipeline.harmonise_staged(settings, key=key)
                 results.append(gate_harmonised(settings, harmonised_dir=harmonised_dir))
         except GateFailed as failure:
             for line in summary_lines(failure.result, failure.report_dir):
@@ -328,7 +329,8 @@ def pull_redcap_command(
     Every response lands in 01 raw as received; the typed tables are staged only when the whole
     pull succeeded. The token is read from the environment and never printed or stored.
     """
-    from proximite.cohort.sources.redcap import pull_redcap, token_from_env
+    from proximite.cohort.sources.redcap import token_from_env
+    from proximite.pipeline import pull_redcap
     from proximite.config import load_settings
 
     with _user_errors():
@@ -367,7 +369,7 @@ def snapshot(
     plus the page in the other language, indicators.csv, indicators.json and manifest.json. A
     snapshot written earlier today is replaced. The page opens offline and prints.
     """
-    from proximite.cohort import steps
+    from proximite import pipeline
     from proximite.config import load_settings
 
     if lang not in {"fr", "en"}:
@@ -382,9 +384,9 @@ def snapshot(
         # A mistyped region or territory fails before minutes of computing, not after.
         check_scope(scope, territory=table(settings, "territory"))
         with _progress() as progress:
-            indicators_dir = steps.compute_indicators(settings, progress=progress, force=recompute)
+            indicators_dir = pipeline.compute_indicators(settings, progress=progress, force=recompute)
         with console.status("Writing the snapshot ..."):
-            out = steps.write_snapshot_from_warehouse(
+            out = pipeline.write_snapshot_from_warehouse(
                 settings, lang=lang, level=level, scope=scope, indicators_dir=indicators_dir
             )
     console.print(f"Indicators: {indicators_dir}")
@@ -1071,7 +1073,7 @@ def economics_run(
     Results built on placeholder or unsourced parameters are marked NOT PUBLISHABLE: the public
     snapshot then shows a notice instead of the figures.
     """
-    from proximite.cohort import steps
+    from proximite import pipeline
     from proximite.config import load_settings
     from proximite.economics.report import EconomicsSummary
 
@@ -1083,12 +1085,12 @@ def economics_run(
     with _user_errors():
         settings = load_settings(project_dir)
         try:
-            directory = steps.run_economics(
+            directory = pipeline.run_economics(
                 settings, params=params, costing_params=costing_params, cost_basis=cost_basis, draws=draws, seed=seed,
                 chunk=chunk, lang=lang,
             )
         except ValueError as error:  # the parameter files' errors name the file, key and rule
-            from proximite.cohort.errors import ProximiteError
+            from proximite.errors import ProximiteError
 
             raise ProximiteError(str(error)) from None
         summary = EconomicsSummary.read(directory)
@@ -1142,7 +1144,7 @@ def economics_funding(
         try:
             summary = funding_summary(load_funding_table(table_path), regions=region or None)
         except ValueError as error:
-            from proximite.cohort.errors import ProximiteError
+            from proximite.errors import ProximiteError
 
             raise ProximiteError(str(error)) from None
     console.print(summary.table.to_string(index=False), highlight=False, soft_wrap=True, markup=False)
@@ -1171,7 +1173,7 @@ def validity(
     of the 95 % interval, then the issue's targets (wave effects, complete-case versus IPW mean
     at T24, Kaplan-Meier medians) with pass or fail. See docs/validity.md.
     """
-    from proximite.cohort.validity import run_validity
+    from proximite.pipeline.validity import run_validity
 
     console.print(
         f"{reps} replicate(s) of {families:,} families on {workers} worker(s): several seconds per replicate.",
@@ -1226,7 +1228,7 @@ def demo(
     when PROXIMITE_PSEUDONYM_KEY is not set, and says so. Ends with a summary of the warehouse
     and the path of the snapshot.
     """
-    from proximite.cohort import steps
+    from proximite import pipeline
     from proximite.cohort.sandbox.project import SandboxProject
     from proximite.cohort.sandbox.server import SandboxServer
     from proximite.cohort.sandbox.synth import generate_cohort
@@ -1276,7 +1278,7 @@ def demo(
         console.print(
             f"Pulled {pull['records']:,} records through PyCap in {pull['requests']:,} requests ({pull['mode']} pull)."
         )
-        _print_summary(steps.warehouse_summary(settings))
+        _print_summary(pipeline.warehouse_summary(settings))
         console.print(f"Warehouse: [bold]{settings.warehouse_path}[/]")
         console.print(f"Indicators: {result['indicators_dir']}")
         if result.get("economics_dir"):

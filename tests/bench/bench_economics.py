@@ -6,7 +6,7 @@ generated, ingested and harmonised as in the validation benchmark and a warehous
 reused from ``--work`` when there and outside the clock. Then, each in a fresh process:
 
 - ``psa``: :func:`proximite.economics.psa.run_psa` alone (``--draws`` draws, one process);
-- ``economics_run``: :func:`proximite.cohort.steps.run_economics` (costing of the whole
+- ``economics_run``: :func:`proximite.cohort.pipeline.run_economics` (costing of the whole
   registry, cost per outcome, cost–benefit, PSA, one-way sensitivity, files written), the indicators
   of the build computed beforehand, outside the clock;
 - ``flow_threads`` and ``flow_dask``: the ``economics`` flow, its PSA chunks on the thread pool or
@@ -51,7 +51,7 @@ def _offline() -> None:
 
 def _stage(work: str, stage: str, draws: int, chunk: int, dask_workers: int, queue: mp.Queue) -> None:  # type: ignore[type-arg]
     _offline()
-    from proximite.cohort import steps
+    from proximite import pipeline
     from proximite.config import load_settings
     from proximite.economics.report import EconomicsSummary
 
@@ -61,16 +61,16 @@ def _stage(work: str, stage: str, draws: int, chunk: int, dask_workers: int, que
         from proximite.economics.parameters import load_benefit_parameters
         from proximite.economics.psa import run_psa
 
-        inputs = steps.economics_inputs(settings)
-        costs, families = steps._cost_benefit_data(inputs)
+        inputs = pipeline.economics_inputs(settings)
+        costs, families = pipeline.economics._cost_benefit_data(inputs)
         parameters = load_benefit_parameters()
         started = time.perf_counter()
         run_psa(parameters, costs, families, draws=draws, seed=SEED, chunk=chunk)
         line["seconds"] = time.perf_counter() - started
     elif stage == "economics_run":
-        steps.compute_indicators(settings)  # layer 04 of the build, outside the clock
+        pipeline.compute_indicators(settings)  # layer 04 of the build, outside the clock
         started = time.perf_counter()
-        directory = steps.run_economics(settings, draws=draws, seed=SEED, chunk=chunk)
+        directory = pipeline.run_economics(settings, draws=draws, seed=SEED, chunk=chunk)
         line["seconds"] = time.perf_counter() - started
         line["psa"] = EconomicsSummary.read(directory).to_dict()["psa"]
     else:

@@ -6,7 +6,7 @@ ingested and harmonised as in the validation benchmark (reused from ``--work`` w
 warehouse is built from it outside the clock. Then, each in a fresh process (Prefect's ephemeral
 mode):
 
-- ``sequential``: :func:`proximite.cohort.steps.compute_indicators` (every family in turn);
+- ``sequential``: :func:`proximite.cohort.pipeline.compute_indicators` (every family in turn);
 - ``threads``: the ``indicator-fanout`` flow on Prefect's thread pool, then the combine step;
 - ``dask``: the same on a ``LocalCluster`` of ``--dask-workers`` single-threaded workers
   (``PROXIMITE_DASK_ADDRESS``, as a configured scheduler is used), cluster start outside the clock.
@@ -38,7 +38,7 @@ from bench_validation import BENCH_KEY, SCALES, prepare  # noqa: E402
 
 def _build(work: Path) -> str:
     """The warehouse of the prepared project (built once; its build id)."""
-    from proximite.cohort import steps
+    from proximite import pipeline
     from proximite.config import load_settings
 
     settings = load_settings(work / "project")
@@ -46,7 +46,7 @@ def _build(work: Path) -> str:
     if marker.is_file() and (settings.project_dir / "warehouse.duckdb").exists():
         return marker.read_text(encoding="utf-8")
     harmonised = Path((work / "harmonised_dir").read_text(encoding="utf-8"))
-    info = steps.build_from_harmonised(settings, harmonised, validate=False)
+    info = pipeline.build_from_harmonised(settings, harmonised, validate=False)
     marker.write_text(info.build_id, encoding="utf-8")
     return info.build_id
 
@@ -54,9 +54,9 @@ def _build(work: Path) -> str:
 def _clear_layer_04(settings: Any) -> None:
     import shutil
 
-    from proximite.cohort import steps
+    from proximite import pipeline
 
-    shutil.rmtree(settings.data_dir / steps.INDICATORS, ignore_errors=True)
+    shutil.rmtree(settings.data_dir / pipeline.INDICATORS, ignore_errors=True)
 
 
 def _run(work: str, build_id: str, runner: str, dask_workers: int, queue: mp.Queue) -> None:  # type: ignore[type-arg]
@@ -67,7 +67,7 @@ def _run(work: str, build_id: str, runner: str, dask_workers: int, queue: mp.Que
     os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
     import pandas as pd
 
-    from proximite.cohort import steps
+    from proximite import pipeline
     from proximite.config import load_settings
 
     settings = load_settings(Path(work) / "project")
@@ -87,14 +87,14 @@ def _run(work: str, build_id: str, runner: str, dask_workers: int, queue: mp.Que
     try:
         started = time.perf_counter()
         if runner == "sequential":
-            directory = steps.compute_indicators(settings, force=True)
+            directory = pipeline.compute_indicators(settings, force=True)
         else:
             from proximite.flows.indicators import indicator_fanout
             from proximite.flows.runners import fanout_task_runner
 
             project_dir = str(settings.project_dir)
             parts = indicator_fanout.with_options(task_runner=fanout_task_runner(settings))(project_dir, build_id)
-            directory = steps.combine_indicator_parts(settings, build_id, parts)
+            directory = pipeline.combine_indicator_parts(settings, build_id, parts)
         seconds = time.perf_counter() - started
     finally:
         if cluster is not None:

@@ -88,7 +88,7 @@ def _change_records(server: Any, share: float) -> int:
 def bench_scale(name: str, input_dir: Path, work: Path, *, batch_size: int) -> list[dict[str, Any]]:
     from proximite.cohort.sandbox.project import SandboxProject
     from proximite.cohort.sandbox.server import SandboxServer
-    from proximite.cohort.sources.redcap import pull_redcap
+    from proximite.pipeline import pull_redcap
     from proximite.config import load_settings
 
     lines = []

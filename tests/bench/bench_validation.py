@@ -43,8 +43,8 @@ SOURCES = ("reference", "redcap", "registry", "cost")
 def prepare(work: Path, scale: dict[str, int]) -> Path:
     """Generate, ingest (gates off) and harmonise once; return the project directory."""
     os.environ["PROXIMITE_PSEUDONYM_KEY"] = BENCH_KEY
-    from proximite.cohort import steps
-    from proximite.cohort.ingest import ingest
+    from proximite import pipeline
+    from proximite.pipeline import ingest
     from proximite.cohort.sandbox.synth import generate_cohort
     from proximite.config import load_settings
 
@@ -54,7 +54,7 @@ def prepare(work: Path, scale: dict[str, int]) -> Path:
     generate_cohort(work / "input", families=scale["families"], territories=scale["territories"])
     settings = load_settings(project)
     ingest(work / "input", settings=settings, validate=False)
-    harmonised = steps.harmonise_staged(settings, key=BENCH_KEY.encode())
+    harmonised = pipeline.harmonise_staged(settings, key=BENCH_KEY.encode())
     (work / "harmonised_dir").write_text(str(harmonised), encoding="utf-8")
     return project
 

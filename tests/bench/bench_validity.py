@@ -2,7 +2,7 @@
 
 Run with ``.venv/bin/python tests/bench/bench_validity.py [--reps 200] [--families 1500]
 [--territories N] [--seed S] [--workers 2] [--out DIR]`` (not collected by pytest: no ``test_``
-prefix). It calls :func:`proximite.cohort.validity.run_validity`, shows progress on stderr, then
+prefix). It calls :func:`proximite.pipeline.validity.run_validity`, shows progress on stderr, then
 prints on stdout one JSON line per planted quantity and estimator::
 
     {"bench": "validity", "quantity", "estimator", "target", "truth", "mean_estimate", "bias",
@@ -36,7 +36,7 @@ def _plain(value: Any) -> Any:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from proximite.cohort.validity import (
+    from proximite.pipeline.validity import (
         DEFAULT_FAMILIES,
         DEFAULT_REPS,
         DEFAULT_SEED,

@@ -32,7 +32,7 @@ BENCH_KEY = "bench-key-not-secret"
 
 def _stage(stage: str, work: str, scale: dict[str, int], queue: "mp.Queue[dict[str, Any]]") -> None:
     os.environ["PROXIMITE_PSEUDONYM_KEY"] = BENCH_KEY
-    from proximite.cohort import steps
+    from proximite import pipeline
     from proximite.config import load_settings
 
     root = Path(work)
@@ -45,19 +45,19 @@ def _stage(stage: str, work: str, scale: dict[str, int], queue: "mp.Queue[dict[s
         summary = generate_cohort(input_dir, families=scale["families"], territories=scale["territories"])
         rows = int(sum(value for value in summary.counts.values() if isinstance(value, int)))
     elif stage == "ingest":
-        from proximite.cohort.ingest import ingest
+        from proximite.pipeline import ingest
 
         result = ingest(input_dir, settings=settings)
         rows = int(sum(sum(info["rows"].values()) for info in result.summary().values()))
     elif stage == "harmonise":
-        harmonised = steps.harmonise_staged(settings, key=BENCH_KEY.encode())
+        harmonised = pipeline.harmonise_staged(settings, key=BENCH_KEY.encode())
         (root / "harmonised_dir").write_text(str(harmonised), encoding="utf-8")
         import pyarrow.parquet as pq
 
         rows = sum(pq.ParquetFile(path).metadata.num_rows for path in harmonised.glob("*.parquet"))
     elif stage == "build":
         harmonised = Path((root / "harmonised_dir").read_text(encoding="utf-8"))
-        info = steps.build_from_harmonised(settings, harmonised)
+        info = pipeline.build_from_harmonised(settings, harmonised)
         rows = int(sum(info.row_counts.values()))
     else:  # pragma: no cover - guarded by STAGES
         raise ValueError(stage)

@@ -122,7 +122,7 @@ def make_input(root: Path, *, families: int, activities: int, files: int, seed: 
 
 
 def run(families: int, activities: int, files: int, workdir: Path) -> dict[str, object]:
-    from proximite.cohort.ingest import ingest
+    from proximite.pipeline import ingest
     from proximite.config import load_settings
 
     started = time.perf_counter()

@@ -34,7 +34,7 @@ def built_project(flow_input: Path, tmp_path_factory: pytest.TempPathFactory) ->
 def test_the_fanout_on_a_dask_local_cluster_equals_the_thread_pool(built_project: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     from distributed import Client, LocalCluster, get_task_stream
 
-    from proximite.cohort import steps
+    from proximite import pipeline
     from proximite.config import load_settings
     from proximite.flows.indicators import indicators
     from proximite.flows.runners import DASK_ADDRESS_ENV
@@ -44,7 +44,7 @@ def test_the_fanout_on_a_dask_local_cluster_equals_the_thread_pool(built_project
     threaded = indicators(str(built_project), publish=False)
     assert threaded["units"] == len(fanout_units())
     directory = Path(threaded["indicators_dir"])
-    on_threads = pd.read_parquet(directory / steps.INDICATORS_FILE)
+    on_threads = pd.read_parquet(directory / pipeline.INDICATORS_FILE)
     shutil.rmtree(directory)
 
     with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster, Client(cluster) as client:
@@ -55,9 +55,9 @@ def test_the_fanout_on_a_dask_local_cluster_equals_the_thread_pool(built_project
     units = [task for task in stream.data if "indicator_unit" in task["key"] or "indicator-unit" in task["key"]]
     assert len(units) == len(fanout_units()) == on_dask_run["units"]
     assert len({task["worker"] for task in units}) == 2
-    on_dask = pd.read_parquet(Path(on_dask_run["indicators_dir"]) / steps.INDICATORS_FILE)
+    on_dask = pd.read_parquet(Path(on_dask_run["indicators_dir"]) / pipeline.INDICATORS_FILE)
     assert len(on_dask) > 100
     pd.testing.assert_frame_equal(on_dask, on_threads)
     # And both equal the sequential computation of the CLI.
-    sequential = pd.read_parquet(steps.compute_indicators(load_settings(built_project), force=True) / steps.INDICATORS_FILE)
+    sequential = pd.read_parquet(pipeline.compute_indicators(load_settings(built_project), force=True) / pipeline.INDICATORS_FILE)
     pd.testing.assert_frame_equal(sequential, on_threads)

@@ -17,7 +17,7 @@ import pytest
 from typer.testing import CliRunner
 
 from proximite.cli import app
-from proximite.cohort import steps
+from proximite import pipeline
 from proximite.cohort.followups import FollowupSchedule, followup_completion, followups_due, followups_from_warehouse
 from proximite.cohort.warehouse import table
 from proximite.config import load_settings
@@ -174,7 +174,7 @@ def test_internal_snapshot_has_the_followups_pages_and_a_public_one_has_no_id(
     shutil.copytree(project, copy)
     settings = load_settings(copy)
     region = str(table(settings, "territory").set_index("territory_id").loc[expected["territory_id"].iloc[0], "region_code"])
-    out = steps.write_snapshot_from_warehouse(settings, level="internal", scope=f"region:{region}", today=AS_OF)
+    out = pipeline.write_snapshot_from_warehouse(settings, level="internal", scope=f"region:{region}", today=AS_OF)
     names = {path.name for path in out.iterdir()}
     assert {"followups.html", "followups.en.html", "index.html", "index.en.html"} <= names
     manifest = json.loads((out / "manifest.json").read_text(encoding="utf-8"))
@@ -194,7 +194,7 @@ def test_internal_snapshot_has_the_followups_pages_and_a_public_one_has_no_id(
     assert 'href="followups.html"' in (out / "index.html").read_text(encoding="utf-8")
     assert 'href="followups.en.html"' in (out / "index.en.html").read_text(encoding="utf-8")
 
-    public = steps.write_snapshot_from_warehouse(settings, level="public", today=AS_OF + dt.timedelta(days=1))
+    public = pipeline.write_snapshot_from_warehouse(settings, level="public", today=AS_OF + dt.timedelta(days=1))
     assert not list(public.glob("followups*"))
     identifiers = _family_ids(copy)
     for path in public.iterdir():

@@ -13,9 +13,10 @@ import pytest
 import redcap
 
 from proximite.cohort.codebook import load_codebook
-from proximite.cohort.ingest import ingest
+from proximite.pipeline import ingest
 from proximite.cohort.layers import latest_pull, read_staged
-from proximite.cohort.sources.redcap import PullResult, pull_redcap, read_watermark
+from proximite.cohort.sources.redcap import PullResult, read_watermark
+from proximite.pipeline import pull_redcap
 from proximite.config import load_settings
 
 FAST = {"pause_seconds": 0.0, "backoff_seconds": 0.01, "retries": 2, "timeout_seconds": 30}
@@ -29,12 +30,12 @@ def _pull(server, settings, *, token: str | None = None, batch_size: int = 7, **
 
 def _build(settings, input_dir: Path, key: bytes) -> None:
     """Ingest the file sources once, then harmonise the latest staged pulls and build the warehouse."""
-    from proximite.cohort import steps
+    from proximite import pipeline
 
     if latest_pull(settings, "reference") is None:
         ingest(input_dir, settings=settings, sources=OTHER_SOURCES)
-    harmonised = steps.harmonise_staged(settings, key=key)
-    steps.build_from_harmonised(settings, harmonised)
+    harmonised = pipeline.harmonise_staged(settings, key=key)
+    pipeline.build_from_harmonised(settings, harmonised)
 
 
 def _warehouse(settings) -> dict[str, pd.DataFrame]:

@@ -18,9 +18,9 @@ import pytest
 from typer.testing import CliRunner
 
 from proximite.cli import app
-from proximite.cohort import steps
+from proximite import pipeline
 from proximite.cohort.codebook import load_codebook
-from proximite.cohort.ingest import ingest
+from proximite.pipeline import ingest
 from proximite.cohort.sandbox.synth import generate_cohort
 from proximite.cohort.warehouse import current_build, table
 from proximite.config import load_settings
@@ -38,10 +38,10 @@ def built_project(tmp_path_factory: pytest.TempPathFactory) -> Path:
     generate_cohort(input_dir, families=200, territories=4, seed=11)
     settings = load_settings(root / "project")
     ingest(input_dir, settings=settings, validate=False)
-    harmonised = steps.harmonise_staged(settings, key=KEY)
-    steps.build_from_harmonised(settings, harmonised, validate=False)
+    harmonised = pipeline.harmonise_staged(settings, key=KEY)
+    pipeline.build_from_harmonised(settings, harmonised, validate=False)
     # Layer 04 once for every test (each works on a copy); the reuse test recomputes it.
-    steps.compute_indicators(settings)
+    pipeline.compute_indicators(settings)
     return root / "project"
 
 
@@ -99,7 +99,7 @@ def test_snapshot_writes_layer_04_and_a_dated_snapshot_without_any_row_level_id(
     assert layer_manifest["rows"] == len(indicators) > 0
     assert set(layer_manifest["seconds"]) >= {"reach", "isolation", "needs_offer", "concertation", "implementation"}
     assert layer_manifest["parameters"]["confidence"] == 0.95
-    assert layer_manifest["code_version"] == steps.code_version()
+    assert layer_manifest["code_version"] == pipeline.code_version()
 
     manifest = json.loads((out / "manifest.json").read_text())
     assert manifest["data_version"] == build.build_id

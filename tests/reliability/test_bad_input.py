@@ -27,8 +27,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from ingest_inputs import CP1252_HEADER, CP1252_ROWS, build_input_dir, write_csv  # noqa: E402
 
 from proximite.cohort.codebook import load_codebook  # noqa: E402
-from proximite.cohort.errors import InputError  # noqa: E402
-from proximite.cohort.ingest import MANIFEST_NAME, ingest  # noqa: E402
+from proximite.errors import InputError  # noqa: E402
+from proximite.cohort.ingest import MANIFEST_NAME  # noqa: E402
+from proximite.pipeline import ingest  # noqa: E402
 from proximite.cohort.layers import STAGED, latest_pull, raw_dir  # noqa: E402
 from proximite.cohort.sources import SOURCES  # noqa: E402
 from proximite.config import Settings, load_settings  # noqa: E402

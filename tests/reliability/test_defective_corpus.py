@@ -5,7 +5,7 @@ A clean cohort (60 families, 4 territories, seed 5) is generated once and built 
 project (pull ``clean``: ingest with the staged gates, harmonise, build with the harmonised gate).
 Each case copies that input and that project, plants one defect (``tests/defects.py``), and runs
 the real path again on the copy (pull ``bad``): ingest every source, then
-``steps.harmonise_staged`` and ``steps.build_from_harmonised``. The defect must be caught by:
+``pipeline.harmonise_staged`` and ``pipeline.build_from_harmonised``. The defect must be caught by:
 
 - typing: an :class:`InputError` naming the file (as sent), the column and the row; or
 - a gate: :class:`GateFailed` whose result fails the intended rule on exactly the planted keys and
@@ -38,9 +38,9 @@ from defects import (  # noqa: E402
     RedcapRow,
 )
 
-from proximite.cohort import steps  # noqa: E402
-from proximite.cohort.errors import InputError  # noqa: E402
-from proximite.cohort.ingest import ingest  # noqa: E402
+from proximite import pipeline  # noqa: E402
+from proximite.errors import InputError  # noqa: E402
+from proximite.pipeline import ingest  # noqa: E402
 from proximite.cohort.layers import QUARANTINE, SOURCES, latest_pull  # noqa: E402
 from proximite.cohort.pseudonym import pseudonymise, pseudonymise_instances  # noqa: E402
 from proximite.cohort.sandbox.synth import generate_cohort  # noqa: E402
@@ -66,8 +66,8 @@ class Built:
 def build(input_dir: Path, settings: Settings, pull_id: str) -> Path:
     """The real path: ingest every source, harmonise, build. Returns the layer-03 directory."""
     ingest(input_dir, settings=settings, pull_id=pull_id)
-    harmonised = steps.harmonise_staged(settings, key=KEY)
-    steps.build_from_harmonised(settings, harmonised)
+    harmonised = pipeline.harmonise_staged(settings, key=KEY)
+    pipeline.build_from_harmonised(settings, harmonised)
     return harmonised
 
 
@@ -231,9 +231,9 @@ def test_each_defect_is_caught_by_its_rule(name: str, case: Case) -> None:
         return
 
     ingest(case.input_dir, settings=case.settings, pull_id=BAD)
-    harmonised = steps.harmonise_staged(case.settings, key=KEY)
+    harmonised = pipeline.harmonise_staged(case.settings, key=KEY)
     try:
-        steps.build_from_harmonised(case.settings, harmonised)
+        pipeline.build_from_harmonised(case.settings, harmonised)
     except GateFailed as error:
         assert_caught_by_gate(error, expected, case, batch=harmonised.name)
         assert_previous_state_kept(case, staged_moved=True)

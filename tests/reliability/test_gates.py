@@ -27,11 +27,12 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from proximite.cohort import steps
-from proximite.cohort.ingest import MANIFEST_NAME, ingest
+from proximite import pipeline
+from proximite.cohort.ingest import MANIFEST_NAME
+from proximite.pipeline import ingest
 from proximite.cohort.layers import SOURCES, STAGED, latest_pull, quarantine_dir, raw_dir, staged_dir
 from proximite.cohort.sandbox.server import SandboxServer
-from proximite.cohort.sources.redcap import pull_redcap
+from proximite.pipeline import pull_redcap
 from proximite.config import Settings, load_settings
 from proximite.expectations.base import FAILURE_COLUMNS
 from proximite.expectations.gates import GateFailed, gate_staged
@@ -59,7 +60,7 @@ def built(sandbox_project_dir: Path, tmp_path_factory: pytest.TempPathFactory) -
     root = tmp_path_factory.mktemp("gated") / "project"
     settings = load_settings(root)
     ingest(sandbox_project_dir, settings=settings, pull_id=GOOD)
-    steps.build_from_harmonised(settings, steps.harmonise_staged(settings, key=KEY))
+    pipeline.build_from_harmonised(settings, pipeline.harmonise_staged(settings, key=KEY))
     return root
 
 
@@ -71,7 +72,7 @@ def project(built: Path, sandbox_project_dir: Path, tmp_path: Path) -> Project:
     input_dir = tmp_path / "input"
     shutil.copytree(sandbox_project_dir, input_dir)
     settings = load_settings(root)
-    (harmonised,) = [path for path in (settings.data_dir / steps.HARMONISED).iterdir() if path.is_dir()]
+    (harmonised,) = [path for path in (settings.data_dir / pipeline.HARMONISED).iterdir() if path.is_dir()]
     return Project(settings, input_dir, harmonised)
 
 
@@ -245,10 +246,10 @@ def _plant_duplicate_family(directory: Path) -> None:
 def test_a_harmonised_defect_is_quarantined_and_the_warehouse_stays(project: Project, plant, rule: str, table: str) -> None:
     settings = project.settings
     warehouse = _digest(settings.warehouse_path)
-    before = steps.warehouse_summary(settings)
+    before = pipeline.warehouse_summary(settings)
     plant(project.harmonised_dir)
     with pytest.raises(GateFailed) as caught:
-        steps.build_from_harmonised(settings, project.harmonised_dir)
+        pipeline.build_from_harmonised(settings, project.harmonised_dir)
     error = caught.value
     message = str(error)
     assert f"row(s) broke {rule} ({table})" in message
@@ -263,23 +264,23 @@ def test_a_harmonised_defect_is_quarantined_and_the_warehouse_stays(project: Pro
     assert (quarantine_dir(settings, project.harmonised_dir.name) / "harmonised" / "tables" / "inputs.json").is_file()
     assert not project.harmonised_dir.exists()  # out of layer 03: nothing builds from it by mistake
     assert _digest(settings.warehouse_path) == warehouse
-    assert steps.warehouse_summary(settings) == before
+    assert pipeline.warehouse_summary(settings) == before
     assert _last_result(settings, "harmonised")["passed"] is False
 
 
 def test_validate_harmonised_is_a_step_that_returns_the_result_as_data(project: Project) -> None:
-    outcome = steps.validate_harmonised(project.settings, project.harmonised_dir)
+    outcome = pipeline.validate_harmonised(project.settings, project.harmonised_dir)
     assert outcome["passed"] is True and outcome["layer"] == "harmonised"
     assert outcome["pull_id"] == project.harmonised_dir.name and outcome["blocking"] == []
     json.dumps(outcome)
     _plant_orphan_child(project.harmonised_dir)
     with pytest.raises(GateFailed):
-        steps.validate_harmonised(project.settings, project.harmonised_dir)
+        pipeline.validate_harmonised(project.settings, project.harmonised_dir)
 
 
 def test_build_without_validation_bypasses_the_gate(project: Project) -> None:
     _plant_orphan_child(project.harmonised_dir)
-    info = steps.build_from_harmonised(project.settings, project.harmonised_dir, validate=False)
+    info = pipeline.build_from_harmonised(project.settings, project.harmonised_dir, validate=False)
     assert info.build_id
     assert not (project.settings.data_dir / "quarantine").exists()
 
@@ -292,7 +293,7 @@ def test_a_warning_only_failure_does_not_block(project: Project) -> None:
     activity.loc[implausible, "activity_date"] = pd.Timestamp("2001-01-01")
     activity.to_parquet(project.harmonised_dir / "activity.parquet", index=False)
     warehouse = _digest(settings.warehouse_path)
-    info = steps.build_from_harmonised(settings, project.harmonised_dir)
+    info = pipeline.build_from_harmonised(settings, project.harmonised_dir)
     assert info.build_id
     assert _digest(settings.warehouse_path) != warehouse  # the build went through
     assert not (settings.data_dir / "quarantine").exists()

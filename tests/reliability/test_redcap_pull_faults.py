@@ -22,10 +22,12 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from proximite.cohort.ingest import MANIFEST_NAME, ingest
+from proximite.cohort.ingest import MANIFEST_NAME
+from proximite.pipeline import ingest
 from proximite.cohort.layers import latest_pull, raw_dir, read_staged
 from proximite.cohort.sandbox.server import FAULT_MODES
-from proximite.cohort.sources.redcap import STEP_RECORDS, RedcapPullError, pull_redcap
+from proximite.cohort.sources.redcap import STEP_RECORDS, RedcapPullError
+from proximite.pipeline import pull_redcap
 from proximite.config import Settings, load_settings
 
 RETRIES = 3
@@ -69,12 +71,12 @@ def clean(redcap_sandbox, tmp_path: Path) -> dict[str, pd.DataFrame]:
 @pytest.fixture
 def built(redcap_sandbox, sandbox_project_dir: Path, tmp_path: Path, pseudonym_env: bytes) -> Settings:
     """A project with a good pull of every source and a warehouse built from them."""
-    from proximite.cohort import steps
+    from proximite import pipeline
 
     settings = load_settings(tmp_path / "project")
     _pull(redcap_sandbox, settings)
     ingest(sandbox_project_dir, settings=settings, sources=["reference", "registry", "cost"])
-    steps.build_from_harmonised(settings, steps.harmonise_staged(settings, key=pseudonym_env))
+    pipeline.build_from_harmonised(settings, pipeline.harmonise_staged(settings, key=pseudonym_env))
     return settings
 
 
@@ -203,7 +205,7 @@ def test_a_refused_token_is_not_retried_and_not_shown(redcap_sandbox, tmp_path: 
 
 
 def test_a_value_that_does_not_fit_the_dictionary_names_the_batch_file_and_row(redcap_sandbox, tmp_path: Path) -> None:
-    from proximite.cohort.errors import InputError
+    from proximite.errors import InputError
 
     server = redcap_sandbox
     records = server.project.records.copy()

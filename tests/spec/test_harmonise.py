@@ -18,7 +18,7 @@ import pandas.testing as pdt
 import pytest
 
 from proximite.cohort.codebook import load_codebook
-from proximite.cohort.errors import HarmoniseError
+from proximite.errors import HarmoniseError
 from proximite.cohort.harmonise import (
     PANDAS_DTYPES,
     HarmoniseRules,

@@ -22,7 +22,7 @@ import pandas as pd
 import pytest
 
 from proximite.cohort.harmonise import conform, harmonise
-from proximite.cohort.ingest import ingest
+from proximite.pipeline import ingest
 from proximite.cohort.layers import read_staged
 from proximite.cohort.sandbox.synth import generate_cohort
 from proximite.config import Settings, load_settings

@@ -25,7 +25,7 @@ from proximite.cohort.codebook.build import (  # noqa: E402
     generated_files,
     main,
 )
-from proximite.cohort.ingest import ingest  # noqa: E402
+from proximite.pipeline import ingest  # noqa: E402
 from proximite.cohort.sources.redcap_records import normalise_metadata  # noqa: E402
 from proximite.config import load_settings  # noqa: E402
 

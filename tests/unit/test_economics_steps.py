@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from proximite.cohort.steps import economics_parameter_files
+from proximite.pipeline.economics import economics_parameter_files
 from proximite.config import load_settings
 
 

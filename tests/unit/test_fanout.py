@@ -1,7 +1,7 @@
 """The indicators' fan-out: units (family × scope level) add up to the all-at-once computation.
 
 Pure part (:mod:`proximite.indicators.fanout`) on the small synthetic cohort, and the step
-functions of :mod:`proximite.cohort.steps` (parts written, combined into layer 04) on a small
+functions of :mod:`proximite.pipeline.indicators` (parts written, combined into layer 04) on a small
 warehouse built from the same tables.
 """
 
@@ -17,7 +17,7 @@ from typing import Any
 import pandas as pd
 import pytest
 
-from proximite.cohort import steps
+from proximite import pipeline
 from proximite.cohort.codebook import load_codebook
 from proximite.cohort.warehouse import build_warehouse
 from proximite.config import Settings, load_settings
@@ -176,23 +176,23 @@ def project(small_cohort: tuple[dict[str, pd.DataFrame], dict[str, Any]],
 
 def _layer_state(settings: Settings) -> dict[str, bytes]:
     """Every file under layer 04 and its bytes."""
-    root = settings.data_dir / steps.INDICATORS
+    root = settings.data_dir / pipeline.INDICATORS
     return {str(path.relative_to(root)): path.read_bytes() for path in sorted(root.rglob("*")) if path.is_file()}
 
 
 def test_parts_combined_equal_the_sequential_layer(project: tuple[Settings, str], monkeypatch: pytest.MonkeyPatch) -> None:
     settings, build_id = project
-    sequential_dir = steps.compute_indicators(settings, force=True)
-    sequential = pd.read_parquet(sequential_dir / steps.INDICATORS_FILE)
-    sequential_manifest = json.loads((sequential_dir / steps.INDICATORS_MANIFEST).read_text(encoding="utf-8"))
+    sequential_dir = pipeline.compute_indicators(settings, force=True)
+    sequential = pd.read_parquet(sequential_dir / pipeline.INDICATORS_FILE)
+    sequential_manifest = json.loads((sequential_dir / pipeline.INDICATORS_MANIFEST).read_text(encoding="utf-8"))
 
     # The units on a thread pool, as the flow's default runner runs them: one read of the tables.
     reads = []
-    read = steps._read_indicator_tables
-    monkeypatch.setattr(steps, "_read_indicator_tables", lambda s: reads.append(1) or read(s))
-    monkeypatch.setattr(steps, "_TABLES_MEMO", None)
+    read = pipeline.indicators._read_indicator_tables
+    monkeypatch.setattr(pipeline.indicators, "_read_indicator_tables", lambda s: reads.append(1) or read(s))
+    monkeypatch.setattr(pipeline.indicators, "_TABLES_MEMO", None)
     with ThreadPoolExecutor(max_workers=2) as pool:
-        parts = list(pool.map(lambda unit: steps.compute_indicator_part(settings, build_id, unit.family, unit.scope),
+        parts = list(pool.map(lambda unit: pipeline.compute_indicator_part(settings, build_id, unit.family, unit.scope),
                               fanout_units()))
     assert len(reads) == 1
     for unit, part in zip(fanout_units(), parts):
@@ -200,45 +200,45 @@ def test_parts_combined_equal_the_sequential_layer(project: tuple[Settings, str]
         assert (part["family"], part["scope"]) == (unit.family, unit.scope)
         assert json.loads(json.dumps(part)) == part  # plain types only
         path = Path(part["path"])
-        assert path.is_absolute() and path.parent == steps.indicator_parts_dir(settings, build_id).resolve()
+        assert path.is_absolute() and path.parent == pipeline.indicator_parts_dir(settings, build_id).resolve()
         assert path.name == f"{unit.name}.parquet"
         stored = pd.read_parquet(path)
         assert len(stored) == part["rows"] > 0 and set(stored["scope"]) == {unit.scope}
-    assert not list(steps.indicator_parts_dir(settings, build_id).glob(".*tmp*"))
+    assert not list(pipeline.indicator_parts_dir(settings, build_id).glob(".*tmp*"))
 
-    directory = steps.combine_indicator_parts(settings, build_id, list(reversed(parts)))
+    directory = pipeline.combine_indicator_parts(settings, build_id, list(reversed(parts)))
     assert directory == sequential_dir
-    pd.testing.assert_frame_equal(pd.read_parquet(directory / steps.INDICATORS_FILE), sequential)
-    manifest = json.loads((directory / steps.INDICATORS_MANIFEST).read_text(encoding="utf-8"))
+    pd.testing.assert_frame_equal(pd.read_parquet(directory / pipeline.INDICATORS_FILE), sequential)
+    manifest = json.loads((directory / pipeline.INDICATORS_MANIFEST).read_text(encoding="utf-8"))
     assert set(manifest) == set(sequential_manifest) | {"fanout"}
     for key in ("build_id", "parameters", "rows", "indicators"):
         assert manifest[key] == sequential_manifest[key], key
     assert manifest["fanout"]["units"] == 15
     assert set(manifest["fanout"]["seconds"]) == {unit.name for unit in fanout_units()}
     assert set(FAMILIES) <= set(manifest["seconds"])
-    assert not steps.indicator_parts_dir(settings, build_id).exists()
-    assert steps._TABLES_MEMO is None  # the build's tables are released once combined
+    assert not pipeline.indicator_parts_dir(settings, build_id).exists()
+    assert pipeline.indicators._TABLES_MEMO is None  # the build's tables are released once combined
     # The CLI's path now reuses what the fan-out wrote.
-    assert steps.reusable_indicators(settings, build_id) == directory
-    assert steps.compute_indicators(settings) == directory
-    assert "fanout" in json.loads((directory / steps.INDICATORS_MANIFEST).read_text(encoding="utf-8"))
+    assert pipeline.reusable_indicators(settings, build_id) == directory
+    assert pipeline.compute_indicators(settings) == directory
+    assert "fanout" in json.loads((directory / pipeline.INDICATORS_MANIFEST).read_text(encoding="utf-8"))
 
 
 def test_reusable_indicators_needs_the_same_build_and_parameters(project: tuple[Settings, str]) -> None:
     settings, build_id = project
-    directory = steps.compute_indicators(settings)
-    assert steps.reusable_indicators(settings, build_id) == directory
+    directory = pipeline.compute_indicators(settings)
+    assert pipeline.reusable_indicators(settings, build_id) == directory
     raw = dict(settings.raw)
     raw["indicators"] = {**raw.get("indicators", {}), "confidence": 0.9}
-    assert steps.reusable_indicators(dataclasses.replace(settings, raw=raw), build_id) is None
-    assert steps.reusable_indicators(settings, "20000101T000000Z-000000") is None
+    assert pipeline.reusable_indicators(dataclasses.replace(settings, raw=raw), build_id) is None
+    assert pipeline.reusable_indicators(settings, "20000101T000000Z-000000") is None
     with pytest.raises(ValueError, match="not a warehouse build id"):
-        steps.reusable_indicators(settings, "../elsewhere")
+        pipeline.reusable_indicators(settings, "../elsewhere")
 
 
 def _fake_parts(settings: Settings, build_id: str, frame: pd.DataFrame) -> list[dict[str, Any]]:
     """Part files cut from a layer-04 table, as compute_indicator_part would write them."""
-    directory = steps.indicator_parts_dir(settings, build_id)
+    directory = pipeline.indicator_parts_dir(settings, build_id)
     directory.mkdir(parents=True, exist_ok=True)
     family_of = {indicator: spec["family"] for indicator, spec in load_codebook().indicators.items()}
     parts = []
@@ -253,21 +253,21 @@ def _fake_parts(settings: Settings, build_id: str, frame: pd.DataFrame) -> list[
 
 def test_a_failed_combine_leaves_the_last_good_layer(project: tuple[Settings, str], monkeypatch: pytest.MonkeyPatch) -> None:
     settings, build_id = project
-    directory = steps.compute_indicators(settings)
-    frame = pd.read_parquet(directory / steps.INDICATORS_FILE)
+    directory = pipeline.compute_indicators(settings)
+    frame = pd.read_parquet(directory / pipeline.INDICATORS_FILE)
     before = _layer_state(settings)
     parts = _fake_parts(settings, build_id, frame)
     with_parts = _layer_state(settings)
 
     # A part file gone.
     Path(parts[4]["path"]).unlink()
-    with pytest.raises(steps.IndicatorPartsError, match="isolation-region.*missing"):
-        steps.combine_indicator_parts(settings, build_id, parts)
+    with pytest.raises(pipeline.IndicatorPartsError, match="isolation-region.*missing"):
+        pipeline.combine_indicator_parts(settings, build_id, parts)
     # A unit without a part, and a unit given twice.
-    with pytest.raises(steps.IndicatorPartsError, match="no part for unit\\(s\\) reach-quebec"):
-        steps.combine_indicator_parts(settings, build_id, parts[1:])
-    with pytest.raises(steps.IndicatorPartsError, match="reach-region given more than once"):
-        steps.combine_indicator_parts(settings, build_id, parts + [parts[1]])
+    with pytest.raises(pipeline.IndicatorPartsError, match="no part for unit\\(s\\) reach-quebec"):
+        pipeline.combine_indicator_parts(settings, build_id, parts[1:])
+    with pytest.raises(pipeline.IndicatorPartsError, match="reach-region given more than once"):
+        pipeline.combine_indicator_parts(settings, build_id, parts + [parts[1]])
     assert _layer_state(settings) == {k: v for k, v in with_parts.items() if not k.endswith("isolation-region.parquet")}
 
     # Writing fails at the last step: the previous directory stays, no temporary remains.
@@ -276,14 +276,14 @@ def test_a_failed_combine_leaves_the_last_good_layer(project: tuple[Settings, st
     def broken(temporary: Path, target: Path) -> None:
         raise OSError("disk full")
 
-    monkeypatch.setattr(steps.layers, "replace_directory", broken)
+    monkeypatch.setattr(pipeline.indicators.layers, "replace_directory", broken)
     with pytest.raises(OSError, match="disk full"):
-        steps.combine_indicator_parts(settings, build_id, parts)
+        pipeline.combine_indicator_parts(settings, build_id, parts)
     state = _layer_state(settings)
     assert {k: v for k, v in state.items() if k in before} == before
     assert not [name for name in state if ".tmp-" in name]
-    assert not [path for path in (settings.data_dir / steps.INDICATORS).iterdir() if ".tmp-" in path.name]
-    shutil.rmtree(steps.indicator_parts_dir(settings, build_id))
+    assert not [path for path in (settings.data_dir / pipeline.INDICATORS).iterdir() if ".tmp-" in path.name]
+    shutil.rmtree(pipeline.indicator_parts_dir(settings, build_id))
     assert _layer_state(settings) == before
 
 
@@ -292,21 +292,21 @@ def test_indicator_tables_are_memoised_and_refuse_a_stale_build(
 ) -> None:
     tables, _ = small_cohort
     settings = load_settings(tmp_path)
-    monkeypatch.setattr(steps, "_TABLES_MEMO", None)
+    monkeypatch.setattr(pipeline.indicators, "_TABLES_MEMO", None)
     with pytest.raises(FileNotFoundError, match="no warehouse"):
-        steps.indicator_tables(settings, "20000101T000000Z-000000")
+        pipeline.indicator_tables(settings, "20000101T000000Z-000000")
     first = _build(tables, settings)
-    one, two = steps.indicator_tables(settings, first), steps.indicator_tables(settings, first)
+    one, two = pipeline.indicator_tables(settings, first), pipeline.indicator_tables(settings, first)
     assert one is not two and all(one[name] is two[name] for name in one)  # read once, shared
     assert len(one["family"]) == len(tables["family"])
 
     second = _build(tables, settings)
     assert second != first
-    with pytest.raises(steps.StaleBuildError, match=f"asked for build {first}, but the current build is {second}"):
-        steps.indicator_tables(settings, first)
-    with pytest.raises(steps.StaleBuildError):
-        steps.compute_indicator_part(settings, first, "reach", "quebec")
-    assert not steps.indicator_parts_dir(settings, first).exists()
-    fresh = steps.indicator_tables(settings, second)
+    with pytest.raises(pipeline.StaleBuildError, match=f"asked for build {first}, but the current build is {second}"):
+        pipeline.indicator_tables(settings, first)
+    with pytest.raises(pipeline.StaleBuildError):
+        pipeline.compute_indicator_part(settings, first, "reach", "quebec")
+    assert not pipeline.indicator_parts_dir(settings, first).exists()
+    fresh = pipeline.indicator_tables(settings, second)
     assert fresh["family"] is not one["family"]  # the new build is read, and replaces the old copy
-    assert steps._TABLES_MEMO is not None and steps._TABLES_MEMO[0][1] == second
+    assert pipeline.indicators._TABLES_MEMO is not None and pipeline.indicators._TABLES_MEMO[0][1] == second

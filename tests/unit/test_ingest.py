@@ -26,8 +26,9 @@ from ingest_inputs import (  # noqa: E402
 )
 
 from proximite.cohort.codebook import load_codebook  # noqa: E402
-from proximite.cohort.errors import InputError  # noqa: E402
-from proximite.cohort.ingest import MANIFEST_NAME, ingest  # noqa: E402
+from proximite.errors import InputError  # noqa: E402
+from proximite.cohort.ingest import MANIFEST_NAME  # noqa: E402
+from proximite.pipeline import ingest  # noqa: E402
 from proximite.cohort.layers import latest_pull, raw_dir, read_staged  # noqa: E402
 from proximite.cohort.sources import SOURCES, Source, get_source  # noqa: E402
 from proximite.cohort.sources.files import decode_to_utf8, read_stat_strings  # noqa: E402

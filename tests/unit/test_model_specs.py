@@ -94,16 +94,16 @@ def toy_kinds(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
 @pytest.fixture(scope="module")
 def project(tmp_path_factory: pytest.TempPathFactory) -> Settings:
     """A tiny built warehouse: 120 families in 3 territories, 4 waves."""
-    from proximite.cohort import steps
-    from proximite.cohort.ingest import ingest
+    from proximite import pipeline
+    from proximite.pipeline import ingest
     from proximite.cohort.sandbox.synth import generate_cohort
 
     root = tmp_path_factory.mktemp("model-specs")
     generate_cohort(root / "input", families=120, territories=3, seed=11)
     settings = load_settings(root / "project")
     ingest(root / "input", settings=settings, validate=False)
-    harmonised = steps.harmonise_staged(settings, key=TEST_KEY.encode())
-    steps.build_from_harmonised(settings, harmonised, validate=False)
+    harmonised = pipeline.harmonise_staged(settings, key=TEST_KEY.encode())
+    pipeline.build_from_harmonised(settings, harmonised, validate=False)
     return settings
 
 
@@ -276,7 +276,7 @@ def test_a_run_writes_every_file_and_the_manifest(tmp_path: Path, project: Setti
     manifest = json.loads(run.manifest_path.read_text(encoding="utf-8"))
     assert manifest == run.manifest
     assert manifest["build_id"] == build_id
-    from proximite.cohort.steps import code_version
+    from proximite.version import code_version
 
     assert manifest["code_version"] == code_version()
     assert manifest["spec_sha256"] == spec_hash(specs)

@@ -387,8 +387,8 @@ def test_missing_values_are_dropped_and_counted() -> None:
 @pytest.fixture(scope="module")
 def synthetic_project(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict]:
     """A small built project from the synthetic cohort (400 families, 4 territories, seed 3)."""
-    from proximite.cohort import steps
-    from proximite.cohort.ingest import ingest
+    from proximite import pipeline
+    from proximite.pipeline import ingest
     from proximite.cohort.sandbox.synth import generate_cohort
 
     from proximite.config import load_settings
@@ -397,8 +397,8 @@ def synthetic_project(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, d
     generate_cohort(root / "input", families=400, territories=4, seed=3)
     settings = load_settings(root / "project")
     ingest(root / "input", settings=settings, validate=False)
-    harmonised = steps.harmonise_staged(settings, key=b"survival-test-key-0123456789abcdef")
-    steps.build_from_harmonised(settings, harmonised, validate=False)
+    harmonised = pipeline.harmonise_staged(settings, key=b"survival-test-key-0123456789abcdef")
+    pipeline.build_from_harmonised(settings, harmonised, validate=False)
     truth = json.loads((root / "input" / "truth.json").read_text(encoding="utf-8"))
     return root / "project", truth
 

@@ -18,7 +18,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from ingest_inputs import build_input_dir, redcap_records  # noqa: E402
 
 from proximite.cohort.codebook import load_codebook  # noqa: E402
-from proximite.cohort.ingest import ingest  # noqa: E402
+from proximite.pipeline import ingest  # noqa: E402
 from proximite.cohort.layers import read_staged  # noqa: E402
 from proximite.cohort.sources.redcap import (  # noqa: E402
     REDACTED,
@@ -206,7 +206,7 @@ def test_pycaps_own_message_about_a_malformed_token_is_redacted() -> None:
 
 
 def test_pull_refuses_a_malformed_token_before_any_request(tmp_path: Path) -> None:
-    from proximite.cohort.sources.redcap import pull_redcap
+    from proximite.pipeline import pull_redcap
 
     secret = "abc" * 12
     with pytest.raises(RedcapPullError, match="malformed") as error:
@@ -374,7 +374,7 @@ def test_a_checkbox_missing_code_column_blanks_the_boxes(cb) -> None:
 
 
 def test_without_declared_codes_a_code_in_a_radio_field_is_still_refused(cb) -> None:
-    from proximite.cohort.errors import InputError
+    from proximite.errors import InputError
 
     records = _records(cb, {(3, "iso_transport"): "NSP"})
     with pytest.raises(InputError, match="unknown code"):
@@ -397,9 +397,9 @@ def test_file_export_path_reads_the_codes_from_project_json(tmp_path: Path, cb, 
     assert pd.isna(suivi["iso_transport"].iloc[0])
 
     # Harmonise ignores the companion column, and the index counts the item as unanswered.
-    from proximite.cohort import steps
+    from proximite import pipeline
 
-    harmonised = steps.harmonise_staged(settings, key=pseudonym_env)
+    harmonised = pipeline.harmonise_staged(settings, key=pseudonym_env)
     assessment = pd.read_parquet(harmonised / "assessment.parquet")
     assert "iso_transport__missing_reason" not in assessment.columns
     first = assessment.sort_values("assessment_date").iloc[0]

@@ -17,7 +17,7 @@ from proximite.cohort.codebook.redcap_xml import (
     project_to_xml,
     write_codebook_project_xml,
 )
-from proximite.cohort.errors import InputError
+from proximite.errors import InputError
 from proximite.cohort.sandbox.project import SandboxProject, load_project
 from proximite.cohort.sandbox.synth import generate_cohort
 

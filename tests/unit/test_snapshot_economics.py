@@ -220,21 +220,22 @@ def test_proximite_snapshot_picks_up_the_latest_run_of_the_indicators_build(
     """
     import datetime as dt
 
-    from proximite.cohort import steps, warehouse
+    from proximite import pipeline
+    from proximite.cohort import warehouse
 
     from proximite.config import load_settings
 
     settings = load_settings(tmp_path / "project")
     layer = tmp_path / "04" / BUILD
     layer.mkdir(parents=True)
-    _indicators().to_parquet(layer / steps.INDICATORS_FILE)
-    (layer / steps.INDICATORS_MANIFEST).write_text(
+    _indicators().to_parquet(layer / pipeline.INDICATORS_FILE)
+    (layer / pipeline.INDICATORS_MANIFEST).write_text(
         json.dumps({"build_id": BUILD, "code_version": "c1", "parameters": {}}), encoding="utf-8"
     )
     monkeypatch.setattr(warehouse, "table", lambda _settings, name, **_: {"territory": TERRITORY, "region": REGION}[name])
     day = dt.date(2025, 11, 21)
 
-    out = steps.write_snapshot_from_warehouse(settings, level="public", indicators_dir=layer, today=day)
+    out = pipeline.write_snapshot_from_warehouse(settings, level="public", indicators_dir=layer, today=day)
     assert not list(out.glob("economics*"))
     assert "proximite economics run" in (out / "index.html").read_text(encoding="utf-8")
 
@@ -244,7 +245,7 @@ def test_proximite_snapshot_picks_up_the_latest_run_of_the_indicators_build(
         EconomicsSummary.from_dict(summary_dict(build_id=build, generated_at=when, publishable=True, blocking=[])).write(
             settings.reporting_dir / "economics" / name
         )
-    out = steps.write_snapshot_from_warehouse(settings, level="public", indicators_dir=layer, today=day)
+    out = pipeline.write_snapshot_from_warehouse(settings, level="public", indicators_dir=layer, today=day)
     assert out == settings.reporting_dir / "snapshot-2025-11-21"
     manifest = json.loads((out / "manifest.json").read_text(encoding="utf-8"))
     assert manifest["economics"]["build_id"] == BUILD and manifest["economics"]["generated_at"] == "2025-11-21T09:00:00-05:00"

@@ -14,8 +14,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from ingest_inputs import build_input_dir, write_csv  # noqa: E402
 
 from proximite.cohort.codebook import load_codebook  # noqa: E402
-from proximite.cohort.errors import InputError  # noqa: E402
-from proximite.cohort.ingest import ingest  # noqa: E402
+from proximite.errors import InputError  # noqa: E402
+from proximite.pipeline import ingest  # noqa: E402
 from proximite.cohort.status import project_status, pull_history  # noqa: E402
 from proximite.config import load_settings  # noqa: E402
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from proximite.cohort.errors import ProximiteError
+from proximite.errors import ProximiteError
 from proximite.config import load_settings
 from proximite.expectations.base import FAILURE_COLUMNS, SUMMARY_COLUMNS, ValidationResult
 from proximite.expectations.gates import GateFailed, write_last_result

@@ -12,8 +12,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pytest
-from proximite.cohort import validity
-from proximite.cohort.validity import (
+from proximite.pipeline import validity
+from proximite.pipeline.validity import (
     REPLICATE_COLUMNS,
     SUMMARY_COLUMNS,
     ValidityError,

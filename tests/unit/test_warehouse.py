@@ -18,7 +18,7 @@ import pytest
 import proximite.cohort as cohort
 from proximite.cohort import warehouse
 from proximite.cohort.codebook import CodebookError, load_codebook
-from proximite.cohort.errors import BuildError
+from proximite.errors import BuildError
 from proximite.cohort.harmonise import PANDAS_DTYPES, conform, model_dtypes
 from proximite.cohort.warehouse import (
     DUCKDB_TYPES,

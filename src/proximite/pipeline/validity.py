@@ -54,7 +54,7 @@ What is estimated, against which truth (the *target* column says which kind):
 
 Examples
 --------
->>> from proximite.cohort.validity import run_validity
+>>> from proximite.pipeline.validity import run_validity
 >>> results = run_validity(reps=4, families=400, workers=2)  # doctest: +SKIP
 >>> print(results)  # doctest: +SKIP
 >>> results.targets_met()  # doctest: +SKIP
@@ -78,7 +78,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from proximite.cohort.errors import ProximiteError
+from proximite.errors import ProximiteError
 
 __all__ = [
     "DEFAULT_FAMILIES",
@@ -408,10 +408,8 @@ def run_replicate(
     """
     import json
 
-    from proximite.cohort import steps
-    from proximite.cohort.ingest import ingest
+    from proximite import pipeline
     from proximite.cohort.sandbox.synth import generate_cohort
-
     from proximite.config import load_settings
 
     cohort_seed = int(seed) + int(rep)
@@ -424,9 +422,9 @@ def run_replicate(
         settings = load_settings(root / "project")
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            ingest(root / "input", settings=settings, validate=False)
-            harmonised = steps.harmonise_staged(settings, key=_key(cohort_seed))
-            steps.build_from_harmonised(settings, harmonised, validate=False)
+            pipeline.ingest(root / "input", settings=settings, validate=False)
+            harmonised = pipeline.harmonise_staged(settings, key=_key(cohort_seed))
+            pipeline.build_from_harmonised(settings, harmonised, validate=False)
             rows = _estimate(root / "project", truth, km_categories=km_categories, wave_cluster=wave_cluster)
     return [{"rep": int(rep), "seed": cohort_seed, **row} for row in rows]
 
