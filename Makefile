@@ -3,6 +3,11 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
+# The lock: every package's exact version for the supported platform (Linux, CPython 3.11),
+# used by every install below; `make lock` resolves pyproject.toml's ranges anew and rewrites it.
+CONSTRAINTS := constraints.txt
+WHEEL_DIR := build/wheel
+WHEEL_VENV := build/wheel-venv
 DEMO_DIR ?= demo-project
 DEMO_FAMILIES ?= 300
 
@@ -12,14 +17,14 @@ export GX_ANALYTICS_ENABLED := false
 export DO_NOT_TRACK := 1
 export PREFECT_LOGGING_LEVEL ?= WARNING
 
-.PHONY: demo test bench venv clean snapshot chromium
+.PHONY: demo test bench venv clean snapshot chromium lock wheel-check
 
 venv: $(STAMP)
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml setup.py $(CONSTRAINTS)
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[test]'
+	$(BIN)/python -m pip install --quiet --upgrade pip -c $(CONSTRAINTS)
+	$(BIN)/python -m pip install --quiet -e '.[test]' -c $(CONSTRAINTS)
 	@touch $(STAMP)
 
 demo: $(STAMP)
@@ -44,5 +49,26 @@ chromium:
 bench: $(STAMP)
 	$(BIN)/python tests/bench/run_bench.py $(BENCH_ARGS)
 
+# Resolve pyproject.toml's ranges in a throwaway environment and write the lock from it.
+lock:
+	rm -rf build/lock-venv
+	$(PYTHON) -m venv build/lock-venv
+	build/lock-venv/bin/python -m pip install --quiet --upgrade pip
+	build/lock-venv/bin/python -m pip install --quiet '.[test]'
+	{ echo "# The lock of Proximité's installs (Linux, CPython 3.11): make demo, make test and CI install"; \
+	  echo "# with -c constraints.txt. Regenerate with 'make lock' after changing pyproject.toml's ranges."; \
+	  build/lock-venv/bin/python -m pip freeze --all --exclude proximite; } > $(CONSTRAINTS)
+	rm -rf build/lock-venv
+
+# The installed package as a user gets it: build the wheel, install it with its dependencies into
+# a clean environment, and run the spec tests and a 60-family demo with no source tree on the path.
+wheel-check: $(STAMP)
+	rm -rf $(WHEEL_DIR) $(WHEEL_VENV)
+	$(BIN)/python -m pip wheel --quiet --no-deps -w $(WHEEL_DIR) .
+	$(PYTHON) -m venv $(WHEEL_VENV)
+	$(WHEEL_VENV)/bin/python -m pip install --quiet --upgrade pip -c $(CONSTRAINTS)
+	$(WHEEL_VENV)/bin/python -m pip install --quiet "$$(ls $(WHEEL_DIR)/proximite-*.whl)[test]" -c $(CONSTRAINTS)
+	$(WHEEL_VENV)/bin/python tests/wheel_check.py --tests tests/spec --families 60
+
 clean:
-	rm -rf $(DEMO_DIR) bench-output .pytest_cache
+	rm -rf $(DEMO_DIR) bench-output .pytest_cache build

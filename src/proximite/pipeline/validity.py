@@ -686,6 +686,68 @@ def _single_threaded_children() -> Iterator[None]:
                 os.environ[name] = old
 
 
+def _checked_options(
+    *,
+    reps: int,
+    families: int,
+    territories: int | None,
+    seed: int,
+    workers: int,
+    km_categories: Sequence[str],
+    calibration: str,
+    wave_cluster: str,
+) -> tuple[int, str]:
+    """Raise :class:`ValidityError` on a bad option; return the territories and the wave clusters used."""
+    for name, number, minimum in (("reps", reps, 1), ("families", families, 20), ("workers", workers, 1), ("seed", seed, 0)):
+        if not isinstance(number, (int, np.integer)) or number < minimum:
+            raise ValidityError(f"{name} must be an integer of at least {minimum} (got {number!r})")
+    from proximite.cohort.codebook import load_codebook
+
+    known = load_codebook().codes("need_category")
+    unknown = [category for category in km_categories if category not in known]
+    if unknown:
+        raise ValidityError(f"km_categories: not need categories: {', '.join(map(str, unknown))} (known: {', '.join(known)})")
+    if calibration not in ("reference", "sample"):
+        raise ValidityError(f"calibration must be 'reference' or 'sample' (got {calibration!r})")
+    if wave_cluster not in ("territory", "family"):
+        raise ValidityError(f"wave_cluster must be 'territory' or 'family' (got {wave_cluster!r})")
+    territories = default_territories(families) if territories is None else territories
+    if not isinstance(territories, (int, np.integer)) or not 1 <= territories <= families:
+        raise ValidityError(f"territories must be an integer between 1 and the families (got {territories!r})")
+    if wave_cluster == "territory" and territories < 2:
+        log.warning("validity: one territory, so the wave effects' SEs are clustered by family")
+        wave_cluster = "family"
+    return territories, wave_cluster
+
+
+def _run_replicates(
+    options: dict[str, Any], *, reps: int, seed: int, workers: int, progress: Progress | None
+) -> tuple[dict[int, list[dict[str, Any]]], list[tuple[int, str]]]:
+    """Every replicate's rows (by replicate number) and the failed replicates with their reason."""
+    results: dict[int, list[dict[str, Any]]] = {}
+    failures: list[tuple[int, str]] = []
+    tasks = [(rep, options) for rep in range(reps)]
+
+    def collect(rep: int, rows: list[dict[str, Any]], error: str | None) -> None:
+        if error is None:
+            results[rep] = rows
+        else:
+            failures.append((rep, error))
+            log.warning("validity: replicate %d (seed %d) failed: %s", rep, seed + rep, error)
+        if progress is not None:
+            progress(len(results) + len(failures), reps)
+
+    if workers == 1:
+        for task in tasks:
+            collect(*_replicate_task(task))
+    else:
+        context = multiprocessing.get_context("spawn")
+        with _single_threaded_children(), context.Pool(processes=min(workers, reps)) as pool:
+            for outcome in pool.imap_unordered(_replicate_task, tasks):
+                collect(*outcome)
+    return results, failures
+
+
 def run_validity(
     *,
     reps: int = DEFAULT_REPS,
@@ -757,25 +819,10 @@ def run_validity(
 
     The results do not depend on ``workers``: replicates are sorted by number.
     """
-    for name, number, minimum in (("reps", reps, 1), ("families", families, 20), ("workers", workers, 1), ("seed", seed, 0)):
-        if not isinstance(number, (int, np.integer)) or number < minimum:
-            raise ValidityError(f"{name} must be an integer of at least {minimum} (got {number!r})")
-    from proximite.cohort.codebook import load_codebook
-
-    known = load_codebook().codes("need_category")
-    unknown = [category for category in km_categories if category not in known]
-    if unknown:
-        raise ValidityError(f"km_categories: not need categories: {', '.join(map(str, unknown))} (known: {', '.join(known)})")
-    if calibration not in ("reference", "sample"):
-        raise ValidityError(f"calibration must be 'reference' or 'sample' (got {calibration!r})")
-    if wave_cluster not in ("territory", "family"):
-        raise ValidityError(f"wave_cluster must be 'territory' or 'family' (got {wave_cluster!r})")
-    territories = default_territories(families) if territories is None else territories
-    if not isinstance(territories, (int, np.integer)) or not 1 <= territories <= families:
-        raise ValidityError(f"territories must be an integer between 1 and the families (got {territories!r})")
-    if wave_cluster == "territory" and territories < 2:
-        log.warning("validity: one territory, so the wave effects' SEs are clustered by family")
-        wave_cluster = "family"
+    territories, wave_cluster = _checked_options(
+        reps=reps, families=families, territories=territories, seed=seed, workers=workers,
+        km_categories=km_categories, calibration=calibration, wave_cluster=wave_cluster,
+    )
     options = {
         "families": int(families),
         "territories": int(territories),
@@ -786,27 +833,7 @@ def run_validity(
         "wave_cluster": wave_cluster,
     }
     started = time.perf_counter()
-    results: dict[int, list[dict[str, Any]]] = {}
-    failures: list[tuple[int, str]] = []
-    tasks = [(rep, options) for rep in range(reps)]
-
-    def collect(rep: int, rows: list[dict[str, Any]], error: str | None) -> None:
-        if error is None:
-            results[rep] = rows
-        else:
-            failures.append((rep, error))
-            log.warning("validity: replicate %d (seed %d) failed: %s", rep, seed + rep, error)
-        if progress is not None:
-            progress(len(results) + len(failures), reps)
-
-    if workers == 1:
-        for task in tasks:
-            collect(*_replicate_task(task))
-    else:
-        context = multiprocessing.get_context("spawn")
-        with _single_threaded_children(), context.Pool(processes=min(workers, reps)) as pool:
-            for outcome in pool.imap_unordered(_replicate_task, tasks):
-                collect(*outcome)
+    results, failures = _run_replicates(options, reps=reps, seed=seed, workers=workers, progress=progress)
     if not results:
         raise ValidityError(f"every replicate failed; the first: rep {failures[0][0]}: {failures[0][1]}")
     rows = [row for rep in sorted(results) for row in results[rep]]
