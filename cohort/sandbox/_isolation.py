@@ -65,6 +65,17 @@ WAVE_SHIFT_CALIBRATIONS = ("sample", "reference")
 #: point on the T24 change.
 REFERENCE_POPULATION = {"seed": 2**40, "blocks": 2000, "families_per_block": 100}
 
+#: Probability that an isolation item is left unanswered at a wave.
+ITEM_MISSING = {
+    "transport": 0.03,
+    "contraintes_economiques": 0.03,
+    "reseau_soutien": 0.03,
+    "barrieres_linguistiques_culturelles": 0.04,
+    "mefiance_institutions": 0.06,
+}
+#: Probability that a Likert item (empowerment, stress, satisfaction) is left unanswered.
+LIKERT_ITEM_MISSING = 0.02
+
 
 def wave_fraction(months: np.ndarray | float) -> np.ndarray:
     """Share of the asymptotic wave effect reached after ``months``: ``1 - exp(-months / 10)``."""
