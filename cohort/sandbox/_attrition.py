@@ -102,7 +102,9 @@ def _stay_in_study(
     return alive, alphas
 
 
-def _exits(rng: np.random.Generator, alive: np.ndarray, wide_due: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _exits(
+    rng: np.random.Generator, alive: np.ndarray, wide_due: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Exit day (or NO_DATE), exit reason (or "") and the dropout wave's position (-1 if none)."""
     n, n_waves = alive.shape
     dropped = ~alive[:, -1]
@@ -140,11 +142,11 @@ def _attrition_truth(
     by_status: dict[str, dict[str, float | None]] = {"isolated_at_t0": {}, "not_isolated_at_t0": {}}
     by_contact: dict[str, dict[str, float | None]] = {"isolated_at_contact": {}, "not_isolated_at_contact": {}}
     for position, months in enumerate(ctx.waves):
-        response[str(months)] = round_or_none(float(responded[:, position].mean())) if n else None
+        response[str(months)] = _response_rate(responded[:, position], np.ones(n, dtype=bool))
         for label, mask in (("isolated_at_t0", baseline_isolated), ("not_isolated_at_t0", ~baseline_isolated)):
-            by_status[label][str(months)] = round_or_none(float(responded[mask, position].mean())) if mask.any() else None
+            by_status[label][str(months)] = _response_rate(responded[:, position], mask)
         for label, mask in (("isolated_at_contact", contact), ("not_isolated_at_contact", ~contact)):
-            by_contact[label][str(months)] = round_or_none(float(responded[mask, position].mean())) if mask.any() else None
+            by_contact[label][str(months)] = _response_rate(responded[:, position], mask)
     return {
         "model": "logit P(drop out before wave k | present at wave k-1) = alpha_k + beta * (T0 complete index - 50) / 10; monotone",
         "alpha": alphas,
@@ -159,3 +161,8 @@ def _attrition_truth(
         "realised_response_rate_by_wave_and_isolated_at_contact": by_contact,
         "families_dropped_out": dropped_out,
     }
+
+
+def _response_rate(responded: np.ndarray, mask: np.ndarray) -> float | None:
+    """Share of the ``mask`` families who answered (None if there are none)."""
+    return round_or_none(float(responded[mask].mean())) if mask.any() else None

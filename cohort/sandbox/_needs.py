@@ -8,7 +8,13 @@ import numpy as np
 import pandas as pd
 
 from proximite.cohort.sandbox._context import Context
-from proximite.cohort.sandbox._sampling import lognormal_median, round_or_none, stream, top_k_mask, truncated_exponential
+from proximite.cohort.sandbox._sampling import (
+    lognormal_median,
+    round_or_none,
+    stream,
+    top_k_mask,
+    truncated_exponential,
+)
 
 # ---------------------------------------------------------------------------------------------
 # Needs
@@ -121,10 +127,12 @@ def make_needs(ctx: Context, families: pd.DataFrame, children: pd.DataFrame) -> 
     categories = ctx.codebook.codes("need_category")
     family_index, category_index = _choose_categories(rng, families, children, categories)
     end = families["accompaniment_end"].to_numpy()[family_index]
-    identified = _identification_days(rng, families, family_index, np.array(categories, dtype=object)[category_index], end)
+    category = np.array(categories, dtype=object)[category_index]
+    identified = _identification_days(rng, families, family_index, category, end)
     gap_probability, planted_pairs = _service_gaps(ctx, categories, rng)
     territory_index = families["territory_index"].to_numpy()[family_index]
-    outcome = _need_outcomes(rng, categories, category_index, identified, gap_probability[territory_index, category_index])
+    gap_probability = gap_probability[territory_index, category_index]
+    outcome = _need_outcomes(rng, categories, category_index, identified, gap_probability)
     censored = outcome["status_date"] > end
     outcome["status"][censored] = np.where(end[censored] - identified[censored] >= 14, "en_cours", "identifie")
     outcome["status_date"][censored] = end[censored]
@@ -135,7 +143,7 @@ def make_needs(ctx: Context, families: pd.DataFrame, children: pd.DataFrame) -> 
             "family_index": family_index[order],
             "record_num": families["record_num"].to_numpy()[family_index[order]],
             "territory_index": territory_index[order],
-            "category": np.array(categories, dtype=object)[category_index[order]],
+            "category": category[order],
             "category_index": category_index[order],
             "identified": identified[order],
             **{key: values[order] for key, values in outcome.items()},

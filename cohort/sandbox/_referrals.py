@@ -241,7 +241,9 @@ def make_referrals(ctx: Context, families: pd.DataFrame, needs: pd.DataFrame) ->
     return referrals, _referrals_truth(ctx, referrals, ptp_count)
 
 
-def _ptp_to_partner_counts(rng: np.random.Generator, families: pd.DataFrame, needs_per_family: np.ndarray) -> np.ndarray:
+def _ptp_to_partner_counts(
+    rng: np.random.Generator, families: pd.DataFrame, needs_per_family: np.ndarray
+) -> np.ndarray:
     """PTP-to-partner referrals per family: 0, 1, 2 or ``3 + NB`` at the family's evenly spread rank."""
     n = len(families)
     latent = 0.5 * families["severity"].to_numpy() + 0.3 * (needs_per_family - needs_per_family.mean()) / max(
@@ -359,8 +361,15 @@ def _referrals_truth(ctx: Context, referrals: pd.DataFrame, ptp_count: np.ndarra
             "ptp_to_partner": int((~is_back).sum()),
             "partner_to_ptp": int(is_back.sum()),
             "share_partner_to_ptp": round_or_none(float(is_back.mean())) if total else None,
-            "share_families_3_or_more_ptp_to_partner": round_or_none(float((ptp_count >= 3).mean())) if len(ptp_count) else None,
-            "ptp_to_partner_destination_network_shares": {k: round_or_none(float(v)) for k, v in network.sort_index().items()},
-            "ptp_to_partner_destination_mission_shares": {k: round_or_none(float(v)) for k, v in mission.sort_index().items()},
+            "share_families_3_or_more_ptp_to_partner": (
+                round_or_none(float((ptp_count >= 3).mean())) if len(ptp_count) else None
+            ),
+            "ptp_to_partner_destination_network_shares": _shares(network),
+            "ptp_to_partner_destination_mission_shares": _shares(mission),
         },
     }
+
+
+def _shares(shares: pd.Series) -> dict[str, float | None]:
+    """Shares by label, sorted by label, rounded for truth.json."""
+    return {k: round_or_none(float(v)) for k, v in shares.sort_index().items()}
