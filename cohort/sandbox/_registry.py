@@ -7,7 +7,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from proximite.cohort.sandbox._referrals import partner_weights
+from proximite.cohort.sandbox._destinations import partner_weights
 from proximite.cohort.sandbox._context import Context
 from proximite.cohort.sandbox._sampling import (
     NO_DATE,
