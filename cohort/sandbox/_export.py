@@ -236,12 +236,9 @@ class _RecordsBuilder:
 
 def write_redcap(directory: Path, ctx: Context, tables: Tables, written: Written) -> None:
     """Write ``redcap/``: the records export and the project's metadata files."""
-    cb = ctx.codebook
-    rng = stream(ctx.seed, "export.redcap")
     directory.mkdir(parents=True, exist_ok=True)
     dags = ctx.territories["redcap_dag"].to_numpy(dtype=object)
-    builder = _RecordsBuilder(cb)
-    families, children = tables.families, tables.children
+    families = tables.families
     family_dag = dags[families["territory_index"].to_numpy()]
     dag_by_record = pd.Series(family_dag, index=families["record_num"].to_numpy())
 
@@ -251,6 +248,43 @@ def write_redcap(directory: Path, ctx: Context, tables: Tables, written: Written
     event_of = {
         name: ctx.codebook.events_of_form(name)[0] for name in ("famille", "enfant", "besoin", "reference", "sortie")
     }
+    builder = _RecordsBuilder(ctx.codebook)
+    famille = _famille_values(ctx, families)
+    builder.add("famille", event_of["famille"], families["record_num"].to_numpy(), family_dag, famille)
+    _add_repeating(builder, "enfant", event_of["enfant"], tables.children, dag_of, _enfant_values(tables.children))
+    _add_suivi(builder, ctx, tables.assessments, dag_of)
+    _add_repeating(builder, "besoin", event_of["besoin"], tables.needs, dag_of, _besoin_values(tables.needs))
+    referrals = tables.referrals
+    _add_repeating(builder, "reference", event_of["reference"], referrals, dag_of, _reference_values(referrals))
+    exits = families.loc[families["exit_date"].to_numpy() != NO_DATE]
+    builder.add(
+        "sortie",
+        event_of["sortie"],
+        exits["record_num"].to_numpy(),
+        dags[exits["territory_index"].to_numpy()],
+        {
+            "sortie_date": iso_dates(exits["exit_date"].to_numpy()),
+            "sortie_raison": exits["exit_reason"].to_numpy(dtype=object),
+            "sortie_complete": np.full(len(exits), "2", dtype=object),
+        },
+    )
+    written.rows["redcap_records_rows"] = builder.write(directory / "records.csv")
+    written.paths["records"] = directory / "records.csv"
+    written.rows["exits"] = int(len(exits))
+    _write_redcap_metadata(directory, ctx, written)
+
+
+def _add_repeating(
+    builder: _RecordsBuilder, form: str, event: str, rows: pd.DataFrame, dag_of: Any, values: dict[str, np.ndarray]
+) -> None:
+    """Add a repeating form's block: one row per ``rows`` row, its ``instance`` as the instance."""
+    records = rows["record_num"].to_numpy()
+    builder.add(form, event, records, dag_of(records), values, instance=rows["instance"].to_numpy())
+
+
+def _famille_values(ctx: Context, families: pd.DataFrame) -> dict[str, np.ndarray]:
+    """The ``famille`` form, with a few optional fields left empty as in a real project."""
+    rng = stream(ctx.seed, "export.redcap")
     n = len(families)
     famille = {
         "fam_nom_parent": families["parent_last_name"].to_numpy(dtype=object),
@@ -273,75 +307,39 @@ def write_redcap(directory: Path, ctx: Context, tables: Tables, written: Written
     for field, share in _OPTIONAL_MISSING.items():
         blank = rng.random(n) < share
         famille[field] = np.where(blank, "", famille[field]).astype(object)
-    builder.add("famille", event_of["famille"], families["record_num"].to_numpy(), family_dag, famille)
+    return famille
 
-    builder.add(
-        "enfant",
-        event_of["enfant"],
-        children["record_num"].to_numpy(),
-        dag_of(children["record_num"].to_numpy()),
-        {
-            "enf_prenom": children["first_name"].to_numpy(dtype=object),
-            "enf_date_naissance": iso_dates(children["birth"].to_numpy()),
-            "enf_a_naitre": _yes_no(children["unborn"].to_numpy()),
-            "enfant_complete": np.full(len(children), "2", dtype=object),
-        },
-        instance=children["instance"].to_numpy(),
-    )
 
-    _add_suivi(builder, ctx, tables.assessments, dag_of)
+def _enfant_values(children: pd.DataFrame) -> dict[str, np.ndarray]:
+    return {
+        "enf_prenom": children["first_name"].to_numpy(dtype=object),
+        "enf_date_naissance": iso_dates(children["birth"].to_numpy()),
+        "enf_a_naitre": _yes_no(children["unborn"].to_numpy()),
+        "enfant_complete": np.full(len(children), "2", dtype=object),
+    }
 
-    needs = tables.needs
-    builder.add(
-        "besoin",
-        event_of["besoin"],
-        needs["record_num"].to_numpy(),
-        dag_of(needs["record_num"].to_numpy()),
-        {
-            "bes_categorie": needs["category"].to_numpy(dtype=object),
-            "bes_date_identification": iso_dates(needs["identified"].to_numpy()),
-            "bes_statut": needs["status"].to_numpy(dtype=object),
-            "bes_date_statut": iso_dates(needs["status_date"].to_numpy()),
-            "besoin_complete": np.full(len(needs), "2", dtype=object),
-        },
-        instance=needs["instance"].to_numpy(),
-    )
 
-    referrals = tables.referrals
-    builder.add(
-        "reference",
-        event_of["reference"],
-        referrals["record_num"].to_numpy(),
-        dag_of(referrals["record_num"].to_numpy()),
-        {
-            "ref_direction": referrals["direction"].to_numpy(dtype=object),
-            "ref_org_source": referrals["from_org_id"].to_numpy(dtype=object),
-            "ref_org_destination": referrals["to_org_id"].to_numpy(dtype=object),
-            "ref_categorie_besoin": referrals["need_category"].to_numpy(dtype=object),
-            "ref_date": iso_dates(referrals["referral_date"].to_numpy()),
-            "ref_resultat": referrals["outcome"].to_numpy(dtype=object),
-            "ref_date_resultat": iso_dates(referrals["outcome_date"].to_numpy()),
-            "reference_complete": np.full(len(referrals), "2", dtype=object),
-        },
-        instance=referrals["instance"].to_numpy(),
-    )
+def _besoin_values(needs: pd.DataFrame) -> dict[str, np.ndarray]:
+    return {
+        "bes_categorie": needs["category"].to_numpy(dtype=object),
+        "bes_date_identification": iso_dates(needs["identified"].to_numpy()),
+        "bes_statut": needs["status"].to_numpy(dtype=object),
+        "bes_date_statut": iso_dates(needs["status_date"].to_numpy()),
+        "besoin_complete": np.full(len(needs), "2", dtype=object),
+    }
 
-    exits = families.loc[families["exit_date"].to_numpy() != NO_DATE]
-    builder.add(
-        "sortie",
-        event_of["sortie"],
-        exits["record_num"].to_numpy(),
-        dags[exits["territory_index"].to_numpy()],
-        {
-            "sortie_date": iso_dates(exits["exit_date"].to_numpy()),
-            "sortie_raison": exits["exit_reason"].to_numpy(dtype=object),
-            "sortie_complete": np.full(len(exits), "2", dtype=object),
-        },
-    )
-    written.rows["redcap_records_rows"] = builder.write(directory / "records.csv")
-    written.paths["records"] = directory / "records.csv"
-    written.rows["exits"] = int(len(exits))
-    _write_redcap_metadata(directory, ctx, written)
+
+def _reference_values(referrals: pd.DataFrame) -> dict[str, np.ndarray]:
+    return {
+        "ref_direction": referrals["direction"].to_numpy(dtype=object),
+        "ref_org_source": referrals["from_org_id"].to_numpy(dtype=object),
+        "ref_org_destination": referrals["to_org_id"].to_numpy(dtype=object),
+        "ref_categorie_besoin": referrals["need_category"].to_numpy(dtype=object),
+        "ref_date": iso_dates(referrals["referral_date"].to_numpy()),
+        "ref_resultat": referrals["outcome"].to_numpy(dtype=object),
+        "ref_date_resultat": iso_dates(referrals["outcome_date"].to_numpy()),
+        "reference_complete": np.full(len(referrals), "2", dtype=object),
+    }
 
 
 def _add_suivi(builder: _RecordsBuilder, ctx: Context, assessments: pd.DataFrame, dag_of: Any) -> None:

@@ -7,7 +7,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from proximite.cohort.sandbox._cohort import partner_weights
+from proximite.cohort.sandbox._destinations import partner_weights
 from proximite.cohort.sandbox._context import Context
 from proximite.cohort.sandbox._sampling import (
     NO_DATE,
@@ -343,40 +343,11 @@ def make_activities(
     action = columns["action_type"]
     family_index = columns["family_index"].astype(np.int64)
 
-    # Organisation named by concertation and by some accompaniment to resources.
-    partners, cumulative = partner_weights(ctx)
-    concertation = np.isin(action, ["suivi_partenaires", "adaptation_pratiques", "espaces_dialogue"])
-    with_org = concertation | (
-        (action == "accompagnement_ressources") & (rng.random(total) < ACCOMPANIMENT_WITH_ORG_SHARE)
-    )
-    org_id = np.full(total, "", dtype=object)
-    picked = segment_pick(
-        partners["territory_index"].to_numpy(), cumulative, territory_index[with_org], rng.random(int(with_org.sum()))
-    )
-    org_id[with_org] = partners["org_id"].to_numpy(dtype=object)[picked]
-
+    org_id = _named_organisations(ctx, rng, action, territory_index)
     action_codes = ctx.codebook.codes("action_type")
     action_index = pd.Categorical(action, categories=action_codes).codes.astype(np.int64)
-    medians = np.array([MINUTES_MEDIAN[a] for a in action_codes], dtype=float)[action_index]
-    minutes = np.round(lognormal_median(rng, medians, MINUTES_SIGMA, total) / 5) * 5
-    minutes = np.clip(minutes, *MINUTES_RANGE).astype(np.int64)
-
-    place_codes = ctx.codebook.codes("place")
-    place_matrix = np.array([[PLACE_BY_ACTION[a].get(p, 0.0) for p in place_codes] for a in action_codes])
-    place = np.array(place_codes, dtype=object)[categorical_rows(rng, place_matrix[action_index])]
-
-    environment = ctx.environment[territory_index]
-    km_median = np.array([TRAVEL_KM_MEDIAN[e] for e in ("urbain", "mixte", "rural")])
-    pace = np.array([TRAVEL_MINUTES_PER_KM[e] for e in ("urbain", "mixte", "rural")])
-    environment_index = pd.Categorical(environment, categories=["urbain", "mixte", "rural"]).codes.astype(np.int64)
-    travels = ~np.isin(place, NO_TRAVEL_PLACES)
-    km = np.round(lognormal_median(rng, km_median[environment_index], TRAVEL_KM_SIGMA, total), 1)
-    km = np.clip(km, 0.5, 300.0)
-    travel_minutes = np.clip(
-        np.round(km * pace[environment_index] * np.exp(0.2 * rng.standard_normal(total))), 1, 600
-    ).astype(np.int64)
-    km = np.where(travels, km, 0.0)
-    travel_minutes = np.where(travels, travel_minutes, 0)
+    minutes, place = _minutes_and_places(ctx, rng, action_index)
+    km, travel_minutes = _travel(ctx, rng, territory_index, place)
 
     worker_row = worker_at(workers, territory_index, day)
     tiebreak = rng.random(total)
@@ -406,6 +377,57 @@ def make_activities(
     )
     truth = _activity_truth(ctx, activities, len(families))
     return activities, truth
+
+
+def _named_organisations(
+    ctx: Context, rng: np.random.Generator, action: np.ndarray, territory_index: np.ndarray
+) -> np.ndarray:
+    """Partner org_id named by concertation activities and 40 % of accompaniments to resources ("" otherwise)."""
+    total = len(action)
+    partners, cumulative = partner_weights(ctx)
+    concertation = np.isin(action, ["suivi_partenaires", "adaptation_pratiques", "espaces_dialogue"])
+    with_org = concertation | (
+        (action == "accompagnement_ressources") & (rng.random(total) < ACCOMPANIMENT_WITH_ORG_SHARE)
+    )
+    org_id = np.full(total, "", dtype=object)
+    picked = segment_pick(
+        partners["territory_index"].to_numpy(), cumulative, territory_index[with_org], rng.random(int(with_org.sum()))
+    )
+    org_id[with_org] = partners["org_id"].to_numpy(dtype=object)[picked]
+    return org_id
+
+
+def _minutes_and_places(
+    ctx: Context, rng: np.random.Generator, action_index: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Minutes (log-normal by action type, rounded to 5, within 5–240) and place of each activity."""
+    total = len(action_index)
+    action_codes = ctx.codebook.codes("action_type")
+    medians = np.array([MINUTES_MEDIAN[a] for a in action_codes], dtype=float)[action_index]
+    minutes = np.round(lognormal_median(rng, medians, MINUTES_SIGMA, total) / 5) * 5
+    minutes = np.clip(minutes, *MINUTES_RANGE).astype(np.int64)
+    place_codes = ctx.codebook.codes("place")
+    place_matrix = np.array([[PLACE_BY_ACTION[a].get(p, 0.0) for p in place_codes] for a in action_codes])
+    place = np.array(place_codes, dtype=object)[categorical_rows(rng, place_matrix[action_index])]
+    return minutes, place
+
+
+def _travel(
+    ctx: Context, rng: np.random.Generator, territory_index: np.ndarray, place: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Travel km and minutes by the territory's environment; none for phone or host-office places."""
+    total = len(territory_index)
+    environment = ctx.environment[territory_index]
+    km_median = np.array([TRAVEL_KM_MEDIAN[e] for e in ("urbain", "mixte", "rural")])
+    pace = np.array([TRAVEL_MINUTES_PER_KM[e] for e in ("urbain", "mixte", "rural")])
+    environment_index = pd.Categorical(environment, categories=["urbain", "mixte", "rural"]).codes.astype(np.int64)
+    travels = ~np.isin(place, NO_TRAVEL_PLACES)
+    km = np.round(lognormal_median(rng, km_median[environment_index], TRAVEL_KM_SIGMA, total), 1)
+    km = np.clip(km, 0.5, 300.0)
+    travel_minutes = np.clip(
+        np.round(km * pace[environment_index] * np.exp(0.2 * rng.standard_normal(total))), 1, 600
+    ).astype(np.int64)
+    return np.where(travels, km, 0.0), np.where(travels, travel_minutes, 0)
 
 
 def _activity_truth(ctx: Context, activities: pd.DataFrame, n_families: int) -> dict[str, Any]:
@@ -559,49 +581,15 @@ def make_costs(
     """
     rng = stream(ctx.seed, "costs")
     quarters = _quarter_starts(ctx.recruitment_start, end_day)
-    n_q, n_t = len(quarters), ctx.n_territories
-    labels = [label for label, _, _ in quarters]
+    n_q, n_t, rates = len(quarters), ctx.n_territories, COST_RATES
     begins = np.array([begin for _, begin, _ in quarters])
     ends = np.minimum(np.array([end for _, _, end in quarters]), end_day)
-    rates = COST_RATES
-
-    def quarter_of(day: np.ndarray) -> np.ndarray:
-        return np.searchsorted(begins, day, side="right") - 1
-
-    amounts = {category: np.zeros((n_t, n_q)) for category in ctx.codebook.codes("cost_category")}
-    worker_start = workers["start"].to_numpy()
-    worker_end = np.where(workers["end"].to_numpy() == NO_DATE, end_day, workers["end"].to_numpy())
-    overlap = np.minimum(worker_end[:, None], ends[None, :]) - np.maximum(worker_start[:, None], begins[None, :]) + 1
-    hours = np.maximum(overlap, 0) * (workers["weekly_hours"].to_numpy()[:, None] / 7.0)
-    np.add.at(amounts["salaire_ptp"], workers["territory_index"].to_numpy(), hours * rates["ptp_hourly_loaded_cad"])
-
-    in_period = supervision["day"].to_numpy() <= end_day
-    sessions = supervision.loc[in_period]
-    q = quarter_of(sessions["day"].to_numpy())
-    training = sessions["kind"].to_numpy() == "formation"
-    t_index = sessions["territory_index"].to_numpy()
-    hours_s = sessions["minutes"].to_numpy() / 60.0
-    np.add.at(
-        amounts["supervision"],
-        (t_index[~training], q[~training]),
-        hours_s[~training] * rates["supervisor_hourly_loaded_cad"],
-    )
-    np.add.at(
-        amounts["formation"],
-        (t_index[training], q[training]),
-        hours_s[training] * rates["ptp_hourly_loaded_cad"] + rates["training_fee_per_session_cad"],
-    )
-
-    q_a = quarter_of(activities["day"].to_numpy())
-    t_a = activities["territory_index"].to_numpy()
-    np.add.at(amounts["mobilite"], (t_a, q_a), activities["travel_km"].to_numpy() * rates["km_rate_cad"])
-    supported = (activities["action_type"].to_numpy(dtype=object) == "accompagnement_ressources") & (
-        activities["family_index"].to_numpy() >= 0
-    )
-    supported &= rng.random(len(activities)) < rates["concrete_support_probability_per_accompaniment"]
-    support = lognormal_median(rng, rates["concrete_support_median_cad"], 0.6, int(supported.sum()))
-    np.add.at(amounts["soutien_concret"], (t_a[supported], q_a[supported]), support)
-
+    categories = ctx.codebook.codes("cost_category")
+    amounts = {category: np.zeros((n_t, n_q)) for category in categories}
+    _add_salaries(amounts["salaire_ptp"], workers, begins, ends, end_day)
+    _add_sessions(amounts, supervision.loc[supervision["day"].to_numpy() <= end_day], begins)
+    _add_activity_costs(amounts, activities, begins, rng)
+    # Share of each quarter's days in the period (the last quarter may be partial).
     days_in_quarter = (ends - begins + 1) / np.array([end - begin + 1 for _, begin, end in quarters])
     territory_factor = 0.8 + 0.4 * rng.random((n_t, 2))
     amounts["coordination"] += (
@@ -609,7 +597,7 @@ def make_costs(
     )
     amounts["autre"] += territory_factor[:, 1:] * rates["other_per_quarter_cad"] * days_in_quarter[None, :]
 
-    categories = ctx.codebook.codes("cost_category")
+    labels = [label for label, _, _ in quarters]
     territory_ids = ctx.territories["territory_id"].to_numpy(dtype=object)
     stacked = np.stack([amounts[c] for c in categories], axis=2)  # territory × quarter × category
     costs = pd.DataFrame(
@@ -631,3 +619,53 @@ def make_costs(
         },
     }
     return costs, truth
+
+
+def _quarter_of(begins: np.ndarray, day: np.ndarray) -> np.ndarray:
+    """Index of the quarter (by its first day) each day falls in."""
+    return np.searchsorted(begins, day, side="right") - 1
+
+
+def _add_salaries(
+    salaries: np.ndarray, workers: pd.DataFrame, begins: np.ndarray, ends: np.ndarray, end_day: int
+) -> None:
+    """PTP salaries: days of tenure in each quarter × weekly hours / 7 × the loaded hourly rate."""
+    worker_start = workers["start"].to_numpy()
+    worker_end = np.where(workers["end"].to_numpy() == NO_DATE, end_day, workers["end"].to_numpy())
+    overlap = np.minimum(worker_end[:, None], ends[None, :]) - np.maximum(worker_start[:, None], begins[None, :]) + 1
+    hours = np.maximum(overlap, 0) * (workers["weekly_hours"].to_numpy()[:, None] / 7.0)
+    np.add.at(salaries, workers["territory_index"].to_numpy(), hours * COST_RATES["ptp_hourly_loaded_cad"])
+
+
+def _add_sessions(amounts: dict[str, np.ndarray], sessions: pd.DataFrame, begins: np.ndarray) -> None:
+    """Supervision (the supervisor's hours) and training (the PTP's hours plus a fee per session)."""
+    q = _quarter_of(begins, sessions["day"].to_numpy())
+    training = sessions["kind"].to_numpy() == "formation"
+    t_index = sessions["territory_index"].to_numpy()
+    hours = sessions["minutes"].to_numpy() / 60.0
+    np.add.at(
+        amounts["supervision"],
+        (t_index[~training], q[~training]),
+        hours[~training] * COST_RATES["supervisor_hourly_loaded_cad"],
+    )
+    np.add.at(
+        amounts["formation"],
+        (t_index[training], q[training]),
+        hours[training] * COST_RATES["ptp_hourly_loaded_cad"] + COST_RATES["training_fee_per_session_cad"],
+    )
+
+
+def _add_activity_costs(
+    amounts: dict[str, np.ndarray], activities: pd.DataFrame, begins: np.ndarray, rng: np.random.Generator
+) -> None:
+    """Mileage of every activity, and concrete support on some accompaniments to resources."""
+    rates = COST_RATES
+    q_a = _quarter_of(begins, activities["day"].to_numpy())
+    t_a = activities["territory_index"].to_numpy()
+    np.add.at(amounts["mobilite"], (t_a, q_a), activities["travel_km"].to_numpy() * rates["km_rate_cad"])
+    supported = (activities["action_type"].to_numpy(dtype=object) == "accompagnement_ressources") & (
+        activities["family_index"].to_numpy() >= 0
+    )
+    supported &= rng.random(len(activities)) < rates["concrete_support_probability_per_accompaniment"]
+    support = lognormal_median(rng, rates["concrete_support_median_cad"], 0.6, int(supported.sum()))
+    np.add.at(amounts["soutien_concret"], (t_a[supported], q_a[supported]), support)

@@ -203,3 +203,13 @@ def concat_text(*parts: str | np.ndarray) -> np.ndarray:
     for part in arrays[1:]:
         result = np.add(result, part)
     return np.asarray(result, dtype=object)
+
+
+def round_or_none(value: float | None, digits: int = 6) -> float | None:
+    """A figure of ``truth.json``: rounded to ``digits``, None when missing or not finite."""
+    if value is None:
+        return None
+    value = float(value)
+    if not np.isfinite(value):
+        return None
+    return round(value, digits)

@@ -25,6 +25,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import time
+import tomllib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -34,9 +35,24 @@ import numpy as np
 import pandas as pd
 
 from proximite.cohort.codebook import load_codebook
-from proximite.cohort.sandbox import _cohort, _export, _registry
+from proximite.cohort.sandbox import _export, _registry
+from proximite.cohort.sandbox._assessments import make_assessments
+from proximite.cohort.sandbox._attrition import apply_attrition
 from proximite.cohort.sandbox._censor import Tables, censor, observed
 from proximite.cohort.sandbox._context import RECRUITMENT_END, RECRUITMENT_START, Context
+from proximite.cohort.sandbox._families import (
+    AGED_FIVE_OR_LESS_SHARE,
+    CHILD_COUNT_PMF,
+    ISOLATED_AT_CONTACT_SHARE,
+    RECRUITMENT_CHANNEL_WEIGHTS,
+    UNBORN_SHARE,
+    make_children,
+    make_families,
+)
+from proximite.cohort.sandbox._identities import add_identities
+from proximite.cohort.sandbox._isolation import WAVE_SHIFT_CALIBRATIONS
+from proximite.cohort.sandbox._needs import make_needs
+from proximite.cohort.sandbox._referrals import make_referrals
 from proximite.cohort.sandbox._sampling import NO_DATE, day_number, to_date
 from proximite.cohort.sandbox.geography import (
     PILOT_HOST_TYPES,
@@ -45,10 +61,11 @@ from proximite.cohort.sandbox.geography import (
     make_organisations,
     make_territories,
 )
-from proximite.config import load_settings
+from proximite.config import Settings, default_config_path
 
 __all__ = [
     "generate_cohort",
+    "packaged_settings",
     "SynthSummary",
     "DEFAULT_FAMILIES",
     "DEFAULT_TERRITORIES",
@@ -163,6 +180,7 @@ def generate_cohort(
     as_of: dt.date | str | None = None,
     progress: ProgressCallback | None = None,
     calibration: str = "sample",
+    settings: Settings | None = None,
 ) -> SynthSummary:
     """Generate a synthetic cohort input directory.
 
@@ -188,11 +206,15 @@ def generate_cohort(
         How the latent wave shift of the isolation model is solved. ``"sample"`` (default): on
         this cohort's own families, so its expected mean index change (occasion noise
         integrated out) is the planted one exactly. ``"reference"``: once per process on a fixed
-        reference population drawn by the same process (``_cohort.REFERENCE_POPULATION``), so
+        reference population drawn by the same process (``_isolation.REFERENCE_POPULATION``), so
         the planted change is a population parameter and this cohort's expected change varies
         around it, as a real cohort's would (for simulation studies of interval coverage);
         ``truth.json`` then records it under ``isolation.wave_shift_calibration``. The random
         draws are the same; only the shifts, hence the scores, differ.
+    settings : Settings, optional, keyword-only
+        Configuration read for the waves' REDCap events (``[waves.events]``) and the isolation
+        grid (``[isolation]``). Default: the packaged defaults (:func:`packaged_settings`), never
+        the working directory's; pass a project's settings to generate for that project.
 
     Returns
     -------
@@ -217,108 +239,20 @@ def generate_cohort(
     """
     started = time.perf_counter()
     out_dir = Path(out_dir)
-    if families < 1:
-        raise ValueError(f"families must be at least 1 (got {families})")
-    if territories < 1:
-        raise ValueError(f"territories must be at least 1 (got {territories})")
-    if seed < 0:
-        raise ValueError(f"seed must be a non-negative integer (got {seed})")
-    if calibration not in _cohort.WAVE_SHIFT_CALIBRATIONS:
-        raise ValueError(
-            f"calibration must be one of {', '.join(_cohort.WAVE_SHIFT_CALIBRATIONS)} (got {calibration!r})"
-        )
-    settings = load_settings()
+    _check_arguments(families=families, territories=territories, seed=seed, calibration=calibration)
+    settings = settings if settings is not None else packaged_settings()
     months, wave_events = _check_waves(waves, settings.event_waves)
     as_of_day = _parse_as_of(as_of)
-    codebook = load_codebook()
-    total_steps = len(STEPS)
+    report = _reporter(progress)
 
-    def report(step: int) -> None:
-        if progress is not None:
-            progress(STEPS[step], step + 1, total_steps)
-
-    territory_frame = make_territories(territories, seed=seed)
-    organisations = make_organisations(territory_frame, seed=seed)
-    territory_position = pd.Series(np.arange(len(territory_frame)), index=territory_frame["territory_id"])
-    organisations = organisations.assign(
-        territory_index=territory_position.reindex(organisations["territory_id"]).to_numpy()
-    )
-    ctx = Context(
-        seed=seed,
-        codebook=codebook,
-        territories=territory_frame,
-        organisations=organisations,
-        waves=months,
-        wave_events=wave_events,
-        isolation=settings["isolation"],
-        recruitment_start=day_number(RECRUITMENT_START),
-        recruitment_end=day_number(RECRUITMENT_END),
-    )
+    ctx = _make_context(seed, territories, months, wave_events, settings["isolation"])
     report(0)
-
-    family_frame = _cohort.make_families(ctx, families)
-    report(1)
-    children = _cohort.make_children(ctx, family_frame)
-    report(2)
-    assessments, isolation_truth = _cohort.make_assessments(ctx, family_frame, calibration=calibration)
-    assessments, family_frame, attrition_truth = _cohort.apply_attrition(ctx, family_frame, assessments)
-    report(3)
-    needs, needs_truth = _cohort.make_needs(ctx, family_frame, children)
-    report(4)
-    referrals, referrals_truth = _cohort.make_referrals(ctx, family_frame, needs)
-    report(5)
-
-    horizon_end = int(max(assessments["due"].max(), ctx.recruitment_end))
-    workers, workers_truth = _registry.make_workers(ctx, horizon_end)
-    worker_row = _registry.worker_at(
-        workers, family_frame["territory_index"].to_numpy(), family_frame["first_contact"].to_numpy()
-    )
-    family_frame = family_frame.assign(worker_id=workers["worker_id"].to_numpy(dtype=object)[worker_row])
-    family_frame = _cohort.add_identities(ctx, family_frame, children)
-    report(6)
-    activities, activity_truth = _registry.make_activities(ctx, family_frame, referrals, workers, horizon_end)
-    report(7)
-    supervision, supervision_truth = _registry.make_supervision(ctx, workers, horizon_end)
-    report(8)
-
-    tables = observed(Tables(family_frame, children, assessments, needs, referrals, workers, activities, supervision))
-    end_day = horizon_end
-    if as_of_day is not None:
-        tables = censor(tables, as_of_day)
-        end_day = min(as_of_day, horizon_end) if as_of_day >= ctx.recruitment_start else ctx.recruitment_start
-    costs, cost_truth = _registry.make_costs(ctx, tables.workers, tables.supervision, tables.activities, end_day)
-    if as_of_day is not None and as_of_day < ctx.recruitment_start:
-        costs = costs.iloc[0:0]
+    complete, parts, horizon_end = _simulate(ctx, families, calibration, report)
+    tables, costs, parts["costs"] = _observe(ctx, complete, as_of_day, horizon_end)
     report(9)
+    written, formats, format_counts = _write_inputs(out_dir, ctx, tables, costs, complete.families, report)
 
-    out_dir.mkdir(parents=True, exist_ok=True)
-    _clear_stale_outputs(out_dir)
-    written = _export.Written(paths={}, rows={})
-    _export.write_redcap(out_dir / "redcap", ctx, tables, written)
-    report(10)
-    formats = _export.choose_registry_formats(ctx, family_frame)
-    format_counts = _export.write_registry(out_dir / "registry", ctx, tables, formats, written)
-    report(11)
-    _export.write_reference(out_dir / "reference", ctx, written)
-    _export.write_costs(out_dir / "costs", costs, written)
-    report(12)
-
-    counts = {
-        "families": int(len(tables.families)),
-        "children": int(len(tables.children)),
-        "assessments": int(len(tables.assessments)),
-        "needs": int(len(tables.needs)),
-        "referrals": int(len(tables.referrals)),
-        "exits": int(written.rows["exits"]),
-        "workers": int(len(tables.workers)),
-        "activities": int(len(tables.activities)),
-        "supervision": int(len(tables.supervision)),
-        "costs": int(len(costs)),
-        "territories": int(len(territory_frame)),
-        "organisations": int(len(organisations)),
-        "redcap_records_rows": int(written.rows["redcap_records_rows"]),
-        "activity_files": int(sum(format_counts.values())),
-    }
+    counts = _counts(ctx, tables, costs, written, format_counts)
     truth = _truth(
         ctx,
         arguments={
@@ -330,17 +264,8 @@ def generate_cohort(
         },
         horizon_end=horizon_end,
         tables=tables,
-        complete=Tables(family_frame, children, assessments, needs, referrals, workers, activities, supervision),
-        parts={
-            "isolation": isolation_truth,
-            "attrition": attrition_truth,
-            "needs": needs_truth,
-            "referrals": referrals_truth,
-            "turnover": workers_truth,
-            **activity_truth,
-            "supervision": supervision_truth,
-            "costs": cost_truth,
-        },
+        complete=complete,
+        parts=parts,
         formats=formats,
         counts=counts,
     )
@@ -368,6 +293,168 @@ def generate_cohort(
     )
 
 
+def packaged_settings() -> Settings:
+    """The packaged default configuration, without any project's, local or environment override.
+
+    What :func:`generate_cohort` reads when no ``settings`` are given, so a cohort never depends
+    on the working directory.
+
+    Returns
+    -------
+    Settings
+        The defaults file's tables; ``project_dir`` is the folder of that file.
+    """
+    path = default_config_path()
+    with path.open("rb") as handle:
+        raw = tomllib.load(handle)
+    return Settings(raw=raw, project_dir=path.parent, sources=[path])
+
+
+def _check_arguments(*, families: int, territories: int, seed: int, calibration: str) -> None:
+    if families < 1:
+        raise ValueError(f"families must be at least 1 (got {families})")
+    if territories < 1:
+        raise ValueError(f"territories must be at least 1 (got {territories})")
+    if seed < 0:
+        raise ValueError(f"seed must be a non-negative integer (got {seed})")
+    if calibration not in WAVE_SHIFT_CALIBRATIONS:
+        raise ValueError(f"calibration must be one of {', '.join(WAVE_SHIFT_CALIBRATIONS)} (got {calibration!r})")
+
+
+def _reporter(progress: ProgressCallback | None) -> Callable[[int], None]:
+    """``report(step)``: tell ``progress`` (if any) that step number ``step`` of :data:`STEPS` is done."""
+
+    def report(step: int) -> None:
+        if progress is not None:
+            progress(STEPS[step], step + 1, len(STEPS))
+
+    return report
+
+
+def _make_context(
+    seed: int, territories: int, months: tuple[int, ...], wave_events: dict[int, str], isolation: dict[str, Any]
+) -> Context:
+    """Territories, their organisations (with their territory's index) and the generator's inputs."""
+    territory_frame = make_territories(territories, seed=seed)
+    organisations = make_organisations(territory_frame, seed=seed)
+    territory_position = pd.Series(np.arange(len(territory_frame)), index=territory_frame["territory_id"])
+    organisations = organisations.assign(
+        territory_index=territory_position.reindex(organisations["territory_id"]).to_numpy()
+    )
+    return Context(
+        seed=seed,
+        codebook=load_codebook(),
+        territories=territory_frame,
+        organisations=organisations,
+        waves=months,
+        wave_events=wave_events,
+        isolation=isolation,
+        recruitment_start=day_number(RECRUITMENT_START),
+        recruitment_end=day_number(RECRUITMENT_END),
+    )
+
+
+def _simulate(
+    ctx: Context, n_families: int, calibration: str, report: Callable[[int], None]
+) -> tuple[Tables, dict[str, Any], int]:
+    """Complete data (before censoring): every table, the planted parts of truth.json, the last day."""
+    family_frame = make_families(ctx, n_families)
+    report(1)
+    children = make_children(ctx, family_frame)
+    report(2)
+    assessments, isolation_truth = make_assessments(ctx, family_frame, calibration=calibration)
+    assessments, family_frame, attrition_truth = apply_attrition(ctx, family_frame, assessments)
+    report(3)
+    needs, needs_truth = make_needs(ctx, family_frame, children)
+    report(4)
+    referrals, referrals_truth = make_referrals(ctx, family_frame, needs)
+    report(5)
+
+    horizon_end = int(max(assessments["due"].max(), ctx.recruitment_end))
+    workers, workers_truth = _registry.make_workers(ctx, horizon_end)
+    worker_row = _registry.worker_at(
+        workers, family_frame["territory_index"].to_numpy(), family_frame["first_contact"].to_numpy()
+    )
+    family_frame = family_frame.assign(worker_id=workers["worker_id"].to_numpy(dtype=object)[worker_row])
+    family_frame = add_identities(ctx, family_frame, children)
+    report(6)
+    activities, activity_truth = _registry.make_activities(ctx, family_frame, referrals, workers, horizon_end)
+    report(7)
+    supervision, supervision_truth = _registry.make_supervision(ctx, workers, horizon_end)
+    report(8)
+    complete = Tables(family_frame, children, assessments, needs, referrals, workers, activities, supervision)
+    parts = {
+        "isolation": isolation_truth,
+        "attrition": attrition_truth,
+        "needs": needs_truth,
+        "referrals": referrals_truth,
+        "turnover": workers_truth,
+        **activity_truth,
+        "supervision": supervision_truth,
+    }
+    return complete, parts, horizon_end
+
+
+def _observe(
+    ctx: Context, complete: Tables, as_of_day: int | None, horizon_end: int
+) -> tuple[Tables, pd.DataFrame, dict[str, Any]]:
+    """What is written: the observed tables censored at ``as_of_day``, and the costs to that day."""
+    tables = observed(complete)
+    end_day = horizon_end
+    if as_of_day is not None:
+        tables = censor(tables, as_of_day)
+        end_day = min(as_of_day, horizon_end) if as_of_day >= ctx.recruitment_start else ctx.recruitment_start
+    costs, cost_truth = _registry.make_costs(ctx, tables.workers, tables.supervision, tables.activities, end_day)
+    if as_of_day is not None and as_of_day < ctx.recruitment_start:
+        costs = costs.iloc[0:0]
+    return tables, costs, cost_truth
+
+
+def _write_inputs(
+    out_dir: Path,
+    ctx: Context,
+    tables: Tables,
+    costs: pd.DataFrame,
+    complete_families: pd.DataFrame,
+    report: Callable[[int], None],
+) -> tuple[_export.Written, dict[str, str], dict[str, int]]:
+    """Write redcap/, registry/, reference/ and costs/; the registry formats and their counts."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    _clear_stale_outputs(out_dir)
+    written = _export.Written(paths={}, rows={})
+    _export.write_redcap(out_dir / "redcap", ctx, tables, written)
+    report(10)
+    formats = _export.choose_registry_formats(ctx, complete_families)
+    format_counts = _export.write_registry(out_dir / "registry", ctx, tables, formats, written)
+    report(11)
+    _export.write_reference(out_dir / "reference", ctx, written)
+    _export.write_costs(out_dir / "costs", costs, written)
+    report(12)
+    return written, formats, format_counts
+
+
+def _counts(
+    ctx: Context, tables: Tables, costs: pd.DataFrame, written: _export.Written, format_counts: dict[str, int]
+) -> dict[str, int]:
+    """Rows per table as written."""
+    return {
+        "families": int(len(tables.families)),
+        "children": int(len(tables.children)),
+        "assessments": int(len(tables.assessments)),
+        "needs": int(len(tables.needs)),
+        "referrals": int(len(tables.referrals)),
+        "exits": int(written.rows["exits"]),
+        "workers": int(len(tables.workers)),
+        "activities": int(len(tables.activities)),
+        "supervision": int(len(tables.supervision)),
+        "costs": int(len(costs)),
+        "territories": int(len(ctx.territories)),
+        "organisations": int(len(ctx.organisations)),
+        "redcap_records_rows": int(written.rows["redcap_records_rows"]),
+        "activity_files": int(sum(format_counts.values())),
+    }
+
+
 def _share(mask: np.ndarray) -> float | None:
     return round(float(np.mean(mask)), 6) if len(mask) else None
 
@@ -391,11 +478,11 @@ def _calibration(ctx: Context, tables: Tables) -> dict[str, Any]:
             "host_types": PILOT_HOST_TYPES,
             "families": 5305,
             "isolated_at_contact": 3242,
-            "isolated_at_contact_share": _cohort.ISOLATED_AT_CONTACT_SHARE,
+            "isolated_at_contact_share": ISOLATED_AT_CONTACT_SHARE,
             "children": 10036,
             "children_per_family": round(10036 / 5305, 6),
-            "unborn_share": _cohort.UNBORN_SHARE,
-            "aged_five_or_less_share": _cohort.AGED_FIVE_OR_LESS_SHARE,
+            "unborn_share": UNBORN_SHARE,
+            "aged_five_or_less_share": AGED_FIVE_OR_LESS_SHARE,
             "families_with_3_or_more_ptp_to_partner_share": 0.5,
             "ptp_to_partner_network_communautaire_share": 0.81,
             "ptp_to_partner_mission_famille_enfance_share": 0.38,
@@ -456,7 +543,7 @@ def _truth(
         "calibration": _calibration(ctx, tables),
         "families": {
             "isolated_at_contact_rule": "top round(3242 / 5305 * n) of 0.6 severity + 0.8 N(0, 1)",
-            "recruitment_channel_weights": _cohort.RECRUITMENT_CHANNEL_WEIGHTS,
+            "recruitment_channel_weights": RECRUITMENT_CHANNEL_WEIGHTS,
             "t0_offset_days": [0, 30],
             "later_waves": "T0 + months (calendar) + round(N(0, 12^2)) days clipped to +-45 days",
             "single_parent_probability": "0.33 + 0.12 isolated_at_contact",
@@ -473,9 +560,9 @@ def _truth(
             },
         },
         "children": {
-            "count_pmf": {str(k): v for k, v in _cohort.CHILD_COUNT_PMF.items()},
-            "unborn_share": _cohort.UNBORN_SHARE,
-            "aged_five_or_less_share": _cohort.AGED_FIVE_OR_LESS_SHARE,
+            "count_pmf": {str(k): v for k, v in CHILD_COUNT_PMF.items()},
+            "unborn_share": UNBORN_SHARE,
+            "aged_five_or_less_share": AGED_FIVE_OR_LESS_SHARE,
             "unborn_expected_days_after_first_contact": [35, 270],
         },
         **parts,

@@ -16,7 +16,8 @@ import yaml
 
 from proximite.cohort.codebook import REDCAP_DICTIONARY_HEADERS, Codebook, load_codebook
 from proximite.cohort.sandbox.geography import make_organisations, make_territories
-from proximite.cohort.sandbox.synth import SynthSummary, generate_cohort
+from proximite.cohort.sandbox.synth import SynthSummary, generate_cohort, packaged_settings
+from proximite.config import load_settings
 
 PREFIX = [
     "record_id",
@@ -417,6 +418,23 @@ def test_rejects_waves_without_an_event(tmp_path: Path) -> None:
         generate_cohort(tmp_path / "bad", families=20, territories=2, waves=(6, 12))
 
 
+
+def test_reads_the_packaged_settings_not_the_working_directory(
+    tiny: SynthSummary, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    project = tmp_path / "project"
+    project.mkdir()
+    (project / "proximite.toml").write_text("[isolation]\nisolated_threshold = 40\n", encoding="utf-8")
+    monkeypatch.chdir(project)
+    # A project's configuration in the working directory changes nothing: same bytes as elsewhere.
+    here = generate_cohort(tmp_path / "here", **TINY)
+    assert _hashes(here.out_dir) == _hashes(tiny.out_dir)
+    assert _isolation(here)["index_definition"]["isolated_threshold"] == 50
+    # A project's settings are used when passed.
+    own = generate_cohort(tmp_path / "own", **TINY, settings=load_settings(project))
+    assert _isolation(own)["index_definition"]["isolated_threshold"] == 40
+    assert packaged_settings()["isolation"]["isolated_threshold"] == 50
+
 def test_progress_reports_every_step(tmp_path: Path) -> None:
     calls: list[tuple[str, int, int]] = []
     generate_cohort(tmp_path / "progress", families=20, territories=2, seed=1, progress=lambda *a: calls.append(a))
@@ -534,7 +552,7 @@ def test_default_calibration_is_the_sample_and_is_not_recorded(tiny: SynthSummar
 
 
 def test_reference_calibration_plants_a_population_change(tmp_path: Path) -> None:
-    from proximite.cohort.sandbox import _cohort
+    from proximite.cohort.sandbox import _isolation as isolation_model
 
     first = generate_cohort(tmp_path / "a", **REFERENCE, seed=11, calibration="reference")
     second = generate_cohort(tmp_path / "b", **REFERENCE, seed=12, calibration="reference")
@@ -546,7 +564,7 @@ def test_reference_calibration_plants_a_population_change(tmp_path: Path) -> Non
     assert recorded["population_target_mean_index_change_by_wave"] == target == c["target_mean_index_change"]["by_wave"]
     population = recorded["reference_population"]
     assert population["territories_per_block"] == 4
-    assert population["families"] == _cohort.REFERENCE_POPULATION["blocks"] * _cohort.REFERENCE_POPULATION["families_per_block"]
+    assert population["families"] == isolation_model.REFERENCE_POPULATION["blocks"] * isolation_model.REFERENCE_POPULATION["families_per_block"]
     # Solved once on the reference: the same shifts whatever the cohort, not the sample's own.
     assert a["latent_wave_shift"] == b["latent_wave_shift"] != c["latent_wave_shift"]
     # Each cohort's expected change varies around the population target instead of sitting on it.
@@ -566,16 +584,16 @@ def test_reference_calibration_plants_a_population_change(tmp_path: Path) -> Non
 def test_reference_shifts_give_the_target_on_the_population_they_are_solved_on() -> None:
     """The solver of the reference: on the population it is solved on, the expected change is the
     planted one (Brent's method agrees with the sample calibration's bisection)."""
-    from proximite.cohort.sandbox import _cohort
+    from proximite.cohort.sandbox import _isolation as isolation_model
 
     rng = np.random.default_rng(3)
     base = rng.normal(0.2, 0.8, size=(2000, 6))
     modifier = np.maximum(1 + 0.4 * rng.standard_normal(2000), 0.0)
-    shifts = _cohort._solve_wave_shifts(base, modifier, (0, 6, 12, 24))
-    change = _cohort._expected_change(base, modifier, shifts)
+    shifts = isolation_model.solve_wave_shifts(base, modifier, (0, 6, 12, 24))
+    change = isolation_model.expected_change(base, modifier, shifts)
     for months in (6, 12, 24):
         assert change[months] == pytest.approx(-20 * (1 - np.exp(-months / 10)), abs=1e-6)
-    bisection = _cohort._calibrate_wave_shifts(base, modifier, (0, 6, 12, 24))
+    bisection = isolation_model.calibrate_wave_shifts(base, modifier, (0, 6, 12, 24))
     assert shifts == pytest.approx(bisection, abs=1e-7)
 
 

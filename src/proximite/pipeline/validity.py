@@ -415,11 +415,16 @@ def run_replicate(
     cohort_seed = int(seed) + int(rep)
     with tempfile.TemporaryDirectory(prefix="proximite-validity-", dir=work_dir, ignore_cleanup_errors=True) as temporary:
         root = Path(temporary)
+        settings = load_settings(root / "project")
         summary = generate_cohort(
-            root / "input", families=families, territories=territories, seed=cohort_seed, calibration=calibration
+            root / "input",
+            families=families,
+            territories=territories,
+            seed=cohort_seed,
+            calibration=calibration,
+            settings=settings,
         )
         truth = json.loads(Path(summary.paths["truth"]).read_text(encoding="utf-8"))
-        settings = load_settings(root / "project")
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             pipeline.ingest(root / "input", settings=settings, validate=False)
