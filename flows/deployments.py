@@ -1,8 +1,9 @@
 """Deployments of the schedulable flows, built from the project's ``[orchestration]`` settings.
 
 ``proximite schedule`` serves what :func:`build_deployments` returns against a running Prefect
-server (``prefect.serve``: the flows run in subprocesses of the serving process, which holds the
-environment: the pseudonym key, the REDCap token). ``prefect.yaml`` at the repository root
+server (:func:`proximite.flows.serving.serve_deployments`, ``prefect.serve``: the flows run in
+subprocesses of the serving process, which holds the environment: the pseudonym key, the REDCap
+token). ``prefect.yaml`` at the repository root
 declares the same deployments for teams that run them through a work pool; a unit test keeps the
 two in step (same flows, same deployment names, valid crons).
 

@@ -30,10 +30,10 @@ def test_status_of_an_empty_project_says_what_to_do(tmp_path: Path) -> None:
 def test_status_lists_pulls_build_snapshot_and_quarantine(
     flow_input: Path, tmp_path: Path, pseudonym_env: bytes, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from proximite import cli
+    from proximite.cli import common
 
     # Wide enough that rich does not fold ids across lines.
-    monkeypatch.setattr(cli.console, "width", 200)
+    monkeypatch.setattr(common.console, "width", 200)
     project = fast_project(tmp_path / "project")
     _invoke("ingest", str(flow_input), "--project-dir", str(project))
     _invoke("build", "--project-dir", str(project))

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import ast
 import datetime as dt
 import inspect
+import os
+import socket
+import sys
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -168,3 +172,49 @@ def test_prefect_yaml_schedules_are_valid_crons_and_the_pipeline_runs_monday_six
     # No secret in the file: only the names of where secrets are.
     text = (REPOSITORY / "prefect.yaml").read_text(encoding="utf-8")
     assert "PROXIMITE_PSEUDONYM_KEY=" not in text and "token:" not in text
+
+
+# ------------------------------------------------------------------------------------ serving
+def test_use_api_points_prefect_and_the_environment_at_the_server(monkeypatch: pytest.MonkeyPatch) -> None:
+    from prefect.settings import PREFECT_API_URL
+
+    from proximite.flows import serving
+
+    monkeypatch.delenv("PREFECT_API_URL", raising=False)
+    before = PREFECT_API_URL.value()
+    with serving.use_api("http://127.0.0.1:4311/api"):
+        assert PREFECT_API_URL.value() == "http://127.0.0.1:4311/api"
+        # Inherited by the subprocesses that run the flows.
+        assert os.environ["PREFECT_API_URL"] == "http://127.0.0.1:4311/api"
+    assert PREFECT_API_URL.value() == before
+
+
+def test_no_server_answers_on_a_closed_port() -> None:
+    from proximite.flows import serving
+
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    assert serving.server_answers(f"http://127.0.0.1:{port}/api") is False
+
+
+def test_run_in_foreground_returns_the_childs_exit_status() -> None:
+    from proximite.flows import serving
+
+    code = serving.run_in_foreground([sys.executable, "-c", "raise SystemExit(3)"], env=dict(os.environ))
+    assert code == 3
+
+
+def test_only_flows_imports_prefect() -> None:
+    """``src/proximite`` (configuration, errors, the pipeline layer, the CLI) reaches Prefect through ``proximite.flows``."""
+    offenders = []
+    for path in sorted((REPOSITORY / "src" / "proximite").rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Import):
+                modules = [alias.name for alias in node.names]
+            elif isinstance(node, ast.ImportFrom):
+                modules = [node.module or ""]
+            else:
+                continue
+            offenders += [f"{path.relative_to(REPOSITORY)}:{node.lineno}" for name in modules if name.split(".")[0] == "prefect"]
+    assert offenders == []

@@ -18,7 +18,8 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
-from proximite.cli import _copy_example_specs, app
+from proximite.cli import app
+from proximite.cli.models import copy_example_specs
 from proximite.cohort.models.specs import load_specs, spec_hash
 from proximite.cohort.warehouse import current_build
 from proximite.config import Settings, load_settings
@@ -155,9 +156,9 @@ def test_models_run_without_a_warehouse_says_so(tmp_path: Path) -> None:
 
 
 def test_the_demo_copies_the_example_specs_without_overwriting(tmp_path: Path) -> None:
-    copied = _copy_example_specs(tmp_path)
+    copied = copy_example_specs(tmp_path)
     assert sorted(path.name for path in copied) == ["growth.yaml", "isolation_panel.yaml", "time_to_need_met.yaml"]
     edited = tmp_path / "models" / "growth.yaml"
     edited.write_text("# mine\n", encoding="utf-8")
-    assert _copy_example_specs(tmp_path) == []
+    assert copy_example_specs(tmp_path) == []
     assert edited.read_text(encoding="utf-8") == "# mine\n"

@@ -1,0 +1,240 @@
+"""What a coordinator checks: the project's status (pulls, build, snapshot, quarantine) and the
+follow-ups due per territory (``proximite status``, ``proximite followups``)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Optional
+
+import typer
+from rich.table import Table
+
+from proximite.cli.common import ProjectDir, console, parse_date, user_errors
+
+if TYPE_CHECKING:  # pragma: no cover
+    import pandas as pd
+
+    from proximite.cohort.followups import FollowupReport
+
+__all__ = ["followups", "status"]
+
+
+def followups(
+    project_dir: ProjectDir = Path("."),
+    territory: Annotated[
+        Optional[list[str]], typer.Option("--territory", "-t", help="Only this territory id (repeatable); default: all.")
+    ] = None,
+    as_of: Annotated[Optional[str], typer.Option("--as-of", help="The day the list is for (YYYY-MM-DD); default: today.")] = None,
+    status: Annotated[
+        Optional[list[str]],
+        typer.Option("--status", help="Only follow-ups with this status: open, closing or overdue (repeatable)."),
+    ] = None,
+    csv: Annotated[
+        Optional[Path], typer.Option("--csv", help="Also write the list to this CSV file, and <stem>.completion.csv beside it.")
+    ] = None,
+) -> None:
+    """List, per territory, the families whose next wave window is open, closing within 14 days, or overdue.
+
+    Then completion and attrition by wave, and a count by status. Families appear by their
+    pseudonymous id only: look the id up inside REDCap to reach the record.
+    """
+    from proximite.cohort.followups import FOLLOWUP_STATUSES, FollowupError, followups_from_warehouse
+    from proximite.config import load_settings
+
+    unknown = sorted(set(status or ()) - set(FOLLOWUP_STATUSES))
+    if unknown:
+        raise typer.BadParameter(f"status must be open, closing or overdue (got {', '.join(unknown)})")
+    with user_errors():
+        try:
+            as_of_date = parse_date(as_of) if as_of else None
+        except typer.BadParameter as error:
+            raise FollowupError(f"--as-of: {error.message}") from None
+        settings = load_settings(project_dir)
+        report = followups_from_warehouse(settings, as_of=as_of_date, territories=territory or None)
+    due = report.due if not status else report.due[report.due["status"].isin(status)].reset_index(drop=True)
+    console.print("Family ids are pseudonymous: look a family up inside REDCap to reach its record.", highlight=False)
+    _print_followups(report, due)
+    counts = due["status"].value_counts()
+    summary = ", ".join(f"{int(counts.get(name, 0)):,} {name}" for name in reversed(FOLLOWUP_STATUSES) if not status or name in status)
+    console.print(
+        f"{len(due):,} follow-up(s) due on {report.as_of.isoformat()} ({summary}; closing = window ends within "
+        f"{report.closing_days} days), warehouse build {report.build_id}.",
+        highlight=False,
+    )
+    if csv is not None:
+        completion_path = csv.with_name(f"{csv.stem}.completion.csv")
+        with user_errors():
+            _write_followup_csv(due, report.completion, due_path=csv, completion_path=completion_path)
+        console.print(f"Follow-ups written to {csv} ({len(due):,} rows); completion and attrition to {completion_path}.",
+                      highlight=False, soft_wrap=True)
+
+
+def _print_followups(report: FollowupReport, due: pd.DataFrame) -> None:
+    """One table of due follow-ups per territory, then completion and attrition by wave."""
+    import pandas as pd
+    from rich import box
+
+    for territory_id in report.territories:
+        rows = due[due["territory_id"] == territory_id]
+        name = report.territory_names.get(territory_id, "")
+        title = f"{territory_id} {name}".strip()
+        if rows.empty:
+            console.print(f"[bold]{title}[/]: no follow-up due.", highlight=False)
+            continue
+        table = Table(
+            title=f"{title}: {len(rows):,} follow-up(s) due",
+            title_justify="left",
+            box=box.SIMPLE_HEAD,
+            pad_edge=False,
+            collapse_padding=True,  # fits an 80-column terminal without cutting an id
+        )
+        # Ids and dates are never cut: the id is what the coordinator looks up in REDCap.
+        table.add_column("family id", no_wrap=True, min_width=16)
+        table.add_column("wave", no_wrap=True)
+        table.add_column("due date", no_wrap=True, min_width=10)
+        table.add_column("window", no_wrap=True, min_width=23)
+        table.add_column("status", no_wrap=True)
+        table.add_column("days left", justify="right")
+        style = {"overdue": "bold red", "closing": "yellow", "open": ""}
+        for row in rows.itertuples(index=False):
+            table.add_row(
+                str(row.family_id),
+                f"T{int(row.wave)}",
+                f"{row.due_date:%Y-%m-%d}",
+                f"{row.window_start:%Y-%m-%d} – {row.window_end:%Y-%m-%d}",
+                f"[{style[row.status]}]{row.status}[/]" if style[row.status] else str(row.status),
+                f"{int(row.days_left):,}",
+            )
+        console.print(table)
+    completion = report.completion
+    table = Table(
+        title=f"Completion and attrition by wave, on {report.as_of.isoformat()}",
+        title_justify="left",
+        box=box.SIMPLE_HEAD,
+        pad_edge=False,
+    )
+    for column in ("territory", "wave", "due", "completed", "missed", "exited", "completion", "attrition"):
+        table.add_column(column, justify="left" if column in {"territory", "wave"} else "right", no_wrap=True)
+    percent = lambda value: "–" if pd.isna(value) else f"{100 * value:.1f} %"  # noqa: E731
+    # The total of the territories shown comes last.
+    ordered = pd.concat([completion[completion["territory_id"] != "all"], completion[completion["territory_id"] == "all"]])
+    for row in ordered.itertuples(index=False):
+        table.add_row(
+            str(row.territory_id),
+            f"T{int(row.wave)}",
+            f"{int(row.due):,}",
+            f"{int(row.completed):,}",
+            f"{int(row.missed):,}",
+            f"{int(row.exited):,}",
+            percent(row.completion_rate),
+            percent(row.attrition_rate),
+        )
+    if completion.empty:
+        console.print("Completion and attrition: no wave due yet.")
+    else:
+        console.print(table)
+
+
+def _write_followup_csv(due: pd.DataFrame, completion: pd.DataFrame, *, due_path: Path, completion_path: Path) -> None:
+    """The due list and the completion table as CSV (UTF-8 with BOM for spreadsheets, dates as YYYY-MM-DD)."""
+    due_path.parent.mkdir(parents=True, exist_ok=True)
+    due.to_csv(due_path, index=False, encoding="utf-8-sig", date_format="%Y-%m-%d", lineterminator="\n")
+    completion.to_csv(completion_path, index=False, encoding="utf-8-sig", lineterminator="\n")
+
+
+def status(
+    project_dir: ProjectDir = Path("."),
+    limit: Annotated[int, typer.Option(help="How many pulls to list (newest first).", min=1)] = 10,
+) -> None:
+    """What a coordinator checks first: the last pulls, the current warehouse build, the last snapshot.
+
+    Read from the project's own files (the raw layer's manifests, the warehouse's build table,
+    the snapshots' manifests, the quarantine folder); nothing is recomputed. Counts and ids only.
+    """
+    from proximite.cohort.status import project_status
+    from proximite.config import load_settings
+
+    with user_errors():
+        settings = load_settings(project_dir)
+        state = project_status(settings, limit=limit)
+    if not state["pulls"] and state["build"] is None and state["snapshot"] is None and not state["quarantined"]:
+        console.print(
+            f"Nothing in {settings.project_dir} yet: no pull, no warehouse, no snapshot. Start with "
+            f"`proximite ingest INPUT_DIR --project-dir {project_dir}` (or `proximite pull redcap`), then `proximite build`.",
+            highlight=False,
+            soft_wrap=True,
+        )
+        return
+    _print_pulls(state["pulls"])
+    build_info = state["build"]
+    if build_info is None:
+        console.print("Warehouse: none built yet (`proximite build`).")
+    else:
+        console.print(
+            f"Warehouse build {build_info['build_id']}, built {_short_time(build_info['built_at'])} UTC:", highlight=False
+        )
+        table = Table()
+        table.add_column("table")
+        table.add_column("rows", justify="right")
+        for name, rows in sorted(build_info["row_counts"].items()):
+            table.add_row(name, f"{int(rows):,}")
+        console.print(table)
+        console.print(f"Warehouse: {build_info['path']}", highlight=False, soft_wrap=True)
+    snapshot_info = state["snapshot"]
+    if snapshot_info is None:
+        console.print("Snapshot: none written yet (`proximite snapshot`).")
+    else:
+        level = (snapshot_info.get("disclosure") or {}).get("level", "?")
+        console.print(
+            f"Last snapshot: {snapshot_info['path']} (generated {snapshot_info.get('generated_at', '?')}, level {level}, "
+            f"scope {snapshot_info.get('scope', '?')}, build {snapshot_info.get('data_version', '?')})",
+            highlight=False,
+            soft_wrap=True,
+        )
+    quarantined = state["quarantined"]
+    if quarantined:
+        from proximite.cohort import layers
+
+        console.print(
+            f"Quarantined batches: {len(quarantined)} in {settings.data_dir / layers.QUARANTINE} "
+            f"(newest {quarantined[-1]}; each has report.html and failures.csv).",
+            highlight=False,
+            soft_wrap=True,
+        )
+    else:
+        console.print("Quarantined batches: none.")
+
+
+def _short_time(value: object) -> str:
+    """An ISO timestamp as ``YYYY-MM-DD HH:MM:SS`` in UTC (the raw text when it is not one)."""
+    try:
+        moment = dt.datetime.fromisoformat(str(value))
+    except ValueError:
+        return str(value or "?")
+    if moment.tzinfo is not None:
+        moment = moment.astimezone(dt.timezone.utc)
+    return moment.strftime("%Y-%m-%d %H:%M:%S")
+
+
+def _print_pulls(pulls: list[dict[str, object]]) -> None:
+    if not pulls:
+        console.print("Pulls: none yet.")
+        return
+    table = Table(title="Last pulls (newest first; * = the pull the next build uses)")
+    for column in ("time (UTC)", "source", "pull id", "rows", "mode", "outcome"):
+        table.add_column(column, justify="right" if column == "rows" else "left")
+    for pull in pulls:
+        outcome = str(pull["outcome"])
+        if pull.get("error"):
+            outcome = f"{outcome}: {pull['error']}"
+        rows = pull.get("rows")
+        table.add_row(
+            _short_time(pull.get("received_at")),
+            str(pull["source"]),
+            f"{pull['pull_id']}{' *' if pull.get('latest') else ''}",
+            f"{rows:,}" if isinstance(rows, int) else "",
+            str(pull.get("mode") or ""),
+            outcome,
+        )
+    console.print(table)
