@@ -16,7 +16,7 @@ isolated leave follow-up more, rural families wait longer...), the way ``proximi
    and the attrition report by wave;
 3. on the survival table of needs, Kaplan–Meier curves by environment and a Cox model of the
    time to a need being met;
-4. and one YAML spec, ``docs/examples/models/isolation_panel.yaml``, written to
+4. and one YAML spec, ``cohort/models/examples/isolation_panel.yaml``, written to
    ``<project>/reporting/models/`` with its manifest, as ``proximite models run`` does.
 
 Every result prints (``print(results)``), plots (``results.plot()``) and exports

@@ -231,9 +231,9 @@ def test_the_real_kinds_are_listed_with_their_options() -> None:
 
 
 def test_the_example_specs_parse() -> None:
-    examples = Path(__file__).resolve().parents[2] / "docs" / "examples" / "models"
+    examples = Path(__file__).resolve().parents[2] / "cohort" / "models" / "examples"
     files = sorted(examples.glob("*.yaml"))
-    assert files, "docs/examples/models/*.yaml"
+    assert files, "cohort/models/examples/*.yaml"
     for path in files:
         specs = load_specs(path)
         assert specs and all(spec.description for spec in specs), path.name

@@ -43,6 +43,7 @@ def synth(
     effects that truth.json records.
     """
     from proximite.cohort.sandbox.synth import generate_cohort
+    from proximite.config import load_settings
 
     as_of_date = parse_date(as_of) if as_of else None
     with user_errors(), progress_display() as progress:
@@ -53,6 +54,7 @@ def synth(
             waves=parse_waves(waves),
             seed=seed,
             as_of=as_of_date,
+            settings=load_settings(),  # the configured waves and windows (local overrides, PROXIMITE_CONFIG)
             progress=progress,
         )
     console.print(f"Synthetic cohort written to [bold]{out}[/] ({summary.counts.get('families', families)} families).")
@@ -88,7 +90,9 @@ def demo(
             )
         input_dir = project_dir / "input"
         with progress_display() as progress:
-            generate_cohort(input_dir, families=families, territories=territories, seed=seed, progress=progress)
+            generate_cohort(
+                input_dir, families=families, territories=territories, seed=seed, settings=settings, progress=progress
+            )
         console.print(f"Synthetic cohort: {input_dir}")
         result = _run_pipeline_on_sandbox(input_dir, project_dir)
         _print_demo_outcome(result, settings, project_dir)

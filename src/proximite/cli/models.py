@@ -90,21 +90,20 @@ def _yaml_value(value: object) -> str:
 
 
 def copy_example_specs(project_dir: Path) -> list[Path]:
-    """Copy the example specs (docs/examples/models/*.yaml of a checkout) into ``<project>/models/``.
+    """Copy the example specs shipped with the package (``proximite.cohort.models``'s
+    ``examples/*.yaml``) into ``<project>/models/``.
 
     A spec already there is kept (it may have been edited); returns the files copied.
     """
-    import shutil
+    from importlib import resources
 
-    examples = Path(__file__).resolve().parents[3] / "docs" / "examples" / "models"
-    if not examples.is_dir():
-        return []
+    examples = resources.files("proximite.cohort.models") / "examples"
     copied = []
-    for source in sorted(examples.glob("*.yaml")):
+    for source in sorted((item for item in examples.iterdir() if item.name.endswith(".yaml")), key=lambda item: item.name):
         target = project_dir / "models" / source.name
         if not target.exists():
             target.parent.mkdir(parents=True, exist_ok=True)
-            shutil.copyfile(source, target)
+            target.write_bytes(source.read_bytes())
             copied.append(target)
     return copied
 

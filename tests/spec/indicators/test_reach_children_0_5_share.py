@@ -1,6 +1,6 @@
 """Spec: ``reach.children_0_5_share``, children aged five or less at their family's first contact.
 
-As the generator defines it (``cohort/sandbox/_cohort.py``): a born child under six years at the
+As the generator defines it (``cohort/sandbox/_families.py``): a born child under six years at the
 first contact. From the birth month: fewer than 72 whole calendar months between the birth
 month and the first-contact month. Unborn children are not aged five or less but stay in the
 denominator; a born child without a usable birth month (missing, or after the first contact)
