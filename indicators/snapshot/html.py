@@ -356,9 +356,9 @@ class _PageBuilder:
             if later:
                 add(indicator, later[max(later)], self.wave_label(max(later)))
         for indicator in (
-            "needs.match_rate",
-            "needs.time_to_met",
-            "needs.referral_completion",
+            "needs_offer.match_rate",
+            "needs_offer.time_to_met",
+            "needs_offer.referral_completion",
             "concertation.active_partners",
             "implementation.ptp_hours",
         ):
@@ -437,7 +437,7 @@ class _PageBuilder:
 
     def needs_block(self, rows: _ScopeRows, anchor: str) -> Block:
         block = Block("needs", self.cb.indicator_family_label("needs_offer", lang=self.lang))
-        met = _by_wave(rows.rows("needs.match_rate"))
+        met = _by_wave(rows.rows("needs_offer.match_rate"))
         charts_svg = []
         if met:
             waves = sorted(met)
@@ -456,7 +456,7 @@ class _PageBuilder:
             block.tables.append(
                 HtmlTable(
                     self.text("needs_caption"),
-                    [self.text("col_wave"), self.label("needs.match_rate"), self.ci_header, self.text("col_n")],
+                    [self.text("col_wave"), self.label("needs_offer.match_rate"), self.ci_header, self.text("col_n")],
                     [
                         [Cell(self.wave_label(wave), header=True), self.value_cell(met[wave]), self.ci_cell(met[wave]),
                          self.n_cell(met[wave])]
@@ -466,7 +466,7 @@ class _PageBuilder:
             )
         gaps = [
             row
-            for row in rows.rows("needs.service_gaps", breakdown=NEED_CATEGORY, breakdown_value=None)
+            for row in rows.rows("needs_offer.service_gaps", breakdown=NEED_CATEGORY, breakdown_value=None)
             if row.get("period") == ALL or is_missing(row.get("wave"))
         ]
         # Ranked among the cells that can be shown: a suppressed share has no rank to publish.
@@ -486,7 +486,7 @@ class _PageBuilder:
             block.tables.append(
                 HtmlTable(
                     self.text("gaps_caption"),
-                    [self.text("col_rank"), self.text("col_category"), self.label("needs.service_gaps"), self.ci_header,
+                    [self.text("col_rank"), self.text("col_category"), self.label("needs_offer.service_gaps"), self.ci_header,
                      self.text("col_n")],
                     [
                         [Cell(format_number(rank, lang=self.lang), header=True), Cell(label), self.value_cell(row),
@@ -606,7 +606,7 @@ class _PageBuilder:
             ("reach.isolated_at_contact_share", None),
             ("isolation.mean_index", "first"),
             ("isolation.mean_index", "last"),
-            ("needs.match_rate", None),
+            ("needs_offer.match_rate", None),
         ]
         table_rows = []
         # French typography puts a non-breaking space before a colon.
@@ -637,7 +637,7 @@ class _PageBuilder:
             self.label("reach.isolated_at_contact_share"),
             f"{self.label('isolation.mean_index')} ({self.wave_label(first_wave)})",
             f"{self.label('isolation.mean_index')} ({self.wave_label(last_wave)})",
-            self.label("needs.match_rate"),
+            self.label("needs_offer.match_rate"),
         ]
         return HtmlTable(self.text("strata_caption"), headers, table_rows)
 
@@ -718,10 +718,10 @@ PAGE_INDICATORS = frozenset(
         *REACH_TABLE,
         "isolation.mean_index",
         *ISOLATION_TABLE,
-        "needs.match_rate",
-        "needs.service_gaps",
-        "needs.time_to_met",
-        "needs.referral_completion",
+        "needs_offer.match_rate",
+        "needs_offer.service_gaps",
+        "needs_offer.time_to_met",
+        "needs_offer.referral_completion",
         *NETWORK_TABLE,
         "implementation.ptp_hours",
         *IMPLEMENTATION_OTHER,

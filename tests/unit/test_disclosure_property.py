@@ -39,7 +39,7 @@ from proximite.indicators.disclosure import (
 from scipy.optimize import linprog
 
 COUNT = "reach.families_reached"
-SHARE = "needs.match_rate"
+SHARE = "needs_offer.match_rate"
 PSEUDONYM = re.compile(r"^[0-9a-f]{16}$")
 
 
