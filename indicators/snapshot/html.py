@@ -34,9 +34,15 @@ from proximite.indicators.base import ALL, QUEBEC
 from proximite.indicators.snapshot import charts
 from proximite.indicators.snapshot.base import FormatContext, SnapshotFormat
 from proximite.indicators.snapshot.charts import Point
-from proximite.indicators.snapshot.formatting import Formatter, format_number, format_percent, is_missing
+from proximite.indicators.snapshot.formatting import (
+    Formatter,
+    format_datetime,
+    format_number,
+    format_percent,
+    is_missing,
+)
 
-__all__ = ["HtmlFormat", "page_records", "render_page"]
+__all__ = ["Cell", "HtmlFormat", "HtmlTable", "PageBuilder", "page_records", "render_page", "template_environment"]
 
 Row = dict[str, Any]
 
@@ -84,6 +90,8 @@ NEED_CATEGORY = "need_category"
 # ---------------------------------------------------------------------------- page model
 @dataclass
 class Cell:
+    """One cell of an HTML table: its text, and whether it is a header, a number, suppressed."""
+
     text: str
     header: bool = False
     numeric: bool = False
@@ -94,6 +102,8 @@ class Cell:
 
 @dataclass
 class HtmlTable:
+    """A table of the page: caption, column headers and rows of :class:`Cell`."""
+
     caption: str
     columns: list[str]
     rows: list[list[Cell]]
@@ -185,8 +195,20 @@ def _by_period(rows: Sequence[Row]) -> dict[str, Row]:
 
 
 # ---------------------------------------------------------------------------- builder
-class _PageBuilder:
-    """Builds the page model of one language from a disclosed, scope-selected table."""
+class PageBuilder:
+    """Builds the page model of one language from a disclosed, scope-selected table.
+
+    The follow-ups and economics pages build on one (given no records) for its codebook
+    wording, number formatting and scope names.
+
+    Parameters
+    ----------
+    records : sequence of dict
+        The page's rows (:func:`page_records`).
+    context : FormatContext, keyword-only
+    lang : str, keyword-only
+        ``fr`` or ``en``.
+    """
 
     def __init__(self, records: Sequence[Row], *, context: FormatContext, lang: str) -> None:
         self.context = context
@@ -646,7 +668,7 @@ class _PageBuilder:
         snapshot = self.snapshot
         scope = snapshot.scope_obj
         scope_name = self.scope_name(scope.kind, scope.id)
-        generated = _format_datetime(snapshot.generated_at)
+        generated = format_datetime(snapshot.generated_at)
         other = [lang for lang in snapshot.languages if lang != self.lang]
         level_name = self.text(f"level_{snapshot.level}")
         return {
@@ -705,13 +727,6 @@ class _PageBuilder:
         return self.text("economics_missing", build_id=self.snapshot.build_id or self.text("missing_symbol"))
 
 
-def _format_datetime(moment: Any) -> str:
-    """ISO 8601 date and minute with the UTC offset (``2025-11-21 14:24 UTC−05:00``), the same in both languages."""
-    offset = moment.strftime("%z")
-    zone = f"UTC{offset[0].replace('-', chr(0x2212))}{offset[1:3]}:{offset[3:5]}" if offset else ""
-    return f"{moment.strftime('%Y-%m-%d %H:%M')} {zone}".strip()
-
-
 #: Indicators the page shows (the CSV and JSON hold every row).
 PAGE_INDICATORS = frozenset(
     {
@@ -761,7 +776,8 @@ def page_records(table: pd.DataFrame) -> list[Row]:
 
 # ---------------------------------------------------------------------------- rendering
 @cache
-def _environment() -> Any:
+def template_environment() -> Any:
+    """The Jinja environment of the snapshot's packaged templates (autoescaped, strict undefined)."""
     from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 
     return Environment(
@@ -798,14 +814,14 @@ def _render(records: Sequence[Row], *, context: FormatContext, lang: str) -> str
 
     from proximite.indicators.disclosure import disclosure_statement
 
-    builder = _PageBuilder(records, context=context, lang=lang)
+    builder = PageBuilder(records, context=context, lang=lang)
     statement = disclosure_statement(
         context.snapshot.level,
         threshold=context.snapshot.threshold,
         rounding_base=context.snapshot.rounding_base,
         lang=lang,
     )
-    template = _environment().get_template("page.html.j2")
+    template = template_environment().get_template("page.html.j2")
     return template.render(page=builder.page(statement), Markup=Markup)
 
 
