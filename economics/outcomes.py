@@ -2,14 +2,14 @@
 
 Outcomes (:data:`OUTCOMES`) and where their counts come from in the indicator table (layer 04):
 
-===============================  ===================================  =======================================
-outcome                          indicator                            count (bounds)
-===============================  ===================================  =======================================
-``family_reached``               ``reach.families_reached``           value (ci_low, ci_high when set)
-``isolated_family_reached``      ``reach.isolated_at_contact_share``  numerator (denominator × ci_low/ci_high)
-``need_met``                     ``needs.match_rate``                 numerator (denominator × ci_low/ci_high)
-``meaningful_isolation_reduction`` ``isolation.meaningful_reduction``   numerator (denominator × ci_low/ci_high)
-===============================  ===================================  =======================================
+==================================  ===================================  ========================================
+outcome                             indicator                            count (bounds)
+==================================  ===================================  ========================================
+``family_reached``                  ``reach.families_reached``           value (ci_low, ci_high when set)
+``isolated_family_reached``         ``reach.isolated_at_contact_share``  numerator (denominator × ci_low/ci_high)
+``need_met``                        ``needs_offer.match_rate``           numerator (denominator × ci_low/ci_high)
+``meaningful_isolation_reduction``  ``isolation.meaningful_reduction``   numerator (denominator × ci_low/ci_high)
+==================================  ===================================  ========================================
 
 The cost of a scope cell (Québec, a region, a territory, and the environment and host-type
 strata) comes from :meth:`~proximite.economics.costing.CostingResults.scoped`: the activity-based
@@ -36,7 +36,7 @@ __all__ = ["BASES", "OUTCOMES", "OUTCOME_COLUMNS", "CostPerOutcome", "cost_per_o
 OUTCOMES: dict[str, tuple[str, str]] = {
     "family_reached": ("reach.families_reached", "value"),
     "isolated_family_reached": ("reach.isolated_at_contact_share", "numerator"),
-    "need_met": ("needs.match_rate", "numerator"),
+    "need_met": ("needs_offer.match_rate", "numerator"),
     "meaningful_isolation_reduction": ("isolation.meaningful_reduction", "numerator"),
 }
 #: Cost bases: activity-based cost, programme budget.

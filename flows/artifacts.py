@@ -51,8 +51,8 @@ HEADLINE_INDICATORS: tuple[str, ...] = (
     "isolation.share_isolated",
     "isolation.change_from_baseline",
     "isolation.meaningful_reduction",
-    "needs.match_rate",
-    "needs.referral_completion",
+    "needs_offer.match_rate",
+    "needs_offer.referral_completion",
     "concertation.active_partners",
     "implementation.ptp_hours",
 )

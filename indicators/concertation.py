@@ -9,9 +9,13 @@ follow-up (period ``all``):
   the directed organisation → organisation referral graph of a territory and period, measured with
   networkx (Freeman's formula for the centralisation);
 - ``concertation.blau_diversity``: 1 − Σ p² over the networks of the active partners;
-- ``concertation.<measure>_change`` (density, reciprocity, degree_centralisation,
-  blau_diversity): the change since the previous period, and ``concertation.tie_stability``: the
-  Jaccard index of the edge sets of two consecutive periods (registry periods only).
+- ``concertation.density_change``, ``concertation.reciprocity_change``,
+  ``concertation.degree_centralisation_change``, ``concertation.blau_diversity_change``: the
+  change since the previous period, and ``concertation.tie_stability``: the Jaccard index of the
+  edge sets of two consecutive periods (registry periods only).
+
+One public function per indicator (named after it), each over the harmonised tables;
+:func:`compute` puts them together, building the shared :class:`ReferralNetworks` once.
 
 A network measure belongs to a territory: at the region and Québec scopes (and their strata) the
 value is the mean over the cell's territories with a t interval. The functions here do no I/O and
@@ -21,6 +25,7 @@ never modify their inputs.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import networkx as nx
@@ -40,12 +45,57 @@ from proximite.indicators.base import (
     registry_span,
 )
 
-__all__ = ["compute", "degree_centralisation", "mean_of_territories", "network_measures"]
+__all__ = [
+    "INDICATORS",
+    "ReferralNetworks",
+    "active_partners",
+    "blau_diversity",
+    "blau_diversity_change",
+    "compute",
+    "degree_centralisation",
+    "degree_centralisation_change",
+    "density",
+    "density_change",
+    "freeman_centralisation",
+    "mean_of_territories",
+    "network_measures",
+    "reciprocity",
+    "reciprocity_change",
+    "referral_networks",
+    "tie_stability",
+]
 
 #: The structure measures of the referral graph (each also has a ``_change`` indicator).
 GRAPH_MEASURES = ("density", "reciprocity", "degree_centralisation")
 #: Measures whose change between periods is an indicator.
 CHANGE_MEASURES = (*GRAPH_MEASURES, "blau_diversity")
+
+#: The indicator ids this module emits.
+INDICATORS: tuple[str, ...] = (
+    "concertation.active_partners",
+    "concertation.density",
+    "concertation.reciprocity",
+    "concertation.degree_centralisation",
+    "concertation.blau_diversity",
+    "concertation.density_change",
+    "concertation.reciprocity_change",
+    "concertation.degree_centralisation_change",
+    "concertation.blau_diversity_change",
+    "concertation.tie_stability",
+)
+# Measure → its indicator id, and the id of its change between periods.
+_MEASURE_IDS = {
+    "density": "concertation.density",
+    "reciprocity": "concertation.reciprocity",
+    "degree_centralisation": "concertation.degree_centralisation",
+    "blau_diversity": "concertation.blau_diversity",
+}
+_CHANGE_IDS = {
+    "density": "concertation.density_change",
+    "reciprocity": "concertation.reciprocity_change",
+    "degree_centralisation": "concertation.degree_centralisation_change",
+    "blau_diversity": "concertation.blau_diversity_change",
+}
 
 _PERIOD_KEYS = ["period", "period_start", "period_end"]
 
@@ -59,7 +109,7 @@ _TERRITORY_METHODS = {
 
 
 # ---------------------------------------------------------------------------- graph measures
-def degree_centralisation(graph: nx.Graph) -> float:
+def freeman_centralisation(graph: nx.Graph) -> float:
     """Freeman's degree centralisation of a graph, on its undirected degrees.
 
     Parameters
@@ -109,7 +159,7 @@ def network_measures(graph: nx.DiGraph) -> dict[str, float]:
     With :math:`n` nodes and :math:`m` edges, density :math:`= m / (n(n - 1))` (NaN when
     :math:`n < 2`; ``nx.density``), reciprocity = share of the edges whose reverse edge is
     present (NaN without edges; ``nx.reciprocity``), and the degree centralisation of
-    :func:`degree_centralisation`.
+    :func:`freeman_centralisation`.
     """
     n = graph.number_of_nodes()
     m = graph.number_of_edges()
@@ -120,7 +170,7 @@ def network_measures(graph: nx.DiGraph) -> dict[str, float]:
         "reciprocal_edges": float(reciprocal),
         "density": float(nx.density(graph)) if n >= 2 else float("nan"),
         "reciprocity": float(nx.reciprocity(graph)) if m > 0 else float("nan"),
-        "degree_centralisation": degree_centralisation(graph),
+        "degree_centralisation": freeman_centralisation(graph),
     }
 
 
@@ -345,9 +395,305 @@ def _changes(measures: pd.DataFrame, periods: pd.DataFrame) -> pd.DataFrame:
         diff = wide.diff(axis=1).iloc[:, 1:]
         long = diff.stack(future_stack=True).rename("value").reset_index()
         long["n"] = nodes.iloc[:, 1:].stack(future_stack=True).to_numpy()
-        long["indicator"] = f"concertation.{measure}_change"
+        long["indicator"] = _CHANGE_IDS[measure]
         pieces.append(long.loc[long["value"].notna()])
     return pd.concat(pieces, ignore_index=True)
+
+
+# ---------------------------------------------------------------------------- the indicators
+@dataclass(frozen=True)
+class ReferralNetworks:
+    """What the concertation indicators share: the territories' partners and network measures.
+
+    Attributes
+    ----------
+    periods : DataFrame
+        The registry periods (``period``, ``period_start``, ``period_end``).
+    period_table : DataFrame
+        The same with the period ``all`` (the whole span) last.
+    partners : DataFrame
+        Each appearance of a partner organisation (``territory_id``, ``period``, ``org_id``,
+        ``network``), once with its period and once with ``all``.
+    territory_values : DataFrame
+        The territory-level rows of every network indicator (``territory_id``, ``period``,
+        ``indicator``, ``numerator``, ``denominator``, ``value``, ``n``, ``method``), defined
+        values of the territory table's territories only.
+    units : dict
+        Indicator id → unit (from the codebook).
+    """
+
+    periods: pd.DataFrame
+    period_table: pd.DataFrame
+    partners: pd.DataFrame
+    territory_values: pd.DataFrame
+    units: dict[str, Any]
+
+
+def referral_networks(
+    tables: Mapping[str, pd.DataFrame], *, parameters: IndicatorParameters
+) -> ReferralNetworks | None:
+    """The :class:`ReferralNetworks` of the registry's span (None when the registry has no span).
+
+    Parameters
+    ----------
+    tables : mapping of str to DataFrame
+        Harmonised tables; uses territory, organisation, family, referral and activity (not
+        modified).
+    parameters : IndicatorParameters, keyword-only
+        ``periods``, ``as_of``.
+
+    Returns
+    -------
+    ReferralNetworks or None
+    """
+    span = registry_span(tables, parameters)
+    if span is None:
+        return None
+    periods, first, last = span
+    codebook = load_codebook()
+    period_table = pd.concat(
+        [periods[_PERIOD_KEYS], pd.DataFrame({"period": [ALL], "period_start": [first], "period_end": [last]})],
+        ignore_index=True,
+    ).astype({"period": "string"})
+    edges = _with_period(_referral_edges(tables), periods)
+    partners = _with_period(_partner_events(tables, edges.loc[edges["period"] != ALL]), periods)
+    return ReferralNetworks(
+        periods=periods,
+        period_table=period_table,
+        partners=partners,
+        territory_values=_territory_values(edges, partners, periods, tables["territory"]),
+        units={key: codebook.indicator(key)["unit"] for key in INDICATORS},
+    )
+
+
+def _territory_values(
+    edges: pd.DataFrame, partners: pd.DataFrame, periods: pd.DataFrame, territory: pd.DataFrame
+) -> pd.DataFrame:
+    """Territory-level rows of the graph measures, Blau diversity, their changes and tie stability."""
+    graph = _territory_graph_measures(edges) if len(edges) else pd.DataFrame(
+        columns=["territory_id", "period", "nodes", "edges", "reciprocal_edges", *GRAPH_MEASURES]
+    )
+    blau = _blau(partners) if len(partners) else pd.DataFrame(
+        columns=["territory_id", "period", "partners", "blau_diversity"]
+    )
+    measures = graph.merge(blau, on=["territory_id", "period"], how="outer")
+    territory_rows = [_graph_territory_rows(measures)]
+    if len(periods) > 1 and len(measures):
+        changes = _changes(measures, periods)
+        territory_rows.append(changes.assign(method="difference of the territory's values between periods"))
+    if len(periods) > 1 and len(edges):
+        stability = _tie_stability(edges, periods)
+        territory_rows.append(
+            stability.assign(indicator="concertation.tie_stability", method=_TERRITORY_METHODS["tie_stability"])
+        )
+    territory_rows = [frame for frame in territory_rows if len(frame)]
+    if not territory_rows:
+        return pd.DataFrame(columns=["territory_id", "period", "indicator", "value"])
+    per_territory = pd.concat(territory_rows, ignore_index=True)
+    per_territory = per_territory.loc[per_territory["value"].notna()]
+    return per_territory.loc[per_territory["territory_id"].isin(territory["territory_id"].astype("string"))]
+
+
+def active_partners(
+    tables: Mapping[str, pd.DataFrame], *, parameters: IndicatorParameters, networks: ReferralNetworks | None = None
+) -> pd.DataFrame:
+    """``concertation.active_partners``: distinct partner organisations per scope cell and period.
+
+    Parameters
+    ----------
+    tables : mapping of str to DataFrame
+        Harmonised tables; uses territory, organisation, family, referral and activity (not
+        modified).
+    parameters : IndicatorParameters, keyword-only
+        ``periods``, ``strata``, ``confidence``, ``as_of``, ``scopes``.
+    networks : ReferralNetworks, keyword-only
+        :func:`referral_networks` of the same tables and parameters, when already computed.
+
+    Returns
+    -------
+    DataFrame
+        Indicator rows (:data:`~proximite.indicators.base.INDICATOR_COLUMNS`), a count.
+
+    Notes
+    -----
+    Distinct non-host organisations named in the territory's referrals (either end) or in its
+    concertation activities (``org_id`` set), counted within each scope cell (an organisation
+    belongs to one territory, so it adds up); no interval.
+    """
+    networks = referral_networks(tables, parameters=parameters) if networks is None else networks
+    if networks is None:
+        return empty_indicator_frame()
+    rows = _active_partners(networks.partners, tables["territory"], parameters, networks.units)
+    return _finish([rows], networks)
+
+
+def density(
+    tables: Mapping[str, pd.DataFrame], *, parameters: IndicatorParameters, networks: ReferralNetworks | None = None
+) -> pd.DataFrame:
+    """``concertation.density``: density of the territory's directed referral graph.
+
+    Parameters and returns as :func:`active_partners`.
+
+    Notes
+    -----
+    :math:`m / (n(n-1))` for :math:`n` organisations and :math:`m` distinct referral edges
+    (:func:`network_measures`); a mean of territories above the territory scope.
+    """
+    return _network_indicator("concertation.density", tables, parameters, networks)
+
+
+def reciprocity(
+    tables: Mapping[str, pd.DataFrame], *, parameters: IndicatorParameters, networks: ReferralNetworks | None = None
+) -> pd.DataFrame:
+    """``concertation.reciprocity``: share of the referral edges whose reverse edge exists.
+
+    Parameters and returns as :func:`active_partners`.
+
+    Notes
+    -----
+    :math:`|\\{(u, v) \\in E : (v, u) \\in E\\}| / |E|` (:func:`network_measures`); a mean of
+    territories above the territory scope.
+    """
+    return _network_indicator("concertation.reciprocity", tables, parameters, networks)
+
+
+def degree_centralisation(
+    tables: Mapping[str, pd.DataFrame], *, parameters: IndicatorParameters, networks: ReferralNetworks | None = None
+) -> pd.DataFrame:
+    """``concertation.degree_centralisation``: Freeman degree centralisation of the referral graph.
+
+    Parameters and returns as :func:`active_partners`.
+
+    Notes
+    -----
+    :math:`\\sum_i (d_{max} - d_i) / ((n-1)(n-2))` on undirected degrees
+    (:func:`freeman_centralisation`); a mean of territories above the territory scope.
+    """
+    return _network_indicator("concertation.degree_centralisation", tables, parameters, networks)
+
+
+def blau_diversity(
+    tables: Mapping[str, pd.DataFrame], *, parameters: IndicatorParameters, networks: ReferralNetworks | None = None
+) -> pd.DataFrame:
+    """``concertation.blau_diversity``: diversity of the networks the active partners belong to.
+
+    Parameters and returns as :func:`active_partners`.
+
+    Notes
+    -----
+    :math:`1 - \\sum_k p_k^2`, :math:`p_k` the share of the territory's active partners in
+    network :math:`k`; a mean of territories above the territory scope.
+    """
+    return _network_indicator("concertation.blau_diversity", tables, parameters, networks)
+
+
+def density_change(
+    tables: Mapping[str, pd.DataFrame], *, parameters: IndicatorParameters, networks: ReferralNetworks | None = None
+) -> pd.DataFrame:
+    """``concertation.density_change``: :func:`density` minus the previous registry period's.
+
+    Parameters and returns as :func:`active_partners`.
+
+    Notes
+    -----
+    value(period) − value(previous period) per territory (registry periods only; a territory
+    without a value in either period has no change); a mean of territories above.
+    """
+    return _network_indicator("concertation.density_change", tables, parameters, networks)
+
+
+def reciprocity_change(
+    tables: Mapping[str, pd.DataFrame], *, parameters: IndicatorParameters, networks: ReferralNetworks | None = None
+) -> pd.DataFrame:
+    """``concertation.reciprocity_change``: :func:`reciprocity` minus the previous registry period's.
+
+    Parameters and returns as :func:`active_partners`; formula as :func:`density_change`.
+    """
+    return _network_indicator("concertation.reciprocity_change", tables, parameters, networks)
+
+
+def degree_centralisation_change(
+    tables: Mapping[str, pd.DataFrame], *, parameters: IndicatorParameters, networks: ReferralNetworks | None = None
+) -> pd.DataFrame:
+    """``concertation.degree_centralisation_change``: :func:`degree_centralisation` minus the previous period's.
+
+    Parameters and returns as :func:`active_partners`; formula as :func:`density_change`.
+    """
+    return _network_indicator("concertation.degree_centralisation_change", tables, parameters, networks)
+
+
+def blau_diversity_change(
+    tables: Mapping[str, pd.DataFrame], *, parameters: IndicatorParameters, networks: ReferralNetworks | None = None
+) -> pd.DataFrame:
+    """``concertation.blau_diversity_change``: :func:`blau_diversity` minus the previous registry period's.
+
+    Parameters and returns as :func:`active_partners`; formula as :func:`density_change`.
+    """
+    return _network_indicator("concertation.blau_diversity_change", tables, parameters, networks)
+
+
+def tie_stability(
+    tables: Mapping[str, pd.DataFrame], *, parameters: IndicatorParameters, networks: ReferralNetworks | None = None
+) -> pd.DataFrame:
+    """``concertation.tie_stability``: Jaccard index of the referral edges of two consecutive periods.
+
+    Parameters and returns as :func:`active_partners`.
+
+    Notes
+    -----
+    :math:`|E_1 \\cap E_2| / |E_1 \\cup E_2|` over the edge sets of two consecutive registry
+    periods, on the later one; ``n`` = edges of either period; a mean of territories above.
+    """
+    return _network_indicator("concertation.tie_stability", tables, parameters, networks)
+
+
+def _network_indicator(
+    indicator: str,
+    tables: Mapping[str, pd.DataFrame],
+    parameters: IndicatorParameters,
+    networks: ReferralNetworks | None,
+) -> pd.DataFrame:
+    """One network indicator: the territories' own values, and their means above the territory scope."""
+    networks = referral_networks(tables, parameters=parameters) if networks is None else networks
+    if networks is None:
+        return empty_indicator_frame()
+    values = networks.territory_values
+    values = values.loc[values["indicator"] == indicator]
+    if values.empty:
+        return empty_indicator_frame()
+    rows = []
+    if "territory" in parameters.scopes:
+        rows.append(values.assign(scope="territory", scope_id=values["territory_id"]))
+    # Region and Québec values are means of the territories' own, so those are computed whatever the scopes.
+    upper_scopes = [scope for scope in parameters.scopes if scope != "territory"]
+    if upper_scopes:
+        means = mean_of_territories(
+            values[["territory_id", "period", "indicator", "value"]],
+            tables["territory"],
+            keys=["period", "indicator"],
+            strata=parameters.strata,
+            confidence=parameters.confidence,
+            scopes=upper_scopes,
+        )
+        # The measures live in [0, 1] and their changes in [-1, 1]: the t interval is cut to that range.
+        floor = np.where(means["indicator"].astype(str).str.endswith("_change"), -1.0, 0.0)
+        means = means.assign(ci_low=np.maximum(means["ci_low"], floor), ci_high=np.minimum(means["ci_high"], 1.0))
+        rows.append(means.assign(method="mean of territories, t interval"))
+    return _finish(rows, networks)
+
+
+def _finish(rows: list[pd.DataFrame], networks: ReferralNetworks) -> pd.DataFrame:
+    """Indicator rows with the period dates and the unit (empty pieces dropped)."""
+    rows = [piece for piece in rows if len(piece)]
+    if not rows:
+        return empty_indicator_frame()
+    frame = pd.concat(rows, ignore_index=True)
+    frame = frame.drop(columns=[c for c in ("period_start", "period_end") if c in frame.columns])
+    frame["period"] = frame["period"].astype("string")
+    frame = frame.merge(networks.period_table, on="period", how="left")
+    frame["unit"] = frame["indicator"].map(networks.units)
+    keep = [c for c in frame.columns if c in set(_OUTPUT)]
+    return indicator_frame(frame[keep])
 
 
 # ---------------------------------------------------------------------------- compute
@@ -380,7 +726,7 @@ def compute(tables: Mapping[str, pd.DataFrame], *, parameters: IndicatorParamete
       within each scope cell (an organisation belongs to one territory, so it adds up);
     - density :math:`= m / (n(n-1))`, reciprocity = share of edges whose reverse exists,
       degree centralisation :math:`= \\sum_i (d_{max} - d_i) / ((n-1)(n-2))` on undirected
-      degrees (see :func:`network_measures`, :func:`degree_centralisation`);
+      degrees (see :func:`network_measures`, :func:`freeman_centralisation`);
     - Blau diversity :math:`= 1 - \\sum_k p_k^2`, :math:`p_k` the share of the active partners
       in network :math:`k`;
     - change = value(period) − value(previous period) per territory (registry periods only; a
@@ -396,90 +742,25 @@ def compute(tables: Mapping[str, pd.DataFrame], *, parameters: IndicatorParamete
     Active partners, a count, has no interval. Undefined values (a graph of fewer than 2 or 3
     nodes, no edges, no partners) give no row.
     """
-    span = registry_span(tables, parameters)
-    if span is None:
+    networks = referral_networks(tables, parameters=parameters)
+    if networks is None:
         return empty_indicator_frame()
-    periods, first, last = span
-    territory = tables["territory"]
-    codebook = load_codebook()
-    unit = {key: codebook.indicator(key)["unit"] for key in _indicator_ids()}
-    period_table = pd.concat(
-        [periods[_PERIOD_KEYS], pd.DataFrame({"period": [ALL], "period_start": [first], "period_end": [last]})],
-        ignore_index=True,
-    ).astype({"period": "string"})
-
-    edges = _with_period(_referral_edges(tables), periods)
-    partners = _with_period(_partner_events(tables, edges.loc[edges["period"] != ALL]), periods)
-
-    rows: list[pd.DataFrame] = [_active_partners(partners, territory, parameters, unit)]
-
-    graph = _territory_graph_measures(edges) if len(edges) else pd.DataFrame(
-        columns=["territory_id", "period", "nodes", "edges", "reciprocal_edges", *GRAPH_MEASURES]
-    )
-    blau = _blau(partners) if len(partners) else pd.DataFrame(
-        columns=["territory_id", "period", "partners", "blau_diversity"]
-    )
-    measures = graph.merge(blau, on=["territory_id", "period"], how="outer")
-
-    territory_rows = [_graph_territory_rows(measures)]
-    if len(periods) > 1 and len(measures):
-        changes = _changes(measures, periods)
-        territory_rows.append(changes.assign(method="difference of the territory's values between periods"))
-    if len(periods) > 1 and len(edges):
-        stability = _tie_stability(edges, periods)
-        territory_rows.append(
-            stability.assign(indicator="concertation.tie_stability", method=_TERRITORY_METHODS["tie_stability"])
-        )
-    territory_rows = [frame for frame in territory_rows if len(frame)]
-    if not territory_rows:
-        return indicator_frame(rows[0]) if len(rows[0]) else empty_indicator_frame()
-    per_territory = pd.concat(territory_rows, ignore_index=True)
-    per_territory = per_territory.loc[per_territory["value"].notna()]
-    per_territory = per_territory.loc[per_territory["territory_id"].isin(territory["territory_id"].astype("string"))]
-
-    if "territory" in parameters.scopes:
-        rows.append(per_territory.assign(scope="territory", scope_id=per_territory["territory_id"]))
-    # Region and Québec values are means of the territories' own, so those are computed whatever the scopes.
-    upper_scopes = [scope for scope in parameters.scopes if scope != "territory"]
-    if upper_scopes:
-        means = mean_of_territories(
-            per_territory[["territory_id", "period", "indicator", "value"]],
-            territory,
-            keys=["period", "indicator"],
-            strata=parameters.strata,
-            confidence=parameters.confidence,
-            scopes=upper_scopes,
-        )
-        # The measures live in [0, 1] and their changes in [-1, 1]: the t interval is cut to that range.
-        floor = np.where(means["indicator"].astype(str).str.endswith("_change"), -1.0, 0.0)
-        means = means.assign(ci_low=np.maximum(means["ci_low"], floor), ci_high=np.minimum(means["ci_high"], 1.0))
-        rows.append(means.assign(method="mean of territories, t interval"))
-
-    rows = [piece for piece in rows if len(piece)]
-    if not rows:
+    frames = [
+        indicator(tables, parameters=parameters, networks=networks)
+        for indicator in (active_partners, density, reciprocity, degree_centralisation, blau_diversity,
+                          density_change, reciprocity_change, degree_centralisation_change,
+                          blau_diversity_change, tie_stability)
+    ]
+    frames = [frame for frame in frames if len(frame)]
+    if not frames:
         return empty_indicator_frame()
-    frame = pd.concat(rows, ignore_index=True)
-    frame = frame.drop(columns=[c for c in ("period_start", "period_end") if c in frame.columns])
-    frame["period"] = frame["period"].astype("string")
-    frame = frame.merge(period_table, on="period", how="left")
-    frame["unit"] = frame["indicator"].map(unit)
-    keep = [c for c in frame.columns if c in set(_OUTPUT)]
-    return indicator_frame(frame[keep])
+    return indicator_frame(pd.concat(frames, ignore_index=True))
 
 
 _OUTPUT = (
     "scope", "scope_id", "stratum", "stratum_value", "period", "period_start", "period_end", "indicator",
     "numerator", "denominator", "value", "ci_low", "ci_high", "n", "unit", "method",
 )
-
-
-def _indicator_ids() -> list[str]:
-    return [
-        "concertation.active_partners",
-        *(f"concertation.{measure}" for measure in CHANGE_MEASURES),
-        *(f"concertation.{measure}_change" for measure in CHANGE_MEASURES),
-        "concertation.tie_stability",
-    ]
 
 
 def _active_partners(
@@ -527,7 +808,7 @@ def _graph_territory_rows(measures: pd.DataFrame) -> pd.DataFrame:
             {
                 "territory_id": measures["territory_id"].to_numpy(),
                 "period": measures["period"].to_numpy(),
-                "indicator": f"concertation.{measure}",
+                "indicator": _MEASURE_IDS[measure],
                 "numerator": np.asarray(numerator, dtype="float64") * np.ones(len(measures)),
                 "denominator": np.asarray(denominator, dtype="float64") * np.ones(len(measures)),
                 "value": measures[measure].to_numpy(dtype="float64"),

@@ -32,6 +32,7 @@ territory cost more than the rest of the module at province scale.
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
+from functools import cached_property
 from typing import Any
 
 import numpy as np
@@ -54,11 +55,20 @@ __all__ = [
     "INDICATORS",
     "MIN_PANEL_FAMILIES",
     "TRANSITIONS",
+    "IsolationData",
+    "adjusted_effect",
+    "adjusted_effect_ipw",
     "adjusted_effects",
     "attrition_weights",
+    "change_from_baseline",
     "compute",
     "isolation_panel",
+    "leaving_isolation",
+    "mean_index",
+    "meaningful_reduction",
     "paired_changes",
+    "share_isolated",
+    "transition",
 ]
 
 #: The indicator ids this module emits.
@@ -396,37 +406,341 @@ def _adjusted_cells(
         yield from iter_scopes(sample, territory, strata=(), scopes=("territory",))
 
 
-def _adjusted_rows(
-    panel: pd.DataFrame,
-    weights: pd.DataFrame,
-    territory: pd.DataFrame,
-    *,
-    parameters: IndicatorParameters,
-    scopes: Sequence[str],
-) -> pd.DataFrame:
-    """Both adjusted effects in every cell of :func:`_adjusted_cells` for these scope levels."""
+def _adjusted_sample(panel: pd.DataFrame, weights: pd.DataFrame) -> pd.DataFrame:
+    """The families with a T0 index, their observations with their weights, integer family labels."""
     baseline = panel.loc[panel["wave"] == 0, "family_id"]
     sample = panel.loc[panel["family_id"].isin(baseline), ["family_id", "territory_id", "wave", "index"]]
     weight_of = weights.assign(wave=weights["wave"].astype("int64"), family_id=weights["family_id"].astype(object))
     sample = sample.merge(weight_of, on=["family_id", "wave"], how="left")
     # Integer family labels: each fit counts and groups families several times.
     sample["family_id"] = pd.factorize(sample["family_id"])[0]
+    return sample
+
+
+def _adjusted_rows(
+    sample: pd.DataFrame,
+    territory: pd.DataFrame,
+    *,
+    parameters: IndicatorParameters,
+    scopes: Sequence[str],
+    weighted: bool,
+) -> pd.DataFrame:
+    """One adjusted effect (weighted or not) in every cell of :func:`_adjusted_cells` for these scope levels."""
+    indicator = "isolation.adjusted_effect_ipw" if weighted else "isolation.adjusted_effect"
     rows = []
     for labels, cell in _adjusted_cells(sample, territory, strata=parameters.strata, scopes=scopes):
         cluster_by = "family" if labels["scope"] == "territory" or cell["territory_id"].nunique() < 2 else "territory"
-        for indicator, weighted in (("isolation.adjusted_effect", False), ("isolation.adjusted_effect_ipw", True)):
-            method = (
-                f"PanelOLS family effects, wave dummies vs T0, SE clustered by {cluster_by}, t interval (residual df)"
-                if not weighted
-                else "PanelOLS family effects weighted by stabilised inverse probability of being observed "
-                f"(logit), wave dummies vs T0, SE clustered by {cluster_by}, t interval (residual df)"
-            )
-            for row in adjusted_effects(
-                cell, waves=parameters.waves, cluster_by=cluster_by, weighted=weighted,
-                confidence=parameters.confidence,
-            ):
-                rows.append(labels | row | {"indicator": indicator, "unit": "points", "method": method})
-    return pd.DataFrame(rows)
+        method = (
+            f"PanelOLS family effects, wave dummies vs T0, SE clustered by {cluster_by}, t interval (residual df)"
+            if not weighted
+            else "PanelOLS family effects weighted by stabilised inverse probability of being observed "
+            f"(logit), wave dummies vs T0, SE clustered by {cluster_by}, t interval (residual df)"
+        )
+        for row in adjusted_effects(
+            cell, waves=parameters.waves, cluster_by=cluster_by, weighted=weighted,
+            confidence=parameters.confidence,
+        ):
+            rows.append(labels | row | {"indicator": indicator, "unit": "points", "method": method})
+    return indicator_frame(pd.DataFrame(rows))
+
+
+# ---------------------------------------------------------------------------- the indicators
+class IsolationData:
+    """What the isolation indicators share, computed once on first use.
+
+    Parameters
+    ----------
+    tables : mapping of str to DataFrame
+        The harmonised tables; uses ``assessment``, ``family`` and ``territory`` (not modified).
+    parameters : IndicatorParameters, keyword-only
+
+    Attributes
+    ----------
+    panel : DataFrame
+        :func:`isolation_panel`.
+    levels : (DataFrame, DataFrame)
+        The panel repeated per scope cell, and the cells (integer ``cell`` and ``cluster``).
+    pairs : DataFrame
+        :func:`paired_changes`.
+    paired : (DataFrame, DataFrame)
+        The pairs repeated per scope cell, and the cells.
+    pair_counts : DataFrame
+        Per cell and later wave: pairs, reduced, isolated at T0, leaving and the
+        :data:`TRANSITIONS` counts.
+    adjusted_sample : DataFrame
+        The observations of families with a T0 index, with their :func:`attrition_weights`.
+    """
+
+    def __init__(self, tables: Mapping[str, pd.DataFrame], *, parameters: IndicatorParameters) -> None:
+        self.tables = tables
+        self.parameters = parameters
+
+    def _expand(self, units: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+        parameters = self.parameters
+        return _cells(units, self.tables["territory"], strata=parameters.strata, scopes=parameters.scopes)
+
+    @cached_property
+    def panel(self) -> pd.DataFrame:
+        return isolation_panel(self.tables["assessment"], self.tables["family"], parameters=self.parameters)
+
+    @cached_property
+    def levels(self) -> tuple[pd.DataFrame, pd.DataFrame]:
+        return self._expand(self.panel)
+
+    @cached_property
+    def pairs(self) -> pd.DataFrame:
+        return paired_changes(self.panel, parameters=self.parameters)
+
+    @cached_property
+    def paired(self) -> tuple[pd.DataFrame, pd.DataFrame]:
+        return self._expand(self.pairs)
+
+    @cached_property
+    def pair_counts(self) -> pd.DataFrame:
+        paired, cells = self.paired
+        flags = paired[["cell", "wave", "reduced", "isolated_t0"]].assign(
+            pairs=1,
+            leaving=paired["isolated_t0"] & ~paired["isolated_tk"],
+            **{label: (paired["isolated_t0"] == t0) & (paired["isolated_tk"] == tk)
+               for (t0, tk), label in TRANSITIONS.items()},
+        )
+        return cells.merge(flags.groupby(["cell", "wave"], sort=True).sum().reset_index(), on="cell")
+
+    @cached_property
+    def adjusted_sample(self) -> pd.DataFrame:
+        assessment, family, territory = (self.tables[name] for name in ("assessment", "family", "territory"))
+        weights = attrition_weights(assessment, family, territory, parameters=self.parameters)
+        return _adjusted_sample(self.panel, weights)
+
+
+def _data(
+    tables: Mapping[str, pd.DataFrame], parameters: IndicatorParameters, data: IsolationData | None
+) -> IsolationData:
+    return IsolationData(tables, parameters=parameters) if data is None else data
+
+
+def mean_index(
+    tables: Mapping[str, pd.DataFrame], *, parameters: IndicatorParameters, data: IsolationData | None = None
+) -> pd.DataFrame:
+    """``isolation.mean_index``: the mean isolation index per scope cell and wave.
+
+    Parameters
+    ----------
+    tables : mapping of str to DataFrame
+        The harmonised tables; uses ``assessment``, ``family`` and ``territory`` (not modified).
+    parameters : IndicatorParameters, keyword-only
+    data : IsolationData, keyword-only
+        The shared intermediate results of the same tables and parameters, when already made.
+
+    Returns
+    -------
+    DataFrame
+        Indicator rows (:data:`~proximite.indicators.base.INDICATOR_COLUMNS`), unit ``mean``.
+
+    Notes
+    -----
+    .. math:: \\text{mean index}_w = \\bar y_{\\cdot w}
+
+    over the families observed at wave :math:`w`, with
+    :func:`~proximite.indicators.base.clustered_mean` (SE clustered by territory, by family at
+    territory scope, t interval with G − 1 df), the interval cut to [0, 100].
+    """
+    data = _data(tables, parameters, data)
+    if data.panel.empty:
+        return empty_indicator_frame()
+    levels, cells = data.levels
+    means = _clustered_means(levels, cells, "index", confidence=parameters.confidence)
+    # With two or three territories t(G-1) is wide enough to leave the index's 0-100 range.
+    means = means.assign(ci_low=means["ci_low"].clip(lower=0.0), ci_high=means["ci_high"].clip(upper=100.0))
+    return indicator_frame(
+        means.assign(
+            indicator="isolation.mean_index", unit="mean",
+            method="mean, SE clustered by " + means["cluster_by"] + ", t interval (G-1 df)",
+        )
+    )
+
+
+def share_isolated(
+    tables: Mapping[str, pd.DataFrame], *, parameters: IndicatorParameters, data: IsolationData | None = None
+) -> pd.DataFrame:
+    """``isolation.share_isolated``: share of the families observed at a wave that are isolated.
+
+    Parameters and returns as :func:`mean_index` (unit ``share``).
+
+    Notes
+    -----
+    .. math:: \\text{share isolated}_w = \\frac{|\\{f \\in F_w : y_{fw} \\ge s\\}|}{|F_w|}
+
+    with :math:`s` = ``parameters.isolated_threshold``; Wilson interval.
+    """
+    data = _data(tables, parameters, data)
+    if data.panel.empty:
+        return empty_indicator_frame()
+    levels, cells = data.levels
+    isolated = levels.groupby(["cell", "wave"], sort=True)["isolated"].agg(["sum", "size"]).reset_index()
+    isolated = cells.merge(isolated.rename(columns={"sum": "numerator", "size": "denominator"}), on="cell")
+    return indicator_frame(
+        _shares(isolated, confidence=parameters.confidence).assign(indicator="isolation.share_isolated")
+    )
+
+
+def change_from_baseline(
+    tables: Mapping[str, pd.DataFrame], *, parameters: IndicatorParameters, data: IsolationData | None = None
+) -> pd.DataFrame:
+    """``isolation.change_from_baseline``: mean within-family change of the index from T0 to Tk.
+
+    Parameters and returns as :func:`mean_index` (unit ``points``; waves after T0 only).
+
+    Notes
+    -----
+    .. math:: \\text{change}_k = \\frac{1}{|P_k|}\\sum_{f \\in P_k} (y_{fk} - y_{f0})
+
+    over :math:`P_k` the families observed at T0 and Tk, SE clustered as in :func:`mean_index`,
+    the interval cut to [−100, 100].
+    """
+    data = _data(tables, parameters, data)
+    if data.panel.empty or data.pairs.empty:
+        return empty_indicator_frame()
+    paired, cells = data.paired
+    changes = _clustered_means(paired, cells, "change", confidence=parameters.confidence)
+    changes = changes.assign(ci_low=changes["ci_low"].clip(lower=-100.0), ci_high=changes["ci_high"].clip(upper=100.0))
+    return indicator_frame(
+        changes.assign(
+            indicator="isolation.change_from_baseline", unit="points",
+            method="mean of within-family changes T0 to Tk, SE clustered by " + changes["cluster_by"]
+            + ", t interval (G-1 df)",
+        )
+    )
+
+
+def meaningful_reduction(
+    tables: Mapping[str, pd.DataFrame], *, parameters: IndicatorParameters, data: IsolationData | None = None
+) -> pd.DataFrame:
+    """``isolation.meaningful_reduction``: share of paired families whose index fell by at least δ points.
+
+    Parameters and returns as :func:`mean_index` (unit ``share``; waves after T0 only).
+
+    Notes
+    -----
+    .. math:: \\text{reduction}_k = \\frac{|\\{f \\in P_k : y_{f0} - y_{fk} \\ge \\delta\\}|}{|P_k|}
+
+    with δ = ``parameters.meaningful_reduction_points``; Wilson interval.
+    """
+    data = _data(tables, parameters, data)
+    if data.panel.empty or data.pairs.empty:
+        return empty_indicator_frame()
+    counts = data.pair_counts
+    labels = counts[SCOPE_KEYS + ["wave"]]
+    return indicator_frame(
+        _shares(labels.assign(numerator=counts["reduced"], denominator=counts["pairs"]),
+                confidence=parameters.confidence).assign(indicator="isolation.meaningful_reduction")
+    )
+
+
+def leaving_isolation(
+    tables: Mapping[str, pd.DataFrame], *, parameters: IndicatorParameters, data: IsolationData | None = None
+) -> pd.DataFrame:
+    """``isolation.leaving_isolation``: of the families isolated at T0 and observed at Tk, the share not isolated at Tk.
+
+    Parameters and returns as :func:`mean_index` (unit ``share``; waves after T0, cells with a
+    family isolated at T0).
+
+    Notes
+    -----
+    .. math:: \\text{leaving}_k = \\frac{|\\{f \\in P_k : y_{f0} \\ge s,\\ y_{fk} < s\\}|}
+                                      {|\\{f \\in P_k : y_{f0} \\ge s\\}|}
+
+    Wilson interval.
+    """
+    data = _data(tables, parameters, data)
+    if data.panel.empty or data.pairs.empty:
+        return empty_indicator_frame()
+    counts = data.pair_counts
+    labels = counts[SCOPE_KEYS + ["wave"]]
+    baseline_isolated = (counts["isolated_t0"] > 0).to_numpy()
+    return indicator_frame(
+        _shares(labels.assign(numerator=counts["leaving"], denominator=counts["isolated_t0"])[baseline_isolated],
+                confidence=parameters.confidence).assign(indicator="isolation.leaving_isolation")
+    )
+
+
+def transition(
+    tables: Mapping[str, pd.DataFrame], *, parameters: IndicatorParameters, data: IsolationData | None = None
+) -> pd.DataFrame:
+    """``isolation.transition``: isolated or not at T0 × at Tk, shares of the families observed at both.
+
+    Parameters and returns as :func:`mean_index` (unit ``share``; breakdown ``transition`` with
+    the values of :data:`TRANSITIONS`; waves after T0 only).
+
+    Notes
+    -----
+    .. math:: \\text{transition}_k(a, b) = \\frac{|\\{f \\in P_k : [y_{f0} \\ge s] = a,\\
+              [y_{fk} \\ge s] = b\\}|}{|P_k|}
+
+    Wilson interval.
+    """
+    data = _data(tables, parameters, data)
+    if data.panel.empty or data.pairs.empty:
+        return empty_indicator_frame()
+    counts = data.pair_counts
+    labels = counts[SCOPE_KEYS + ["wave"]]
+    frames = [
+        _shares(labels.assign(numerator=counts[label], denominator=counts["pairs"]),
+                confidence=parameters.confidence).assign(
+            indicator="isolation.transition", breakdown="transition", breakdown_value=label,
+            method="wilson, share of the families observed at T0 and Tk",
+        )
+        for label in TRANSITIONS.values()
+    ]
+    return indicator_frame(pd.concat(frames, ignore_index=True))
+
+
+def adjusted_effect(
+    tables: Mapping[str, pd.DataFrame], *, parameters: IndicatorParameters, data: IsolationData | None = None
+) -> pd.DataFrame:
+    """``isolation.adjusted_effect``: PanelOLS wave effects (vs T0) with family effects.
+
+    Parameters and returns as :func:`mean_index` (unit ``points``; waves after T0 only).
+
+    Notes
+    -----
+    :func:`adjusted_effects` unweighted, at the Québec scope and its strata and in each region
+    (not per region × stratum), in cells where at least :data:`MIN_PANEL_FAMILIES` families are
+    observed at two waves or more; at territory scope only when
+    ``parameters.extra[ADJUSTED_TERRITORIES]`` is true. Families without a T0 index are left out.
+    """
+    return _adjusted_indicator(tables, parameters, data, weighted=False)
+
+
+def adjusted_effect_ipw(
+    tables: Mapping[str, pd.DataFrame], *, parameters: IndicatorParameters, data: IsolationData | None = None
+) -> pd.DataFrame:
+    """``isolation.adjusted_effect_ipw``: :func:`adjusted_effect` weighted by the inverse probability of being observed.
+
+    Parameters and returns as :func:`mean_index` (unit ``points``; waves after T0 only).
+
+    Notes
+    -----
+    As :func:`adjusted_effect`, each observation weighted by its stabilised inverse probability
+    of being observed (:func:`attrition_weights`).
+    """
+    return _adjusted_indicator(tables, parameters, data, weighted=True)
+
+
+def _adjusted_indicator(
+    tables: Mapping[str, pd.DataFrame], parameters: IndicatorParameters, data: IsolationData | None, *, weighted: bool
+) -> pd.DataFrame:
+    """The rows of one adjusted effect at the scope levels that have them."""
+    # The fits are the module's main cost: none for a scope level that has no adjusted effects.
+    scopes = [
+        scope for scope in parameters.scopes
+        if scope != "territory" or parameters.extra.get(ADJUSTED_TERRITORIES, False)
+    ]
+    data = _data(tables, parameters, data)
+    if not scopes or data.panel.empty:
+        return empty_indicator_frame()
+    return _adjusted_rows(data.adjusted_sample, tables["territory"], parameters=parameters, scopes=scopes,
+                          weighted=weighted)
 
 
 # ---------------------------------------------------------------------------- compute
@@ -472,77 +786,13 @@ def compute(tables: Mapping[str, pd.DataFrame], *, parameters: IndicatorParamete
     300 territories, see :data:`ADJUSTED_TERRITORIES`), with the same rule. Families without a
     T0 index are left out of both models, and the weighted one uses :func:`attrition_weights`.
     """
-    assessment, family, territory = tables["assessment"], tables["family"], tables["territory"]
-    panel = isolation_panel(assessment, family, parameters=parameters)
-    if panel.empty:
+    data = IsolationData(tables, parameters=parameters)
+    if data.panel.empty:
         return empty_indicator_frame()
-    confidence = parameters.confidence
-    strata = parameters.strata
-    scopes = parameters.scopes
-    frames = []
-
-    # Per-wave levels: one row per family and wave, repeated per scope cell.
-    levels, cells = _cells(panel, territory, strata=strata, scopes=scopes)
-    means = _clustered_means(levels, cells, "index", confidence=confidence)
-    # With two or three territories t(G-1) is wide enough to leave the index's 0-100 range.
-    means = means.assign(ci_low=means["ci_low"].clip(lower=0.0), ci_high=means["ci_high"].clip(upper=100.0))
-    frames.append(
-        means.assign(
-            indicator="isolation.mean_index", unit="mean",
-            method="mean, SE clustered by " + means["cluster_by"] + ", t interval (G-1 df)",
-        )
-    )
-    isolated = levels.groupby(["cell", "wave"], sort=True)["isolated"].agg(["sum", "size"]).reset_index()
-    isolated = cells.merge(isolated.rename(columns={"sum": "numerator", "size": "denominator"}), on="cell")
-    frames.append(_shares(isolated, confidence=confidence).assign(indicator="isolation.share_isolated"))
-
-    # Paired T0 → Tk: one row per family and later wave, repeated per scope cell.
-    pairs = paired_changes(panel, parameters=parameters)
-    if len(pairs):
-        paired, cells = _cells(pairs, territory, strata=strata, scopes=scopes)
-        changes = _clustered_means(paired, cells, "change", confidence=confidence)
-        changes = changes.assign(ci_low=changes["ci_low"].clip(lower=-100.0), ci_high=changes["ci_high"].clip(upper=100.0))
-        frames.append(
-            changes.assign(
-                indicator="isolation.change_from_baseline", unit="points",
-                method="mean of within-family changes T0 to Tk, SE clustered by " + changes["cluster_by"]
-                + ", t interval (G-1 df)",
-            )
-        )
-        flags = paired[["cell", "wave", "reduced", "isolated_t0"]].assign(
-            pairs=1,
-            leaving=paired["isolated_t0"] & ~paired["isolated_tk"],
-            **{label: (paired["isolated_t0"] == t0) & (paired["isolated_tk"] == tk)
-               for (t0, tk), label in TRANSITIONS.items()},
-        )
-        counts = cells.merge(flags.groupby(["cell", "wave"], sort=True).sum().reset_index(), on="cell")
-        labels = counts[SCOPE_KEYS + ["wave"]]
-        frames.append(
-            _shares(labels.assign(numerator=counts["reduced"], denominator=counts["pairs"]),
-                    confidence=confidence).assign(indicator="isolation.meaningful_reduction")
-        )
-        baseline_isolated = (counts["isolated_t0"] > 0).to_numpy()
-        frames.append(
-            _shares(labels.assign(numerator=counts["leaving"], denominator=counts["isolated_t0"])[baseline_isolated],
-                    confidence=confidence).assign(indicator="isolation.leaving_isolation")
-        )
-        for label in TRANSITIONS.values():
-            frames.append(
-                _shares(labels.assign(numerator=counts[label], denominator=counts["pairs"]),
-                        confidence=confidence).assign(
-                    indicator="isolation.transition", breakdown="transition", breakdown_value=label,
-                    method="wilson, share of the families observed at T0 and Tk",
-                )
-            )
-
-    # The fits are the module's main cost: none for a scope level that has no adjusted effects.
-    adjusted_scopes = [
-        scope for scope in scopes
-        if scope != "territory" or parameters.extra.get(ADJUSTED_TERRITORIES, False)
+    frames = [
+        indicator(tables, parameters=parameters, data=data)
+        for indicator in (mean_index, share_isolated, change_from_baseline, meaningful_reduction,
+                          leaving_isolation, transition, adjusted_effect, adjusted_effect_ipw)
     ]
-    if adjusted_scopes:
-        weights = attrition_weights(assessment, family, territory, parameters=parameters)
-        adjusted = _adjusted_rows(panel, weights, territory, parameters=parameters, scopes=adjusted_scopes)
-        if len(adjusted):
-            frames.append(adjusted)
+    frames = [frame for frame in frames if len(frame)]
     return indicator_frame(pd.concat(frames, ignore_index=True))

@@ -2,14 +2,14 @@
 
 Eight indicators of the catalogue (``cohort/codebook/indicators.yaml``), family ``needs_offer``:
 
-- ``needs.match_rate``: needs met / needs identified, by wave and need category;
-- ``needs.referral_completion``: PTP-to-partner referrals with a service received, by registry period;
-- ``needs.time_to_met``: Kaplan–Meier median time from a need's identification to its being met;
-- ``needs.service_gaps``: needs with no resource or on a waiting list, by need category;
-- ``needs.families_3plus_referrals``: families with three or more PTP-to-partner referrals;
-- ``needs.referral_destination_network`` / ``needs.referral_destination_mission``: where the
+- ``needs_offer.match_rate``: needs met / needs identified, by wave and need category;
+- ``needs_offer.referral_completion``: PTP-to-partner referrals with a service received, by registry period;
+- ``needs_offer.time_to_met``: Kaplan–Meier median time from a need's identification to its being met;
+- ``needs_offer.service_gaps``: needs with no resource or on a waiting list, by need category;
+- ``needs_offer.families_3plus_referrals``: families with three or more PTP-to-partner referrals;
+- ``needs_offer.referral_destination_network`` / ``needs_offer.referral_destination_mission``: where the
   PTP-to-partner referrals go (network and mission of the receiving organisation);
-- ``needs.partner_to_ptp_share``: referrals from a partner to the PTP (two-way referral).
+- ``needs_offer.partner_to_ptp_share``: referrals from a partner to the PTP (two-way referral).
 
 Needs and referrals take their territory from their family. Every function takes the harmonised
 tables and :class:`~proximite.indicators.base.IndicatorParameters`, does no I/O, never modifies
@@ -142,7 +142,7 @@ def data_end(tables: Mapping[str, pd.DataFrame], *, parameters: IndicatorParamet
 
 
 def match_rate(tables: Mapping[str, pd.DataFrame], *, parameters: IndicatorParameters) -> pd.DataFrame:
-    """``needs.match_rate``: needs met / needs identified, by wave and need category.
+    """``needs_offer.match_rate``: needs met / needs identified, by wave and need category.
 
     Parameters
     ----------
@@ -195,11 +195,11 @@ def match_rate(tables: Mapping[str, pd.DataFrame], *, parameters: IndicatorParam
         previous_due = due
     counts = _with_all_breakdown(pd.concat(pieces, ignore_index=True), keys=["wave"])
     rows = _rollup(counts, territory, keys=["wave"], parameters=parameters)
-    return _finish(rows, "needs.match_rate", method=WILSON)
+    return _finish(rows, "needs_offer.match_rate", method=WILSON)
 
 
 def referral_completion(tables: Mapping[str, pd.DataFrame], *, parameters: IndicatorParameters) -> pd.DataFrame:
-    """``needs.referral_completion``: PTP-to-partner referrals that led to a service received.
+    """``needs_offer.referral_completion``: PTP-to-partner referrals that led to a service received.
 
     Parameters
     ----------
@@ -258,11 +258,11 @@ def referral_completion(tables: Mapping[str, pd.DataFrame], *, parameters: Indic
         ignore_index=True,
     ).astype({"period": "string"})
     rows = rows.merge(spans, on="period", how="left")
-    return _finish(rows, "needs.referral_completion", method=WILSON)
+    return _finish(rows, "needs_offer.referral_completion", method=WILSON)
 
 
 def time_to_met(tables: Mapping[str, pd.DataFrame], *, parameters: IndicatorParameters) -> pd.DataFrame:
-    """``needs.time_to_met``: Kaplan–Meier median days from a need's identification to its being met.
+    """``needs_offer.time_to_met``: Kaplan–Meier median days from a need's identification to its being met.
 
     Parameters
     ----------
@@ -322,11 +322,11 @@ def time_to_met(tables: Mapping[str, pd.DataFrame], *, parameters: IndicatorPara
     frame = pd.DataFrame(rows)
     frame["period_start"] = spells["identified_date"].min()
     frame["period_end"] = end
-    return _finish(frame, "needs.time_to_met", method=None)
+    return _finish(frame, "needs_offer.time_to_met", method=None)
 
 
 def service_gaps(tables: Mapping[str, pd.DataFrame], *, parameters: IndicatorParameters) -> pd.DataFrame:
-    """``needs.service_gaps``: share of needs with no resource or on a waiting list.
+    """``needs_offer.service_gaps``: share of needs with no resource or on a waiting list.
 
     Parameters
     ----------
@@ -358,7 +358,7 @@ def service_gaps(tables: Mapping[str, pd.DataFrame], *, parameters: IndicatorPar
     rows = _rollup(counts, territory, keys=[], parameters=parameters)
     rows["period_start"] = needs["identified_date"].min()
     rows["period_end"] = end
-    return _finish(rows, "needs.service_gaps", method=WILSON)
+    return _finish(rows, "needs_offer.service_gaps", method=WILSON)
 
 
 def referral_intensity(tables: Mapping[str, pd.DataFrame], *, parameters: IndicatorParameters) -> pd.DataFrame:
@@ -373,10 +373,10 @@ def referral_intensity(tables: Mapping[str, pd.DataFrame], *, parameters: Indica
     Returns
     -------
     DataFrame
-        Rows of ``needs.families_3plus_referrals`` (breakdown ``all``),
-        ``needs.referral_destination_network`` (breakdown ``network``),
-        ``needs.referral_destination_mission`` (breakdown ``mission``) and
-        ``needs.partner_to_ptp_share`` (breakdown ``all``); period ``all``.
+        Rows of ``needs_offer.families_3plus_referrals`` (breakdown ``all``),
+        ``needs_offer.referral_destination_network`` (breakdown ``network``),
+        ``needs_offer.referral_destination_mission`` (breakdown ``mission``) and
+        ``needs_offer.partner_to_ptp_share`` (breakdown ``all``); period ``all``.
 
     Notes
     -----
@@ -409,11 +409,11 @@ def referral_intensity(tables: Mapping[str, pd.DataFrame], *, parameters: Indica
     counts = per_family.reindex(families["family_id"].to_numpy(), fill_value=0).to_numpy()
     family_counts = _sum_by_territory(families["territory_id"].to_numpy(), counts >= MANY_REFERRALS)
     frames.append(_finish(_rollup(family_counts, territory, keys=[], parameters=parameters),
-                          "needs.families_3plus_referrals", method=WILSON))
+                          "needs_offer.families_3plus_referrals", method=WILSON))
 
     organisations = tables["organisation"].drop_duplicates("org_id").set_index("org_id")
-    for attribute, indicator in (("network", "needs.referral_destination_network"),
-                                 ("mission", "needs.referral_destination_mission")):
+    for attribute, indicator in (("network", "needs_offer.referral_destination_network"),
+                                 ("mission", "needs_offer.referral_destination_mission")):
         destination = organisations[attribute].reindex(forward["to_org_id"].to_numpy())
         frames.append(_finish(_destinations(forward, destination, attribute, territory, parameters=parameters),
                               indicator, method=WILSON))
@@ -421,7 +421,7 @@ def referral_intensity(tables: Mapping[str, pd.DataFrame], *, parameters: Indica
     backward = referrals["direction"].eq(BACKWARD).fillna(False).to_numpy(dtype=bool)
     two_way = _sum_by_territory(referrals["territory_id"].to_numpy(), backward)
     frames.append(_finish(_rollup(two_way, territory, keys=[], parameters=parameters),
-                          "needs.partner_to_ptp_share", method=WILSON))
+                          "needs_offer.partner_to_ptp_share", method=WILSON))
     frames = [frame for frame in frames if len(frame)]
     if not frames:
         return empty_indicator_frame()

@@ -37,7 +37,18 @@ from proximite.indicators.base import (
     wilson_interval,
 )
 
-__all__ = ["INDICATORS", "child_ages", "compute", "reached_families"]
+__all__ = [
+    "INDICATORS",
+    "child_ages",
+    "children",
+    "children_0_5_share",
+    "children_unborn_share",
+    "compute",
+    "families_reached",
+    "isolated_at_contact_share",
+    "reach_totals",
+    "reached_families",
+]
 
 #: The indicator ids this module emits.
 INDICATORS: tuple[str, ...] = (
@@ -53,6 +64,7 @@ INDICATORS: tuple[str, ...] = (
 YOUNG_MONTHS = 72
 
 _COUNT_METHOD = "count of distinct families with at least one accompaniment activity in the period"
+_LABEL_COLUMNS = SCOPE_KEYS + ["period", "wave", "period_start", "period_end"]
 
 
 def child_ages(child: pd.DataFrame, family: pd.DataFrame) -> pd.DataFrame:
@@ -181,6 +193,156 @@ def reached_families(
     return reached.reset_index(drop=True), periods
 
 
+def reach_totals(tables: Mapping[str, pd.DataFrame], *, parameters: IndicatorParameters) -> pd.DataFrame:
+    """The sums every reach indicator is made of, per scope cell and registry period.
+
+    Parameters
+    ----------
+    tables : mapping of str to DataFrame
+        The harmonised tables; uses ``activity``, ``family``, ``child`` and ``territory`` (not
+        modified).
+    parameters : IndicatorParameters, keyword-only
+        ``parameters.scopes`` chooses the scope levels computed.
+
+    Returns
+    -------
+    DataFrame
+        One row per scope cell and period (the registry periods and ``all``), with the scope
+        keys, ``period``, ``wave`` (always missing: the period label names a wave window),
+        ``period_start``, ``period_end`` and the sums ``reached``, ``isolated_known``,
+        ``isolated``, ``children``, ``unborn_known``, ``unborn``, ``age_known``, ``young``.
+        Empty when no family was reached.
+
+    Notes
+    -----
+    Counts are additive, so they are summed per territory first and then rolled up with
+    :func:`~proximite.indicators.base.expand_scopes` (a few hundred rows to expand).
+    """
+    family, child, activity, territory = (tables[name] for name in ("family", "child", "activity", "territory"))
+    reached, periods = reached_families(activity, family, parameters=parameters)
+    if reached.empty:
+        return pd.DataFrame()
+    unique = family.drop_duplicates("family_id")
+    isolated = unique["isolated_at_contact"].astype("boolean")
+    per_family = pd.DataFrame(
+        {
+            "family_id": unique["family_id"].to_numpy(),
+            "isolated_known": isolated.notna().to_numpy(dtype="float64"),
+            "isolated": isolated.fillna(False).to_numpy(dtype="float64"),
+        }
+    )
+    ages = child_ages(child, family)
+    ages["children"] = 1.0
+    child_sums = ages.groupby("family_id", sort=False).sum()
+    per_family = per_family.merge(child_sums, left_on="family_id", right_index=True, how="left")
+    per_family = per_family.fillna(0.0)
+
+    units = reached.merge(per_family, on="family_id", how="left")
+    units["reached"] = 1.0
+    sums = ["reached", "isolated_known", "isolated", "children", "unborn_known", "unborn", "age_known", "young"]
+    per_territory = units.groupby(["territory_id", "period"], observed=True, sort=False)[sums].sum().reset_index()
+    cells = expand_scopes(per_territory, territory, strata=parameters.strata, scopes=parameters.scopes)
+    totals = cells.groupby(SCOPE_KEYS + ["period"], observed=True, sort=False)[sums].sum().reset_index()
+    totals = totals.merge(periods, on="period", how="left")
+    # Registry rows are dated by period only (one convention across families); T6 names the window.
+    totals["wave"] = pd.array([pd.NA] * len(totals), dtype="Int64")
+    return totals
+
+
+def families_reached(
+    tables: Mapping[str, pd.DataFrame], *, parameters: IndicatorParameters, totals: pd.DataFrame | None = None
+) -> pd.DataFrame:
+    """``reach.families_reached``: distinct families with an accompaniment activity in the period.
+
+    Parameters
+    ----------
+    tables : mapping of str to DataFrame
+        The harmonised tables (see :func:`reach_totals`; not modified).
+    parameters : IndicatorParameters, keyword-only
+    totals : DataFrame, keyword-only
+        :func:`reach_totals` of the same tables and parameters, when already computed.
+
+    Returns
+    -------
+    DataFrame
+        Indicator rows (:data:`~proximite.indicators.base.INDICATOR_COLUMNS`), unit ``count``.
+
+    Notes
+    -----
+    Per cell :math:`c` and period :math:`p`, with :math:`F_{cp}` the families reached
+    (:func:`reached_families`): :math:`|F_{cp}|`; no interval, no denominator.
+    """
+    return _count_indicator(tables, parameters, totals, "reach.families_reached", "reached", _COUNT_METHOD)
+
+
+def isolated_at_contact_share(
+    tables: Mapping[str, pd.DataFrame], *, parameters: IndicatorParameters, totals: pd.DataFrame | None = None
+) -> pd.DataFrame:
+    """``reach.isolated_at_contact_share``: families reached that were isolated at first contact.
+
+    Parameters and returns as :func:`families_reached` (unit ``share``).
+
+    Notes
+    -----
+    .. math:: \\frac{\\sum_{f \\in F_{cp}} [\\text{isolated at contact}_f]}
+                     {|\\{f \\in F_{cp} : \\text{known}\\}|}
+
+    with a Wilson interval at ``parameters.confidence``; ``n`` = families whose status is known.
+    """
+    return _share_indicator(tables, parameters, totals, "reach.isolated_at_contact_share", "isolated", "isolated_known")
+
+
+def children(
+    tables: Mapping[str, pd.DataFrame], *, parameters: IndicatorParameters, totals: pd.DataFrame | None = None
+) -> pd.DataFrame:
+    """``reach.children``: children of the families reached.
+
+    Parameters and returns as :func:`families_reached` (unit ``count``).
+
+    Notes
+    -----
+    .. math:: \\sum_{f \\in F_{cp}} n_f
+
+    with :math:`n_f` the children of family :math:`f` in the ``child`` table.
+    """
+    return _count_indicator(
+        tables, parameters, totals, "reach.children", "children", "count of the children of the families reached"
+    )
+
+
+def children_unborn_share(
+    tables: Mapping[str, pd.DataFrame], *, parameters: IndicatorParameters, totals: pd.DataFrame | None = None
+) -> pd.DataFrame:
+    """``reach.children_unborn_share``: of the children of the families reached, the share unborn at contact.
+
+    Parameters and returns as :func:`families_reached` (unit ``share``).
+
+    Notes
+    -----
+    .. math:: \\frac{\\sum \\text{unborn}}{\\sum n_f}
+
+    over the children whose status at contact is known (:func:`child_ages`); Wilson interval.
+    """
+    return _share_indicator(tables, parameters, totals, "reach.children_unborn_share", "unborn", "unborn_known")
+
+
+def children_0_5_share(
+    tables: Mapping[str, pd.DataFrame], *, parameters: IndicatorParameters, totals: pd.DataFrame | None = None
+) -> pd.DataFrame:
+    """``reach.children_0_5_share``: of the children of the families reached, the share born and aged five or less.
+
+    Parameters and returns as :func:`families_reached` (unit ``share``).
+
+    Notes
+    -----
+    .. math:: \\frac{\\sum \\text{born and under six}}{\\sum n_f}
+
+    over the children whose age at contact is known (:func:`child_ages`: unborn children stay in
+    the denominator); Wilson interval.
+    """
+    return _share_indicator(tables, parameters, totals, "reach.children_0_5_share", "young", "age_known")
+
+
 def compute(tables: Mapping[str, pd.DataFrame], *, parameters: IndicatorParameters) -> pd.DataFrame:
     """Reach indicators per scope cell and registry period (and the whole follow-up).
 
@@ -218,62 +380,58 @@ def compute(tables: Mapping[str, pd.DataFrame], *, parameters: IndicatorParamete
     denominator). Counts are additive, so they are summed per territory first and then rolled
     up with :func:`~proximite.indicators.base.expand_scopes`.
     """
-    family, child, activity, territory = (tables[name] for name in ("family", "child", "activity", "territory"))
-    reached, periods = reached_families(activity, family, parameters=parameters)
-    if reached.empty:
+    totals = reach_totals(tables, parameters=parameters)
+    if totals.empty:
         return empty_indicator_frame()
+    frames = [
+        indicator(tables, parameters=parameters, totals=totals)
+        for indicator in (families_reached, isolated_at_contact_share, children, children_unborn_share,
+                          children_0_5_share)
+    ]
+    return indicator_frame(pd.concat(frames, ignore_index=True))
 
-    unique = family.drop_duplicates("family_id")
-    isolated = unique["isolated_at_contact"].astype("boolean")
-    per_family = pd.DataFrame(
-        {
-            "family_id": unique["family_id"].to_numpy(),
-            "isolated_known": isolated.notna().to_numpy(dtype="float64"),
-            "isolated": isolated.fillna(False).to_numpy(dtype="float64"),
-        }
-    )
-    children = child_ages(child, family)
-    children["children"] = 1.0
-    child_sums = children.groupby("family_id", sort=False).sum()
-    per_family = per_family.merge(child_sums, left_on="family_id", right_index=True, how="left")
-    per_family = per_family.fillna(0.0)
 
-    units = reached.merge(per_family, on="family_id", how="left")
-    units["reached"] = 1.0
-    sums = ["reached", "isolated_known", "isolated", "children", "unborn_known", "unborn", "age_known", "young"]
-    # Counts are additive: sum per territory first, then roll up (a few hundred rows to expand).
-    per_territory = units.groupby(["territory_id", "period"], observed=True, sort=False)[sums].sum().reset_index()
-    cells = expand_scopes(per_territory, territory, strata=parameters.strata, scopes=parameters.scopes)
-    totals = cells.groupby(SCOPE_KEYS + ["period"], observed=True, sort=False)[sums].sum().reset_index()
-    totals = totals.merge(periods, on="period", how="left")
-    # Registry rows are dated by period only (one convention across families); T6 names the window.
-    totals["wave"] = pd.array([pd.NA] * len(totals), dtype="Int64")
-
-    confidence = parameters.confidence
-    frames = []
-    labels = totals[SCOPE_KEYS + ["period", "wave", "period_start", "period_end"]]
-
-    def count_rows(indicator: str, column: str, method: str) -> pd.DataFrame:
-        counts = totals[column].to_numpy()
-        return labels.assign(
+def _count_indicator(
+    tables: Mapping[str, pd.DataFrame],
+    parameters: IndicatorParameters,
+    totals: pd.DataFrame | None,
+    indicator: str,
+    column: str,
+    method: str,
+) -> pd.DataFrame:
+    """Count rows of one indicator: numerator = value = the column's sum, no denominator or interval."""
+    totals = reach_totals(tables, parameters=parameters) if totals is None else totals
+    if totals.empty:
+        return empty_indicator_frame()
+    counts = totals[column].to_numpy()
+    return indicator_frame(
+        totals[_LABEL_COLUMNS].assign(
             indicator=indicator, numerator=counts, denominator=np.nan, value=counts, ci_low=np.nan,
             ci_high=np.nan, n=counts.astype("int64"), unit="count", method=method,
         )
+    )
 
-    def share_rows(indicator: str, numerator: str, denominator: str) -> pd.DataFrame:
-        k = totals[numerator].to_numpy()
-        n = totals[denominator].to_numpy()
-        low, high = wilson_interval(k, n, confidence=confidence)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            value = np.where(n > 0, k / n, np.nan)
-        return labels.assign(
+
+def _share_indicator(
+    tables: Mapping[str, pd.DataFrame],
+    parameters: IndicatorParameters,
+    totals: pd.DataFrame | None,
+    indicator: str,
+    numerator: str,
+    denominator: str,
+) -> pd.DataFrame:
+    """Share rows of one indicator: numerator / denominator with a Wilson interval."""
+    totals = reach_totals(tables, parameters=parameters) if totals is None else totals
+    if totals.empty:
+        return empty_indicator_frame()
+    k = totals[numerator].to_numpy()
+    n = totals[denominator].to_numpy()
+    low, high = wilson_interval(k, n, confidence=parameters.confidence)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        value = np.where(n > 0, k / n, np.nan)
+    return indicator_frame(
+        totals[_LABEL_COLUMNS].assign(
             indicator=indicator, numerator=k, denominator=n, value=value, ci_low=low, ci_high=high,
             n=n.astype("int64"), unit="share", method="wilson",
         )
-
-    frames.append(count_rows("reach.families_reached", "reached", _COUNT_METHOD))
-    frames.append(share_rows("reach.isolated_at_contact_share", "isolated", "isolated_known"))
-    frames.append(count_rows("reach.children", "children", "count of the children of the families reached"))
-    frames.append(share_rows("reach.children_unborn_share", "unborn", "unborn_known"))
-    frames.append(share_rows("reach.children_0_5_share", "young", "age_known"))
-    return indicator_frame(pd.concat(frames, ignore_index=True))
+    )

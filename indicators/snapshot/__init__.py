@@ -200,6 +200,35 @@ def write_snapshot(
         codebook = load_codebook()
     snapshot = SnapshotContext.coerce(context)
     chosen = check_formats(list(formats) if formats is not None else list(FORMATS), FORMATS)
+    _check_extras(snapshot, followups=followups, economics=economics)
+    disclosed = disclose(table, context=snapshot, territory=territory, codebook=codebook)
+    selected = select_scope(disclosed, snapshot.scope_obj, territory=territory)
+    format_context = FormatContext(
+        snapshot=snapshot, territory=territory, region=region, codebook=codebook, followups=followups,
+        economics=economics,
+    )
+    target = Path(out_dir)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    temporary = target.with_name(f".{target.name}.tmp-{secrets.token_hex(4)}")
+    temporary.mkdir()
+    try:
+        written: list[Path] = []
+        for name in chosen:
+            written.extend(FORMATS[name].write(selected, temporary, context=format_context))
+        manifest = _manifest(snapshot, selected, written, temporary, formats=chosen)
+        manifest.update(_extras_record(snapshot, followups=followups, economics=economics, formats=chosen))
+        (temporary / MANIFEST).write_text(json.dumps(manifest, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+        layers.replace_directory(temporary, target)
+    except BaseException:
+        shutil.rmtree(temporary, ignore_errors=True)
+        raise
+    return target
+
+
+def _check_extras(
+    snapshot: SnapshotContext, *, followups: FollowupTables | None, economics: EconomicsSummary | None
+) -> None:
+    """Refuse follow-up lists on a snapshot that is not internal, and an economics run of another build."""
     if followups is not None and snapshot.level != "internal":
         raise SnapshotError(
             f"follow-up lists hold pseudonymous family ids: a {snapshot.level!r} snapshot cannot include them "
@@ -210,43 +239,33 @@ def write_snapshot(
             f"the economics run is of warehouse build {economics.build_id!r}, the snapshot of build "
             f"{snapshot.build_id!r}: run `proximite economics run` on the current build"
         )
-    disclosed = disclose(table, context=snapshot, territory=territory, codebook=codebook)
-    selected = select_scope(disclosed, snapshot.scope_obj, territory=territory)
-    format_context = FormatContext(
-        snapshot=snapshot, territory=territory, region=region, codebook=codebook, followups=followups,
-        economics=economics,
-    )
 
-    target = Path(out_dir)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    temporary = target.with_name(f".{target.name}.tmp-{secrets.token_hex(4)}")
-    temporary.mkdir()
-    try:
-        written: list[Path] = []
-        for name in chosen:
-            written.extend(FORMATS[name].write(selected, temporary, context=format_context))
-        manifest = _manifest(snapshot, selected, written, temporary, formats=chosen)
-        if followups is not None:
-            # When and with which horizon the follow-up lists were made (no count per family).
-            manifest["followups"] = {"as_of": followups.as_of.isoformat(), "closing_days": int(followups.closing_days)}
-        if economics is not None and "html" in chosen:
-            from proximite.indicators.snapshot.economics import shows_figures
 
-            # Which economics run the page shows, and whether it shows its figures.
-            manifest["economics"] = {
-                "build_id": economics.build_id,
-                "generated_at": economics.generated_at.isoformat(timespec="seconds"),
-                "code_version": economics.code_version,
-                "parameters_sha256": economics.parameters_sha256,
-                "publishable": bool(economics.publishable),
-                "figures_shown": shows_figures(economics, snapshot.level),
-            }
-        (temporary / MANIFEST).write_text(json.dumps(manifest, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
-        layers.replace_directory(temporary, target)
-    except BaseException:
-        shutil.rmtree(temporary, ignore_errors=True)
-        raise
-    return target
+def _extras_record(
+    snapshot: SnapshotContext,
+    *,
+    followups: FollowupTables | None,
+    economics: EconomicsSummary | None,
+    formats: Sequence[str],
+) -> dict[str, Any]:
+    """The manifest's ``followups`` and ``economics`` entries, for the extras the snapshot holds."""
+    record: dict[str, Any] = {}
+    if followups is not None:
+        # When and with which horizon the follow-up lists were made (no count per family).
+        record["followups"] = {"as_of": followups.as_of.isoformat(), "closing_days": int(followups.closing_days)}
+    if economics is not None and "html" in formats:
+        from proximite.indicators.snapshot.economics import shows_figures
+
+        # Which economics run the page shows, and whether it shows its figures.
+        record["economics"] = {
+            "build_id": economics.build_id,
+            "generated_at": economics.generated_at.isoformat(timespec="seconds"),
+            "code_version": economics.code_version,
+            "parameters_sha256": economics.parameters_sha256,
+            "publishable": bool(economics.publishable),
+            "figures_shown": shows_figures(economics, snapshot.level),
+        }
+    return record
 
 
 def _manifest(

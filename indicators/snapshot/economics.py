@@ -38,6 +38,7 @@ from proximite.indicators.snapshot.base import (
     parse_scope,
 )
 from proximite.indicators.snapshot.formatting import (
+    format_datetime,
     format_money,
     format_number,
     format_percent,
@@ -45,9 +46,8 @@ from proximite.indicators.snapshot.formatting import (
 from proximite.indicators.snapshot.html import (
     Cell,
     HtmlTable,
-    _environment,
-    _format_datetime,
-    _PageBuilder,
+    PageBuilder,
+    template_environment,
 )
 
 if TYPE_CHECKING:  # pragma: no cover - typing only
@@ -87,7 +87,7 @@ class _EconomicsBuilder:
         self.context = context
         self.snapshot = context.snapshot
         self.lang = lang
-        self.base = _PageBuilder((), context=context, lang=lang)
+        self.base = PageBuilder((), context=context, lang=lang)
         self.image = image
         self.missing = self.text("missing_symbol")
         self.figures = shows_figures(summary, self.snapshot.level)
@@ -361,7 +361,7 @@ class _EconomicsBuilder:
     def page(self) -> dict[str, Any]:
         s, snapshot = self.summary, self.snapshot
         scope = snapshot.scope_obj
-        generated = _format_datetime(snapshot.generated_at)
+        generated = format_datetime(snapshot.generated_at)
         pending = None
         banner = None
         if not s.publishable and not self.figures:
@@ -387,7 +387,7 @@ class _EconomicsBuilder:
             "about_heading": self.text("economics_about_heading"),
             "run_version": self.text(
                 "economics_run_version",
-                generated_at=_format_datetime(s.generated_at),
+                generated_at=format_datetime(s.generated_at),
                 code_version=s.code_version or self.missing,
                 build_id=s.build_id,
             ),
@@ -426,7 +426,7 @@ def render_economics_page(
         A complete HTML document with inline CSS and no external reference.
     """
     builder = _EconomicsBuilder(summary, context=context, lang=lang or context.snapshot.lang, image=image)
-    return _environment().get_template("economics.html.j2").render(page=builder.page())
+    return template_environment().get_template("economics.html.j2").render(page=builder.page())
 
 
 def write_economics_pages(out_dir: Path, *, context: FormatContext) -> list[Path]:

@@ -22,8 +22,8 @@ from typing import Any, Protocol
 import pandas as pd
 
 from proximite.indicators.snapshot.base import FormatContext, SnapshotContext, SnapshotError
-from proximite.indicators.snapshot.formatting import format_number, format_percent, is_missing
-from proximite.indicators.snapshot.html import Cell, HtmlTable, _environment, _format_datetime, _PageBuilder
+from proximite.indicators.snapshot.formatting import format_datetime, format_number, format_percent, is_missing
+from proximite.indicators.snapshot.html import Cell, HtmlTable, PageBuilder, template_environment
 
 __all__ = ["FOLLOWUPS_PAGE", "FollowupTables", "followups_page_name", "render_followups_page", "write_followup_pages"]
 
@@ -58,7 +58,7 @@ class _FollowupsBuilder:
         self.snapshot = context.snapshot
         self.lang = lang
         # Scope and territory names, region names and every string: as the index page has them.
-        self.base = _PageBuilder((), context=context, lang=lang)
+        self.base = PageBuilder((), context=context, lang=lang)
         self.as_of = followups.as_of.isoformat()
 
     def text(self, key: str, **values: Any) -> str:
@@ -182,7 +182,7 @@ class _FollowupsBuilder:
         scope_name = self.base.scope_name(scope.kind, scope.id)
         territories = list(self.followups.territories)
         days = self.followups.closing_days
-        generated = _format_datetime(snapshot.generated_at)
+        generated = format_datetime(snapshot.generated_at)
         return {
             "lang": self.lang,
             "title": self.text("followups_title"),
@@ -247,7 +247,7 @@ def render_followups_page(followups: FollowupTables, *, context: FormatContext, 
     """
     _check_internal(context.snapshot)
     builder = _FollowupsBuilder(followups, context=context, lang=lang or context.snapshot.lang)
-    return _environment().get_template("followups.html.j2").render(page=builder.page())
+    return template_environment().get_template("followups.html.j2").render(page=builder.page())
 
 
 def write_followup_pages(out_dir: Path, *, context: FormatContext) -> list[Path]:

@@ -13,7 +13,7 @@ from typing import Any
 
 import pandas as pd
 
-__all__ = ["NBSP", "MINUS", "Formatter", "format_money", "format_number", "format_percent", "is_missing"]
+__all__ = ["NBSP", "MINUS", "Formatter", "format_datetime", "format_money", "format_number", "format_percent", "is_missing"]
 
 NBSP = "\u00a0"
 MINUS = "\u2212"
@@ -175,3 +175,10 @@ class Formatter:
         if math.isfinite(value) and abs(value) >= 10:
             decimals = 0
         return format_number(value, decimals=decimals, lang=self.lang)
+
+
+def format_datetime(moment: Any) -> str:
+    """ISO 8601 date and minute with the UTC offset (``2025-11-21 14:24 UTC−05:00``), the same in both languages."""
+    offset = moment.strftime("%z")
+    zone = f"UTC{offset[0].replace('-', chr(0x2212))}{offset[1:3]}:{offset[3:5]}" if offset else ""
+    return f"{moment.strftime('%Y-%m-%d %H:%M')} {zone}".strip()

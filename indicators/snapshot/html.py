@@ -34,9 +34,15 @@ from proximite.indicators.base import ALL, QUEBEC
 from proximite.indicators.snapshot import charts
 from proximite.indicators.snapshot.base import FormatContext, SnapshotFormat
 from proximite.indicators.snapshot.charts import Point
-from proximite.indicators.snapshot.formatting import Formatter, format_number, format_percent, is_missing
+from proximite.indicators.snapshot.formatting import (
+    Formatter,
+    format_datetime,
+    format_number,
+    format_percent,
+    is_missing,
+)
 
-__all__ = ["HtmlFormat", "page_records", "render_page"]
+__all__ = ["Cell", "HtmlFormat", "HtmlTable", "PageBuilder", "page_records", "render_page", "template_environment"]
 
 Row = dict[str, Any]
 
@@ -84,6 +90,8 @@ NEED_CATEGORY = "need_category"
 # ---------------------------------------------------------------------------- page model
 @dataclass
 class Cell:
+    """One cell of an HTML table: its text, and whether it is a header, a number, suppressed."""
+
     text: str
     header: bool = False
     numeric: bool = False
@@ -94,6 +102,8 @@ class Cell:
 
 @dataclass
 class HtmlTable:
+    """A table of the page: caption, column headers and rows of :class:`Cell`."""
+
     caption: str
     columns: list[str]
     rows: list[list[Cell]]
@@ -185,8 +195,20 @@ def _by_period(rows: Sequence[Row]) -> dict[str, Row]:
 
 
 # ---------------------------------------------------------------------------- builder
-class _PageBuilder:
-    """Builds the page model of one language from a disclosed, scope-selected table."""
+class PageBuilder:
+    """Builds the page model of one language from a disclosed, scope-selected table.
+
+    The follow-ups and economics pages build on one (given no records) for its codebook
+    wording, number formatting and scope names.
+
+    Parameters
+    ----------
+    records : sequence of dict
+        The page's rows (:func:`page_records`).
+    context : FormatContext, keyword-only
+    lang : str, keyword-only
+        ``fr`` or ``en``.
+    """
 
     def __init__(self, records: Sequence[Row], *, context: FormatContext, lang: str) -> None:
         self.context = context
@@ -356,9 +378,9 @@ class _PageBuilder:
             if later:
                 add(indicator, later[max(later)], self.wave_label(max(later)))
         for indicator in (
-            "needs.match_rate",
-            "needs.time_to_met",
-            "needs.referral_completion",
+            "needs_offer.match_rate",
+            "needs_offer.time_to_met",
+            "needs_offer.referral_completion",
             "concertation.active_partners",
             "implementation.ptp_hours",
         ):
@@ -437,7 +459,7 @@ class _PageBuilder:
 
     def needs_block(self, rows: _ScopeRows, anchor: str) -> Block:
         block = Block("needs", self.cb.indicator_family_label("needs_offer", lang=self.lang))
-        met = _by_wave(rows.rows("needs.match_rate"))
+        met = _by_wave(rows.rows("needs_offer.match_rate"))
         charts_svg = []
         if met:
             waves = sorted(met)
@@ -456,7 +478,7 @@ class _PageBuilder:
             block.tables.append(
                 HtmlTable(
                     self.text("needs_caption"),
-                    [self.text("col_wave"), self.label("needs.match_rate"), self.ci_header, self.text("col_n")],
+                    [self.text("col_wave"), self.label("needs_offer.match_rate"), self.ci_header, self.text("col_n")],
                     [
                         [Cell(self.wave_label(wave), header=True), self.value_cell(met[wave]), self.ci_cell(met[wave]),
                          self.n_cell(met[wave])]
@@ -466,7 +488,7 @@ class _PageBuilder:
             )
         gaps = [
             row
-            for row in rows.rows("needs.service_gaps", breakdown=NEED_CATEGORY, breakdown_value=None)
+            for row in rows.rows("needs_offer.service_gaps", breakdown=NEED_CATEGORY, breakdown_value=None)
             if row.get("period") == ALL or is_missing(row.get("wave"))
         ]
         # Ranked among the cells that can be shown: a suppressed share has no rank to publish.
@@ -486,7 +508,7 @@ class _PageBuilder:
             block.tables.append(
                 HtmlTable(
                     self.text("gaps_caption"),
-                    [self.text("col_rank"), self.text("col_category"), self.label("needs.service_gaps"), self.ci_header,
+                    [self.text("col_rank"), self.text("col_category"), self.label("needs_offer.service_gaps"), self.ci_header,
                      self.text("col_n")],
                     [
                         [Cell(format_number(rank, lang=self.lang), header=True), Cell(label), self.value_cell(row),
@@ -606,7 +628,7 @@ class _PageBuilder:
             ("reach.isolated_at_contact_share", None),
             ("isolation.mean_index", "first"),
             ("isolation.mean_index", "last"),
-            ("needs.match_rate", None),
+            ("needs_offer.match_rate", None),
         ]
         table_rows = []
         # French typography puts a non-breaking space before a colon.
@@ -637,7 +659,7 @@ class _PageBuilder:
             self.label("reach.isolated_at_contact_share"),
             f"{self.label('isolation.mean_index')} ({self.wave_label(first_wave)})",
             f"{self.label('isolation.mean_index')} ({self.wave_label(last_wave)})",
-            self.label("needs.match_rate"),
+            self.label("needs_offer.match_rate"),
         ]
         return HtmlTable(self.text("strata_caption"), headers, table_rows)
 
@@ -646,7 +668,7 @@ class _PageBuilder:
         snapshot = self.snapshot
         scope = snapshot.scope_obj
         scope_name = self.scope_name(scope.kind, scope.id)
-        generated = _format_datetime(snapshot.generated_at)
+        generated = format_datetime(snapshot.generated_at)
         other = [lang for lang in snapshot.languages if lang != self.lang]
         level_name = self.text(f"level_{snapshot.level}")
         return {
@@ -705,23 +727,16 @@ class _PageBuilder:
         return self.text("economics_missing", build_id=self.snapshot.build_id or self.text("missing_symbol"))
 
 
-def _format_datetime(moment: Any) -> str:
-    """ISO 8601 date and minute with the UTC offset (``2025-11-21 14:24 UTC−05:00``), the same in both languages."""
-    offset = moment.strftime("%z")
-    zone = f"UTC{offset[0].replace('-', chr(0x2212))}{offset[1:3]}:{offset[3:5]}" if offset else ""
-    return f"{moment.strftime('%Y-%m-%d %H:%M')} {zone}".strip()
-
-
 #: Indicators the page shows (the CSV and JSON hold every row).
 PAGE_INDICATORS = frozenset(
     {
         *REACH_TABLE,
         "isolation.mean_index",
         *ISOLATION_TABLE,
-        "needs.match_rate",
-        "needs.service_gaps",
-        "needs.time_to_met",
-        "needs.referral_completion",
+        "needs_offer.match_rate",
+        "needs_offer.service_gaps",
+        "needs_offer.time_to_met",
+        "needs_offer.referral_completion",
         *NETWORK_TABLE,
         "implementation.ptp_hours",
         *IMPLEMENTATION_OTHER,
@@ -761,7 +776,8 @@ def page_records(table: pd.DataFrame) -> list[Row]:
 
 # ---------------------------------------------------------------------------- rendering
 @cache
-def _environment() -> Any:
+def template_environment() -> Any:
+    """The Jinja environment of the snapshot's packaged templates (autoescaped, strict undefined)."""
     from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 
     return Environment(
@@ -798,14 +814,14 @@ def _render(records: Sequence[Row], *, context: FormatContext, lang: str) -> str
 
     from proximite.indicators.disclosure import disclosure_statement
 
-    builder = _PageBuilder(records, context=context, lang=lang)
+    builder = PageBuilder(records, context=context, lang=lang)
     statement = disclosure_statement(
         context.snapshot.level,
         threshold=context.snapshot.threshold,
         rounding_base=context.snapshot.rounding_base,
         lang=lang,
     )
-    template = _environment().get_template("page.html.j2")
+    template = template_environment().get_template("page.html.j2")
     return template.render(page=builder.page(statement), Markup=Markup)
 
 

@@ -28,7 +28,7 @@ from statsmodels.stats.proportion import proportion_confint
 from proximite.config import load_settings
 
 COUNT = "reach.families_reached"  # unit count, people, additive
-SHARE = "needs.match_rate"  # unit share, people, additive
+SHARE = "needs_offer.match_rate"  # unit share, people, additive
 MEAN = "isolation.mean_index"  # unit mean, people, not additive
 HOURS = "implementation.ptp_hours"  # people: false
 PARTNERS = "concertation.active_partners"  # count, people: false

@@ -30,16 +30,12 @@ import pandas as pd
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from proximite.indicators.base import INDICATOR_COLUMNS, indicator_frame
-from proximite.indicators.disclosure import (
-    DISCLOSURE_COLUMNS,
-    _null_moves,
-    _null_space,
-    apply_disclosure,
-)
+from proximite.indicators.disclosure import DISCLOSURE_COLUMNS, apply_disclosure
+from proximite.indicators.disclosure.recoverability import null_moves, null_space
 from scipy.optimize import linprog
 
 COUNT = "reach.families_reached"
-SHARE = "needs.match_rate"
+SHARE = "needs_offer.match_rate"
 PSEUDONYM = re.compile(r"^[0-9a-f]{16}$")
 
 
@@ -236,8 +232,8 @@ def test_the_iterative_check_agrees_with_exact_elimination(system: tuple) -> Non
     # The iterative projection (what the algorithm uses) and Gauss–Jordan elimination (its
     # fallback) find the same pinned unknowns: those no move of the null space changes.
     eq, var, coefficient, lines, columns = system
-    moves = _null_moves(eq, var, coefficient, lines, columns)
-    basis = _null_space(eq, var, coefficient, lines, columns)
+    moves = null_moves(eq, var, coefficient, lines, columns)
+    basis = null_space(eq, var, coefficient, lines, columns)
     matrix = np.zeros((lines, columns))
     np.add.at(matrix, (eq, var), coefficient)
     assert np.abs(matrix @ moves).max() < 1e-9 and np.abs(matrix @ basis).max(initial=0.0) < 1e-9

@@ -117,7 +117,7 @@ def indicator_table() -> pd.DataFrame:
             rows.append({**base, "indicator": "reach.children", "value": 2 * families, "numerator": 2 * families,
                          "n": int(2 * families), "unit": "count", "method": "count"})
             rows.append(_share(round(0.5 * 2 * families), 2 * families, **base, indicator="reach.children_0_5_share"))
-            rows.append(_share(round(0.8 * families), families, **base, indicator="needs.referral_completion"))
+            rows.append(_share(round(0.8 * families), families, **base, indicator="needs_offer.referral_completion"))
             rows.append({**base, "indicator": "concertation.active_partners", "value": 7.0 * k, "numerator": 7.0 * k,
                          "n": 7 * k, "unit": "count", "method": "count"})
             for measure, value in (("density", 0.3), ("reciprocity", 0.4), ("degree_centralisation", 0.5), ("blau_diversity", 0.6)):
@@ -142,7 +142,7 @@ def indicator_table() -> pd.DataFrame:
             rows.append({**base, "indicator": "isolation.mean_index", "value": mean, "ci_low": mean - 3,
                          "ci_high": mean + 3, "n": int(assessed), "unit": "mean", "method": "mean"})
             rows.append(_share(round((0.55 - wave / 100) * assessed), assessed, **base, indicator="isolation.share_isolated"))
-            rows.append(_share(round((0.4 + wave / 100) * assessed), assessed, **base, indicator="needs.match_rate"))
+            rows.append(_share(round((0.4 + wave / 100) * assessed), assessed, **base, indicator="needs_offer.match_rate"))
             if wave:
                 rows.append({**base, "indicator": "isolation.change_from_baseline", "value": -float(wave),
                              "ci_low": -wave - 2.0, "ci_high": -wave + 2.0, "n": int(assessed), "unit": "points",
@@ -151,10 +151,10 @@ def indicator_table() -> pd.DataFrame:
         base = {**cell, "period": "all"}
         needs = 100.0 * k
         for category, share in GAPS.items():
-            rows.append(_share(round(share * needs), needs, **base, indicator="needs.service_gaps",
+            rows.append(_share(round(share * needs), needs, **base, indicator="needs_offer.service_gaps",
                                breakdown="need_category", breakdown_value=category))
-        rows.append(_share(round(0.69 * needs), needs, **base, indicator="needs.service_gaps"))
-        rows.append({**base, "indicator": "needs.time_to_met", "value": 42.0, "ci_low": 35.0, "ci_high": 50.0,
+        rows.append(_share(round(0.69 * needs), needs, **base, indicator="needs_offer.service_gaps"))
+        rows.append({**base, "indicator": "needs_offer.time_to_met", "value": 42.0, "ci_low": 35.0, "ci_high": 50.0,
                      "n": int(needs), "unit": "days", "method": "Kaplan-Meier"})
     frame = pd.DataFrame(rows)
     return indicator_frame(frame)
@@ -266,7 +266,7 @@ def test_both_languages_are_written_and_index_is_french_by_default(snapshot: Pat
 def test_the_page_takes_every_label_from_the_codebook(snapshot: Path, lang: str, name: str) -> None:
     page = _page(snapshot, name)
     text = _text(page)
-    for indicator in ("reach.families_reached", "isolation.mean_index", "needs.match_rate", "needs.service_gaps",
+    for indicator in ("reach.families_reached", "isolation.mean_index", "needs_offer.match_rate", "needs_offer.service_gaps",
                       "concertation.density", "implementation.ptp_hours"):
         assert CB.indicator_label(indicator, lang=lang).replace("'", "&#39;") in page, indicator
     for family in ("reach", "needs_offer"):

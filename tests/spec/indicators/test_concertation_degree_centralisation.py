@@ -23,24 +23,24 @@ ID = "concertation.degree_centralisation"
 
 
 def test_star_is_one() -> None:
-    assert concertation.degree_centralisation(nx.star_graph(4)) == pytest.approx(1.0)  # 5 nodes
+    assert concertation.freeman_centralisation(nx.star_graph(4)) == pytest.approx(1.0)  # 5 nodes
     # A directed star with ties both ways is the same undirected star.
     both_ways = nx.DiGraph([("c", leaf) for leaf in "abcd" if leaf != "c"] + [(leaf, "c") for leaf in "abd"])
-    assert concertation.degree_centralisation(both_ways) == pytest.approx(1.0)
+    assert concertation.freeman_centralisation(both_ways) == pytest.approx(1.0)
 
 
 def test_complete_graph_and_cycle_are_zero() -> None:
-    assert concertation.degree_centralisation(nx.complete_graph(5)) == 0.0
-    assert concertation.degree_centralisation(nx.cycle_graph(6)) == 0.0
-    assert concertation.degree_centralisation(nx.complete_graph(4, create_using=nx.DiGraph)) == 0.0
+    assert concertation.freeman_centralisation(nx.complete_graph(5)) == 0.0
+    assert concertation.freeman_centralisation(nx.cycle_graph(6)) == 0.0
+    assert concertation.freeman_centralisation(nx.complete_graph(4, create_using=nx.DiGraph)) == 0.0
 
 
 def test_path_by_hand() -> None:
-    assert concertation.degree_centralisation(nx.path_graph(4)) == pytest.approx(1 / 3)
+    assert concertation.freeman_centralisation(nx.path_graph(4)) == pytest.approx(1 / 3)
 
 
 def test_fewer_than_three_nodes_is_undefined() -> None:
-    assert math.isnan(concertation.degree_centralisation(nx.path_graph(2)))
+    assert math.isnan(concertation.freeman_centralisation(nx.path_graph(2)))
 
 
 @pytest.fixture(scope="module")

@@ -1,4 +1,4 @@
-"""Spec: ``needs.families_3plus_referrals`` = families with ≥ 3 PTP-to-partner referrals / families.
+"""Spec: ``needs_offer.families_3plus_referrals`` = families with ≥ 3 PTP-to-partner referrals / families.
 
 Scenario of ``_needs_tables`` (end 2025-03-31). Families first contacted by the end: F1–F5 (F6
 comes after). PTP-to-partner referrals made by the end: F1 R1 R2 R3 R4 → 4 (R10 goes from a
@@ -14,7 +14,7 @@ from proximite.indicators.needs_offer import referral_intensity
 
 from ._needs_tables import assert_share, assert_unchanged, copies, one, params, scenario
 
-ID = "needs.families_3plus_referrals"
+ID = "needs_offer.families_3plus_referrals"
 
 
 def test_families_with_three_referrals_or_more() -> None:

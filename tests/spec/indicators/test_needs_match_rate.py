@@ -1,4 +1,4 @@
-"""Spec: ``needs.match_rate`` = needs met / needs identified, by wave and need category.
+"""Spec: ``needs_offer.match_rate`` = needs met / needs identified, by wave and need category.
 
 Scenario of ``_needs_tables`` (end 2025-03-31). Wave k counts, among the families whose wave-k due
 date (first contact + k months) is on or before the end and who had not left before their
@@ -24,7 +24,7 @@ from proximite.indicators.needs_offer import match_rate
 
 from ._needs_tables import assert_share, assert_unchanged, copies, one, params, scenario, select
 
-ID = "needs.match_rate"
+ID = "needs_offer.match_rate"
 
 
 def test_match_rate_by_wave_at_quebec_scope() -> None:

@@ -14,14 +14,14 @@ from proximite.indicators.needs_offer import compute, data_end
 from ._needs_tables import assert_unchanged, copies, params, scenario
 
 IDS = {
-    "needs.match_rate",
-    "needs.referral_completion",
-    "needs.time_to_met",
-    "needs.service_gaps",
-    "needs.families_3plus_referrals",
-    "needs.referral_destination_network",
-    "needs.referral_destination_mission",
-    "needs.partner_to_ptp_share",
+    "needs_offer.match_rate",
+    "needs_offer.referral_completion",
+    "needs_offer.time_to_met",
+    "needs_offer.service_gaps",
+    "needs_offer.families_3plus_referrals",
+    "needs_offer.referral_destination_network",
+    "needs_offer.referral_destination_mission",
+    "needs_offer.partner_to_ptp_share",
 }
 
 
@@ -99,7 +99,7 @@ def test_empty_tables() -> None:
     tables = scenario()
     # No need: the need indicators have no row, the referral ones are unchanged.
     without_needs = compute({**tables, "need": tables["need"].iloc[0:0]}, parameters=params())
-    assert set(without_needs["indicator"]) == IDS - {"needs.match_rate", "needs.time_to_met", "needs.service_gaps"}
+    assert set(without_needs["indicator"]) == IDS - {"needs_offer.match_rate", "needs_offer.time_to_met", "needs_offer.service_gaps"}
     # Nothing at all: an empty table with the right columns.
     empty = {name: frame.iloc[0:0] for name, frame in tables.items() if name != "territory"}
     result = compute({**empty, "territory": tables["territory"]}, parameters=params(as_of=None))

@@ -1,4 +1,4 @@
-"""Spec: ``needs.partner_to_ptp_share`` = referrals from a partner to the PTP / all referrals.
+"""Spec: ``needs_offer.partner_to_ptp_share`` = referrals from a partner to the PTP / all referrals.
 
 Scenario of ``_needs_tables`` (end 2025-03-31). Referrals made by the end: R1–R8, R10, R11, R12
 (11; R9 is after the end). From a partner to the PTP: R7 (F3) and R10 (F1) → 2/11.
@@ -11,7 +11,7 @@ from proximite.indicators.needs_offer import referral_intensity
 
 from ._needs_tables import assert_share, assert_unchanged, copies, one, params, scenario
 
-ID = "needs.partner_to_ptp_share"
+ID = "needs_offer.partner_to_ptp_share"
 
 
 def test_share_of_referrals_from_partners() -> None:

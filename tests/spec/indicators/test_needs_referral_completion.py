@@ -1,4 +1,4 @@
-"""Spec: ``needs.referral_completion`` = PTP-to-partner referrals with a service received / referrals made.
+"""Spec: ``needs_offer.referral_completion`` = PTP-to-partner referrals with a service received / referrals made.
 
 Scenario of ``_needs_tables`` (end 2025-03-31). PTP-to-partner referrals made by the end: R1, R2,
 R3, R4, R5, R6, R8, R11, R12 (R9 is after the end; R7 and R10 go from a partner to the PTP).
@@ -19,7 +19,7 @@ from proximite.indicators.needs_offer import referral_completion
 
 from ._needs_tables import assert_share, assert_unchanged, copies, one, params, scenario, select
 
-ID = "needs.referral_completion"
+ID = "needs_offer.referral_completion"
 
 
 def test_completion_by_quarter_and_overall() -> None:

@@ -1,4 +1,4 @@
-"""Spec: ``needs.referral_destination_mission`` = PTP-to-partner referrals to each mission / all of them.
+"""Spec: ``needs_offer.referral_destination_mission`` = PTP-to-partner referrals to each mission / all of them.
 
 Scenario of ``_needs_tables`` (end 2025-03-31). PTP-to-partner referrals made by the end and
 their destination's mission: R1, R3, R5 (O1) and R6 (O4) → famille_enfance (4); R2 (O2) →
@@ -13,7 +13,7 @@ from proximite.indicators.needs_offer import referral_intensity
 
 from ._needs_tables import assert_share, one, params, scenario, select
 
-ID = "needs.referral_destination_mission"
+ID = "needs_offer.referral_destination_mission"
 QUEBEC = {"famille_enfance": 4, "sante_mentale": 1, "aide_materielle_alimentation": 1, "autre": 2}
 
 

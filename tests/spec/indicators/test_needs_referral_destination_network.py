@@ -1,4 +1,4 @@
-"""Spec: ``needs.referral_destination_network`` = PTP-to-partner referrals to each network / all of them.
+"""Spec: ``needs_offer.referral_destination_network`` = PTP-to-partner referrals to each network / all of them.
 
 Scenario of ``_needs_tables`` (end 2025-03-31). PTP-to-partner referrals made by the end and
 their destination's network: R1 O1, R3 O1, R4 O3, R5 O1, R6 O4 → communautaire (5); R2 O2 →
@@ -15,7 +15,7 @@ from proximite.indicators.needs_offer import referral_intensity
 
 from ._needs_tables import assert_share, assert_unchanged, copies, one, params, scenario, select
 
-ID = "needs.referral_destination_network"
+ID = "needs_offer.referral_destination_network"
 
 
 def test_destination_networks() -> None:

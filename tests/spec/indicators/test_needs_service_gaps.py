@@ -1,4 +1,4 @@
-"""Spec: ``needs.service_gaps`` = needs ``aucune_ressource`` or ``liste_attente`` / needs identified.
+"""Spec: ``needs_offer.service_gaps`` = needs ``aucune_ressource`` or ``liste_attente`` / needs identified.
 
 Scenario of ``_needs_tables`` (end 2025-03-31): needs N1–N8 (N9 identified after the end).
 Gaps: N3 (garde, aucune_ressource) and N5 (logement, liste_attente) → 2/8 at Québec.
@@ -14,7 +14,7 @@ from proximite.indicators.needs_offer import service_gaps
 
 from ._needs_tables import assert_share, assert_unchanged, copies, one, params, scenario, select
 
-ID = "needs.service_gaps"
+ID = "needs_offer.service_gaps"
 
 
 def test_service_gaps_shares() -> None:

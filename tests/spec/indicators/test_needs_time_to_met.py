@@ -1,4 +1,4 @@
-"""Spec: ``needs.time_to_met`` = Kaplan–Meier median days from identification to the need being met.
+"""Spec: ``needs_offer.time_to_met`` = Kaplan–Meier median days from identification to the need being met.
 
 Scenario of ``_needs_tables`` (end 2025-03-31). A met need (``repondu``) has its event at its
 status date; any other need is censored at max(status date, the family's last observation: its
@@ -36,7 +36,7 @@ from proximite.indicators.needs_offer import time_to_met
 
 from ._needs_tables import assert_unchanged, copies, one, params, scenario, select
 
-ID = "needs.time_to_met"
+ID = "needs_offer.time_to_met"
 DURATIONS = {"N1": 60, "N2": 213, "N3": 247, "N4": 0, "N5": 65, "N6": 90, "N7": 337, "N8": 395}
 EVENTS = {"N1": True, "N2": True, "N3": False, "N4": True, "N5": False, "N6": True, "N7": False, "N8": False}
 

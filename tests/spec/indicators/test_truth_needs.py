@@ -41,7 +41,7 @@ def quebec(result: pd.DataFrame, indicator: str, breakdown: str) -> pd.DataFrame
 # ---------------------------------------------------------------------------- (1) service gaps
 def planted_gap_checks(gaps: pd.DataFrame, pairs: list[dict[str, Any]]) -> dict[str, float]:
     """Share of judged planted pairs above the Québec share (point, and Wilson low), and ranked top 3."""
-    by_category = gaps[(gaps["indicator"] == "needs.service_gaps") & (gaps["breakdown"] == "need_category")]
+    by_category = gaps[(gaps["indicator"] == "needs_offer.service_gaps") & (gaps["breakdown"] == "need_category")]
     quebec_share = by_category[(by_category["scope"] == "quebec") & (by_category["stratum"] == "all")].set_index(
         "breakdown_value")["value"]
     territory = by_category[by_category["scope"] == "territory"].set_index(["scope_id", "breakdown_value"])
@@ -141,7 +141,7 @@ def expected_km_medians(truth: dict[str, Any], tables: dict[str, pd.DataFrame]) 
 def test_time_to_met_recovers_the_planted_medians(pilot) -> None:
     result, truth, tables = pilot
     expected = expected_km_medians(truth, tables)
-    km = quebec(result, "needs.time_to_met", "need_category")
+    km = quebec(result, "needs_offer.time_to_met", "need_category")
     frame = expected.join(km[["value", "ci_low", "ci_high", "n"]])
     judged = frame[frame["q"] > 0.6]
     covered = (judged["ci_low"] <= judged["expected"]) & (judged["expected"] <= judged["ci_high"])
@@ -160,8 +160,8 @@ def test_referral_destinations_and_intensity_match_the_calibration(pilot) -> Non
     result, truth, _ = pilot
     written = truth["calibration"]["realised_as_written"]
     for indicator, breakdown, key in (
-        ("needs.referral_destination_network", "network", "ptp_to_partner_network_shares"),
-        ("needs.referral_destination_mission", "mission", "ptp_to_partner_mission_shares"),
+        ("needs_offer.referral_destination_network", "network", "ptp_to_partner_network_shares"),
+        ("needs_offer.referral_destination_mission", "mission", "ptp_to_partner_mission_shares"),
     ):
         rows = quebec(result, indicator, breakdown)
         assert set(rows.index) == set(written[key])
@@ -171,8 +171,8 @@ def test_referral_destinations_and_intensity_match_the_calibration(pilot) -> Non
             # Same referrals, same organisations: the same figure up to truth.json's 6 decimals.
             assert abs(row["value"] - share) < 1e-5
     for indicator, key in (
-        ("needs.families_3plus_referrals", "families_with_3_or_more_ptp_to_partner_share"),
-        ("needs.partner_to_ptp_share", "partner_to_ptp_share"),
+        ("needs_offer.families_3plus_referrals", "families_with_3_or_more_ptp_to_partner_share"),
+        ("needs_offer.partner_to_ptp_share", "partner_to_ptp_share"),
     ):
         row = quebec(result, indicator, "all").loc["all"]
         assert row["ci_low"] <= written[key] <= row["ci_high"]
