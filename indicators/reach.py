@@ -90,7 +90,7 @@ def child_ages(child: pd.DataFrame, family: pd.DataFrame) -> pd.DataFrame:
 
     .. math:: \\text{young} = [\\text{born at contact}] \\cdot [0 \\le m < 72]
 
-    as the generator (``cohort/sandbox/_cohort.py``) defines "aged five or less": a *born*
+    as the generator (``cohort/sandbox/_families.py``) defines "aged five or less": a *born*
     child under six years at the family's first contact; its ages stay 35 days away from the
     six-year boundary, so the month-level birth date gives the same answer. Unborn children
     are never young but stay in the denominator (``age_known``); a born child without a

@@ -48,7 +48,7 @@ What is estimated, against which truth (the *target* column says which kind):
     closed otherwise (statuses ``aucune_ressource``, ``liste_attente``, ``non_repondu``,
     ``partiellement_repondu`` left out), event ``repondu``, censored at the family's exit or last
     observation (independent of :math:`T` in the generator). Counting the closed needs as at
-    risk, as the ``needs.time_to_met`` indicator does, estimates a longer "time until met, if
+    risk, as the ``needs_offer.time_to_met`` indicator does, estimates a longer "time until met, if
     ever" instead. Categories: ``alimentation`` (median 10 days) and ``logement`` (120 days) by
     default, the two most frequent.
 

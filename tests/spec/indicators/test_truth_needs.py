@@ -1,6 +1,6 @@
 """Truth recovery: the needs–offer indicators find what the generator planted (pilot-size cohort).
 
-The generator (``cohort/sandbox/synth.py`` → ``_cohort.make_needs`` / ``make_referrals``) writes
+The generator (``cohort/sandbox/synth.py`` → ``_needs.make_needs`` / ``_referrals.make_referrals``) writes
 its planted effects to ``truth.json``; these tests check the indicators against them.
 """
 
