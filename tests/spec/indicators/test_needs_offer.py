@@ -11,7 +11,7 @@ from proximite.indicators import compute_family
 from proximite.indicators.base import INDICATOR_COLUMNS, INDICATOR_DTYPES, IndicatorParameters
 from proximite.indicators.needs_offer import compute, data_end
 
-from ._needs_tables import assert_unchanged, copies, params, scenario
+from ._needs_offer_tables import assert_unchanged, copies, params, scenario
 
 IDS = {
     "needs_offer.match_rate",

@@ -1,6 +1,6 @@
 """Spec: ``needs_offer.referral_destination_network`` = PTP-to-partner referrals to each network / all of them.
 
-Scenario of ``_needs_tables`` (end 2025-03-31). PTP-to-partner referrals made by the end and
+Scenario of ``_needs_offer_tables`` (end 2025-03-31). PTP-to-partner referrals made by the end and
 their destination's network: R1 O1, R3 O1, R4 O3, R5 O1, R6 O4 → communautaire (5); R2 O2 →
 public_sss (1); R8 O6, R12 O6 → education (2); R11 → OX, missing from the organisation table
 (counted in the denominator only). Québec: communautaire 5/9, public_sss 1/9, education 2/9
@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from proximite.indicators.needs_offer import referral_intensity
 
-from ._needs_tables import assert_share, assert_unchanged, copies, one, params, scenario, select
+from ._needs_offer_tables import assert_share, assert_unchanged, copies, one, params, scenario, select
 
 ID = "needs_offer.referral_destination_network"
 

@@ -1,6 +1,6 @@
 """Spec: ``needs_offer.match_rate`` = needs met / needs identified, by wave and need category.
 
-Scenario of ``_needs_tables`` (end 2025-03-31). Wave k counts, among the families whose wave-k due
+Scenario of ``_needs_offer_tables`` (end 2025-03-31). Wave k counts, among the families whose wave-k due
 date (first contact + k months) is on or before the end and who had not left before their
 previous wave's due date, the needs identified on or before the due date; met = ``repondu`` dated
 on or before the due date.
@@ -22,7 +22,7 @@ import datetime as dt
 
 from proximite.indicators.needs_offer import match_rate
 
-from ._needs_tables import assert_share, assert_unchanged, copies, one, params, scenario, select
+from ._needs_offer_tables import assert_share, assert_unchanged, copies, one, params, scenario, select
 
 ID = "needs_offer.match_rate"
 

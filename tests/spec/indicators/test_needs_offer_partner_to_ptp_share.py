@@ -1,6 +1,6 @@
 """Spec: ``needs_offer.partner_to_ptp_share`` = referrals from a partner to the PTP / all referrals.
 
-Scenario of ``_needs_tables`` (end 2025-03-31). Referrals made by the end: R1–R8, R10, R11, R12
+Scenario of ``_needs_offer_tables`` (end 2025-03-31). Referrals made by the end: R1–R8, R10, R11, R12
 (11; R9 is after the end). From a partner to the PTP: R7 (F3) and R10 (F1) → 2/11.
 T1 (F1, F2: R1–R5, R10, R11): 1/7; T2 (F3: R6, R7): 1/2; T3 (F4: R8, R12): 0/2; region 01: 2/9.
 """
@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from proximite.indicators.needs_offer import referral_intensity
 
-from ._needs_tables import assert_share, assert_unchanged, copies, one, params, scenario
+from ._needs_offer_tables import assert_share, assert_unchanged, copies, one, params, scenario
 
 ID = "needs_offer.partner_to_ptp_share"
 

@@ -1,6 +1,6 @@
 """Spec: ``needs_offer.referral_destination_mission`` = PTP-to-partner referrals to each mission / all of them.
 
-Scenario of ``_needs_tables`` (end 2025-03-31). PTP-to-partner referrals made by the end and
+Scenario of ``_needs_offer_tables`` (end 2025-03-31). PTP-to-partner referrals made by the end and
 their destination's mission: R1, R3, R5 (O1) and R6 (O4) → famille_enfance (4); R2 (O2) →
 sante_mentale (1); R4 (O3) → aide_materielle_alimentation (1); R8, R12 (O6) → autre (2); R11 →
 OX, unknown (denominator only). Québec: 4/9, 1/9, 1/9, 2/9. Stratum rural at Québec scope (T2:
@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from proximite.indicators.needs_offer import referral_intensity
 
-from ._needs_tables import assert_share, one, params, scenario, select
+from ._needs_offer_tables import assert_share, one, params, scenario, select
 
 ID = "needs_offer.referral_destination_mission"
 QUEBEC = {"famille_enfance": 4, "sante_mentale": 1, "aide_materielle_alimentation": 1, "autre": 2}

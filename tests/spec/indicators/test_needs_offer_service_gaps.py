@@ -1,6 +1,6 @@
 """Spec: ``needs_offer.service_gaps`` = needs ``aucune_ressource`` or ``liste_attente`` / needs identified.
 
-Scenario of ``_needs_tables`` (end 2025-03-31): needs N1–N8 (N9 identified after the end).
+Scenario of ``_needs_offer_tables`` (end 2025-03-31): needs N1–N8 (N9 identified after the end).
 Gaps: N3 (garde, aucune_ressource) and N5 (logement, liste_attente) → 2/8 at Québec.
 
 - T1 (N1–N5): 2/5; T2 (N6, N7): 0/2; T3 (N8): 0/1; region 01: 2/7.
@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from proximite.indicators.needs_offer import service_gaps
 
-from ._needs_tables import assert_share, assert_unchanged, copies, one, params, scenario, select
+from ._needs_offer_tables import assert_share, assert_unchanged, copies, one, params, scenario, select
 
 ID = "needs_offer.service_gaps"
 

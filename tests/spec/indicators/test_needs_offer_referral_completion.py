@@ -1,6 +1,6 @@
 """Spec: ``needs_offer.referral_completion`` = PTP-to-partner referrals with a service received / referrals made.
 
-Scenario of ``_needs_tables`` (end 2025-03-31). PTP-to-partner referrals made by the end: R1, R2,
+Scenario of ``_needs_offer_tables`` (end 2025-03-31). PTP-to-partner referrals made by the end: R1, R2,
 R3, R4, R5, R6, R8, R11, R12 (R9 is after the end; R7 and R10 go from a partner to the PTP).
 Service received: R1, R3, R5, R12 (R6's service comes after the end, so it is still pending)
 → 4/9 over the whole follow-up.
@@ -17,7 +17,7 @@ import pandas as pd
 
 from proximite.indicators.needs_offer import referral_completion
 
-from ._needs_tables import assert_share, assert_unchanged, copies, one, params, scenario, select
+from ._needs_offer_tables import assert_share, assert_unchanged, copies, one, params, scenario, select
 
 ID = "needs_offer.referral_completion"
 

@@ -1,6 +1,6 @@
 """Spec: ``needs_offer.families_3plus_referrals`` = families with ≥ 3 PTP-to-partner referrals / families.
 
-Scenario of ``_needs_tables`` (end 2025-03-31). Families first contacted by the end: F1–F5 (F6
+Scenario of ``_needs_offer_tables`` (end 2025-03-31). Families first contacted by the end: F1–F5 (F6
 comes after). PTP-to-partner referrals made by the end: F1 R1 R2 R3 R4 → 4 (R10 goes from a
 partner to the PTP); F2 R5 R11 → 2; F3 R6 → 1; F4 R8 R12 → 2 (R9, after the end, would have made
 3); F5 none. → 1/5 at Québec; T1 (F1, F2) 1/2; T2 (F3) 0/1; T3 (F4, F5) 0/2; region 01 1/3.
@@ -12,7 +12,7 @@ import datetime as dt
 
 from proximite.indicators.needs_offer import referral_intensity
 
-from ._needs_tables import assert_share, assert_unchanged, copies, one, params, scenario
+from ._needs_offer_tables import assert_share, assert_unchanged, copies, one, params, scenario
 
 ID = "needs_offer.families_3plus_referrals"
 

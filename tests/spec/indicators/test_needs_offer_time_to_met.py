@@ -1,6 +1,6 @@
 """Spec: ``needs_offer.time_to_met`` = Kaplan–Meier median days from identification to the need being met.
 
-Scenario of ``_needs_tables`` (end 2025-03-31). A met need (``repondu``) has its event at its
+Scenario of ``_needs_offer_tables`` (end 2025-03-31). A met need (``repondu``) has its event at its
 status date; any other need is censored at max(status date, the family's last observation: its
 exit date, else its latest assessment, need status or referral date), capped at the end.
 
@@ -34,7 +34,7 @@ from lifelines.utils import median_survival_times
 
 from proximite.indicators.needs_offer import time_to_met
 
-from ._needs_tables import assert_unchanged, copies, one, params, scenario, select
+from ._needs_offer_tables import assert_unchanged, copies, one, params, scenario, select
 
 ID = "needs_offer.time_to_met"
 DURATIONS = {"N1": 60, "N2": 213, "N3": 247, "N4": 0, "N5": 65, "N6": 90, "N7": 337, "N8": 395}
