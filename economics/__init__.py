@@ -3,10 +3,13 @@
 Costing, cost per outcome and programme funding (issue 8, part 1):
 
 - :mod:`~proximite.economics.costing`: activity-based costs from the registry (PTP time × loaded
-  wage, travel, supervision and training) by territory and quarter, reconciled with the
-  programme budgets (``cost`` table); :func:`cost` returns :class:`CostingResults`; parameters
-  in ``economics/params/costing.yaml`` (:func:`load_costing_parameters`); :func:`inflate` with
-  the CPI table of ``economics/data`` (:func:`load_cpi`);
+  wage, travel, supervision and training: :mod:`~proximite.economics.activity_costs`) by
+  territory and quarter, reconciled with the programme budgets (``cost`` table:
+  :mod:`~proximite.economics.budget_reconciliation`); :func:`cost` returns
+  :class:`CostingResults`; parameters in ``economics/params/costing.yaml``
+  (:mod:`~proximite.economics.costing_parameters`, :func:`load_costing_parameters`);
+  :func:`inflate` with the CPI table of ``economics/data`` (:mod:`~proximite.economics.inflation`,
+  :func:`load_cpi`); the shared vocabulary and error in :mod:`~proximite.economics.costing_base`;
 - :mod:`~proximite.economics.outcomes`: :func:`cost_per_outcome` (per family reached, isolated
   family reached, need met, meaningful isolation reduction) with the indicators' intervals;
 - :mod:`~proximite.economics.funding`: :func:`load_funding_table` (the 2019 Avenir d'enfants
@@ -32,21 +35,16 @@ from proximite.economics.benefit import (
     discount_factors,
     present_value,
 )
-from proximite.economics.costing import (
-    CostingError,
-    CostingParameters,
-    CostingResults,
-    cost,
-    inflate,
-    load_costing_parameters,
-    load_cpi,
-    reconcile,
-)
+from proximite.economics.budget_reconciliation import reconcile
+from proximite.economics.costing import CostingResults, cost
+from proximite.economics.costing_base import CostingError
+from proximite.economics.costing_parameters import CostingParameters, load_costing_parameters
 from proximite.economics.funding import (
     FundingSummary,
     funding_summary,
     load_funding_table,
 )
+from proximite.economics.inflation import inflate, load_cpi
 from proximite.economics.outcomes import CostPerOutcome, cost_per_outcome
 from proximite.economics.parameters import (
     BenefitParameters,

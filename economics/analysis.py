@@ -21,7 +21,8 @@ import numpy as np
 import pandas as pd
 
 from proximite.economics.benefit import CostBenefit, CostBenefitResults
-from proximite.economics.costing import CostingParameters, CostingResults, cost
+from proximite.economics.costing import CostingResults, cost
+from proximite.economics.costing_parameters import CostingParameters
 from proximite.economics.funding import FundingSummary, funding_summary
 from proximite.economics.outcomes import CostPerOutcome, cost_per_outcome
 from proximite.economics.parameters import BenefitParameters
