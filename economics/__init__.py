@@ -19,7 +19,10 @@ Cost–benefit and uncertainty (issue 8, part 2):
 
 - :mod:`~proximite.economics.parameters`: the parameter file ``economics/params/benefits.yaml``
   (unit values, effects, SROI shares, each with its distribution, source and year; placeholders
-  by default), :func:`load_benefit_parameters`, ``publishable()``;
+  by default), :func:`load_benefit_parameters`, read into
+  :mod:`~proximite.economics.benefit_parameters` (:class:`BenefitParameters`, ``publishable()``)
+  of :mod:`~proximite.economics.uncertain_values` (one sourced value and its distribution);
+  :mod:`~proximite.economics.publication` says whether results may be published;
 - :mod:`~proximite.economics.benefit`: :class:`CostBenefit` → :class:`CostBenefitResults` (PV
   of costs and benefits, NPV, BCR, discount-rate sensitivity, ``require_publishable()``);
 - :mod:`~proximite.economics.psa`: :func:`run_psa` (vectorised, chunked by seed sequence:
@@ -35,6 +38,7 @@ from proximite.economics.benefit import (
     discount_factors,
     present_value,
 )
+from proximite.economics.benefit_parameters import BenefitParameters
 from proximite.economics.budget_reconciliation import reconcile
 from proximite.economics.costing import CostingResults, cost
 from proximite.economics.costing_base import CostingError
@@ -46,13 +50,7 @@ from proximite.economics.funding import (
 )
 from proximite.economics.inflation import inflate, load_cpi
 from proximite.economics.outcomes import CostPerOutcome, cost_per_outcome
-from proximite.economics.parameters import (
-    BenefitParameters,
-    ParameterError,
-    PublicationError,
-    load_benefit_parameters,
-    parse_benefit_parameters,
-)
+from proximite.economics.parameters import load_benefit_parameters, parse_benefit_parameters
 from proximite.economics.psa import (
     OneWayResults,
     PSAChunk,
@@ -63,6 +61,8 @@ from proximite.economics.psa import (
     psa_chunk,
     run_psa,
 )
+from proximite.economics.publication import PublicationError
+from proximite.economics.uncertain_values import ParameterError
 
 __all__ = [
     # costing, cost per outcome, funding (issue 8, part 1)

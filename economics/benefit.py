@@ -21,14 +21,9 @@ from typing import TYPE_CHECKING, Any, TypeAlias
 import numpy as np
 import pandas as pd
 from proximite.errors import ProximiteError
-from proximite.economics.parameters import (
-    PERSPECTIVES,
-    BenefitParameters,
-    Outcome,
-    PublicationCheck,
-    PublicationStatus,
-    load_benefit_parameters,
-)
+from proximite.economics.benefit_parameters import PERSPECTIVES, BenefitParameters, Outcome
+from proximite.economics.parameters import load_benefit_parameters
+from proximite.economics.publication import PublicationCheck, PublicationStatus
 
 if TYPE_CHECKING:  # pragma: no cover - typing only
     from matplotlib.axes import Axes
