@@ -3,10 +3,13 @@
 Costing, cost per outcome and programme funding (issue 8, part 1):
 
 - :mod:`~proximite.economics.costing`: activity-based costs from the registry (PTP time × loaded
-  wage, travel, supervision and training) by territory and quarter, reconciled with the
-  programme budgets (``cost`` table); :func:`cost` returns :class:`CostingResults`; parameters
-  in ``economics/params/costing.yaml`` (:func:`load_costing_parameters`); :func:`inflate` with
-  the CPI table of ``economics/data`` (:func:`load_cpi`);
+  wage, travel, supervision and training: :mod:`~proximite.economics.activity_costs`) by
+  territory and quarter, reconciled with the programme budgets (``cost`` table:
+  :mod:`~proximite.economics.budget_reconciliation`); :func:`cost` returns
+  :class:`CostingResults`; parameters in ``economics/params/costing.yaml``
+  (:mod:`~proximite.economics.costing_parameters`, :func:`load_costing_parameters`);
+  :func:`inflate` with the CPI table of ``economics/data`` (:mod:`~proximite.economics.inflation`,
+  :func:`load_cpi`); the shared vocabulary and error in :mod:`~proximite.economics.costing_base`;
 - :mod:`~proximite.economics.outcomes`: :func:`cost_per_outcome` (per family reached, isolated
   family reached, need met, meaningful isolation reduction) with the indicators' intervals;
 - :mod:`~proximite.economics.funding`: :func:`load_funding_table` (the 2019 Avenir d'enfants
@@ -16,7 +19,10 @@ Cost–benefit and uncertainty (issue 8, part 2):
 
 - :mod:`~proximite.economics.parameters`: the parameter file ``economics/params/benefits.yaml``
   (unit values, effects, SROI shares, each with its distribution, source and year; placeholders
-  by default), :func:`load_benefit_parameters`, ``publishable()``;
+  by default), :func:`load_benefit_parameters`, read into
+  :mod:`~proximite.economics.benefit_parameters` (:class:`BenefitParameters`, ``publishable()``)
+  of :mod:`~proximite.economics.uncertain_values` (one sourced value and its distribution);
+  :mod:`~proximite.economics.publication` says whether results may be published;
 - :mod:`~proximite.economics.benefit`: :class:`CostBenefit` → :class:`CostBenefitResults` (PV
   of costs and benefits, NPV, BCR, discount-rate sensitivity, ``require_publishable()``);
 - :mod:`~proximite.economics.psa`: :func:`run_psa` (vectorised, chunked by seed sequence:
@@ -32,29 +38,19 @@ from proximite.economics.benefit import (
     discount_factors,
     present_value,
 )
-from proximite.economics.costing import (
-    CostingError,
-    CostingParameters,
-    CostingResults,
-    cost,
-    inflate,
-    load_costing_parameters,
-    load_cpi,
-    reconcile,
-)
+from proximite.economics.benefit_parameters import BenefitParameters
+from proximite.economics.budget_reconciliation import reconcile
+from proximite.economics.costing import CostingResults, cost
+from proximite.economics.costing_base import CostingError
+from proximite.economics.costing_parameters import CostingParameters, load_costing_parameters
 from proximite.economics.funding import (
     FundingSummary,
     funding_summary,
     load_funding_table,
 )
+from proximite.economics.inflation import inflate, load_cpi
 from proximite.economics.outcomes import CostPerOutcome, cost_per_outcome
-from proximite.economics.parameters import (
-    BenefitParameters,
-    ParameterError,
-    PublicationError,
-    load_benefit_parameters,
-    parse_benefit_parameters,
-)
+from proximite.economics.parameters import load_benefit_parameters, parse_benefit_parameters
 from proximite.economics.psa import (
     OneWayResults,
     PSAChunk,
@@ -65,6 +61,8 @@ from proximite.economics.psa import (
     psa_chunk,
     run_psa,
 )
+from proximite.economics.publication import PublicationError
+from proximite.economics.uncertain_values import ParameterError
 
 __all__ = [
     # costing, cost per outcome, funding (issue 8, part 1)

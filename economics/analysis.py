@@ -21,10 +21,11 @@ import numpy as np
 import pandas as pd
 
 from proximite.economics.benefit import CostBenefit, CostBenefitResults
-from proximite.economics.costing import CostingParameters, CostingResults, cost
+from proximite.economics.costing import CostingResults, cost
+from proximite.economics.costing_parameters import CostingParameters
 from proximite.economics.funding import FundingSummary, funding_summary
 from proximite.economics.outcomes import CostPerOutcome, cost_per_outcome
-from proximite.economics.parameters import BenefitParameters
+from proximite.economics.benefit_parameters import BenefitParameters
 from proximite.economics.psa import OneWayResults, PSAChunk, PSAResults, combine_with_base_case, one_way, run_psa
 
 __all__ = [

@@ -21,14 +21,9 @@ from typing import TYPE_CHECKING, Any, TypeAlias
 import numpy as np
 import pandas as pd
 from proximite.errors import ProximiteError
-from proximite.economics.parameters import (
-    PERSPECTIVES,
-    BenefitParameters,
-    Outcome,
-    PublicationCheck,
-    PublicationStatus,
-    load_benefit_parameters,
-)
+from proximite.economics.benefit_parameters import PERSPECTIVES, BenefitParameters, Outcome
+from proximite.economics.parameters import load_benefit_parameters
+from proximite.economics.publication import PublicationCheck, PublicationStatus
 
 if TYPE_CHECKING:  # pragma: no cover - typing only
     from matplotlib.axes import Axes
@@ -160,42 +155,9 @@ class Design:
 
         cost_series = _as_year_series(costs, "costs")
         counted = parameters.outcomes_for(perspective)
-        if isinstance(families, Mapping):
-            unknown = sorted(set(families) - set(parameters.outcomes))
-            if unknown:
-                raise CostBenefitError(
-                    f"families: unknown outcome(s) {', '.join(map(str, unknown))}; the outcomes are {', '.join(parameters.outcomes)}"
-                )
-            missing = [o.key for o in counted if o.key not in families]
-            if missing:
-                raise CostBenefitError(f"families: no count for the counted outcome(s) {', '.join(missing)}")
-            family_series = {o.key: _as_year_series(families[o.key], f"families[{o.key}]") for o in counted}
-        elif isinstance(families, pd.DataFrame) and not {"year", "period"} & set(families.columns):
-            family_series = {}
-            for o in counted:
-                if o.key not in families.columns:
-                    raise CostBenefitError(f"families: no column for the counted outcome {o.key!r}")
-                family_series[o.key] = _as_year_series(families[o.key], f"families[{o.key}]")
-        else:
-            shared = _as_year_series(families, "families")
-            family_series = {o.key: shared for o in counted}
-
+        family_series = _family_series(parameters, families, counted)
         labelled = [s for s in [cost_series, *family_series.values()] if isinstance(s, pd.Series)]
-        if labelled:
-            if program_years is not None:
-                raise CostBenefitError("program_years applies only when costs and families are plain numbers")
-            labels = sorted({int(label) for s in labelled for label in s.index})
-            origin = labels[0]
-            n_program = labels[-1] - origin + 1
-        else:
-            origin = 0
-            n_program = 1 if program_years is None else int(program_years)
-            if n_program < 1:
-                raise CostBenefitError(f"program_years must be ≥ 1 (got {program_years!r})")
-        if n_program > horizon:
-            raise CostBenefitError(
-                f"the programme's {n_program} year(s) run beyond the horizon of {horizon} year(s); lengthen horizon_years"
-            )
+        origin, n_program = _programme_years(labelled, program_years, horizon)
 
         def to_flows(series: pd.Series | float) -> np.ndarray:
             flows = np.zeros(horizon)
@@ -210,13 +172,7 @@ class Design:
         counts = {}
         for outcome in counted:
             reached = to_flows(family_series[outcome.key])
-            matrix = np.zeros((horizon, outcome.duration_years))
-            for cohort in np.flatnonzero(reached):
-                for k in range(outcome.duration_years):
-                    t = cohort + outcome.start_year + k
-                    if t < horizon:
-                        matrix[t, k] += reached[cohort]
-            exposure[outcome.key] = matrix
+            exposure[outcome.key] = _exposure(outcome, reached, horizon)
             counts[outcome.key] = float(reached.sum())
         years = tuple(range(origin, origin + horizon)) if labelled else tuple(range(horizon))
         return cls(
@@ -229,6 +185,60 @@ class Design:
             outcomes=tuple(parameters.outcomes.values()),
             program_years=n_program,
         )
+
+
+def _family_series(parameters: BenefitParameters, families: Families, counted: list[Outcome]) -> dict[str, pd.Series | float]:
+    """Families reached per counted outcome: one count or series per outcome, or one shared by all."""
+    if isinstance(families, Mapping):
+        unknown = sorted(set(families) - set(parameters.outcomes))
+        if unknown:
+            raise CostBenefitError(
+                f"families: unknown outcome(s) {', '.join(map(str, unknown))}; the outcomes are {', '.join(parameters.outcomes)}"
+            )
+        missing = [o.key for o in counted if o.key not in families]
+        if missing:
+            raise CostBenefitError(f"families: no count for the counted outcome(s) {', '.join(missing)}")
+        return {o.key: _as_year_series(families[o.key], f"families[{o.key}]") for o in counted}
+    if isinstance(families, pd.DataFrame) and not {"year", "period"} & set(families.columns):
+        family_series = {}
+        for o in counted:
+            if o.key not in families.columns:
+                raise CostBenefitError(f"families: no column for the counted outcome {o.key!r}")
+            family_series[o.key] = _as_year_series(families[o.key], f"families[{o.key}]")
+        return family_series
+    shared = _as_year_series(families, "families")
+    return {o.key: shared for o in counted}
+
+
+def _programme_years(labelled: list[pd.Series], program_years: int | None, horizon: int) -> tuple[int, int]:
+    """The first programme year (label) and the number of programme years, checked against the horizon."""
+    if labelled:
+        if program_years is not None:
+            raise CostBenefitError("program_years applies only when costs and families are plain numbers")
+        labels = sorted({int(label) for s in labelled for label in s.index})
+        origin = labels[0]
+        n_program = labels[-1] - origin + 1
+    else:
+        origin = 0
+        n_program = 1 if program_years is None else int(program_years)
+        if n_program < 1:
+            raise CostBenefitError(f"program_years must be ≥ 1 (got {program_years!r})")
+    if n_program > horizon:
+        raise CostBenefitError(
+            f"the programme's {n_program} year(s) run beyond the horizon of {horizon} year(s); lengthen horizon_years"
+        )
+    return origin, n_program
+
+
+def _exposure(outcome: Outcome, reached: np.ndarray, horizon: int) -> np.ndarray:
+    """E[t, k]: families reached in year c whose effect is in its k-th year at t (t = c + s + k)."""
+    matrix = np.zeros((horizon, outcome.duration_years))
+    for cohort in np.flatnonzero(reached):
+        for k in range(outcome.duration_years):
+            t = cohort + outcome.start_year + k
+            if t < horizon:
+                matrix[t, k] += reached[cohort]
+    return matrix
 
 
 def _as_year_series(data: Any, what: str) -> pd.Series | float:
@@ -481,6 +491,41 @@ class CostBenefit:
 def _results(model: CostBenefit, design: Design, values: dict[str, np.ndarray], base: dict[str, Any]) -> CostBenefitResults:
     parameters = model.parameters
     counted = {o.key for o in design.counted}
+    publication = parameters.publishable()
+    statistics: dict[str, Any] = {
+        "perspective": design.perspective,
+        "horizon_years": design.horizon_years,
+        "program_years": design.program_years,
+        "discount_rate": model.discount_rate,
+        "price_year": parameters.price_year,
+        "currency": parameters.currency,
+        "pv_costs": float(base["pv_costs"][0]),
+        "pv_benefits": float(base["pv_benefits"][0]),
+        "npv": float(base["npv"][0]),
+        "bcr": float(base["bcr"][0]),
+        "outcomes_counted": len(counted),
+        "publishable": bool(publication),
+        "blockers": len(publication.blockers),
+        "timing": TIMING_CONVENTION,
+    }
+    title = (
+        f"Cost–benefit ({design.perspective} perspective, {design.horizon_years}-year horizon, "
+        f"{model.discount_rate:.1%} real, {parameters.currency} {parameters.price_year})"
+    )
+    extra = {
+        "discounting": _discounting_table(model, design, values, base),
+        "flows": _flow_table(model, design, base),
+        "cheers": _cheers_table(model, design, counted),
+    }
+    return CostBenefitResults(
+        summary=_summary_table(design, values, base), statistics=statistics, title=title, extra=extra,
+        publication=publication,
+    )
+
+
+def _summary_table(design: Design, values: dict[str, np.ndarray], base: dict[str, Any]) -> pd.DataFrame:
+    """One row per outcome (counted or not), then the benefits, costs and net totals."""
+    counted = {o.key for o in design.counted}
     pv_benefits = float(base["pv_benefits"][0])
     rows = []
     for outcome in design.outcomes:
@@ -514,9 +559,11 @@ def _results(model: CostBenefit, design: Design, values: dict[str, np.ndarray], 
             "impact_factor": math.nan, "unit_value": math.nan, "undiscounted": undiscounted, "present_value": pv,
             "share_of_benefits": share,
         })
-    summary = pd.DataFrame(rows, index=pd.Index([o.key for o in design.outcomes] + ["benefits", "costs", "net"], name="outcome"))
+    return pd.DataFrame(rows, index=pd.Index([o.key for o in design.outcomes] + ["benefits", "costs", "net"], name="outcome"))
 
-    # discount-rate sensitivity (the base rate and the others, in increasing order)
+
+def _discounting_table(model: CostBenefit, design: Design, values: dict[str, np.ndarray], base: dict[str, Any]) -> pd.DataFrame:
+    """Discount-rate sensitivity: the base rate and the others, in increasing order."""
     sensitivity_rows = []
     for rate in sorted({model.discount_rate, *model.discount_sensitivity}):
         result = base if rate == model.discount_rate else evaluate(design, values, rate)
@@ -525,8 +572,11 @@ def _results(model: CostBenefit, design: Design, values: dict[str, np.ndarray], 
             "pv_costs": float(result["pv_costs"][0]), "pv_benefits": float(result["pv_benefits"][0]),
             "npv": float(result["npv"][0]), "bcr": float(result["bcr"][0]),
         })
-    discounting = pd.DataFrame(sensitivity_rows).set_index("discount_rate")
+    return pd.DataFrame(sensitivity_rows).set_index("discount_rate")
 
+
+def _flow_table(model: CostBenefit, design: Design, base: dict[str, Any]) -> pd.DataFrame:
+    """Costs and benefits by year t, with the discount factor and the discounted net flow."""
     d = discount_factors(model.discount_rate, design.horizon_years)
     flow_table = pd.DataFrame({"year": list(design.years), "discount_factor": d, "costs": base["cost_flows"][:, 0]})
     for key in base["benefit_flows"]:
@@ -535,27 +585,15 @@ def _results(model: CostBenefit, design: Design, values: dict[str, np.ndarray], 
     flow_table["benefits"] = flow_table[benefit_columns].sum(axis=1) if benefit_columns else 0.0
     flow_table["net_discounted"] = (flow_table["benefits"] - flow_table["costs"]) * d
     flow_table.index = pd.RangeIndex(design.horizon_years, name="t")
+    return flow_table
 
-    publication = parameters.publishable()
-    statistics: dict[str, Any] = {
-        "perspective": design.perspective,
-        "horizon_years": design.horizon_years,
-        "program_years": design.program_years,
-        "discount_rate": model.discount_rate,
-        "price_year": parameters.price_year,
-        "currency": parameters.currency,
-        "pv_costs": pv_costs,
-        "pv_benefits": pv_benefits,
-        "npv": npv,
-        "bcr": float(base["bcr"][0]),
-        "outcomes_counted": len(counted),
-        "publishable": bool(publication),
-        "blockers": len(publication.blockers),
-        "timing": TIMING_CONVENTION,
-    }
+
+def _cheers_table(model: CostBenefit, design: Design, counted: set[str]) -> pd.DataFrame:
+    """The CHEERS items this analysis reports (perspective, horizon, discounting, valuation...)."""
+    parameters = model.parameters
     values_all = list(parameters.values())
     placeholders = sum(1 for value in values_all if value.placeholder)
-    cheers = pd.DataFrame(
+    return pd.DataFrame(
         [
             ("Perspective", f"{design.perspective}; outcomes counted: {', '.join(sorted(counted)) or 'none'}"),
             ("Comparator", "no outreach: baseline probabilities, relative risks, deadweight and attribution state the counterfactual"),
@@ -568,14 +606,6 @@ def _results(model: CostBenefit, design: Design, values: dict[str, np.ndarray], 
         ],
         columns=["item", "reported"],
     ).set_index("item")
-    title = (
-        f"Cost–benefit ({design.perspective} perspective, {design.horizon_years}-year horizon, "
-        f"{model.discount_rate:.1%} real, {parameters.currency} {parameters.price_year})"
-    )
-    return CostBenefitResults(
-        summary=summary, statistics=statistics, title=title,
-        extra={"discounting": discounting, "flows": flow_table, "cheers": cheers}, publication=publication,
-    )
 
 
 @dataclass

@@ -8,14 +8,14 @@ table's rows.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
-from proximite.economics.costing import CostingError
+from proximite.economics.costing_base import CostingError
 
 if TYPE_CHECKING:  # pragma: no cover - typing only
     from matplotlib.axes import Axes
@@ -168,10 +168,22 @@ def funding_summary(table: pd.DataFrame, *, regions: Sequence[str] | None = None
     frame["region_code"] = frame["region_code"].astype("string")
     if "region" not in frame.columns:
         frame["region"] = frame["region_code"]
+    per_region = _per_region(frame)
+    chosen = _chosen_regions(frame, regions) if regions is not None else []
+    per_region["selected"] = per_region.index.isin(chosen)
+    totals = _totals(per_region)
+    result = pd.concat([per_region, _total_row(totals)])
+    result.index.name = "region_code"
+    selection = _selection(per_region, chosen, totals) if regions is not None else {}
+    return FundingSummary(table=result, totals=totals, selection=selection)
+
+
+def _per_region(frame: pd.DataFrame) -> pd.DataFrame:
+    """Each region's figures and ratios (index ``region_code``)."""
     children = frame["children_0_5"].to_numpy(dtype="float64")
     funding = frame["funding_cad"].to_numpy(dtype="float64")
     total_children = float(children.sum())
-    per_region = pd.DataFrame(
+    return pd.DataFrame(
         {
             "region": frame["region"].astype("string").to_numpy(),
             "children_0_5": frame["children_0_5"].to_numpy(dtype="int64"),
@@ -185,26 +197,33 @@ def funding_summary(table: pd.DataFrame, *, regions: Sequence[str] | None = None
         },
         index=pd.Index(frame["region_code"].to_numpy(dtype=object), name="region_code"),
     )
+
+
+def _chosen_regions(frame: pd.DataFrame, regions: Sequence[str]) -> list[str]:
+    """The codes of ``regions`` (given by code, by name, or by code without its leading zero), once each."""
     chosen: list[str] = []
-    if regions is not None:
-        by_name = {str(name): str(code) for code, name in zip(frame["region_code"], frame["region"])}
-        codes = set(map(str, frame["region_code"]))
-        for region in regions:
-            key = str(region)
-            if key in codes:
-                chosen.append(key)
-            elif key in by_name:
-                chosen.append(by_name[key])
-            elif key.zfill(2) in codes:
-                chosen.append(key.zfill(2))
-            else:
-                raise CostingError(f"unknown region {key!r}; the table's regions are {', '.join(sorted(codes))}")
-        chosen = list(dict.fromkeys(chosen))
-    per_region["selected"] = per_region.index.isin(chosen)
+    by_name = {str(name): str(code) for code, name in zip(frame["region_code"], frame["region"])}
+    codes = set(map(str, frame["region_code"]))
+    for region in regions:
+        key = str(region)
+        if key in codes:
+            chosen.append(key)
+        elif key in by_name:
+            chosen.append(by_name[key])
+        elif key.zfill(2) in codes:
+            chosen.append(key.zfill(2))
+        else:
+            raise CostingError(f"unknown region {key!r}; the table's regions are {', '.join(sorted(codes))}")
+    return list(dict.fromkeys(chosen))
+
+
+def _totals(per_region: pd.DataFrame) -> dict[str, Any]:
+    """The overall figures and ratios of the table."""
     resources = float(per_region["resources"].sum())
     fte = float(per_region["fte"].sum())
-    total_funding = float(funding.sum())
-    totals: dict[str, Any] = {
+    total_funding = float(per_region["funding_cad"].to_numpy(dtype="float64").sum())
+    total_children = float(per_region["children_0_5"].to_numpy(dtype="float64").sum())
+    return {
         "regions": len(per_region),
         "regions_funded": int((per_region["funding_cad"] > 0).sum()),
         "regions_with_resources": int((per_region["resources"] > 0).sum()),
@@ -216,36 +235,39 @@ def funding_summary(table: pd.DataFrame, *, regions: Sequence[str] | None = None
         "funding_per_fte": float(_ratio(total_funding, fte)),
         "funding_per_child": float(_ratio(total_funding, total_children)),
     }
-    total_row = pd.DataFrame(
+
+
+def _total_row(totals: Mapping[str, Any]) -> pd.DataFrame:
+    """The ``total`` row of the table."""
+    return pd.DataFrame(
         {
             "region": ["total"],
             "children_0_5": [totals["children_0_5"]],
-            "resources": [resources],
-            "fte": [fte],
-            "funding_cad": [total_funding],
+            "resources": [totals["resources"]],
+            "fte": [totals["fte"]],
+            "funding_cad": [totals["funding_cad"]],
             "funding_per_resource": [totals["funding_per_resource"]],
             "funding_per_fte": [totals["funding_per_fte"]],
             "funding_per_child": [totals["funding_per_child"]],
-            "children_share": [1.0 if total_children > 0 else np.nan],
+            "children_share": [1.0 if totals["children_0_5"] > 0 else np.nan],
             "selected": [False],
         },
         index=pd.Index(["total"], name="region_code"),
     )
-    result = pd.concat([per_region, total_row])
-    result.index.name = "region_code"
-    selection: dict[str, Any] = {}
-    if regions is not None:
-        picked = per_region[per_region["selected"]]
-        selected_children = int(picked["children_0_5"].sum())
-        selected_funding = float(picked["funding_cad"].sum())
-        selection = {
-            "regions": chosen,
-            "children_0_5": selected_children,
-            "children_share": float(_ratio(selected_children, total_children)),
-            "resources": float(picked["resources"].sum()),
-            "fte": float(picked["fte"].sum()),
-            "funding_cad": selected_funding,
-            "funding_share": float(_ratio(selected_funding, total_funding)),
-            "funding_per_child": float(_ratio(selected_funding, selected_children)),
-        }
-    return FundingSummary(table=result, totals=totals, selection=selection)
+
+
+def _selection(per_region: pd.DataFrame, chosen: list[str], totals: Mapping[str, Any]) -> dict[str, Any]:
+    """The chosen regions' figures and shares."""
+    picked = per_region[per_region["selected"]]
+    selected_children = int(picked["children_0_5"].sum())
+    selected_funding = float(picked["funding_cad"].sum())
+    return {
+        "regions": chosen,
+        "children_0_5": selected_children,
+        "children_share": float(_ratio(selected_children, float(totals["children_0_5"]))),
+        "resources": float(picked["resources"].sum()),
+        "fte": float(picked["fte"].sum()),
+        "funding_cad": selected_funding,
+        "funding_share": float(_ratio(selected_funding, totals["funding_cad"])),
+        "funding_per_child": float(_ratio(selected_funding, selected_children)),
+    }

@@ -25,7 +25,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
-from proximite.economics.costing import CostingError, CostingResults
+from proximite.economics.costing import CostingResults
+from proximite.economics.costing_base import CostingError
 
 if TYPE_CHECKING:  # pragma: no cover - typing only
     from matplotlib.axes import Axes

@@ -30,7 +30,9 @@ from proximite.economics.benefit import (
     evaluate,
     used_values,
 )
-from proximite.economics.parameters import BenefitParameters, PublicationCheck, PublicationStatus, Value
+from proximite.economics.benefit_parameters import BenefitParameters
+from proximite.economics.publication import PublicationCheck, PublicationStatus
+from proximite.economics.uncertain_values import Value
 
 if TYPE_CHECKING:  # pragma: no cover - typing only
     from matplotlib.axes import Axes

@@ -442,62 +442,16 @@ def write_data_docs(
     shares stay, offending values stay only for coded and numeric columns; row positions, keys
     and dates never appear.
     """
-    import json
     import shutil
 
-    gx = _gx()
-    from great_expectations.core.expectation_validation_result import (
-        ExpectationSuiteValidationResult,
-        ExpectationSuiteValidationResultSchema,
-        ExpectationValidationResult,
-    )
-    from great_expectations.core.run_identifier import RunIdentifier
-    from great_expectations.data_context.types.resource_identifiers import (
-        ExpectationSuiteIdentifier,
-        ValidationResultIdentifier,
-    )
-
+    _gx()  # fails before the folder is touched when Great Expectations is missing
     site = Path(directory)
     store = site / STORE_FOLDER
     store.mkdir(parents=True, exist_ok=True)
     run_time = dt.datetime.now(dt.UTC)
     for run in runs:
-        if not run.results:
-            continue
-        suite = gx.ExpectationSuite(
-            name=run.name,
-            expectations=[copy.deepcopy(config) for config in run.expectations],
-            notes=list(run.notes) or None,
-        )
-        results = []
-        for item in run.results:
-            rule = run.rules.get(item.expectation_config.meta.get("rule_id"))
-            results.append(
-                ExpectationValidationResult(
-                    success=item.success, expectation_config=item.expectation_config, result=_safe_result(rule, item.result),
-                )
-            )
-        successes = sum(bool(item.success) for item in results)
-        suite_result = ExpectationSuiteValidationResult(
-            success=successes == len(results),
-            results=results,
-            suite_name=run.name,
-            statistics={
-                "evaluated_expectations": len(results),
-                "successful_expectations": successes,
-                "unsuccessful_expectations": len(results) - successes,
-                "success_percent": 100.0 * successes / len(results),
-            },
-            meta={key: value for key, value in run.meta.items() if key not in {"batch_parameters", "run_id", "validation_time"}},
-        )
-        record = {
-            "run_name": run_name, "run_time": run_time.isoformat(), "batch": run.table,
-            "suite": suite.to_json_dict(), "result": suite_result.to_json_dict(),
-        }
-        temporary = store / f".{run.name}.json.tmp"
-        temporary.write_text(json.dumps(record, ensure_ascii=False), encoding="utf-8")
-        temporary.replace(store / f"{run.name}.json")
-
+        if run.results:
+            _keep_run(store, run, run_name=run_name, run_time=run_time)
     context = _ephemeral_context()
     context.add_data_docs_site(
         site_name=site_name,
@@ -507,6 +461,71 @@ def write_data_docs(
             "store_backend": {"class_name": "TupleFilesystemStoreBackend", "base_directory": str(site)},
         },
     )
+    _load_kept_runs(context, store)
+    # Pages of earlier runs are rebuilt from the kept runs; stale ones would linger unlinked.
+    for folder in ("expectations", "validations"):
+        shutil.rmtree(site / folder, ignore_errors=True)
+    context.build_data_docs(site_names=[site_name])
+    return site / "index.html"
+
+
+def _keep_run(store: Path, run: SuiteRun, *, run_name: str, run_time: dt.datetime) -> None:
+    """Write a run's suite and its result, stripped of row-level data, as ``<store>/<suite>.json``."""
+    import json
+
+    gx = _gx()
+    from great_expectations.core.expectation_validation_result import (
+        ExpectationSuiteValidationResult,
+        ExpectationValidationResult,
+    )
+
+    suite = gx.ExpectationSuite(
+        name=run.name,
+        expectations=[copy.deepcopy(config) for config in run.expectations],
+        notes=list(run.notes) or None,
+    )
+    results = []
+    for item in run.results:
+        rule = run.rules.get(item.expectation_config.meta.get("rule_id"))
+        results.append(
+            ExpectationValidationResult(
+                success=item.success, expectation_config=item.expectation_config, result=_safe_result(rule, item.result),
+            )
+        )
+    successes = sum(bool(item.success) for item in results)
+    suite_result = ExpectationSuiteValidationResult(
+        success=successes == len(results),
+        results=results,
+        suite_name=run.name,
+        statistics={
+            "evaluated_expectations": len(results),
+            "successful_expectations": successes,
+            "unsuccessful_expectations": len(results) - successes,
+            "success_percent": 100.0 * successes / len(results),
+        },
+        meta={key: value for key, value in run.meta.items() if key not in {"batch_parameters", "run_id", "validation_time"}},
+    )
+    record = {
+        "run_name": run_name, "run_time": run_time.isoformat(), "batch": run.table,
+        "suite": suite.to_json_dict(), "result": suite_result.to_json_dict(),
+    }
+    temporary = store / f".{run.name}.json.tmp"
+    temporary.write_text(json.dumps(record, ensure_ascii=False), encoding="utf-8")
+    temporary.replace(store / f"{run.name}.json")
+
+
+def _load_kept_runs(context: Any, store: Path) -> None:
+    """Add every kept suite and its latest result to ``context``'s stores."""
+    import json
+
+    gx = _gx()
+    from great_expectations.core.expectation_validation_result import ExpectationSuiteValidationResultSchema
+    from great_expectations.core.run_identifier import RunIdentifier
+    from great_expectations.data_context.types.resource_identifiers import (
+        ExpectationSuiteIdentifier,
+        ValidationResultIdentifier,
+    )
+
     schema = ExpectationSuiteValidationResultSchema()
     for path in sorted(store.glob("*.json")):
         record = json.loads(path.read_text(encoding="utf-8"))
@@ -524,8 +543,3 @@ def write_data_docs(
             ),
             expectation_suite_identifier=suite_id,
         )
-    # Pages of earlier runs are rebuilt from the kept runs; stale ones would linger unlinked.
-    for folder in ("expectations", "validations"):
-        shutil.rmtree(site / folder, ignore_errors=True)
-    context.build_data_docs(site_names=[site_name])
-    return site / "index.html"

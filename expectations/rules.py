@@ -622,14 +622,36 @@ def hand_written_rules(*, config: ValidationConfig) -> list[Rule]:
         rule reads.
     """
     bounds = config.plausibility
+    spec = {**_assessment_and_need_specs(config), **_referral_and_child_specs(config), **_activity_specs(config)}
+    rules = []
+    for rule_id, (category, description) in HAND_WRITTEN_RULES.items():
+        params = dict(spec[rule_id])
+        params.setdefault("kind", "sql")
+        params.setdefault("report_value", False)
+        column = params.pop("column")
+        description = (
+            description.replace("max_minutes", f"{_number(bounds['max_minutes'])}")
+            .replace("max_travel_km", f"{_number(bounds['max_travel_km'])}")
+        )
+        rules.append(
+            Rule(
+                rule_id=rule_id, layer="harmonised", table=rule_id.split(".")[1], category=category,
+                description=description, column=column,
+                engine="great_expectations" if rule_id in _GE_HAND_WRITTEN else "duckdb", params=params,
+            )
+        )
+    return rules
+
+
+def _assessment_and_need_specs(config: ValidationConfig) -> dict[str, dict[str, Any]]:
+    """Parameters of the hand-written rules on assessments and needs."""
     windows = {
         "wave_months": list(config.wave_months),
         "baseline_within_days": config.baseline_within_days,
         "window_days": config.window_days,
     }
-    child = {"child_max_age_years": int(bounds["child_max_age_years"]), "unborn_max_months": int(bounds["unborn_max_months"])}
     family = {"family": ["family_id", "first_contact_date"]}
-    spec: dict[str, dict[str, Any]] = {
+    return {
         "harmonised.assessment.in_wave_window": {
             "column": "assessment_date", "reads": {"assessment": ["family_id", "wave", "assessment_date"], **family},
             **windows, "report_value": True,
@@ -648,6 +670,15 @@ def hand_written_rules(*, config: ValidationConfig) -> list[Rule]:
             "kind": "pair_ge", "column": "status_date", "column_a": "status_date", "column_b": "identified_date",
             "reads": {"need": ["status_date", "identified_date"]}, "report_value": True,
         },
+    }
+
+
+def _referral_and_child_specs(config: ValidationConfig) -> dict[str, dict[str, Any]]:
+    """Parameters of the hand-written rules on referrals and children."""
+    bounds = config.plausibility
+    child = {"child_max_age_years": int(bounds["child_max_age_years"]), "unborn_max_months": int(bounds["unborn_max_months"])}
+    family = {"family": ["family_id", "first_contact_date"]}
+    return {
         "harmonised.referral.family_exists": {"column": "family_id", "reads": {"referral": ["family_id"], "family": ["family_id"]}},
         "harmonised.referral.organisation_exists": {
             "column": None, "reads": {"referral": ["from_org_id", "to_org_id"], "organisation": ["org_id"]},
@@ -670,6 +701,13 @@ def hand_written_rules(*, config: ValidationConfig) -> list[Rule]:
             "reads": {"child": ["family_id", "birth_month", "unborn_at_contact"], "assessment": ["family_id", "assessment_date"]},
             "report_value": True,
         },
+    }
+
+
+def _activity_specs(config: ValidationConfig) -> dict[str, dict[str, Any]]:
+    """Parameters of the hand-written rules on families' territories and activities."""
+    bounds = config.plausibility
+    return {
         "harmonised.family.one_territory": {
             "column": "territory_id",
             "reads": {"family": ["family_id", "territory_id"], "activity": ["family_id", "territory_id"]},
@@ -692,25 +730,6 @@ def hand_written_rules(*, config: ValidationConfig) -> list[Rule]:
             "reads": {"activity": ["travel_km"]}, "report_value": True,
         },
     }
-    rules = []
-    for rule_id, (category, description) in HAND_WRITTEN_RULES.items():
-        params = dict(spec[rule_id])
-        params.setdefault("kind", "sql")
-        params.setdefault("report_value", False)
-        column = params.pop("column")
-        description = (
-            description.replace("max_minutes", f"{_number(bounds['max_minutes'])}")
-            .replace("max_travel_km", f"{_number(bounds['max_travel_km'])}")
-        )
-        rules.append(
-            Rule(
-                rule_id=rule_id, layer="harmonised", table=rule_id.split(".")[1], category=category,
-                description=description, column=column,
-                engine="great_expectations" if rule_id in _GE_HAND_WRITTEN else "duckdb", params=params,
-            )
-        )
-    return rules
-
 
 
 # ------------------------------------------------------------------------------------ outcome

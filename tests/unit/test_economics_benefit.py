@@ -20,11 +20,8 @@ from proximite.economics.benefit import (
     discount_factors,
     present_value,
 )
-from proximite.economics.parameters import (
-    PublicationError,
-    load_benefit_parameters,
-    parse_benefit_parameters,
-)
+from proximite.economics.parameters import load_benefit_parameters, parse_benefit_parameters
+from proximite.economics.publication import PublicationError
 
 matplotlib.use("Agg")
 

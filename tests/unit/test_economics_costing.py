@@ -10,18 +10,16 @@ import numpy as np
 import pandas as pd
 import pytest
 import yaml
-from proximite.economics.costing import (
-    BUDGET_ONLY_CATEGORIES,
+from proximite.economics.budget_reconciliation import reconcile
+from proximite.economics.costing import cost
+from proximite.economics.costing_base import BUDGET_ONLY_CATEGORIES, CostingError
+from proximite.economics.costing_parameters import (
     DEFAULT_COSTING_PATH,
-    CostingError,
     CostingParameters,
-    cost,
-    inflate,
     load_costing_parameters,
-    load_cpi,
     parse_costing_parameters,
-    reconcile,
 )
+from proximite.economics.inflation import inflate, load_cpi
 
 
 def entry(value: float, unit: str = "CAD") -> dict[str, Any]:

@@ -7,7 +7,7 @@ import math
 from pathlib import Path
 
 import pytest
-from proximite.economics.costing import CostingError
+from proximite.economics.costing_base import CostingError
 from proximite.economics.funding import (
     DEFAULT_FUNDING_PATH,
     funding_summary,

@@ -8,7 +8,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pytest
-from proximite.economics.costing import CostingError, cost, load_costing_parameters
+from proximite.economics.costing import cost
+from proximite.economics.costing_base import CostingError
+from proximite.economics.costing_parameters import load_costing_parameters
 from proximite.economics.outcomes import (
     OUTCOME_COLUMNS,
     cost_per_outcome,

@@ -11,12 +11,11 @@ import pytest
 import yaml
 from proximite.economics.parameters import (
     DEFAULT_BENEFIT_PARAMETERS,
-    ParameterError,
-    PublicationError,
     load_benefit_parameters,
-    moments_to_parameters,
     parse_benefit_parameters,
 )
+from proximite.economics.publication import PublicationError
+from proximite.economics.uncertain_values import ParameterError, moments_to_parameters
 
 SOURCE = {"source": "Test study (2023)", "year": 2023, "placeholder": False}
 

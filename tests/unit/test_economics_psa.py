@@ -10,12 +10,9 @@ import numpy as np
 import pandas as pd
 import pytest
 from proximite.economics.benefit import CostBenefit
-from proximite.economics.parameters import (
-    PublicationError,
-    Value,
-    load_benefit_parameters,
-    parse_benefit_parameters,
-)
+from proximite.economics.parameters import load_benefit_parameters, parse_benefit_parameters
+from proximite.economics.publication import PublicationError
+from proximite.economics.uncertain_values import Value
 from proximite.economics.psa import (
     combine_chunks,
     one_way,
