@@ -62,7 +62,7 @@ def _stage(work: str, stage: str, draws: int, chunk: int, dask_workers: int, que
         from proximite.economics.psa import run_psa
 
         inputs = pipeline.economics_inputs(settings)
-        costs, families = pipeline.economics._cost_benefit_data(inputs)
+        costs, families = pipeline.economics.cost_benefit_data(inputs)
         parameters = load_benefit_parameters()
         started = time.perf_counter()
         run_psa(parameters, costs, families, draws=draws, seed=SEED, chunk=chunk)

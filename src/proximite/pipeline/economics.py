@@ -66,7 +66,7 @@ def run_economics(
     from proximite.cohort.figures import save_figure
     from proximite.cohort.warehouse import WarehouseNotFoundError, current_build
     from proximite.economics.analysis import DEFAULT_DRAWS, DEFAULT_SEED, analyse, parameters_hash, summary_record
-    from proximite.economics.costing import load_costing_parameters
+    from proximite.economics.costing_parameters import load_costing_parameters
     from proximite.economics.funding import load_funding_table
     from proximite.economics.parameters import load_benefit_parameters
     from proximite.economics.report import EconomicsSummary, run_dir
@@ -156,7 +156,8 @@ def economics_inputs(
     """
     from proximite.cohort.warehouse import WarehouseNotFoundError, current_build
     from proximite.economics.analysis import families_by_year, programme_costs
-    from proximite.economics.costing import cost, load_costing_parameters
+    from proximite.economics.costing import cost
+    from proximite.economics.costing_parameters import load_costing_parameters
 
     build = current_build(settings)
     if build is None:
@@ -174,7 +175,8 @@ def economics_inputs(
     }
 
 
-def _cost_benefit_data(inputs: dict[str, Any]) -> tuple[pd.DataFrame, pd.Series]:
+def cost_benefit_data(inputs: dict[str, Any]) -> tuple[pd.DataFrame, pd.Series]:
+    """The programme costs per period and the families reached per year of :func:`economics_inputs`, as frames."""
     costs = pd.DataFrame(inputs["costs"], columns=["period", "amount_cad"])
     families = pd.Series({int(year): float(count) for year, count in inputs["families"].items()}, name="families", dtype="float64")
     families.index.name = "year"
@@ -187,5 +189,5 @@ def psa_unit(params: str | Path | None, inputs: dict[str, Any], *, draws: int, c
     from proximite.economics.psa import plan_chunks, psa_chunk
 
     size, sequence = plan_chunks(draws=draws, chunk=chunk, seed=seed)[index]
-    costs, families = _cost_benefit_data(inputs)
+    costs, families = cost_benefit_data(inputs)
     return psa_chunk(load_benefit_parameters(params), costs, families, draws=size, seed_sequence=sequence)
