@@ -11,9 +11,11 @@ Eight indicators of the catalogue (``cohort/codebook/indicators.yaml``), family 
   PTP-to-partner referrals go (network and mission of the receiving organisation);
 - ``needs_offer.partner_to_ptp_share``: referrals from a partner to the PTP (two-way referral).
 
-Needs and referrals take their territory from their family. Every function takes the harmonised
-tables and :class:`~proximite.indicators.base.IndicatorParameters`, does no I/O, never modifies
-its inputs, and returns a tidy table with :data:`~proximite.indicators.base.INDICATOR_COLUMNS`.
+Needs and referrals take their territory from their family. One public function per indicator id
+takes the harmonised tables and :class:`~proximite.indicators.base.IndicatorParameters`, does no
+I/O, never modifies its inputs, and returns that id's rows in a tidy table with
+:data:`~proximite.indicators.base.INDICATOR_COLUMNS`; the four referral-intensity functions may be
+given the :func:`referral_flows` they share.
 
 The data's end is ``parameters.as_of`` or, when it is ``None``, the latest date in the family,
 assessment, need and referral tables. Rows dated after the end are left out (families by first
