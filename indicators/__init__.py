@@ -3,7 +3,10 @@
 One module per indicator family of DESIGN's table, each with a ``compute(tables, *, parameters)``
 function over the harmonised tables (a mapping ``{table name: DataFrame}``, as
 :func:`proximite.cohort.warehouse.table` returns them) that returns a new frame with the columns of
-:data:`~proximite.indicators.base.INDICATOR_COLUMNS`:
+:data:`~proximite.indicators.base.INDICATOR_COLUMNS`, and one public function per indicator id
+(e.g. :func:`~proximite.indicators.implementation.ptp_hours` for ``implementation.ptp_hours``)
+that returns only that id's rows (``compute`` builds any input they share once and passes it
+to each). The families:
 
 - :mod:`~proximite.indicators.reach`: families reached, share isolated at contact, children;
 - :mod:`~proximite.indicators.isolation`: mean index, change from baseline, meaningful reduction,

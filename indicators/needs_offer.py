@@ -11,9 +11,11 @@ Eight indicators of the catalogue (``cohort/codebook/indicators.yaml``), family 
   PTP-to-partner referrals go (network and mission of the receiving organisation);
 - ``needs_offer.partner_to_ptp_share``: referrals from a partner to the PTP (two-way referral).
 
-Needs and referrals take their territory from their family. Every function takes the harmonised
-tables and :class:`~proximite.indicators.base.IndicatorParameters`, does no I/O, never modifies
-its inputs, and returns a tidy table with :data:`~proximite.indicators.base.INDICATOR_COLUMNS`.
+Needs and referrals take their territory from their family. One public function per indicator id
+takes the harmonised tables and :class:`~proximite.indicators.base.IndicatorParameters`, does no
+I/O, never modifies its inputs, and returns that id's rows in a tidy table with
+:data:`~proximite.indicators.base.INDICATOR_COLUMNS`; the four referral-intensity functions may be
+given the :func:`referral_flows` they share.
 
 The data's end is ``parameters.as_of`` or, when it is ``None``, the latest date in the family,
 assessment, need and referral tables. Rows dated after the end are left out (families by first
@@ -25,6 +27,7 @@ after the end is read as not known yet: a need is then ``en_cours`` at the end, 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
@@ -48,11 +51,16 @@ from proximite.indicators.base import (
 __all__ = [
     "GAP_STATUSES",
     "MET_STATUS",
+    "ReferralFlows",
     "compute",
     "data_end",
+    "families_3plus_referrals",
     "match_rate",
+    "partner_to_ptp_share",
     "referral_completion",
-    "referral_intensity",
+    "referral_destination_mission",
+    "referral_destination_network",
+    "referral_flows",
     "service_gaps",
     "time_to_met",
 ]
@@ -86,16 +94,24 @@ def compute(tables: Mapping[str, pd.DataFrame], *, parameters: IndicatorParamete
     -------
     DataFrame
         The rows of :func:`match_rate`, :func:`referral_completion`, :func:`time_to_met`,
-        :func:`service_gaps` and :func:`referral_intensity`, with
+        :func:`service_gaps`, :func:`families_3plus_referrals`, :func:`referral_destination_network`,
+        :func:`referral_destination_mission` and :func:`partner_to_ptp_share`, with
         :data:`~proximite.indicators.base.INDICATOR_COLUMNS`.
 
     Notes
     -----
-    See each function for its formula; all share :func:`data_end`.
+    See each function for its formula; all share :func:`data_end`, and the last four the
+    :func:`referral_flows` built once here.
     """
     frames = [
         builder(tables, parameters=parameters)
-        for builder in (match_rate, referral_completion, time_to_met, service_gaps, referral_intensity)
+        for builder in (match_rate, referral_completion, time_to_met, service_gaps)
+    ]
+    flows = referral_flows(tables, parameters=parameters)
+    frames += [
+        indicator(tables, parameters=parameters, flows=flows)
+        for indicator in (families_3plus_referrals, referral_destination_network, referral_destination_mission,
+                          partner_to_ptp_share)
     ]
     frames = [frame for frame in frames if len(frame)]
     if not frames:
@@ -361,22 +377,79 @@ def service_gaps(tables: Mapping[str, pd.DataFrame], *, parameters: IndicatorPar
     return _finish(rows, "needs_offer.service_gaps", method=WILSON)
 
 
-def referral_intensity(tables: Mapping[str, pd.DataFrame], *, parameters: IndicatorParameters) -> pd.DataFrame:
-    """Families with three referrals or more, referral destinations, and two-way referral.
+@dataclass(frozen=True)
+class ReferralFlows:
+    """What the referral-intensity indicators share: the families and referrals up to the data's end.
+
+    Attributes
+    ----------
+    end : Timestamp
+        The data's end (:func:`data_end`).
+    families : DataFrame
+        Families first contacted on or before the end (``family_id``, ``territory_id``,
+        ``first_contact_date``, ``exit_date``).
+    referrals : DataFrame
+        Referrals made by the end, with their family's ``territory_id`` and outcomes as of the end.
+    forward : DataFrame
+        The ``ptp_to_partner`` rows of ``referrals``.
+    first : Timestamp
+        The earliest first contact or referral date (``NaT`` when there is none): the rows'
+        ``period_start``.
+    """
+
+    end: pd.Timestamp
+    families: pd.DataFrame
+    referrals: pd.DataFrame
+    forward: pd.DataFrame
+    first: pd.Timestamp
+
+
+def referral_flows(tables: Mapping[str, pd.DataFrame], *, parameters: IndicatorParameters) -> ReferralFlows:
+    """The :class:`ReferralFlows` of the tables.
 
     Parameters
     ----------
     tables : mapping of str to DataFrame
-        ``territory``, ``family``, ``referral``, ``organisation`` (not modified).
+        ``family``, ``referral`` and the tables :func:`data_end` reads (not modified).
     parameters : IndicatorParameters, keyword-only
+        ``as_of``.
+
+    Returns
+    -------
+    ReferralFlows
+    """
+    end = data_end(tables, parameters=parameters)
+    referrals = _referrals(tables, end=end)
+    families = _families(tables, end=end)
+    forward = referrals.loc[referrals["direction"].eq(FORWARD).fillna(False).to_numpy(dtype=bool)]
+    first = min(families["first_contact_date"].min(), referrals["referral_date"].min())
+    return ReferralFlows(
+        end=end,
+        families=families,
+        referrals=referrals,
+        forward=forward,
+        first=pd.Timestamp(first) if not pd.isna(first) else pd.NaT,
+    )
+
+
+def families_3plus_referrals(
+    tables: Mapping[str, pd.DataFrame], *, parameters: IndicatorParameters, flows: ReferralFlows | None = None
+) -> pd.DataFrame:
+    """``needs_offer.families_3plus_referrals``: families with three PTP-to-partner referrals or more.
+
+    Parameters
+    ----------
+    tables : mapping of str to DataFrame
+        ``territory``, ``family``, ``referral`` (not modified).
+    parameters : IndicatorParameters, keyword-only
+    flows : ReferralFlows, keyword-only
+        :func:`referral_flows` of the same tables and parameters, when already computed.
 
     Returns
     -------
     DataFrame
-        Rows of ``needs_offer.families_3plus_referrals`` (breakdown ``all``),
-        ``needs_offer.referral_destination_network`` (breakdown ``network``),
-        ``needs_offer.referral_destination_mission`` (breakdown ``mission``) and
-        ``needs_offer.partner_to_ptp_share`` (breakdown ``all``); period ``all``.
+        Indicator rows, breakdown ``all``, period ``all`` (from the earliest first contact or
+        referral to the data's end).
 
     Notes
     -----
@@ -384,52 +457,104 @@ def referral_intensity(tables: Mapping[str, pd.DataFrame], *, parameters: Indica
               referrals}\\}}{\\#\\{\\text{families}\\}}
 
     over every family of the family table (each has at least one accompaniment) whose first
-    contact is on or before the data's end.
+    contact is on or before the data's end. Interval: Wilson; ``n`` = families.
+    """
+    flows = referral_flows(tables, parameters=parameters) if flows is None else flows
+    families = flows.families
+    per_family = flows.forward.groupby("family_id", sort=False, observed=True).size()
+    counts = per_family.reindex(families["family_id"].to_numpy(), fill_value=0).to_numpy()
+    family_counts = _sum_by_territory(families["territory_id"].to_numpy(), counts >= MANY_REFERRALS)
+    rows = _rollup(family_counts, tables["territory"], keys=[], parameters=parameters)
+    return _over_the_flows(_finish(rows, "needs_offer.families_3plus_referrals", method=WILSON), flows)
 
+
+def referral_destination_network(
+    tables: Mapping[str, pd.DataFrame], *, parameters: IndicatorParameters, flows: ReferralFlows | None = None
+) -> pd.DataFrame:
+    """``needs_offer.referral_destination_network``: where the PTP-to-partner referrals go, by network.
+
+    Parameters
+    ----------
+    tables : mapping of str to DataFrame
+        ``territory``, ``family``, ``referral``, ``organisation`` (not modified).
+    parameters : IndicatorParameters, keyword-only
+    flows : ReferralFlows, keyword-only
+        :func:`referral_flows` of the same tables and parameters, when already computed.
+
+    Returns
+    -------
+    DataFrame
+        Indicator rows, breakdown ``network`` (one row per network), period ``all``.
+
+    Notes
+    -----
     .. math:: \\text{destination}_c = \\frac{\\#\\{\\text{ptp\\_to\\_partner referrals to an
               organisation of class } c\\}}{\\#\\{\\text{ptp\\_to\\_partner referrals}\\}}
 
-    for each network (or mission) :math:`c` of the receiving organisation (``to_org_id``); a
-    referral to an organisation missing from the organisation table counts in the denominator
-    only, so the shares of a cell may sum to less than one. Each class seen anywhere gets a row
-    in every cell with referrals (zero counts included).
+    for each network :math:`c` of the receiving organisation (``to_org_id``); a referral to an
+    organisation missing from the organisation table counts in the denominator only, so the
+    shares of a cell may sum to less than one. Each class seen anywhere gets a row in every cell
+    with referrals (zero counts included). Interval: Wilson; ``n`` = referrals.
+    """
+    return _destination_share(tables, parameters, flows, "network", "needs_offer.referral_destination_network")
 
+
+def referral_destination_mission(
+    tables: Mapping[str, pd.DataFrame], *, parameters: IndicatorParameters, flows: ReferralFlows | None = None
+) -> pd.DataFrame:
+    """``needs_offer.referral_destination_mission``: where the PTP-to-partner referrals go, by mission.
+
+    Parameters and returns as :func:`referral_destination_network` (breakdown ``mission``).
+
+    Notes
+    -----
+    The formula of :func:`referral_destination_network`, with :math:`c` each mission of the
+    receiving organisation.
+    """
+    return _destination_share(tables, parameters, flows, "mission", "needs_offer.referral_destination_mission")
+
+
+def partner_to_ptp_share(
+    tables: Mapping[str, pd.DataFrame], *, parameters: IndicatorParameters, flows: ReferralFlows | None = None
+) -> pd.DataFrame:
+    """``needs_offer.partner_to_ptp_share``: referrals from a partner to the PTP (two-way referral).
+
+    Parameters and returns as :func:`families_3plus_referrals`.
+
+    Notes
+    -----
     .. math:: \\text{two-way} = \\frac{\\#\\{\\text{partner\\_to\\_ptp referrals}\\}}{\\#\\{\\text{referrals}\\}}
 
-    Intervals: Wilson; ``n`` = families or referrals.
+    over the referrals made by the data's end. Interval: Wilson; ``n`` = referrals.
     """
-    territory = tables["territory"]
-    end = data_end(tables, parameters=parameters)
-    referrals = _referrals(tables, end=end)
-    families = _families(tables, end=end)
-    forward = referrals.loc[referrals["direction"].eq(FORWARD).fillna(False).to_numpy(dtype=bool)]
-    frames = []
-
-    per_family = forward.groupby("family_id", sort=False, observed=True).size()
-    counts = per_family.reindex(families["family_id"].to_numpy(), fill_value=0).to_numpy()
-    family_counts = _sum_by_territory(families["territory_id"].to_numpy(), counts >= MANY_REFERRALS)
-    frames.append(_finish(_rollup(family_counts, territory, keys=[], parameters=parameters),
-                          "needs_offer.families_3plus_referrals", method=WILSON))
-
-    organisations = tables["organisation"].drop_duplicates("org_id").set_index("org_id")
-    for attribute, indicator in (("network", "needs_offer.referral_destination_network"),
-                                 ("mission", "needs_offer.referral_destination_mission")):
-        destination = organisations[attribute].reindex(forward["to_org_id"].to_numpy())
-        frames.append(_finish(_destinations(forward, destination, attribute, territory, parameters=parameters),
-                              indicator, method=WILSON))
-
+    flows = referral_flows(tables, parameters=parameters) if flows is None else flows
+    referrals = flows.referrals
     backward = referrals["direction"].eq(BACKWARD).fillna(False).to_numpy(dtype=bool)
     two_way = _sum_by_territory(referrals["territory_id"].to_numpy(), backward)
-    frames.append(_finish(_rollup(two_way, territory, keys=[], parameters=parameters),
-                          "needs_offer.partner_to_ptp_share", method=WILSON))
-    frames = [frame for frame in frames if len(frame)]
-    if not frames:
-        return empty_indicator_frame()
-    result = pd.concat(frames, ignore_index=True)
-    first = min(families["first_contact_date"].min(), referrals["referral_date"].min())
-    result["period_start"] = pd.Timestamp(first) if not pd.isna(first) else pd.NaT
-    result["period_end"] = end
-    return indicator_frame(result)
+    rows = _rollup(two_way, tables["territory"], keys=[], parameters=parameters)
+    return _over_the_flows(_finish(rows, "needs_offer.partner_to_ptp_share", method=WILSON), flows)
+
+
+def _destination_share(
+    tables: Mapping[str, pd.DataFrame],
+    parameters: IndicatorParameters,
+    flows: ReferralFlows | None,
+    attribute: str,
+    indicator: str,
+) -> pd.DataFrame:
+    """Rows of one destination indicator: the receiving organisations' ``attribute``."""
+    flows = referral_flows(tables, parameters=parameters) if flows is None else flows
+    organisations = tables["organisation"].drop_duplicates("org_id").set_index("org_id")
+    destination = organisations[attribute].reindex(flows.forward["to_org_id"].to_numpy())
+    rows = _destinations(flows.forward, destination, attribute, tables["territory"], parameters=parameters)
+    return _over_the_flows(_finish(rows, indicator, method=WILSON), flows)
+
+
+def _over_the_flows(frame: pd.DataFrame, flows: ReferralFlows) -> pd.DataFrame:
+    """The rows dated from the earliest first contact or referral to the data's end."""
+    if frame.empty:
+        return frame
+    return indicator_frame(frame.assign(period_start=flows.first, period_end=flows.end))
 
 
 # ---------------------------------------------------------------------------- the units

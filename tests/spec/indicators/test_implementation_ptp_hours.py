@@ -29,7 +29,7 @@ ID = "implementation.ptp_hours"
 
 @pytest.fixture(scope="module")
 def result() -> pd.DataFrame:
-    return implementation.compute(work_tables(), parameters=PARAMETERS)
+    return implementation.ptp_hours(work_tables(), parameters=PARAMETERS)
 
 
 @pytest.mark.parametrize(
@@ -93,7 +93,11 @@ def test_inputs_are_not_modified() -> None:
 def test_as_of_cuts_the_span() -> None:
     # Data end on 2024-12-31: T1's 2025 activity is left out, there is no 2025 period.
     parameters = IndicatorParameters(periods="year", as_of=dt.date(2024, 12, 31))
-    result = implementation.compute(work_tables(), parameters=parameters)
+    result = implementation.ptp_hours(work_tables(), parameters=parameters)
     assert set(rows(result, ID)["period"]) == {"2024", "all"}
     whole = pick(result, ID, period="all")
     assert whole["value"] == pytest.approx(3.75) and whole["period_end"] == pd.Timestamp("2024-12-31")
+
+
+def test_returns_only_its_own_id(result: pd.DataFrame) -> None:
+    assert set(result["indicator"]) == {ID}

@@ -36,7 +36,7 @@ MONTH = 365.25 / 12
 
 @pytest.fixture(scope="module")
 def result() -> pd.DataFrame:
-    return implementation.compute(work_tables(), parameters=PARAMETERS)
+    return implementation.supervision_hours_per_month(work_tables(), parameters=PARAMETERS)
 
 
 @pytest.mark.parametrize(
@@ -98,6 +98,10 @@ def test_session_outside_every_tenure_goes_to_the_nearest_one() -> None:
     # table has no territory and is left out.
     sessions = [*WORK_SESSIONS, ("W1", "2024-07-15", 30), ("W9", "2024-07-15", 600)]
     tables = registry_tables(activities=WORK_ACTIVITIES, tenures=WORK_TENURES, sessions=sessions)
-    result = implementation.compute(tables, parameters=PARAMETERS)
+    result = implementation.supervision_hours_per_month(tables, parameters=PARAMETERS)
     assert pick(result, ID, period="2024", scope="territory", scope_id="T1")["numerator"] == pytest.approx(3.0)
     assert pick(result, ID, period="all")["numerator"] == pytest.approx(5.5)
+
+
+def test_returns_only_its_own_id(result: pd.DataFrame) -> None:
+    assert set(result["indicator"]) == {ID}

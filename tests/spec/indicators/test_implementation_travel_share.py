@@ -25,7 +25,7 @@ ID = "implementation.travel_share"
 
 @pytest.fixture(scope="module")
 def result() -> pd.DataFrame:
-    return implementation.compute(work_tables(), parameters=PARAMETERS)
+    return implementation.travel_share(work_tables(), parameters=PARAMETERS)
 
 
 def test_territory_share(result: pd.DataFrame) -> None:
@@ -75,3 +75,7 @@ def test_environment_strata(result: pd.DataFrame) -> None:
     rural = pick(result, ID, period="2024", stratum="environment", stratum_value="rural")
     urbain = pick(result, ID, period="2024", stratum="environment", stratum_value="urbain")
     assert (rural["value"], urbain["value"]) == pytest.approx((0.25, 2 / 11))
+
+
+def test_returns_only_its_own_id(result: pd.DataFrame) -> None:
+    assert set(result["indicator"]) == {ID}

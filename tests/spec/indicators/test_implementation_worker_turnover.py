@@ -22,7 +22,7 @@ YEAR = 365.25
 
 @pytest.fixture(scope="module")
 def result() -> pd.DataFrame:
-    return implementation.compute(
+    return implementation.worker_turnover(
         registry_tables(activities=WORK_ACTIVITIES, tenures=WORK_TENURES, sessions=WORK_SESSIONS),
         parameters=PARAMETERS,
     )
@@ -59,9 +59,13 @@ def test_departures_outside_the_span_do_not_count() -> None:
     # W0 left T1 before the span (2023); W4 will leave T3 after it (2026): neither is a departure,
     # W4's 2025 days count as exposure.
     tenures = [*WORK_TENURES, ("W0", "T1", "2022-01-01", "2023-05-31"), ("W4", "T3", "2025-07-01", "2026-03-01")]
-    result = implementation.compute(
+    result = implementation.worker_turnover(
         registry_tables(activities=WORK_ACTIVITIES, tenures=tenures), parameters=PARAMETERS
     )
     row = pick(result, ID, period="all")
     assert row["numerator"] == 2
     assert row["denominator"] == pytest.approx((1462 + 184) / YEAR)  # W4: 2025-07-01..2025-12-31
+
+
+def test_returns_only_its_own_id(result: pd.DataFrame) -> None:
+    assert set(result["indicator"]) == {ID}

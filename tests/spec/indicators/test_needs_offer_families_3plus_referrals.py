@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from proximite.indicators.needs_offer import referral_intensity
+from proximite.indicators.needs_offer import families_3plus_referrals
 
 from ._needs_offer_tables import assert_share, assert_unchanged, copies, one, params, scenario
 
@@ -20,8 +20,9 @@ ID = "needs_offer.families_3plus_referrals"
 def test_families_with_three_referrals_or_more() -> None:
     tables = scenario()
     before = copies(tables)
-    result = referral_intensity(tables, parameters=params())
+    result = families_3plus_referrals(tables, parameters=params())
     assert_unchanged(tables, before)
+    assert set(result["indicator"]) == {ID}
     assert_share(one(result, ID), 1, 5)
     assert_share(one(result, ID, scope="territory", scope_id="T1"), 1, 2)
     assert_share(one(result, ID, scope="territory", scope_id="T2"), 0, 1)
@@ -33,6 +34,6 @@ def test_families_with_three_referrals_or_more() -> None:
 
 def test_a_later_end_counts_later_referrals_and_families() -> None:
     # Without as_of the end is 2025-05-01: F6 is in (no referral) and R9 gives F4 its third.
-    result = referral_intensity(scenario(), parameters=params(as_of=None))
+    result = families_3plus_referrals(scenario(), parameters=params(as_of=None))
     assert_share(one(result, ID), 2, 6)
     assert_share(one(result, ID, scope="territory", scope_id="T3"), 1, 3)

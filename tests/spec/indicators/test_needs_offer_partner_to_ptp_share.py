@@ -7,7 +7,7 @@ T1 (F1, F2: R1–R5, R10, R11): 1/7; T2 (F3: R6, R7): 1/2; T3 (F4: R8, R12): 0/2
 
 from __future__ import annotations
 
-from proximite.indicators.needs_offer import referral_intensity
+from proximite.indicators.needs_offer import partner_to_ptp_share
 
 from ._needs_offer_tables import assert_share, assert_unchanged, copies, one, params, scenario
 
@@ -17,8 +17,9 @@ ID = "needs_offer.partner_to_ptp_share"
 def test_share_of_referrals_from_partners() -> None:
     tables = scenario()
     before = copies(tables)
-    result = referral_intensity(tables, parameters=params())
+    result = partner_to_ptp_share(tables, parameters=params())
     assert_unchanged(tables, before)
+    assert set(result["indicator"]) == {ID}
     assert_share(one(result, ID), 2, 11)
     assert_share(one(result, ID, scope="territory", scope_id="T1"), 1, 7)
     assert_share(one(result, ID, scope="territory", scope_id="T2"), 1, 2)
@@ -26,5 +27,5 @@ def test_share_of_referrals_from_partners() -> None:
     assert_share(one(result, ID, scope="region", scope_id="01"), 2, 9)
     assert_share(one(result, ID, stratum="host_type", stratum_value="CPSC"), 1, 2)
     # A 90 % interval (statsmodels' Wilson at alpha 0.10).
-    narrow = referral_intensity(tables, parameters=params(confidence=0.9))
+    narrow = partner_to_ptp_share(tables, parameters=params(confidence=0.9))
     assert_share(one(narrow, ID), 2, 11, confidence=0.9)

@@ -9,7 +9,7 @@ R6): famille_enfance 1/1, the three others 0/1.
 
 from __future__ import annotations
 
-from proximite.indicators.needs_offer import referral_intensity
+from proximite.indicators.needs_offer import referral_destination_mission
 
 from ._needs_offer_tables import assert_share, one, params, scenario, select
 
@@ -18,7 +18,8 @@ QUEBEC = {"famille_enfance": 4, "sante_mentale": 1, "aide_materielle_alimentatio
 
 
 def test_destination_missions() -> None:
-    result = referral_intensity(scenario(), parameters=params())
+    result = referral_destination_mission(scenario(), parameters=params())
+    assert set(result["indicator"]) == {ID}
     for mission, count in QUEBEC.items():
         assert_share(one(result, ID, breakdown="mission", breakdown_value=mission), count, 9)
     assert set(select(result, ID)["breakdown_value"]) == set(QUEBEC)

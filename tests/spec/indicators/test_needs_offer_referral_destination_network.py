@@ -11,7 +11,7 @@ education 0/1. T1 (R1–R5, R11): communautaire 4/6, public_sss 1/6, education 0
 
 from __future__ import annotations
 
-from proximite.indicators.needs_offer import referral_intensity
+from proximite.indicators.needs_offer import referral_destination_network
 
 from ._needs_offer_tables import assert_share, assert_unchanged, copies, one, params, scenario, select
 
@@ -21,8 +21,9 @@ ID = "needs_offer.referral_destination_network"
 def test_destination_networks() -> None:
     tables = scenario()
     before = copies(tables)
-    result = referral_intensity(tables, parameters=params())
+    result = referral_destination_network(tables, parameters=params())
     assert_unchanged(tables, before)
+    assert set(result["indicator"]) == {ID}
     for network, count in {"communautaire": 5, "public_sss": 1, "education": 2}.items():
         assert_share(one(result, ID, breakdown="network", breakdown_value=network), count, 9)
     assert set(select(result, ID)["breakdown_value"]) == {"communautaire", "public_sss", "education"}
