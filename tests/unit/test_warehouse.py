@@ -405,3 +405,11 @@ def test_panel_says_which_waves_were_not_due_at_the_datas_horizon(settings: Sett
     assert all(isinstance(family, str) for ids in not_due.values() for family in ids)
     # Plain lists of ids: frames carrying them still concatenate and copy.
     assert pd.concat([frame, frame]).attrs["waves_not_due"] == not_due
+
+
+def test_cohort_panel_is_the_warehouse_panel_with_its_real_signature() -> None:
+    import inspect
+
+    assert cohort.panel is warehouse.panel
+    assert inspect.signature(cohort.panel) == inspect.signature(warehouse.panel)
+    assert "ptp_minutes" in inspect.signature(cohort.panel).parameters
