@@ -34,6 +34,7 @@ __all__ = [
     "REDCAP_METADATA_COLUMNS",
     "REDCAP_DICTIONARY_HEADERS",
     "CodebookError",
+    "package_dir",
 ]
 
 #: The 18 columns of REDCap's metadata, as the API exports them.
@@ -99,12 +100,13 @@ class Label:
         return self.en if lang == "en" else self.fr
 
 
-def _package_dir() -> Path:
+def package_dir() -> Path:
+    """The codebook directory shipped with the package (the default of :class:`Codebook`)."""
     return Path(str(resources.files("proximite.cohort.codebook")))
 
 
-def _read_yaml(name: str) -> Any:
-    with (_package_dir() / name).open(encoding="utf-8") as handle:
+def _read_yaml(directory: Path, name: str) -> Any:
+    with (directory / name).open(encoding="utf-8") as handle:
         return yaml.safe_load(handle)
 
 
@@ -112,6 +114,11 @@ class Codebook:
     """The platform's codebook.
 
     Use :func:`load_codebook` rather than building one: the files are read once.
+
+    Parameters
+    ----------
+    directory : Path, optional
+        The folder holding the YAML files and ``reference/``; default :func:`package_dir`.
 
     Examples
     --------
@@ -123,20 +130,20 @@ class Codebook:
     """
 
     def __init__(self, directory: Path | None = None) -> None:
-        self.directory = directory or _package_dir()
-        raw_enums = _read_yaml("enumerations.yaml")
+        self.directory = Path(directory) if directory is not None else package_dir()
+        raw_enums = _read_yaml(self.directory, "enumerations.yaml")
         self.enumerations: dict[str, dict[str, Label]] = {
             name: {str(code): Label(*labels) for code, labels in codes.items()}
             for name, codes in raw_enums.items()
         }
-        forms_spec = _read_yaml("forms.yaml")
+        forms_spec = _read_yaml(self.directory, "forms.yaml")
         self.project: dict[str, Any] = forms_spec["project"]
         self.forms: dict[str, dict[str, dict[str, Any]]] = forms_spec["forms"]
-        self.model: dict[str, dict[str, Any]] = _read_yaml("model.yaml")
-        registry = _read_yaml("registry.yaml")
+        self.model: dict[str, dict[str, Any]] = _read_yaml(self.directory, "model.yaml")
+        registry = _read_yaml(self.directory, "registry.yaml")
         self.action_component: dict[str, str] = registry.pop("action_component")
         self.registry: dict[str, dict[str, dict[str, Any]]] = registry
-        indicators = _read_yaml("indicators.yaml")
+        indicators = _read_yaml(self.directory, "indicators.yaml")
         self.indicator_families: dict[str, Label] = {
             name: Label(*labels) for name, labels in indicators["families"].items()
         }
@@ -446,7 +453,7 @@ class Codebook:
     @cached_property
     def snapshot_strings(self) -> dict[str, Label]:
         """Every UI string of the decision-makers' snapshot (``snapshot.yaml``), read on first use."""
-        raw = _read_yaml("snapshot.yaml")
+        raw = _read_yaml(self.directory, "snapshot.yaml")
         return {str(key): Label(str(value["fr"]), str(value["en"])) for key, value in raw.items()}
 
     def snapshot_text(self, key: str, *, lang: str = "fr", **values: Any) -> str:

@@ -36,7 +36,7 @@ from proximite.cohort.codebook import (
     REDCAP_DICTIONARY_HEADERS,
     REDCAP_METADATA_COLUMNS,
     Codebook,
-    _package_dir,
+    package_dir,
     load_codebook,
 )
 
@@ -242,7 +242,7 @@ def build(output_dir: str | Path | None = None, *, codebook: Codebook | None = N
     -------
     BuildReport
     """
-    root = Path(output_dir) if output_dir is not None else _package_dir()
+    root = Path(output_dir) if output_dir is not None else package_dir()
     files, skipped = generated_files(codebook)
     report = BuildReport(skipped=skipped)
     for relative, content in files.items():

@@ -346,9 +346,9 @@ def test_reference_and_cost_tables_follow_the_model(staged) -> None:
 def test_the_published_xlsx_template_filled_in_is_ingested(tmp_path: Path, settings) -> None:
     from openpyxl import load_workbook
 
-    from proximite.cohort.codebook import _package_dir
+    from proximite.cohort.codebook import package_dir
 
-    template = _package_dir() / "registry" / "activity_template.xlsx"
+    template = package_dir() / "registry" / "activity_template.xlsx"
     workbook = load_workbook(template)
     sheet = workbook["Activités"]
     assert [cell.value for cell in sheet[1]] == list(load_codebook().registry["activity"])
