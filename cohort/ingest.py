@@ -42,7 +42,15 @@ if TYPE_CHECKING:  # pragma: no cover
     from proximite.cohort.codebook import Codebook
     from proximite.config import Settings
 
-__all__ = ["ingest", "IngestResult", "SourceIngest", "MANIFEST_NAME", "write_manifest", "make_read_only", "utc_now"]
+__all__ = [
+    "ingest",
+    "IngestResult",
+    "SourceIngest",
+    "MANIFEST_NAME",
+    "write_manifest",
+    "make_read_only",
+    "utc_now",
+]
 
 log = logging.getLogger(__name__)
 

@@ -6,7 +6,21 @@ from typing import Literal
 
 from proximite.errors import ProximiteError
 
-__all__ = ["CLOSED_STATUSES", "DAYS_PER_MONTH", "DROPOUT_REASONS", "EVENTS", "FAMILY_COVARIATES", "MET_STATUSES", "REQUIRED_COLUMNS", "REQUIRED_TABLES", "TERRITORY_COVARIATES", "WAREHOUSE_TABLES", "ClosedUnmet", "SurvivalTableError", "check_event"]
+__all__ = [
+    "CLOSED_STATUSES",
+    "DAYS_PER_MONTH",
+    "DROPOUT_REASONS",
+    "EVENTS",
+    "FAMILY_COVARIATES",
+    "MET_STATUSES",
+    "REQUIRED_COLUMNS",
+    "REQUIRED_TABLES",
+    "TERRITORY_COVARIATES",
+    "WAREHOUSE_TABLES",
+    "ClosedUnmet",
+    "SurvivalTableError",
+    "check_event",
+]
 
 
 #: The events a survival table can follow.

@@ -12,7 +12,15 @@ from proximite.cohort.survival.rules import DAYS_PER_MONTH, ClosedUnmet, Surviva
 
 log = logging.getLogger(__name__)
 
-__all__ = ["data_end", "day_dates", "dropout_subjects", "family_frame", "finish_subjects", "first_referral_subjects", "need_met_subjects"]
+__all__ = [
+    "data_end",
+    "day_dates",
+    "dropout_subjects",
+    "family_frame",
+    "finish_subjects",
+    "first_referral_subjects",
+    "need_met_subjects",
+]
 
 
 def day_dates(frame: pd.DataFrame, column: str) -> pd.Series:

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 import duckdb
 import pandas as pd
 
+from proximite.cohort.harmonise.rules import resolve_codebook
 from proximite.cohort.warehouse.schema import (
     BUILD_TABLE,
     BuildInfo,
@@ -20,7 +21,6 @@ from proximite.cohort.warehouse.schema import (
     create_table_sql,
     inputs_sha256,
     quote_name,
-    resolve_codebook,
 )
 from proximite.errors import BuildError
 

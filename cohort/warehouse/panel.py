@@ -9,9 +9,10 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 
 from proximite.cohort.harmonise import PANDAS_DTYPES, model_dtypes
+from proximite.cohort.harmonise.rules import resolve_codebook
 from proximite.cohort.warehouse.panel_codebook import PANEL_COVARIATES, PANEL_DERIVED, panel_codebook
 from proximite.cohort.warehouse.read import connect, typed_frame
-from proximite.cohort.warehouse.schema import BUILD_TABLE, quote_name, resolve_codebook
+from proximite.cohort.warehouse.schema import BUILD_TABLE, quote_name
 
 if TYPE_CHECKING:  # pragma: no cover
     from proximite.cohort.codebook import Codebook

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
-from proximite.cohort.warehouse.schema import resolve_codebook
+from proximite.cohort.harmonise.rules import resolve_codebook
 
 if TYPE_CHECKING:  # pragma: no cover
     from proximite.cohort.codebook import Codebook

@@ -11,7 +11,8 @@ import duckdb
 import pandas as pd
 
 from proximite.cohort.harmonise import model_dtypes
-from proximite.cohort.warehouse.schema import BUILD_TABLE, BuildInfo, WarehouseNotFoundError, quote_name, resolve_codebook
+from proximite.cohort.harmonise.rules import resolve_codebook
+from proximite.cohort.warehouse.schema import BUILD_TABLE, BuildInfo, WarehouseNotFoundError, quote_name
 
 if TYPE_CHECKING:  # pragma: no cover
     from proximite.cohort.codebook import Codebook

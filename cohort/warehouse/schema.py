@@ -10,12 +10,22 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from proximite.cohort.harmonise.rules import resolve_codebook
 from proximite.errors import ProximiteError
 
 if TYPE_CHECKING:  # pragma: no cover
     from proximite.cohort.codebook import Codebook
 
-__all__ = ["BUILD_TABLE", "DUCKDB_TYPES", "BuildInfo", "Progress", "WarehouseNotFoundError", "create_table_sql", "inputs_sha256", "quote_name", "resolve_codebook"]
+__all__ = [
+    "BUILD_TABLE",
+    "DUCKDB_TYPES",
+    "BuildInfo",
+    "Progress",
+    "WarehouseNotFoundError",
+    "create_table_sql",
+    "inputs_sha256",
+    "quote_name",
+]
 
 
 #: Model type → DuckDB column type.
@@ -74,15 +84,6 @@ class BuildInfo:
         data["built_at"] = self.built_at.isoformat()
         data["path"] = str(self.path)
         return data
-
-
-def resolve_codebook(codebook: Codebook | None) -> Codebook:
-    """The codebook given, or the packaged one (:func:`~proximite.cohort.codebook.load_codebook`)."""
-    if codebook is not None:
-        return codebook
-    from proximite.cohort.codebook import load_codebook
-
-    return load_codebook()
 
 
 def quote_name(name: str) -> str:
