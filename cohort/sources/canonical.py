@@ -13,7 +13,6 @@ import pyarrow.compute as pc
 
 from proximite.errors import InputError
 from proximite.cohort.sources.coerce import (
-    RowLocator,
     blank_to_null,
     check_codes,
     map_values,
@@ -23,6 +22,7 @@ from proximite.cohort.sources.coerce import (
     to_frame,
     to_int,
 )
+from proximite.cohort.sources.rows import RowLocator
 from proximite.cohort.sources.mappings import FileMapping
 from proximite.cohort.sources.stat_files import read_stat_strings
 from proximite.cohort.sources.tabular import RawTable, read_csv_strings, read_xlsx_strings

@@ -43,9 +43,7 @@ from proximite.cohort.sources.canonical import (
     registry_spec,
     type_table,
 )
-from proximite.cohort.sources.coerce import (
-    RowLocator,
-)
+from proximite.cohort.sources.rows import RowLocator
 from proximite.cohort.sources.mappings import MAPPING_SUFFIXES, load_mapping, mapping_path_for
 from proximite.cohort.sources.redcap_records import RedcapProject, stage_records
 from proximite.cohort.sources.tabular import read_csv_strings
