@@ -18,11 +18,7 @@ __all__ = ["blank_to_na", "cast_column", "check_keys", "conform", "model_dtypes"
 
 
 _MONTH = r"\d{4}-(0[1-9]|1[0-2])"
-
-
 _TRUE = {"1", "true", "t", "yes", "y", "oui", "o", "vrai"}
-
-
 _FALSE = {"0", "false", "f", "no", "n", "non", "faux"}
 
 

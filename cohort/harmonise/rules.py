@@ -47,20 +47,10 @@ PANDAS_DTYPES: dict[str, str] = {
 
 #: REDCap forms and the tables they feed (the codebook's ``target`` keys say which field goes where).
 FAMILY_FORM = "famille"
-
-
 EXIT_FORM = "sortie"
-
-
 ASSESSMENT_FORM = "suivi"
-
-
 CHILD_FORM = "enfant"
-
-
 NEED_FORM = "besoin"
-
-
 REFERRAL_FORM = "reference"
 
 #: Staged sources and the model tables copied from them column for column.
@@ -78,8 +68,6 @@ NONE_CODES = ("aucune",)
 
 #: The derived dimension: it has no REDCap field of its own.
 NON_RECOURS = "non_recours"
-
-
 RESOURCES = "resources_used_3m"
 
 #: Tolerance of the threshold comparison, so that 50 computed as 49.999999999 still counts.

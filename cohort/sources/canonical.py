@@ -45,7 +45,6 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-
 #: Suffix of the companion column holding a user-missing value's reason.
 MISSING_REASON_SUFFIX = "__missing_reason"
 #: Column holding the mapping's date format while the strings are typed.

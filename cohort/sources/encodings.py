@@ -13,11 +13,7 @@ __all__ = ["decode_to_utf8"]
 
 #: Non-ASCII characters that plausible French (and the Spanish names of many families) contain.
 _FRENCH_NON_ASCII = "àâäæçéèêëîïôöùûüÿœÀÂÄÆÇÉÈÊËÎÏÔÖÙÛÜŸŒáíñóúÁÍÑÓÚ«»°·’‘“”–—…€\u00a0"
-
-
 _IMPLAUSIBLE = re.compile("[^\t\n\r\x20-\x7e" + re.escape(_FRENCH_NON_ASCII) + "]")
-
-
 _WIDE_BOMS = (codecs.BOM_UTF32_LE, codecs.BOM_UTF32_BE, codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)
 
 

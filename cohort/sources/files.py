@@ -62,8 +62,6 @@ __all__ = [
 ]
 
 log = logging.getLogger(__name__)
-
-
 _UNSUPPORTED_SUFFIXES = {".xls": "save it as .xlsx", ".ods": "save it as .xlsx", ".xlsm": "save it as .xlsx"}
 
 

@@ -26,22 +26,17 @@ __all__ = [
 #: The events a survival table can follow.
 EVENTS: tuple[str, ...] = ("first_referral", "need_met", "dropout")
 
-
 #: Days in a month (365.25 / 12): ``duration_months = duration / DAYS_PER_MONTH``.
 DAYS_PER_MONTH: float = 365.25 / 12
-
 
 #: Exit reasons that mean the family left the research follow-up (a drop-out).
 DROPOUT_REASONS: tuple[str, ...] = ("perte_contact", "retrait_consentement")
 
-
 #: Need statuses that count as met.
 MET_STATUSES: tuple[str, ...] = ("repondu",)
 
-
 #: Need statuses that close a need without it being met (see ``closed_unmet``).
 CLOSED_STATUSES: tuple[str, ...] = ("non_repondu", "aucune_ressource")
-
 
 #: Tables each event reads (``territory``, ``assessment``, ``need``, ``referral``, ``activity`` and
 #: ``child`` add covariates and last-observation dates when present).
@@ -60,8 +55,6 @@ REQUIRED_COLUMNS: dict[str, tuple[str, ...]] = {
 }
 #: Covariates copied from the family and its territory.
 FAMILY_COVARIATES = ("territory_id", "isolated_at_contact", "single_parent", "immigration_status", "language", "recruitment_channel")
-
-
 TERRITORY_COVARIATES = ("region_code", "environment", "host_type")
 #: Warehouse tables :func:`~proximite.cohort.survival.survival_table` reads whole.
 WAREHOUSE_TABLES = ("family", "territory", "assessment", "need", "referral", "child")

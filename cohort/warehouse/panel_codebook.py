@@ -25,7 +25,6 @@ PANEL_COVARIATES: dict[str, tuple[str, str, str]] = {
     "n_children": ("int", "Nombre d'enfants de la famille", "Number of children in the family"),
 }
 
-
 #: Columns the panel derives on request (``ptp_minutes=True``, ``attrition_weight=True``):
 #: name → (type, French, English description).
 PANEL_DERIVED: dict[str, tuple[str, str, str]] = {

@@ -35,26 +35,18 @@ __all__ = [
 #: What ``data:`` can name: the long panel or the survival table.
 DATA_SOURCES: tuple[str, ...] = ("panel", "survival")
 
-
 #: The events of the survival table (``data: {survival: {event: ...}}``).
 SURVIVAL_EVENTS: tuple[str, ...] = EVENTS
 
-
 #: Keys of one spec, and of a file holding several under ``models:``.
 SPEC_KEYS: tuple[str, ...] = ("name", "kind", "description", "formula", "data", "options")
-
-
 FILE_KEYS: tuple[str, ...] = ("description", "data", "compare", "models")
-
 
 #: Terms that do not make two models comparable on their own.
 INTERCEPTS: frozenset[str] = frozenset({"Intercept", "intercept", "const", "Const"})
 
-
 #: Keys of each data request (those after the first three are passed on as they are).
 PANEL_KEYS: tuple[str, ...] = ("waves", "columns", "weights", "ptp_minutes", "attrition_options")
-
-
 SURVIVAL_KEYS: tuple[str, ...] = (
     "event", "time_varying", "as_of", "closed_unmet", "referral_directions", "dropout_reasons", "met_statuses", "closed_statuses",
 )

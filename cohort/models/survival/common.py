@@ -35,7 +35,6 @@ __all__ = [
 #: Default seed of the bootstraps and of the Aalen–Johansen tie jitter.
 DEFAULT_SEED = 20261121
 
-
 #: Days in a month (365.25 / 12), as :data:`proximite.cohort.survival.DAYS_PER_MONTH`.
 DAYS_PER_MONTH = 365.25 / 12
 
