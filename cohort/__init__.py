@@ -2,34 +2,42 @@
 
 Statisticians start with :func:`proximite.cohort.panel`; coordinators with the ``proximite``
 command line.
+
+``panel``, ``survival_table`` and ``load_codebook`` are the real functions of
+:mod:`proximite.cohort.warehouse`, :mod:`proximite.cohort.survival` and
+:mod:`proximite.cohort.codebook`, imported on first use: every module of the platform imports
+this package, and the warehouse brings in DuckDB and pandas.
 """
 
 from __future__ import annotations
 
+import importlib
 from typing import TYPE_CHECKING, Any
 
 __all__ = ["panel", "survival_table", "load_codebook"]
 
 if TYPE_CHECKING:  # pragma: no cover
-    import pandas as pd
+    from proximite.cohort.codebook import load_codebook
+    from proximite.cohort.survival import survival_table
+    from proximite.cohort.warehouse import panel
+
+# Public name -> the module that defines it.
+_LAZY = {
+    "panel": "proximite.cohort.warehouse",
+    "survival_table": "proximite.cohort.survival",
+    "load_codebook": "proximite.cohort.codebook",
+}
 
 
-def load_codebook() -> Any:
-    """Return the packaged :class:`~proximite.cohort.codebook.Codebook` (cached)."""
-    from proximite.cohort.codebook import load_codebook as _load
-
-    return _load()
-
-
-def panel(*args: Any, **kwargs: Any) -> "pd.DataFrame":
-    """Long panel indexed by (family_id, wave); see :func:`proximite.cohort.warehouse.panel`."""
-    from proximite.cohort.warehouse import panel as _panel
-
-    return _panel(*args, **kwargs)
+def __getattr__(name: str) -> Any:
+    """Import ``panel``, ``survival_table`` or ``load_codebook`` from their module on first use."""
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value  # later look-ups skip __getattr__
+    return value
 
 
-def survival_table(*args: Any, **kwargs: Any) -> "pd.DataFrame":
-    """Time-to-event data (one row per subject, or start/stop rows); see :func:`proximite.cohort.survival.survival_table`."""
-    from proximite.cohort.survival import survival_table as _survival_table
-
-    return _survival_table(*args, **kwargs)
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))

@@ -23,32 +23,37 @@ rule, never a person's values; a refused gate is :class:`~proximite.expectations
 
 from __future__ import annotations
 
-import datetime as dt
-import json
 import logging
 import os
 import re
 import shutil
-import stat
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from proximite.errors import InputError, ProximiteError
-from proximite.cohort.layers import STAGED, StagedGate, mark_latest, new_pull_id, raw_dir, sha256_of, staged_dir
+from proximite.cohort.layers import STAGED, StagedGate, mark_latest, new_pull_id, raw_dir, staged_dir
+# make_read_only, utc_now and write_manifest stay importable from here: the REDCap pull imports them so.
+from proximite.cohort.raw import MANIFEST_NAME, as_received, copy_as_received, make_read_only, utc_now, write_manifest
 from proximite.cohort.sources import SOURCES, Source, get_source
-from proximite.version import code_version
+from proximite.errors import InputError, ProximiteError
 
 if TYPE_CHECKING:  # pragma: no cover
     from proximite.cohort.codebook import Codebook
     from proximite.config import Settings
 
-__all__ = ["ingest", "IngestResult", "SourceIngest", "MANIFEST_NAME", "write_manifest", "make_read_only", "utc_now"]
+__all__ = [
+    "ingest",
+    "IngestResult",
+    "SourceIngest",
+    "MANIFEST_NAME",
+    "write_manifest",
+    "make_read_only",
+    "utc_now",
+]
 
 log = logging.getLogger(__name__)
 
-MANIFEST_NAME = "manifest.json"
 _PULL_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
 
 #: ``progress(step, done, total)``: step is :data:`STEP_COPY`, :data:`STEP_STAGE`,
@@ -110,11 +115,6 @@ class IngestResult:
         }
 
 
-def utc_now() -> str:
-    """The current UTC time as ISO text, ``2026-01-21T06:00:00Z`` (manifests' ``received_at``)."""
-    return dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
 def _select_sources(input_dir: Path, names: Iterable[str] | None) -> dict[str, tuple[Source, list[Path]]]:
     explicit = names is not None
     if isinstance(names, str):  # sources="registry" means ["registry"], not its letters
@@ -135,42 +135,6 @@ def _select_sources(input_dir: Path, names: Iterable[str] | None) -> dict[str, t
         folders = ", ".join(f"{get_source(name).folder}/" for name in chosen)
         raise InputError(input_dir, "no source folder", detail=f"Expected one of {folders} (see docs/data-layout.md)")
     return found
-
-
-def _copy_as_received(source: Source, files: list[Path], *, input_dir: Path, target: Path, tick: Callable[[], None]) -> list[dict[str, Any]]:
-    """Copy a source's files byte for byte, read-only; return their manifest entries."""
-    root = source.source_dir(input_dir)
-    relatives = [path.relative_to(root) for path in files]
-    target.mkdir(parents=True)
-    entries = []
-    for path, relative in zip(files, relatives, strict=True):
-        destination = target / relative
-        destination.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copy2(path, destination)
-        size = destination.stat().st_size
-        if size != path.stat().st_size:
-            raise ProximiteError(f"{destination}: the copy is incomplete ({size} of {path.stat().st_size} bytes)")
-        make_read_only(destination)
-        entries.append({"path": relative.as_posix(), "bytes": size, "sha256": sha256_of(destination), "rows": None})
-        tick()
-    return entries
-
-
-def _as_received(error: InputError, *, raw: Path, received: Path) -> InputError:
-    """The same error, naming the file where the user sent it rather than its raw copy.
-
-    The raw copy's path stays available as ``error.raw_path`` (when the file exists).
-    """
-    try:
-        relative = Path(error.path).relative_to(raw)
-    except ValueError:
-        return error
-    renamed = InputError(
-        received / relative, error.rule, row=error.row, column=error.column, detail=error.detail, count=error.count
-    )
-    if Path(error.path).exists():
-        renamed.raw_path = error.path  # type: ignore[attr-defined]
-    return renamed
 
 
 def _write_manifest(
@@ -196,68 +160,6 @@ def _write_manifest(
         staged=staged,
         error=error,
     )
-
-
-def write_manifest(
-    target: Path,
-    *,
-    source: str,
-    pull_id: str,
-    received_at: str,
-    parameters: dict[str, Any],
-    files: list[dict[str, Any]],
-    staged: bool,
-    error: str | None,
-    extra: dict[str, Any] | None = None,
-) -> Path:
-    """Write (or rewrite) the ``manifest.json`` of a raw pull directory, read-only.
-
-    Parameters
-    ----------
-    target : Path
-        ``data/01_raw/<source>/<pull_id>/``.
-    source, pull_id, received_at : str, keyword-only
-        ``received_at`` is UTC ISO (``2026-01-21T06:00:00Z``).
-    parameters : dict, keyword-only
-        How the pull was made (never a secret).
-    files : list of dict, keyword-only
-        ``{"path" (relative), "bytes", "sha256", "rows", ...}`` per file.
-    staged : bool, keyword-only
-        Whether the pull reached 02 staged.
-    error : str or None, keyword-only
-        Why it did not (a message without values or secrets).
-    extra : dict, optional, keyword-only
-        More keys (a pull's mode, watermark, ...), written after the standard ones.
-
-    Returns
-    -------
-    Path
-        The manifest's path.
-    """
-    manifest = {
-        "source": source,
-        "pull_id": pull_id,
-        "received_at": received_at,
-        "parameters": parameters,
-        "files": files,
-        "code_version": code_version(),
-        "staged": staged,
-        "error": error,
-        **(extra or {}),
-    }
-    path = target / MANIFEST_NAME
-    if path.exists():  # a pull rewrites its manifest as it goes: in progress, then done or failed
-        path.chmod(0o644)
-    temporary = path.with_name(f".{MANIFEST_NAME}.tmp")
-    temporary.write_text(json.dumps(manifest, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
-    os.replace(temporary, path)
-    path.chmod(0o444)
-    return path
-
-
-def make_read_only(path: Path) -> None:
-    """Remove every write permission of a raw file (01 raw is never edited)."""
-    path.chmod(path.stat().st_mode & ~(stat.S_IWUSR | stat.S_IWGRP | stat.S_IWOTH))
 
 
 def ingest(
@@ -329,73 +231,19 @@ def ingest(
     chosen = _select_sources(input_dir, sources)
     received_at = utc_now()
     report = progress or (lambda step, done, total: None)
-    total_files = sum(len(files) for _, files in chosen.values())
-    copied = 0
-
-    def tick() -> None:
-        nonlocal copied
-        copied += 1
-        report(STEP_COPY, copied, total_files)
-
     # 1. Layer 01: every file as received (checked first, so nothing is half-copied).
-    for name, (source, files) in chosen.items():
-        for path in files:
-            if path.relative_to(source.source_dir(input_dir)).as_posix() == MANIFEST_NAME:
-                raise InputError(path, "reserved file name", detail=f"Ingest writes {MANIFEST_NAME} itself; rename the file")
-        target = raw_dir(settings, name, pull_id)
-        if target.exists():
-            raise ProximiteError(f"{target} already exists: a pull id is used once (01 raw is never edited)")
-    entries: dict[str, list[dict[str, Any]]] = {}
-    for name, (source, files) in chosen.items():
-        entries[name] = _copy_as_received(
-            source, files, input_dir=input_dir, target=raw_dir(settings, name, pull_id), tick=tick
-        )
-    log.info("pull %s: %d file(s) copied into 01 raw for %s", pull_id, total_files, ", ".join(chosen))
-
+    entries = _copy_to_raw(chosen, settings=settings, input_dir=input_dir, pull_id=pull_id, report=report)
     # 2. Layer 02 into temporary directories; 3. commit all at once.
     file_rows: dict[str, dict[str, int]] = {name: {} for name in chosen}
     table_rows: dict[str, dict[str, int]] = {}
-    partial: dict[str, Path] = {}
-    committed: list[Path] = []
     error_text: str | None = None
-    marking = False
     try:
-        for done, (name, (source, _)) in enumerate(chosen.items(), start=1):
-            source_raw = raw_dir(settings, name, pull_id)
-            try:
-                tables = source.stage(source_raw, codebook=codebook, settings=settings)
-            except InputError as error:
-                raise _as_received(error, raw=source_raw, received=source.source_dir(input_dir)) from None
-            file_rows[name] = dict(getattr(tables, "file_rows", {}))
-            temporary = settings.data_dir / STAGED / name / f".{pull_id}.partial"
-            if temporary.exists():
-                shutil.rmtree(temporary)
-            temporary.mkdir(parents=True)
-            partial[name] = temporary
-            for table, frame in tables.items():
-                frame.to_parquet(temporary / f"{table}.parquet", index=False)
-            table_rows[name] = {table: len(frame) for table, frame in tables.items()}
-            report(STEP_STAGE, done, len(chosen))
-            log.info("pull %s: %s staged (%s)", pull_id, name, ", ".join(f"{t} {n}" for t, n in table_rows[name].items()))
-        if gate is not None:
-            gate(dict(partial), pull_id)
-        for name, temporary in partial.items():
-            final = staged_dir(settings, name, pull_id)
-            if final.exists():
-                raise ProximiteError(f"{final} already exists: a pull id is used once")
-            os.rename(temporary, final)
-            committed.append(final)
-        marking = True
-        for name in chosen:
-            mark_latest(settings, name, pull_id)
-        report(STEP_COMMIT, len(chosen), len(chosen))
+        _stage_and_commit(
+            chosen, settings=settings, input_dir=input_dir, pull_id=pull_id, codebook=codebook, gate=gate,
+            report=report, file_rows=file_rows, table_rows=table_rows,
+        )
     except BaseException as error:
         error_text = str(error) if isinstance(error, ProximiteError) else f"{type(error).__name__} while staging"
-        for temporary in partial.values():
-            shutil.rmtree(temporary, ignore_errors=True)
-        if not marking:
-            for final in committed:
-                shutil.rmtree(final, ignore_errors=True)
         log.warning("pull %s not staged; the raw copies are kept and LATEST is unchanged", pull_id)
         raise
     finally:
@@ -415,3 +263,109 @@ def ingest(
             for name in chosen
         },
     )
+
+
+def _copy_to_raw(
+    chosen: Mapping[str, tuple[Source, list[Path]]], *, settings: Settings, input_dir: Path, pull_id: str, report: Progress
+) -> dict[str, list[dict[str, Any]]]:
+    """Copy every source's files into 01 raw, after checking none would clash; their manifest entries."""
+    for name, (source, files) in chosen.items():
+        for path in files:
+            if path.relative_to(source.source_dir(input_dir)).as_posix() == MANIFEST_NAME:
+                raise InputError(path, "reserved file name", detail=f"Ingest writes {MANIFEST_NAME} itself; rename the file")
+        target = raw_dir(settings, name, pull_id)
+        if target.exists():
+            raise ProximiteError(f"{target} already exists: a pull id is used once (01 raw is never edited)")
+    total_files = sum(len(files) for _, files in chosen.values())
+    copied = 0
+
+    def tick() -> None:
+        nonlocal copied
+        copied += 1
+        report(STEP_COPY, copied, total_files)
+
+    entries: dict[str, list[dict[str, Any]]] = {}
+    for name, (source, files) in chosen.items():
+        entries[name] = copy_as_received(
+            source, files, input_dir=input_dir, target=raw_dir(settings, name, pull_id), tick=tick
+        )
+    log.info("pull %s: %d file(s) copied into 01 raw for %s", pull_id, total_files, ", ".join(chosen))
+    return entries
+
+
+def _stage_and_commit(
+    chosen: Mapping[str, tuple[Source, list[Path]]],
+    *,
+    settings: Settings,
+    input_dir: Path,
+    pull_id: str,
+    codebook: Codebook,
+    gate: StagedGate | None,
+    report: Progress,
+    file_rows: dict[str, dict[str, int]],
+    table_rows: dict[str, dict[str, int]],
+) -> None:
+    """Stage every source into a temporary directory, gate them, then rename all and mark LATEST.
+
+    Fills ``file_rows`` and ``table_rows`` as it goes. On any error the temporary directories
+    (and the staged pulls already renamed, unless LATEST was being marked) are removed.
+    """
+    partial: dict[str, Path] = {}
+    committed: list[Path] = []
+    marking = False
+    try:
+        for done, (name, (source, _)) in enumerate(chosen.items(), start=1):
+            _stage_source(
+                name, source, settings=settings, input_dir=input_dir, pull_id=pull_id, codebook=codebook,
+                partial=partial, file_rows=file_rows, table_rows=table_rows,
+            )
+            report(STEP_STAGE, done, len(chosen))
+            log.info("pull %s: %s staged (%s)", pull_id, name, ", ".join(f"{t} {n}" for t, n in table_rows[name].items()))
+        if gate is not None:
+            gate(dict(partial), pull_id)
+        for name, temporary in partial.items():
+            final = staged_dir(settings, name, pull_id)
+            if final.exists():
+                raise ProximiteError(f"{final} already exists: a pull id is used once")
+            os.rename(temporary, final)
+            committed.append(final)
+        marking = True
+        for name in chosen:
+            mark_latest(settings, name, pull_id)
+        report(STEP_COMMIT, len(chosen), len(chosen))
+    except BaseException:
+        for temporary in partial.values():
+            shutil.rmtree(temporary, ignore_errors=True)
+        if not marking:
+            for final in committed:
+                shutil.rmtree(final, ignore_errors=True)
+        raise
+
+
+def _stage_source(
+    name: str,
+    source: Source,
+    *,
+    settings: Settings,
+    input_dir: Path,
+    pull_id: str,
+    codebook: Codebook,
+    partial: dict[str, Path],
+    file_rows: dict[str, dict[str, int]],
+    table_rows: dict[str, dict[str, int]],
+) -> None:
+    """Type one source's raw copy and write its tables as Parquet into ``<staged>/.<pull_id>.partial``."""
+    source_raw = raw_dir(settings, name, pull_id)
+    try:
+        tables = source.stage(source_raw, codebook=codebook, settings=settings)
+    except InputError as error:
+        raise as_received(error, raw=source_raw, received=source.source_dir(input_dir)) from None
+    file_rows[name] = dict(getattr(tables, "file_rows", {}))
+    temporary = settings.data_dir / STAGED / name / f".{pull_id}.partial"
+    if temporary.exists():
+        shutil.rmtree(temporary)
+    temporary.mkdir(parents=True)
+    partial[name] = temporary
+    for table, frame in tables.items():
+        frame.to_parquet(temporary / f"{table}.parquet", index=False)
+    table_rows[name] = {table: len(frame) for table, frame in tables.items()}

@@ -18,7 +18,6 @@ Harmonisation, validation, the synthetic cohort and the docs page all read these
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from functools import cache, cached_property
 from importlib import resources
 from pathlib import Path
@@ -27,6 +26,21 @@ from typing import Any
 import pandas as pd
 import yaml
 
+from proximite.cohort.codebook.consistency import consistency_problems
+from proximite.cohort.codebook.labels import YESNO_CHOICES, CodebookError, Label
+from proximite.cohort.codebook.redcap_layout import (
+    REDCAP_DICTIONARY_HEADERS,
+    REDCAP_METADATA_COLUMNS,
+    arms_frame,
+    dags_frame,
+    data_dictionary_frame,
+    events_frame,
+    fields_frame,
+    form_event_mapping_frame,
+    repeating_forms_frame,
+)
+from proximite.cohort.codebook.redcap_layout import project_info as redcap_project_info
+
 __all__ = [
     "Codebook",
     "Label",
@@ -34,77 +48,17 @@ __all__ = [
     "REDCAP_METADATA_COLUMNS",
     "REDCAP_DICTIONARY_HEADERS",
     "CodebookError",
+    "package_dir",
 ]
 
-#: The 18 columns of REDCap's metadata, as the API exports them.
-REDCAP_METADATA_COLUMNS = [
-    "field_name",
-    "form_name",
-    "section_header",
-    "field_type",
-    "field_label",
-    "select_choices_or_calculations",
-    "field_note",
-    "text_validation_type_or_show_slider_number",
-    "text_validation_min",
-    "text_validation_max",
-    "identifier",
-    "branching_logic",
-    "required_field",
-    "custom_alignment",
-    "question_number",
-    "matrix_group_name",
-    "matrix_ranking",
-    "field_annotation",
-]
 
-#: The same 18 columns as headed in a data dictionary CSV downloaded from REDCap's UI.
-REDCAP_DICTIONARY_HEADERS = [
-    "Variable / Field Name",
-    "Form Name",
-    "Section Header",
-    "Field Type",
-    "Field Label",
-    "Choices, Calculations, OR Slider Labels",
-    "Field Note",
-    "Text Validation Type OR Show Slider Number",
-    "Text Validation Min",
-    "Text Validation Max",
-    "Identifier?",
-    "Branching Logic (Show field only if...)",
-    "Required Field?",
-    "Custom Alignment",
-    "Question Number (surveys only)",
-    "Matrix Group Name",
-    "Matrix Ranking?",
-    "Field Annotation",
-]
-
-YESNO_CHOICES = {"1": ("Oui", "Yes"), "0": ("Non", "No")}
-
-
-class CodebookError(ValueError):
-    """A code, field or table is not in the codebook."""
-
-
-@dataclass(frozen=True)
-class Label:
-    """French and English labels of one code."""
-
-    fr: str
-    en: str
-
-    def in_language(self, lang: str) -> str:
-        """Return the label in ``lang`` (``"fr"`` or ``"en"``)."""
-        return self.en if lang == "en" else self.fr
-
-
-def _package_dir() -> Path:
+def package_dir() -> Path:
+    """The codebook directory shipped with the package (the default of :class:`Codebook`)."""
     return Path(str(resources.files("proximite.cohort.codebook")))
 
 
-def _read_yaml(name: str) -> Any:
-    with (_package_dir() / name).open(encoding="utf-8") as handle:
+def _read_yaml(directory: Path, name: str) -> Any:
+    with (directory / name).open(encoding="utf-8") as handle:
         return yaml.safe_load(handle)
 
 
@@ -112,6 +66,11 @@ class Codebook:
     """The platform's codebook.
 
     Use :func:`load_codebook` rather than building one: the files are read once.
+
+    Parameters
+    ----------
+    directory : Path, optional
+        The folder holding the YAML files and ``reference/``; default :func:`package_dir`.
 
     Examples
     --------
@@ -123,20 +82,20 @@ class Codebook:
     """
 
     def __init__(self, directory: Path | None = None) -> None:
-        self.directory = directory or _package_dir()
-        raw_enums = _read_yaml("enumerations.yaml")
+        self.directory = Path(directory) if directory is not None else package_dir()
+        raw_enums = _read_yaml(self.directory, "enumerations.yaml")
         self.enumerations: dict[str, dict[str, Label]] = {
             name: {str(code): Label(*labels) for code, labels in codes.items()}
             for name, codes in raw_enums.items()
         }
-        forms_spec = _read_yaml("forms.yaml")
+        forms_spec = _read_yaml(self.directory, "forms.yaml")
         self.project: dict[str, Any] = forms_spec["project"]
         self.forms: dict[str, dict[str, dict[str, Any]]] = forms_spec["forms"]
-        self.model: dict[str, dict[str, Any]] = _read_yaml("model.yaml")
-        registry = _read_yaml("registry.yaml")
+        self.model: dict[str, dict[str, Any]] = _read_yaml(self.directory, "model.yaml")
+        registry = _read_yaml(self.directory, "registry.yaml")
         self.action_component: dict[str, str] = registry.pop("action_component")
         self.registry: dict[str, dict[str, dict[str, Any]]] = registry
-        indicators = _read_yaml("indicators.yaml")
+        indicators = _read_yaml(self.directory, "indicators.yaml")
         self.indicator_families: dict[str, Label] = {
             name: Label(*labels) for name, labels in indicators["families"].items()
         }
@@ -146,20 +105,27 @@ class Codebook:
     # ------------------------------------------------------------------ enumerations
     def codes(self, enumeration: str) -> list[str]:
         """Codes of an enumeration, in codebook order."""
-        return list(self._enumeration(enumeration))
+        return list(self.enumeration(enumeration))
 
     def label(self, enumeration: str, code: str, *, lang: str = "fr") -> str:
         """Label of one code in French (default) or English."""
-        labels = self._enumeration(enumeration)
+        labels = self.enumeration(enumeration)
         if code not in labels:
             raise CodebookError(f"'{code}' is not a code of {enumeration} (allowed: {', '.join(labels)})")
         return labels[code].in_language(lang)
 
     def labels(self, enumeration: str, *, lang: str = "fr") -> dict[str, str]:
         """Mapping code → label of an enumeration."""
-        return {code: label.in_language(lang) for code, label in self._enumeration(enumeration).items()}
+        return {code: label.in_language(lang) for code, label in self.enumeration(enumeration).items()}
 
-    def _enumeration(self, name: str) -> dict[str, Label]:
+    def enumeration(self, name: str) -> dict[str, Label]:
+        """Codes of an enumeration with their labels, in codebook order.
+
+        Raises
+        ------
+        CodebookError
+            No enumeration of that name.
+        """
         try:
             return self.enumerations[name]
         except KeyError:
@@ -173,27 +139,7 @@ class Codebook:
         Columns: field_name, form_name, field_type, label, enum, validation, identifier,
         required, target_table, target_column, branching.
         """
-        rows = []
-        for form, fields in self.forms.items():
-            for name, spec in fields.items():
-                target = spec.get("target", "")
-                table, _, column = target.partition(".")
-                rows.append(
-                    {
-                        "field_name": name,
-                        "form_name": form,
-                        "field_type": spec["type"],
-                        "label": spec["label"],
-                        "enum": spec.get("enum", "yesno" if spec["type"] == "yesno" else ""),
-                        "validation": spec.get("validation", ""),
-                        "identifier": bool(spec.get("identifier", False)),
-                        "required": bool(spec.get("required", False)),
-                        "target_table": table,
-                        "target_column": column,
-                        "branching": spec.get("branching", ""),
-                    }
-                )
-        return pd.DataFrame(rows)
+        return fields_frame(self.forms)
 
     @property
     def record_id_field(self) -> str:
@@ -212,14 +158,14 @@ class Codebook:
         enum = row.iloc[0]["enum"]
         if enum == "yesno":
             return {code: Label(*labels) for code, labels in YESNO_CHOICES.items()}
-        return self._enumeration(enum) if enum else {}
+        return self.enumeration(enum) if enum else {}
 
     def export_columns(self, form: str) -> list[str]:
         """Columns a REDCap flat export gives for a form: checkboxes expanded, then ``<form>_complete``."""
         columns: list[str] = []
         for name, spec in self.forms[form].items():
             if spec["type"] == "checkbox":
-                columns.extend(f"{name}___{code}" for code in self._enumeration(spec["enum"]))
+                columns.extend(f"{name}___{code}" for code in self.enumeration(spec["enum"]))
             else:
                 columns.append(name)
         columns.append(f"{form}_complete")
@@ -228,82 +174,28 @@ class Codebook:
     @cached_property
     def data_dictionary(self) -> pd.DataFrame:
         """The REDCap data dictionary (metadata) with the API's 18 column names."""
-        rows = []
-        for form, fields in self.forms.items():
-            for name, spec in fields.items():
-                choices = ""
-                if spec["type"] in {"dropdown", "radio", "checkbox"}:
-                    choices = " | ".join(
-                        f"{code}, {label.fr}" for code, label in self._enumeration(spec["enum"]).items()
-                    )
-                annotation = f"harmonise: {spec['target']}" if "target" in spec else ""
-                if spec.get("identifier"):
-                    annotation = "@IDENTIFIER reste dans REDCap (couche 01)"
-                rows.append(
-                    {
-                        "field_name": name,
-                        "form_name": form,
-                        "section_header": spec.get("section", ""),
-                        "field_type": spec["type"],
-                        "field_label": spec["label"],
-                        "select_choices_or_calculations": choices,
-                        "field_note": spec.get("note", ""),
-                        "text_validation_type_or_show_slider_number": spec.get("validation", ""),
-                        "text_validation_min": str(spec.get("min", "")),
-                        "text_validation_max": str(spec.get("max", "")),
-                        "identifier": "y" if spec.get("identifier") else "",
-                        "branching_logic": spec.get("branching", ""),
-                        "required_field": "y" if spec.get("required") else "",
-                        "custom_alignment": "",
-                        "question_number": "",
-                        "matrix_group_name": spec.get("matrix", ""),
-                        "matrix_ranking": "",
-                        "field_annotation": annotation,
-                    }
-                )
-        return pd.DataFrame(rows, columns=REDCAP_METADATA_COLUMNS)
+        return data_dictionary_frame(self)
 
     # ------------------------------------------------------------------ events
     @cached_property
     def events(self) -> pd.DataFrame:
         """Events as REDCap's API exports them (plus the day offsets used to create them)."""
-        arm = self.project["arm"]["arm_num"]
-        rows = [
-            {
-                "event_name": event["name"],
-                "arm_num": arm,
-                "unique_event_name": event["unique"],
-                "custom_event_label": "",
-                "day_offset": event.get("day_offset", 0),
-                "offset_min": event.get("offset_min", 0),
-                "offset_max": event.get("offset_max", 0),
-            }
-            for event in self.project["events"]
-        ]
-        return pd.DataFrame(rows)
+        return events_frame(self.project)
 
     @cached_property
     def arms(self) -> pd.DataFrame:
-        arm = self.project["arm"]
-        return pd.DataFrame([{"arm_num": arm["arm_num"], "name": arm["name"]}])
+        """The project's arm as REDCap's API exports it."""
+        return arms_frame(self.project)
 
     @cached_property
     def form_event_mapping(self) -> pd.DataFrame:
-        arm = self.project["arm"]["arm_num"]
-        rows = [
-            {"arm_num": arm, "unique_event_name": event["unique"], "form": form}
-            for event in self.project["events"]
-            for form in event["forms"]
-        ]
-        return pd.DataFrame(rows)
+        """Which form is collected at which event, as REDCap's API exports it."""
+        return form_event_mapping_frame(self.project)
 
     @cached_property
     def repeating_forms_events(self) -> pd.DataFrame:
-        rows = [
-            {"event_name": item["event"], "form_name": item["form"], "custom_form_label": item.get("label", "")}
-            for item in self.project["repeating"]
-        ]
-        return pd.DataFrame(rows)
+        """The repeating instruments, as REDCap's API exports them."""
+        return repeating_forms_frame(self.project)
 
     def project_info(self, *, notes: str = "") -> dict[str, Any]:
         """The project's information as REDCap's ``content=project`` exports it.
@@ -313,34 +205,7 @@ class Codebook:
         notes : str, keyword-only
             The ``project_notes`` text (who made this copy of the project, and how).
         """
-        return {
-            "project_id": 1,
-            "project_title": self.project["title"],
-            "creation_time": "2023-11-15 09:00:00",
-            "production_time": "2024-01-01 00:00:00",
-            "in_production": 1,
-            "project_language": "French",
-            "purpose": 2,
-            "purpose_other": self.project["purpose_other"],
-            "project_notes": notes,
-            "custom_record_label": "",
-            "secondary_unique_field": "",
-            "is_longitudinal": 1,
-            "has_repeating_instruments_or_events": 1,
-            "surveys_enabled": 0,
-            "scheduling_enabled": 0,
-            "record_autonumbering_enabled": 1,
-            "randomization_enabled": 0,
-            "ddp_enabled": 0,
-            "project_irb_number": "",
-            "project_grant_number": "",
-            "project_pi_firstname": "",
-            "project_pi_lastname": "",
-            "display_today_now_button": 1,
-            "missing_data_codes": self.project["missing_data_codes"],
-            "external_modules": "",
-            "bypass_branching_erase_field_prompt": 0,
-        }
+        return redcap_project_info(self.project, notes=notes)
 
     @property
     def event_names(self) -> list[str]:
@@ -362,14 +227,7 @@ class Codebook:
         unique name from its name, so a project created from these files (or from the project
         XML) gets exactly the unique names that map back to territories.
         """
-        territories = self.territories if territories is None else territories
-        return pd.DataFrame(
-            {
-                "data_access_group_name": territories["redcap_dag"].to_numpy(),
-                "unique_group_name": territories["redcap_dag"].to_numpy(),
-                "data_access_group_id": range(1, len(territories) + 1),
-            }
-        )
+        return dags_frame(self.territories if territories is None else territories)
 
     # ------------------------------------------------------------------ reference
     def _reference(self, name: str) -> pd.DataFrame:
@@ -446,7 +304,7 @@ class Codebook:
     @cached_property
     def snapshot_strings(self) -> dict[str, Label]:
         """Every UI string of the decision-makers' snapshot (``snapshot.yaml``), read on first use."""
-        raw = _read_yaml("snapshot.yaml")
+        raw = _read_yaml(self.directory, "snapshot.yaml")
         return {str(key): Label(str(value["fr"]), str(value["en"])) for key, value in raw.items()}
 
     def snapshot_text(self, key: str, *, lang: str = "fr", **values: Any) -> str:
@@ -466,32 +324,7 @@ class Codebook:
     # ------------------------------------------------------------------ checks
     def _check_consistency(self) -> None:
         """Fail at load time on a codebook that contradicts itself."""
-        problems = []
-        for indicator_id, spec in self.indicators.items():
-            if spec.get("family") not in self.indicator_families:
-                problems.append(f"indicators.yaml: {indicator_id} names unknown family {spec.get('family')!r}")
-            missing = {"unit", "timing", "people", "additive", "fr", "en", "method"} - set(spec)
-            if missing:
-                problems.append(f"indicators.yaml: {indicator_id} lacks {', '.join(sorted(missing))}")
-        for form, fields in self.forms.items():
-            for name, spec in fields.items():
-                enum = spec.get("enum")
-                if enum and enum not in self.enumerations:
-                    problems.append(f"forms.yaml: {form}.{name} names unknown enumeration {enum!r}")
-                target = spec.get("target")
-                if target:
-                    table, _, column = target.partition(".")
-                    if table not in self.model or column not in self.model[table]["columns"]:
-                        problems.append(f"forms.yaml: {form}.{name} targets unknown column {target!r}")
-        for table, spec in self.model.items():
-            for column, column_spec in spec["columns"].items():
-                enum = column_spec.get("enum")
-                if enum and enum not in self.enumerations:
-                    problems.append(f"model.yaml: {table}.{column} names unknown enumeration {enum!r}")
-        if set(self.action_component) != set(self.enumerations["action_type"]):
-            problems.append("registry.yaml: action_component must map exactly the action types")
-        if set(self.action_component.values()) - set(self.enumerations["component"]):
-            problems.append("registry.yaml: action_component names an unknown component")
+        problems = consistency_problems(self)
         if problems:
             raise CodebookError("the codebook is inconsistent:\n" + "\n".join(problems))
 

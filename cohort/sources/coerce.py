@@ -13,15 +13,15 @@ not a fact about a family).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
-from pathlib import Path
+from collections.abc import Iterable, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
+# RowLocator is part of this module's API (the readers build one per table), defined in .rows.
+from proximite.cohort.sources.rows import RowLocator, as_array, distinct_values, fail_where
 from proximite.errors import InputError
 
 __all__ = [
@@ -45,103 +45,16 @@ FALSE_WORDS = ("0", "false", "faux", "non", "no", "n")
 _NULL_STRING = pa.scalar(None, pa.string())
 _INT_PATTERN = r"^[+-]?\d{1,18}([.,]0*)?$"
 _FLOAT_PATTERN = r"^[+-]?(\d+([.,]\d*)?|[.,]\d+)([eE][+-]?\d+)?$"
-_MAX_QUOTE = 40
-
-
-@dataclass(frozen=True)
-class RowLocator:
-    """Where the rows of a table come from, so that an error can name a file and a row.
-
-    Parameters
-    ----------
-    path : Path
-        The file of every row, or the directory that ``files`` are relative to.
-    rows : pyarrow.Array
-        1-based data row of each row in its file (the header is row 0).
-    files : pyarrow.Array, optional
-        Relative path of each row's file, when a table gathers several files.
-    aliases : mapping, optional
-        ``{relative file: {canonical column: the file's own column}}``, to name a partner's
-        column as the partner wrote it.
-    """
-
-    path: Path
-    rows: pa.Array
-    files: pa.Array | None = None
-    aliases: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
-
-    def locate(self, mask: pa.Array) -> tuple[Path, int, int, str | None]:
-        """Return ``(file, first row, number of rows, relative file)`` where ``mask`` is true."""
-        first = pc.index(mask, True).as_py()
-        count = int(pc.sum(mask).as_py() or 0)
-        row = int(self.rows[first].as_py())
-        if self.files is None:
-            return self.path, row, count, None
-        relative = str(self.files[first].as_py())
-        return self.path / relative, row, count, relative
-
-    def column_label(self, column: str, relative: str | None) -> str:
-        """The column as the file names it (``Type → action_type`` when a mapping renamed it)."""
-        own = self.aliases.get(relative or "", {}).get(column)
-        if own and own != column:
-            return f"{own} → {column}"
-        return column
-
-
-def _as_array(values: pa.Array | pa.ChunkedArray) -> pa.Array:
-    if isinstance(values, pa.ChunkedArray):
-        if values.num_chunks == 0:
-            return pa.array([], values.type)
-        return values.combine_chunks()
-    return values
 
 
 def blank_to_null(values: pa.Array | pa.ChunkedArray, *, trim: bool = True) -> pa.Array:
     """Strings with surrounding blanks trimmed (optional) and empty cells as null."""
-    array = _as_array(values)
+    array = as_array(values)
     if not pa.types.is_string(array.type):
         array = pc.cast(array, pa.string())
     if trim:
         array = pc.utf8_trim_whitespace(array)
     return pc.if_else(pc.equal(array, ""), _NULL_STRING, array)
-
-
-def _distinct(array: pa.Array) -> tuple[pa.Array, np.ndarray]:
-    """Distinct values (null included) and, per row, the index of its value among them."""
-    distinct = pc.unique(array)
-    index = pc.index_in(array, value_set=distinct, skip_nulls=False)
-    return distinct, index.to_numpy(zero_copy_only=False).astype(np.int64, copy=False)
-
-
-def _fail_where(
-    bad_rows: np.ndarray,
-    *,
-    locator: RowLocator,
-    column: str,
-    rule: str,
-    detail: str = "",
-    quote: Callable[[int], str | None] | None = None,
-) -> None:
-    """Raise an :class:`InputError` for the first of ``bad_rows`` (a boolean row mask).
-
-    ``quote(row index)`` gives the coded value to quote, for code lists only.
-    """
-    if not bad_rows.any():
-        return
-    path, row, count, relative = locator.locate(pa.array(bad_rows))
-    if quote is not None:
-        value = quote(int(np.argmax(bad_rows)))
-        if value is not None:
-            shown = value if len(value) <= _MAX_QUOTE else value[:_MAX_QUOTE] + "…"
-            detail = f"'{shown}' {detail}"
-    raise InputError(
-        path,
-        rule,
-        row=row,
-        column=locator.column_label(column, relative),
-        detail=detail,
-        count=count,
-    )
 
 
 def to_int(values: pa.Array | pa.ChunkedArray, *, locator: RowLocator, column: str) -> pa.Array:
@@ -153,12 +66,12 @@ def to_int(values: pa.Array | pa.ChunkedArray, *, locator: RowLocator, column: s
         A cell is not a whole number (the first such row and the count are given).
     """
     array = blank_to_null(values)
-    distinct, index = _distinct(array)
+    distinct, index = distinct_values(array)
     looks_whole = pc.fill_null(pc.match_substring_regex(distinct, _INT_PATTERN), False)
     digits = pc.replace_substring_regex(distinct, r"[.,]0*$", "")
     parsed = pc.cast(pc.if_else(looks_whole, digits, _NULL_STRING), pa.int64())
     bad = pc.and_(pc.is_valid(distinct), pc.invert(looks_whole)).to_numpy(zero_copy_only=False)
-    _fail_where(
+    fail_where(
         bad[index], locator=locator, column=column, rule="not a whole number",
         detail="Write an integer (digits only)",
     )
@@ -174,12 +87,12 @@ def to_float(values: pa.Array | pa.ChunkedArray, *, locator: RowLocator, column:
         A cell is not a number.
     """
     array = blank_to_null(values)
-    distinct, index = _distinct(array)
+    distinct, index = distinct_values(array)
     looks_number = pc.fill_null(pc.match_substring_regex(distinct, _FLOAT_PATTERN), False)
     dotted = pc.replace_substring(distinct, ",", ".")
     parsed = pc.cast(pc.if_else(looks_number, dotted, _NULL_STRING), pa.float64())
     bad = pc.and_(pc.is_valid(distinct), pc.invert(looks_number)).to_numpy(zero_copy_only=False)
-    _fail_where(
+    fail_where(
         bad[index], locator=locator, column=column, rule="not a number",
         detail="Write a number such as 12 or 12.5",
     )
@@ -204,7 +117,7 @@ def to_bool(
     trues = pa.array(sorted({value.lower() for value in true_values}), pa.string())
     falses = pa.array(sorted({value.lower() for value in false_values}), pa.string())
     array = blank_to_null(values)
-    distinct, index = _distinct(array)
+    distinct, index = distinct_values(array)
     lowered = pc.utf8_lower(distinct)
     is_true = pc.is_in(lowered, value_set=trues)
     is_false = pc.is_in(lowered, value_set=falses)
@@ -212,7 +125,7 @@ def to_bool(
     bad = pc.and_(pc.is_valid(distinct), pc.is_null(parsed)).to_numpy(zero_copy_only=False)
     if bad.any():
         allowed = "/".join(sorted(set(trues.to_pylist()) | set(falses.to_pylist())))
-        _fail_where(
+        fail_where(
             bad[index], locator=locator, column=column, rule="not a yes/no value",
             detail=f"is not one of {allowed}", quote=lambda row: distinct[int(index[row])].as_py(),
         )
@@ -260,14 +173,14 @@ def to_date(
         A cell is not a valid date (the value is never quoted).
     """
     array = blank_to_null(values)
-    distinct, index = _distinct(array)
+    distinct, index = distinct_values(array)
     text = pd.Series(distinct.to_pylist(), dtype=object)
     parsed_distinct = _parse_dates(text, with_time=with_time)
     present_distinct = text.notna().to_numpy()
     result = parsed_distinct[index]
     bad = (present_distinct & np.isnat(parsed_distinct))[index]
     if formats is not None and bad.any():
-        row_formats = _as_array(formats).to_numpy(zero_copy_only=False)
+        row_formats = as_array(formats).to_numpy(zero_copy_only=False)
         for date_format in {value for value in row_formats[bad] if value}:
             selected = bad & (row_formats == date_format)
             wanted = np.unique(index[selected])
@@ -281,10 +194,10 @@ def to_date(
     if bad.any():
         expected = "YYYY-MM-DD"
         if formats is not None:
-            declared = {value for value in _as_array(formats).to_pylist() if value}
+            declared = {value for value in as_array(formats).to_pylist() if value}
             if declared:
                 expected += " or the mapping's date_format " + ", ".join(sorted(declared))
-        _fail_where(
+        fail_where(
             bad, locator=locator, column=column, rule="date cannot be parsed",
             detail=f"Write dates as {expected} (a real calendar date)",
         )
@@ -307,12 +220,12 @@ def check_codes(
         A cell holds a code that is not in ``allowed`` (the code is quoted, with the list).
     """
     array = blank_to_null(values)
-    distinct, index = _distinct(array)
+    distinct, index = distinct_values(array)
     known = pc.is_in(distinct, value_set=pa.array(list(allowed), pa.string()))
     bad = pc.and_(pc.is_valid(distinct), pc.invert(known)).to_numpy(zero_copy_only=False)
     if bad.any():
         shown = ", ".join(allowed) if len(allowed) <= 20 else ", ".join(allowed[:20]) + ", …"
-        _fail_where(
+        fail_where(
             bad[index], locator=locator, column=column, rule="unknown code",
             detail=f"is not a code of {list_name} (allowed: {shown})",
             quote=lambda row: distinct[int(index[row])].as_py(),
@@ -331,7 +244,7 @@ def map_values(
     array = blank_to_null(values)
     if not mapping and keep_unmapped:
         return array
-    distinct, index = _distinct(array)
+    distinct, index = distinct_values(array)
     replaced = [
         mapping.get(value, value if keep_unmapped else None) if value is not None else None
         for value in distinct.to_pylist()

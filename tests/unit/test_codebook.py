@@ -112,3 +112,21 @@ def test_inconsistent_codebook_is_refused(cb: Codebook, monkeypatch: pytest.Monk
     assert "unknown column 'family.nope'" in str(error.value)
     assert "reach.x names unknown family 'nowhere'" in str(error.value)
     assert "reach.x lacks additive, en, method, people, timing, unit" in str(error.value)
+
+
+def test_codebook_reads_the_directory_it_is_given(tmp_path) -> None:
+    import shutil
+
+    from proximite.cohort.codebook import package_dir
+
+    copy = tmp_path / "codebook"
+    shutil.copytree(package_dir(), copy, ignore=shutil.ignore_patterns("*.py", "__pycache__"))
+    enumerations = copy / "enumerations.yaml"
+    text = enumerations.read_text(encoding="utf-8")
+    assert text.count("No resource available or reachable") == 1
+    enumerations.write_text(text.replace("No resource available or reachable", "Nothing to offer"), encoding="utf-8")
+
+    edited = Codebook(copy)
+    assert edited.directory == copy
+    assert edited.label("need_status", "aucune_ressource", lang="en") == "Nothing to offer"
+    assert Codebook().label("need_status", "aucune_ressource", lang="en") == "No resource available or reachable"

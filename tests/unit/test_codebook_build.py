@@ -15,21 +15,19 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from ingest_inputs import EXPECTED_ROWS, build_input_dir  # noqa: E402
 
-from proximite.cohort.codebook import _package_dir, load_codebook  # noqa: E402
-from proximite.cohort.codebook.build import (  # noqa: E402
+from proximite.cohort.codebook import package_dir, load_codebook  # noqa: E402
+from proximite.cohort.codebook.build import build, generated_files, main  # noqa: E402
+from proximite.cohort.codebook.workbook import (  # noqa: E402
     ACTIVITY_SHEET,
     CODES_SHEET,
     EXPLANATIONS_SHEET,
     activity_workbook,
-    build,
-    generated_files,
-    main,
 )
 from proximite.pipeline import ingest  # noqa: E402
 from proximite.cohort.sources.redcap_records import normalise_metadata  # noqa: E402
 from proximite.config import load_settings  # noqa: E402
 
-SHIPPED = _package_dir()
+SHIPPED = package_dir()
 TEMPLATE = SHIPPED / "registry" / "activity_template.xlsx"
 
 

@@ -31,7 +31,8 @@ from proximite.cohort.ingest import MANIFEST_NAME  # noqa: E402
 from proximite.pipeline import ingest  # noqa: E402
 from proximite.cohort.layers import latest_pull, raw_dir, read_staged  # noqa: E402
 from proximite.cohort.sources import SOURCES, Source, get_source  # noqa: E402
-from proximite.cohort.sources.files import decode_to_utf8, read_stat_strings  # noqa: E402
+from proximite.cohort.sources.encodings import decode_to_utf8  # noqa: E402
+from proximite.cohort.sources.stat_files import read_stat_strings  # noqa: E402
 from proximite.cohort.sources.redcap_records import RedcapProject, stage_records  # noqa: E402
 from proximite.config import load_settings  # noqa: E402
 
@@ -346,9 +347,9 @@ def test_reference_and_cost_tables_follow_the_model(staged) -> None:
 def test_the_published_xlsx_template_filled_in_is_ingested(tmp_path: Path, settings) -> None:
     from openpyxl import load_workbook
 
-    from proximite.cohort.codebook import _package_dir
+    from proximite.cohort.codebook import package_dir
 
-    template = _package_dir() / "registry" / "activity_template.xlsx"
+    template = package_dir() / "registry" / "activity_template.xlsx"
     workbook = load_workbook(template)
     sheet = workbook["Activités"]
     assert [cell.value for cell in sheet[1]] == list(load_codebook().registry["activity"])

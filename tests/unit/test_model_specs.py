@@ -85,7 +85,7 @@ def toy_kinds(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     """Register the toy kinds for one test (removed afterwards)."""
     import proximite.cohort.models.specs as specs_module
 
-    specs_module._register_all()
+    specs_module.register_all()
     monkeypatch.setitem(MODELS, "toy_means", ToyMeans)
     monkeypatch.setitem(MODELS, "toy_columns", ToyColumns)
     yield

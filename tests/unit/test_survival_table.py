@@ -267,3 +267,14 @@ def test_errors_name_the_rule_and_never_a_row(referral_tables: dict[str, pd.Data
     assert "5 subjects, 2 events, 1 competing, 2 censored" in text
     for family_id in "ABCDE":
         assert f" {family_id} " not in text and f"'{family_id}'" not in text
+
+
+def test_cohort_survival_table_is_the_real_function_with_its_real_signature() -> None:
+    import inspect
+
+    import proximite.cohort as cohort
+    from proximite.cohort import survival
+
+    assert cohort.survival_table is survival.survival_table
+    assert inspect.signature(cohort.survival_table) == inspect.signature(survival.survival_table)
+    assert "event" in inspect.signature(cohort.survival_table).parameters

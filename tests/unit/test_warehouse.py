@@ -17,6 +17,7 @@ import pytest
 
 import proximite.cohort as cohort
 from proximite.cohort import warehouse
+from proximite.cohort.warehouse import build as warehouse_build
 from proximite.cohort.codebook import CodebookError, load_codebook
 from proximite.errors import BuildError
 from proximite.cohort.harmonise import PANDAS_DTYPES, conform, model_dtypes
@@ -183,7 +184,7 @@ def test_progress_is_reported_per_table(settings: Settings) -> None:
 # ------------------------------------------------------------------------------ atomic builds
 def test_failed_build_leaves_previous_warehouse_intact(settings: Settings, built: BuildInfo, monkeypatch: pytest.MonkeyPatch) -> None:
     before = settings.warehouse_path.read_bytes()
-    real = warehouse._write_table
+    real = warehouse_build._write_table
     written: list[str] = []
 
     def failing(connection: duckdb.DuckDBPyConnection, name: str, frame: pd.DataFrame, **kwargs: Any) -> int:
@@ -192,7 +193,7 @@ def test_failed_build_leaves_previous_warehouse_intact(settings: Settings, built
             raise OSError("disk full (simulated)")
         return real(connection, name, frame, **kwargs)
 
-    monkeypatch.setattr(warehouse, "_write_table", failing)
+    monkeypatch.setattr(warehouse_build, "_write_table", failing)
     with pytest.raises(BuildError, match="previous warehouse") as error:
         build_warehouse(model_tables(), settings=settings, inputs={"redcap": "newer"}, code_version="0.2.0")
     assert isinstance(error.value.__cause__, OSError)
@@ -203,7 +204,7 @@ def test_failed_build_leaves_previous_warehouse_intact(settings: Settings, built
 
 
 def test_failed_first_build_leaves_nothing(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(warehouse, "_write_table", lambda *a, **k: (_ for _ in ()).throw(RuntimeError("boom")))
+    monkeypatch.setattr(warehouse_build, "_write_table", lambda *a, **k: (_ for _ in ()).throw(RuntimeError("boom")))
     with pytest.raises(BuildError):
         build_warehouse(model_tables(), settings=settings, inputs=INPUTS, code_version="x")
     assert not settings.warehouse_path.exists()
@@ -405,3 +406,11 @@ def test_panel_says_which_waves_were_not_due_at_the_datas_horizon(settings: Sett
     assert all(isinstance(family, str) for ids in not_due.values() for family in ids)
     # Plain lists of ids: frames carrying them still concatenate and copy.
     assert pd.concat([frame, frame]).attrs["waves_not_due"] == not_due
+
+
+def test_cohort_panel_is_the_warehouse_panel_with_its_real_signature() -> None:
+    import inspect
+
+    assert cohort.panel is warehouse.panel
+    assert inspect.signature(cohort.panel) == inspect.signature(warehouse.panel)
+    assert "ptp_minutes" in inspect.signature(cohort.panel).parameters

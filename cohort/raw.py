@@ -1,0 +1,129 @@
+"""Layer 01 raw: files copied as received, made read-only, and described by a manifest.
+
+:func:`proximite.cohort.ingest.ingest` and the REDCap pull (:mod:`proximite.cohort.sources.redcap`)
+both write their pulls with these.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import shutil
+import stat
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from proximite.cohort.layers import sha256_of
+from proximite.cohort.sources import Source
+from proximite.errors import InputError, ProximiteError
+from proximite.version import code_version
+
+__all__ = ["MANIFEST_NAME", "as_received", "copy_as_received", "make_read_only", "utc_now", "write_manifest"]
+
+#: The manifest of a raw pull directory.
+MANIFEST_NAME = "manifest.json"
+
+
+def utc_now() -> str:
+    """The current UTC time as ISO text, ``2026-01-21T06:00:00Z`` (manifests' ``received_at``)."""
+    return dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def write_manifest(
+    target: Path,
+    *,
+    source: str,
+    pull_id: str,
+    received_at: str,
+    parameters: dict[str, Any],
+    files: list[dict[str, Any]],
+    staged: bool,
+    error: str | None,
+    extra: dict[str, Any] | None = None,
+) -> Path:
+    """Write (or rewrite) the ``manifest.json`` of a raw pull directory, read-only.
+
+    Parameters
+    ----------
+    target : Path
+        ``data/01_raw/<source>/<pull_id>/``.
+    source, pull_id, received_at : str, keyword-only
+        ``received_at`` is UTC ISO (``2026-01-21T06:00:00Z``).
+    parameters : dict, keyword-only
+        How the pull was made (never a secret).
+    files : list of dict, keyword-only
+        ``{"path" (relative), "bytes", "sha256", "rows", ...}`` per file.
+    staged : bool, keyword-only
+        Whether the pull reached 02 staged.
+    error : str or None, keyword-only
+        Why it did not (a message without values or secrets).
+    extra : dict, optional, keyword-only
+        More keys (a pull's mode, watermark, ...), written after the standard ones.
+
+    Returns
+    -------
+    Path
+        The manifest's path.
+    """
+    manifest = {
+        "source": source,
+        "pull_id": pull_id,
+        "received_at": received_at,
+        "parameters": parameters,
+        "files": files,
+        "code_version": code_version(),
+        "staged": staged,
+        "error": error,
+        **(extra or {}),
+    }
+    path = target / MANIFEST_NAME
+    if path.exists():  # a pull rewrites its manifest as it goes: in progress, then done or failed
+        path.chmod(0o644)
+    temporary = path.with_name(f".{MANIFEST_NAME}.tmp")
+    temporary.write_text(json.dumps(manifest, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    os.replace(temporary, path)
+    path.chmod(0o444)
+    return path
+
+
+def make_read_only(path: Path) -> None:
+    """Remove every write permission of a raw file (01 raw is never edited)."""
+    path.chmod(path.stat().st_mode & ~(stat.S_IWUSR | stat.S_IWGRP | stat.S_IWOTH))
+
+
+def copy_as_received(source: Source, files: list[Path], *, input_dir: Path, target: Path, tick: Callable[[], None]) -> list[dict[str, Any]]:
+    """Copy a source's files byte for byte, read-only; return their manifest entries."""
+    root = source.source_dir(input_dir)
+    relatives = [path.relative_to(root) for path in files]
+    target.mkdir(parents=True)
+    entries = []
+    for path, relative in zip(files, relatives, strict=True):
+        destination = target / relative
+        destination.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(path, destination)
+        size = destination.stat().st_size
+        if size != path.stat().st_size:
+            raise ProximiteError(f"{destination}: the copy is incomplete ({size} of {path.stat().st_size} bytes)")
+        make_read_only(destination)
+        entries.append({"path": relative.as_posix(), "bytes": size, "sha256": sha256_of(destination), "rows": None})
+        tick()
+    return entries
+
+
+def as_received(error: InputError, *, raw: Path, received: Path) -> InputError:
+    """The same error, naming the file where the user sent it rather than its raw copy.
+
+    The raw copy's path stays available as ``error.raw_path`` (when the file exists).
+    """
+    try:
+        relative = Path(error.path).relative_to(raw)
+    except ValueError:
+        return error
+    renamed = InputError(
+        received / relative, error.rule, row=error.row, column=error.column, detail=error.detail, count=error.count
+    )
+    if Path(error.path).exists():
+        renamed.raw_path = error.path  # type: ignore[attr-defined]
+    return renamed
