@@ -313,7 +313,7 @@ def attrition_weights(
 
 def _logit_probabilities(outcome: np.ndarray, design: np.ndarray) -> np.ndarray:
     """Fitted probabilities of a binomial GLM (logit link), the fit the cohort's attrition model uses."""
-    from proximite.cohort.models.attrition import fit_logit  # pure; statsmodels imported there lazily
+    from proximite.cohort.models.attrition_fit import fit_logit  # pure; statsmodels imported there lazily
 
     # Quiet: a covariate that separates the outcome perfectly still gives usable fitted values.
     return np.asarray(fit_logit(outcome, design, quiet=True).fittedvalues, dtype="float64")

@@ -154,7 +154,7 @@ def build_survival_table(
         Need statuses that close a need unmet (see ``closed_unmet``).
     closed_unmet : {"at_risk", "censored", "competing"}, keyword-only
         A need closed unmet stays at risk until the family's last observation (default, as the
-        ``needs.time_to_met`` indicator), is censored at its status date, or is a competing
+        ``needs_offer.time_to_met`` indicator), is censored at its status date, or is a competing
         event (``event_type`` 2) at its status date.
 
     Returns

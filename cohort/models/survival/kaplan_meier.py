@@ -79,7 +79,7 @@ def km_median(
     :math:`\\hat S(t) = \\prod_{t_i \\le t} (1 - d_i / n_i)`; the median is
     :math:`\\min\\{t : \\hat S(t) \\le 0.5\\}` and its interval runs from where the lower to where
     the upper pointwise log(−log) Greenwood bound of :math:`\\hat S` first reaches 0.5
-    (``lifelines.utils.median_survival_times``), as the ``needs.time_to_met`` indicator.
+    (``lifelines.utils.median_survival_times``), as the ``needs_offer.time_to_met`` indicator.
     """
     kind = "km_median"
     strata_list = as_list(strata)
