@@ -1,4 +1,4 @@
-"""Records of the sandbox: REDCap's flat export, import and delete over a :class:`SandboxProject`.
+"""Records of the sandbox: REDCap's flat export, import and delete over a :class:`RedcapProject`.
 
 The records frame stays in REDCap's flat layout (``docs/data-layout.md``): one row per record ×
 event × repeat instance, ordered by record, then event, then repeating instrument and instance.
@@ -31,8 +31,8 @@ import numpy as np
 import pandas as pd
 
 from proximite.cohort.sandbox._api_wire import ApiError
-from proximite.cohort.sandbox.project import SandboxProject
-from proximite.cohort.sources.redcap_records import checkbox_column, parse_choices
+from proximite.cohort.redcap.dictionary import checkbox_column, parse_choices
+from proximite.cohort.redcap.project import RedcapProject
 
 __all__ = ["ProjectSchema", "RecordStore", "ExportOptions", "ImportOptions", "ImportResult", "LogItem"]
 
@@ -78,11 +78,11 @@ class ProjectSchema:
 
     Parameters
     ----------
-    project : SandboxProject
+    project : RedcapProject
         The project (metadata, events, form–event mapping, repeating forms, DAGs).
     """
 
-    def __init__(self, project: SandboxProject) -> None:
+    def __init__(self, project: RedcapProject) -> None:
         metadata = project.metadata.fillna("").astype(str)
         self.record_id = project.record_id_field
         self.longitudinal = project.is_longitudinal
@@ -153,13 +153,13 @@ class ProjectSchema:
             self.form_events = {form: {""} for form in self.forms}
         self.repeating: dict[str, set[str]] = {}
         if self.has_repeating:
-            for row in project.repeating.to_dict("records"):
+            for row in project.repeating_forms_events.to_dict("records"):
                 form = str(row.get("form_name", ""))
                 if form:  # a repeating event (blank form) is not served
                     event = str(row.get("event_name", "")) if self.longitudinal else ""
                     self.repeating.setdefault(form, set()).add(event)
         self.form_rank = {form: rank for rank, form in enumerate(self.forms)}
-        dags = project.dags
+        dags = project.data_access_groups
         self.dag_labels: dict[str, str] = {}
         if not dags.empty and "unique_group_name" in dags:
             names = dags.get("data_access_group_name", dags["unique_group_name"])
@@ -293,7 +293,7 @@ class RecordStore:
 
     Parameters
     ----------
-    project : SandboxProject
+    project : RedcapProject
         The live project: imports and deletes replace ``project.records`` and update
         ``project.modified``.
     schema : ProjectSchema
@@ -306,7 +306,7 @@ class RecordStore:
     Not thread-safe: the API serialises calls with a lock.
     """
 
-    def __init__(self, project: SandboxProject, schema: ProjectSchema, *, loaded_at: str) -> None:
+    def __init__(self, project: RedcapProject, schema: ProjectSchema, *, loaded_at: str) -> None:
         self.project = project
         self.schema = schema
         self.loaded_at = loaded_at

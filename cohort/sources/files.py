@@ -54,7 +54,8 @@ from proximite.cohort.sources.coerce import (
     to_frame,
     to_int,
 )
-from proximite.cohort.sources.redcap_records import RedcapProject, stage_records
+from proximite.cohort.redcap.project import RedcapProject
+from proximite.cohort.redcap.records import stage_records
 
 if TYPE_CHECKING:  # pragma: no cover
     from proximite.cohort.codebook import Codebook
@@ -1065,7 +1066,7 @@ class RedcapExportSource(Source):
     """A REDCap project exported to files (``redcap/``): data dictionary, records and project files.
 
     Staged tables: one per form (famille, enfant, suivi, besoin, reference, sortie for the cohort
-    project); see :func:`proximite.cohort.sources.redcap_records.stage_records`.
+    project); see :func:`proximite.cohort.redcap.records.stage_records`.
     """
 
     name = "redcap"

@@ -26,7 +26,7 @@ from proximite.cohort.codebook.build import (  # noqa: E402
     main,
 )
 from proximite.pipeline import ingest  # noqa: E402
-from proximite.cohort.sources.redcap_records import normalise_metadata  # noqa: E402
+from proximite.cohort.redcap.dictionary import normalise_metadata  # noqa: E402
 from proximite.config import load_settings  # noqa: E402
 
 SHIPPED = _package_dir()

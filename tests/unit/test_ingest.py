@@ -32,7 +32,8 @@ from proximite.pipeline import ingest  # noqa: E402
 from proximite.cohort.layers import latest_pull, raw_dir, read_staged  # noqa: E402
 from proximite.cohort.sources import SOURCES, Source, get_source  # noqa: E402
 from proximite.cohort.sources.files import decode_to_utf8, read_stat_strings  # noqa: E402
-from proximite.cohort.sources.redcap_records import RedcapProject, stage_records  # noqa: E402
+from proximite.cohort.redcap.project import RedcapProject  # noqa: E402
+from proximite.cohort.redcap.records import stage_records  # noqa: E402
 from proximite.config import load_settings  # noqa: E402
 
 PULL = "20240101T000000Z-aaaaaa"

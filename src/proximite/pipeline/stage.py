@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from proximite.cohort import ingest as cohort_ingest
-from proximite.cohort.sources import redcap
+from proximite.cohort.redcap import pull as redcap
 from proximite.config import Settings
 from proximite.expectations.gates import staged_gate
 
