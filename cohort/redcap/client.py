@@ -56,6 +56,8 @@ def _error_excerpt(response: requests.Response, token: str) -> str:
 
 
 @dataclass
+
+
 class Received:
     """One answer kept in 01 raw."""
 

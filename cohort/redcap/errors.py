@@ -65,7 +65,6 @@ class RefusedError(Exception):
     """REDCap refused the request (a 4xx, an error answer): trying again cannot help."""
 
 
-# ------------------------------------------------------------------------------------ secrets
 def redact(text: str, *secrets: str) -> str:
     """``text`` with every secret (and anything after ``token=``) replaced by ``[token redacted]``.
 

@@ -26,6 +26,8 @@ _T = TypeVar("_T")
 
 
 @dataclass(frozen=True)
+
+
 class RetryPolicy:
     """How often and how patiently a request is tried again.
 

@@ -70,8 +70,9 @@ def structure_fingerprint(parts: Mapping[str, bytes | str]) -> str:
     return digest.hexdigest()
 
 
-
 @dataclass(frozen=True)
+
+
 class Watermark:
     """What a good pull leaves for the next incremental one (``watermark.json`` of a staged pull).
 

@@ -8,14 +8,12 @@ from __future__ import annotations
 
 import io
 import re
-import logging
 import xml.etree.ElementTree as ET
 from pathlib import Path
 from typing import IO
 
 import pandas as pd
 
-from proximite.cohort.redcap.dictionary import DAG, EVENT, INSTANCE, INSTRUMENT
 from proximite.cohort.redcap.project import RedcapProject
 from proximite.cohort.redcap.xml_layout import ODM_NS, ProjectLayout, records_columns
 from proximite.cohort.redcap.xml_read_meta import (
@@ -25,11 +23,11 @@ from proximite.cohort.redcap.xml_read_meta import (
     read_metadata_version,
     redcap_tag,
 )
+from proximite.cohort.redcap.xml_read_records import ClinicalDataReader
 from proximite.errors import InputError
 
 __all__ = ["project_from_xml"]
 
-log = logging.getLogger(__name__)
 
 def project_from_xml(source: str | Path | bytes) -> RedcapProject:
     """Read REDCap's project XML into a project.
@@ -66,7 +64,7 @@ def project_from_xml(source: str | Path | bytes) -> RedcapProject:
 
     label, stream = _open(source)
     parsed = ParsedProject()
-    reader = _RecordsReader()
+    reader = ClinicalDataReader()
     with stream:
         try:
             _parse(stream, label, parsed, reader)
@@ -140,139 +138,40 @@ def _open(source: str | Path | bytes) -> tuple[str, IO[bytes]]:
     return str(path), path.open("rb")
 
 
-class _RecordsReader:
-    """Collects ClinicalData rows as the parser streams through them."""
-
-    def __init__(self) -> None:
-        self.keys: dict[tuple[str, str, str, str], int] = {}
-        self.rows: list[dict[str, str]] = []
-        self.saw_dag = False
-        self.unknown: dict[str, int] = {}
-
-    def frame(self, columns: list[str]) -> pd.DataFrame:
-        if self.unknown:
-            first = next(iter(self.unknown))
-            log.warning(
-                "%d items of ClinicalData are not fields of the dictionary (first: %s); skipped",
-                len(self.unknown),
-                first,
-            )
-        if not self.rows:
-            return pd.DataFrame({column: pd.Series([], dtype=object) for column in columns})
-        return pd.DataFrame.from_records(self.rows, columns=columns).fillna("").astype(object)
-
-
-def _parse(stream: IO[bytes], label: str, parsed: ParsedProject, reader: _RecordsReader) -> None:
+def _parse(stream: IO[bytes], label: str, parsed: ParsedProject, reader: ClinicalDataReader) -> None:
     """One streaming pass over the document: settings, metadata, then the records."""
-    odm = odm_tag("ODM")
     global_variables, metadata_version = odm_tag("GlobalVariables"), odm_tag("MetaDataVersion")
     clinical_data, subject_data = odm_tag("ClinicalData"), odm_tag("SubjectData")
     study_event_data, form_data, item_data = odm_tag("StudyEventData"), odm_tag("FormData"), odm_tag("ItemData")
     dag_attribute, unique_event_attribute = redcap_tag("DataAccessGroup"), redcap_tag("UniqueEventName")
-    no_metadata = InputError(
-        label,
-        "missing element <MetaDataVersion>",
-        detail="<ClinicalData> comes before the project's metadata (<Study><MetaDataVersion>); export the whole project",
-    )
-    # Set when ClinicalData starts, from the metadata read before it.
-    record_id = ""
-    known: set[str] = set()
-    longitudinal = False
-    repeating_forms: dict[str, set[str]] = {}
-    repeating_events: set[str] = set()
-    # The record, event and row being read.
-    record = record_dag = event = ""
-    event_key = "1"
-    event_has_forms = False
-    record_rows: list[dict[str, str]] = []
-    row: dict[str, str] = {}
-
-    def row_for(instrument: str, instance: str) -> dict[str, str]:
-        key = (record, event, instrument, instance)
-        index = reader.keys.get(key)
-        if index is not None:
-            return reader.rows[index]
-        reader.keys[key] = len(reader.rows)
-        values = {record_id: record}
-        if longitudinal:
-            values[EVENT] = event
-        if instrument:
-            values[INSTRUMENT] = instrument
-        if instance:
-            values[INSTANCE] = instance
-        reader.rows.append(values)
-        record_rows.append(values)
-        return values
-
     events = iter(ET.iterparse(stream, events=("start", "end")))
     _, root = next(events)
-    creation = root.get("CreationDateTime", "")
-    if creation:
-        # The file's date stands in for the project's creation time, which the XML does not carry.
-        parsed.info["creation_time"] = creation.replace("T", " ")[:19]
-    if root.tag != odm:
-        name = root.tag.rpartition("}")[2]
-        namespace = root.tag[1:].partition("}")[0] if root.tag.startswith("{") else "none"
-        raise InputError(
-            label,
-            "not a CDISC ODM file",
-            detail=f'The root element is <{name}> (namespace {namespace}); a REDCap project XML starts with <ODM xmlns="{ODM_NS}">',
-        )
+    _check_root(root, label, parsed)
     for action, element in events:
         tag = element.tag
         if action == "start":
             if tag == item_data:
-                name = element.get("ItemOID", "")
-                value = element.get("Value", "")
-                if not value:
-                    continue
-                if name in known:
-                    row[name] = value
-                elif name == DAG:
-                    record_dag = record_dag or value
-                elif name != record_id:
-                    reader.unknown[name] = reader.unknown.get(name, 0) + 1
+                reader.item(element)
             elif tag == form_data:
-                event_has_forms = True
-                form = element.get("FormOID", "").partition(".")[2]
-                scope = event if longitudinal else ""
-                if form in repeating_forms.get(scope, ()):
-                    row = row_for(form, element.get("FormRepeatKey", "1") or "1")
-                elif scope in repeating_events:
-                    row = row_for("", event_key)
-                else:
-                    row = row_for("", "")
+                reader.start_form(element)
             elif tag == study_event_data:
-                event = element.get(unique_event_attribute) or element.get("StudyEventOID", "").partition(".")[2]
-                event_key = element.get("StudyEventRepeatKey", "1") or "1"
-                event_has_forms = False
+                reader.start_event(element, unique_event_attribute)
             elif tag == subject_data:
-                record = element.get("SubjectKey", "")
-                record_dag = element.get(dag_attribute, "")
-                record_rows = []
-                event = ""
+                reader.start_subject(element, dag_attribute)
             elif tag == clinical_data:
                 if parsed.metadata is None:
-                    raise no_metadata
-                layout = ProjectLayout.from_metadata(parsed.metadata)
-                record_id = layout.record_id
-                known = set(layout.export_columns())
-                longitudinal = bool(parsed.events)
-                for item in parsed.repeating:
-                    scope = item["event_name"] if longitudinal else ""
-                    if item["form_name"]:
-                        repeating_forms.setdefault(scope, set()).add(item["form_name"])
-                    else:
-                        repeating_events.add(scope)
+                    raise InputError(
+                        label,
+                        "missing element <MetaDataVersion>",
+                        detail="<ClinicalData> comes before the project's metadata (<Study><MetaDataVersion>); "
+                        "export the whole project",
+                    )
+                reader.start_clinical_data(parsed)
             continue
         if tag == study_event_data:
-            if not event_has_forms:  # a row with nothing but its keys
-                row_for("", event_key if event in repeating_events else "")
+            reader.end_event()
         elif tag == subject_data:
-            if record_dag:  # a record's DAG goes on each of its rows
-                reader.saw_dag = True
-                for values in record_rows:
-                    values[DAG] = record_dag
+            reader.end_subject()
             element.clear()  # keep memory flat: a record is done once read
         elif tag == global_variables:
             read_global_variables(element, parsed)
@@ -282,3 +181,17 @@ def _parse(stream: IO[bytes], label: str, parsed: ParsedProject, reader: _Record
             element.clear()
 
 
+def _check_root(root: ET.Element, label: str, parsed: ParsedProject) -> None:
+    """Take the file's creation time; fail unless the root is CDISC ODM's."""
+    creation = root.get("CreationDateTime", "")
+    if creation:
+        # The file's date stands in for the project's creation time, which the XML does not carry.
+        parsed.info["creation_time"] = creation.replace("T", " ")[:19]
+    if root.tag != odm_tag("ODM"):
+        name = root.tag.rpartition("}")[2]
+        namespace = root.tag[1:].partition("}")[0] if root.tag.startswith("{") else "none"
+        raise InputError(
+            label,
+            "not a CDISC ODM file",
+            detail=f'The root element is <{name}> (namespace {namespace}); a REDCap project XML starts with <ODM xmlns="{ODM_NS}">',
+        )

@@ -31,6 +31,7 @@ __all__ = ["ParsedProject", "odm_tag", "read_global_variables", "read_metadata_v
 
 log = logging.getLogger(__name__)
 
+
 def odm_tag(name: str, namespace: str = ODM_NS) -> str:
     return f"{{{namespace}}}{name}"
 
@@ -41,6 +42,8 @@ def redcap_tag(name: str) -> str:
 
 
 @dataclass
+
+
 class ParsedProject:
     """What the reader has gathered so far."""
 
@@ -51,7 +54,6 @@ class ParsedProject:
     events: list[dict[str, str]] = field(default_factory=list)
     arms: list[dict[str, str]] = field(default_factory=list)
     mapping: list[dict[str, str]] = field(default_factory=list)
-
 
 
 def _child_text(element: ET.Element, tag: str) -> str | None:

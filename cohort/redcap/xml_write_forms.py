@@ -24,6 +24,7 @@ from proximite.cohort.redcap.xml_layout import (
 
 __all__ = ["write_forms"]
 
+
 def _odm_data_type(field_type: str, validation: str) -> str:
     """ODM DataType of a field, as REDCap maps it."""
     if field_type == "text":
