@@ -5,10 +5,11 @@ module             what it holds
 =================  ================================================================================
 ``project``        :class:`~.project.RedcapProject`, the one model of a project (dictionary, events,
                    arms, form–event mapping, repeating instruments, DAGs, records, log)
-``files``          a project from a folder of CSV files or from its project XML (:func:`~.files.load_project`)
+``loaders``        a project from a folder of CSV files, its project XML or the codebook
+                   (:func:`~.loaders.load_project`, :func:`~.loaders.codebook_project`)
 ``dictionary``     the data dictionary: its columns, choices, checkbox columns, staged field kinds
-``xml_read``,      REDCap's project XML (CDISC ODM with REDCap's extensions), read and written
-``xml_write``
+``xml_*``          REDCap's project XML (CDISC ODM with REDCap's extensions): ``xml_layout``
+                   (shared), ``xml_write`` (+ ``_forms``, ``_data``), ``xml_read`` (+ ``_meta``, ``_records``)
 ``layout``         the flat records layout (:func:`~.layout.flat_columns`) and its column checks
 ``records``        :func:`~.records.stage_records`: a flat export typed and split by form
 ``form_types``     one form's staged table, missing-data codes
