@@ -121,7 +121,7 @@ def stage_batches(
         table = pa.concat_tables(fetched)
     else:  # an empty project: an empty export with the columns a batch would have had
         table = pa.table({name: pa.array([], pa.string()) for name in flat_columns(project)})
-    if DAG not in table.column_names and project.dags:
+    if DAG not in table.column_names and project.dag_names:
         if token_group is None:
             raise RedcapPullError(
                 "the records came without their data access group and the token sees several groups or none; "

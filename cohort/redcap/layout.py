@@ -98,7 +98,7 @@ def check_export_columns(table: pa.Table, project: RedcapProject, fields: list[S
     needed = [project.record_id_field, EVENT]
     if project.repeating:
         needed += [INSTRUMENT, INSTANCE]
-    if project.dags:
+    if project.dag_names:
         needed.append(DAG)
     for field_ in fields:
         if field_.name in identifiers or field_.name == project.record_id_field:

@@ -34,7 +34,7 @@ PROJECT_FILES = {
     "arms": "arms.csv",
     "form_event_mapping": "form_event_mapping.csv",
     "repeating_forms_events": "repeating_forms_events.csv",
-    "data_access_groups": "dags.csv",
+    "dags": "dags.csv",
     "info": "project.json",
 }
 
@@ -141,7 +141,7 @@ def codebook_project(codebook: Codebook | None = None) -> RedcapProject:
         structure,
         info=info,
         records=pd.DataFrame({column: pd.Series([], dtype=object) for column in columns}),
-        data_access_groups=dags,
+        dags=dags,
         origins={},
     )
 

@@ -4,12 +4,12 @@
 builds from an export folder, what the project XML reads and writes, and what the sandbox
 server serves. Every table is a DataFrame of strings, as REDCap's API exports them: the data
 dictionary (``metadata``), ``events``, ``arms``, ``form_event_mapping``,
-``repeating_forms_events`` and ``data_access_groups``; records are in REDCap's flat layout
+``repeating_forms_events`` and ``dags``; records are in REDCap's flat layout
 (``docs/data-layout.md``); the log is a list of entries with :data:`LOG_COLUMNS`.
 
 Staging reads the project through its derived views: :attr:`~RedcapProject.event_names`,
 :attr:`~RedcapProject.form_events`, :attr:`~RedcapProject.repeating`,
-:attr:`~RedcapProject.dags` and :attr:`~RedcapProject.missing_codes`.
+:attr:`~RedcapProject.dag_names` and :attr:`~RedcapProject.missing_codes`.
 """
 
 from __future__ import annotations
@@ -42,8 +42,6 @@ _NEEDED_COLUMNS = {
     "repeating_forms_events": ("event_name", "form_name"),
     "dags": ("unique_group_name",),
 }
-#: The attribute of :class:`RedcapProject` that holds an export, where it is not named after it.
-_FIELD_OF = {"dags": "data_access_groups"}
 
 
 @dataclass(eq=False)
@@ -61,9 +59,9 @@ class RedcapProject:
         ``is_longitudinal``, ``has_repeating_instruments_or_events``, ``missing_data_codes`` ...).
     records : DataFrame
         Flat layout, every cell a string (``""`` when missing), ordered by record then event.
-    events, arms, form_event_mapping, repeating_forms_events, data_access_groups : DataFrame
+    events, arms, form_event_mapping, repeating_forms_events, dags : DataFrame
         As ``content=event``, ``arm``, ``formEventMapping``, ``repeatingFormsEvents`` and ``dag``
-        export them (empty frames for a classic project or one without DAGs). A ``data_access_groups`` frame
+        export them (empty frames for a classic project or one without DAGs). A ``dags`` frame
         without a ``unique_group_name`` column means the project's groups are unknown.
     log : list of dict
         Entries with :data:`LOG_COLUMNS`, oldest first; timestamps ``YYYY-MM-DD HH:MM``.
@@ -81,7 +79,7 @@ class RedcapProject:
     arms: pd.DataFrame = field(default_factory=pd.DataFrame)
     form_event_mapping: pd.DataFrame = field(default_factory=pd.DataFrame)
     repeating_forms_events: pd.DataFrame = field(default_factory=pd.DataFrame)
-    data_access_groups: pd.DataFrame = field(default_factory=pd.DataFrame)
+    dags: pd.DataFrame = field(default_factory=pd.DataFrame)
     log: list[dict[str, str]] = field(default_factory=list)
     modified: dict[str, str] = field(default_factory=dict)
     origins: dict[str, str] = field(default_factory=dict)
@@ -137,11 +135,11 @@ class RedcapProject:
         return {form: frozenset(names) for form, names in collected.items()}
 
     @property
-    def dags(self) -> frozenset[str] | None:
+    def dag_names(self) -> frozenset[str] | None:
         """Unique data access group names; None when the project's groups are unknown (not checked)."""
-        if "unique_group_name" not in self.data_access_groups.columns:
+        if "unique_group_name" not in self.dags.columns:
             return None
-        return frozenset(self.data_access_groups["unique_group_name"].astype(str))
+        return frozenset(self.dags["unique_group_name"].astype(str))
 
     @property
     def missing_codes(self) -> dict[str, str]:
@@ -159,7 +157,7 @@ class RedcapProject:
             arms=self.arms.copy(),
             form_event_mapping=self.form_event_mapping.copy(),
             repeating_forms_events=self.repeating_forms_events.copy(),
-            data_access_groups=self.data_access_groups.copy(),
+            dags=self.dags.copy(),
             log=[dict(entry) for entry in self.log],
             modified=dict(self.modified),
             origins=dict(self.origins),
@@ -234,7 +232,7 @@ class RedcapProject:
             if frame is None:
                 continue
             where = paths.get(name, f"{name}.csv")
-            tables[_FIELD_OF.get(name, name)] = _with_columns(frame, _NEEDED_COLUMNS[name], path=where)
+            tables[name] = _with_columns(frame, _NEEDED_COLUMNS[name], path=where)
             project.origins[origin_keys.get(name, name)] = Path(where).name
         dictionary = normalise_metadata(metadata, path=paths.get("metadata", "metadata.csv"))
         codes = missing_data_codes or ""

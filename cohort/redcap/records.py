@@ -141,7 +141,7 @@ def _key_columns(table: pa.Table, project: RedcapProject, *, rows: np.ndarray, p
         event, set(project.event_names), path=path, rows=rows, column=EVENT, what="event",
         origin=project.origins.get("events", "events"),
     )
-    dag_names = project.dags
+    dag_names = project.dag_names
     if dag_names is not None:
         _check_known(
             pc.fill_null(dag, ""), set(dag_names) | {""}, path=path, rows=rows, column=DAG,

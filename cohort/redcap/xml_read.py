@@ -42,7 +42,7 @@ def project_from_xml(source: str | Path | bytes) -> RedcapProject:
     -------
     RedcapProject
         ``metadata`` with the API's 18 columns in field order (forms in file order);
-        ``events``, ``arms``, ``form_event_mapping``, ``repeating_forms_events`` and ``data_access_groups`` with the columns
+        ``events``, ``arms``, ``form_event_mapping``, ``repeating_forms_events`` and ``dags`` with the columns
         of the CSV files of a project folder (empty frames when the project has none);
         ``records`` in the flat layout (``docs/data-layout.md``), every cell a string, rows in
         file order; ``info`` with the title and the settings the file carries, ``creation_time``
@@ -116,7 +116,7 @@ def project_from_xml(source: str | Path | bytes) -> RedcapProject:
         arms=_frame(parsed.arms, ["arm_num", "name"]),
         form_event_mapping=_frame(parsed.mapping, ["arm_num", "unique_event_name", "form"]),
         repeating_forms_events=repeating,
-        data_access_groups=_frame(parsed.dags, ["data_access_group_name", "unique_group_name", "data_access_group_id"]),
+        dags=_frame(parsed.dags, ["data_access_group_name", "unique_group_name", "data_access_group_id"]),
         log=[],
     )
 

@@ -113,7 +113,7 @@ def project_to_xml(project: RedcapProject, *, include_data: bool = True) -> byte
     )
     write(f'<Study OID="{xml_attr(study_oid)}">\n')
     _write_global_variables(
-        write, info, title, longitudinal=longitudinal, repeating=repeating, dags=frame_rows(project.data_access_groups)
+        write, info, title, longitudinal=longitudinal, repeating=repeating, dags=frame_rows(project.dags)
     )
     write(
         f'<MetaDataVersion OID="{xml_attr(metadata_oid)}" Name="{xml_attr(title)}" redcap:RecordIdField="{xml_attr(layout.record_id)}">\n'

@@ -287,7 +287,7 @@ class SandboxApi:
 
     def _dags(self, request: ApiRequest, scope: TokenScope) -> Callable[[], ApiResponse]:
         self._export_only(request, "dag")
-        dags = self.project.data_access_groups
+        dags = self.project.dags
         if dags.empty:
             dags = pd.DataFrame(columns=["data_access_group_name", "unique_group_name", "data_access_group_id"])
         if scope.dag is not None:

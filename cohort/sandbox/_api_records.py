@@ -165,7 +165,7 @@ class ProjectSchema:
                     event = str(row.get("event_name", "")) if self.longitudinal else ""
                     self.repeating.setdefault(form, set()).add(event)
         self.form_rank = {form: rank for rank, form in enumerate(self.forms)}
-        dags = project.data_access_groups
+        dags = project.dags
         self.dag_labels: dict[str, str] = {}
         if not dags.empty and "unique_group_name" in dags:
             names = dags.get("data_access_group_name", dags["unique_group_name"])

@@ -322,7 +322,7 @@ class SandboxServer:
             The project has no such group.
         """
         if dag is not None:
-            groups = set(self.project.data_access_groups.get("unique_group_name", []))
+            groups = set(self.project.dags.get("unique_group_name", []))
             if dag not in groups:
                 raise ValueError(f"the project has no data access group '{dag}'")
         token = new_token()

@@ -22,7 +22,7 @@ from proximite.cohort.redcap.xml_write import project_to_xml
 from proximite.errors import InputError
 from proximite.cohort.sandbox.synth import generate_cohort
 
-STRUCTURE = ("events", "arms", "form_event_mapping", "repeating_forms_events", "data_access_groups")
+STRUCTURE = ("events", "arms", "form_event_mapping", "repeating_forms_events", "dags")
 #: Project settings the XML carries (GlobalVariables), compared after a round trip.
 INFO_KEYS = (
     "project_title",
@@ -98,7 +98,7 @@ def test_codebook_project_round_trips_through_xml(cohort_project: RedcapProject,
     pd.testing.assert_frame_equal(back.arms, cb.arms.astype(str).astype(object))
     pd.testing.assert_frame_equal(back.form_event_mapping, cb.form_event_mapping.astype(str).astype(object))
     pd.testing.assert_frame_equal(back.repeating_forms_events, cb.repeating_forms_events.astype(str).astype(object))
-    pd.testing.assert_frame_equal(back.data_access_groups, cb.dags().astype(str).astype(object))
+    pd.testing.assert_frame_equal(back.dags, cb.dags().astype(str).astype(object))
     assert back.metadata["field_name"].tolist() == cb.data_dictionary["field_name"].tolist()
     assert back.records.empty
     assert back.records.columns[:5].tolist() == [
@@ -170,7 +170,7 @@ def test_the_xml_is_redcap_odm(synthetic_xml: bytes, synthetic: RedcapProject) -
     repeating = globals_.findall(f"{RC}RepeatingInstrumentsAndEvents/{RC}RepeatingInstruments/{RC}RepeatingInstrument")
     assert {item.get(f"{RC}RepeatInstrument") for item in repeating} == {"enfant", "besoin", "reference"}
     dags = globals_.findall(f"{RC}DataAccessGroupsGroup/{RC}DataAccessGroups")
-    assert [item.get("group_name") for item in dags] == synthetic.data_access_groups["data_access_group_name"].tolist()
+    assert [item.get("group_name") for item in dags] == synthetic.dags["data_access_group_name"].tolist()
 
     metadata = root.find(f"{ODM}Study/{ODM}MetaDataVersion")
     assert metadata.get(f"{RC}RecordIdField") == "record_id"

@@ -55,7 +55,7 @@ def classic_project(project: RedcapProject) -> RedcapProject:
         info=info,
         metadata=metadata,
         records=rows[["record_id", "redcap_data_access_group", *famille]].reset_index(drop=True),
-        data_access_groups=project.data_access_groups.copy(),
+        dags=project.dags.copy(),
     )
 
 
@@ -111,7 +111,7 @@ def test_structure_contents_match_the_project(redcap_sandbox: SandboxServer) -> 
         ("arm", project.arms),
         ("formEventMapping", project.form_event_mapping),
         ("repeatingFormsEvents", project.repeating_forms_events),
-        ("dag", project.data_access_groups),
+        ("dag", project.dags),
     ]:
         pd.testing.assert_frame_equal(export_any(redcap_sandbox, content), table.reset_index(drop=True), obj=content)
     events = post(redcap_sandbox, content="event", format="json").json()
@@ -253,7 +253,7 @@ def test_raw_or_label_gives_choice_labels(redcap_sandbox: SandboxServer) -> None
     assert label.loc[first, "canal_recrutement"] == choices[channel]
     assert label.loc[first, "isole_contact"] in {"Yes", "No"}
     assert label.loc[first, "famille_complete"] in {"Incomplete", "Unverified", "Complete"}
-    assert label.loc[first, "redcap_data_access_group"] in set(redcap_sandbox.project.data_access_groups["data_access_group_name"])
+    assert label.loc[first, "redcap_data_access_group"] in set(redcap_sandbox.project.dags["data_access_group_name"])
     child = raw.index[raw["redcap_repeat_instrument"] == "enfant"][0]
     assert label.loc[child, "redcap_repeat_instrument"] == "Enfant"
     t0 = raw.index[raw["redcap_event_name"] == "t0_arm_1"][0]

@@ -47,7 +47,7 @@ def test_records_as_a_frame_of_a_longitudinal_project(project: redcap.Project, r
     assert list(frame.columns) == expected
     assert set(frame.index.get_level_values("redcap_event_name")) == set(records["redcap_event_name"])
     with_dags = project.export_records(format_type="df", export_data_access_groups=True, records=["1", "2"])
-    assert set(with_dags["redcap_data_access_group"]) <= set(redcap_sandbox.project.data_access_groups["unique_group_name"])
+    assert set(with_dags["redcap_data_access_group"]) <= set(redcap_sandbox.project.dags["unique_group_name"])
     assert set(with_dags.index.get_level_values(0)) == {1, 2}
 
 
@@ -79,7 +79,7 @@ def test_structure(project: redcap.Project, redcap_sandbox: SandboxServer) -> No
         sandbox.events["unique_event_name"]
     )
     assert project.export_arms()[0]["arm_num"] == 1
-    assert {dag["unique_group_name"] for dag in project.export_dags()} == set(sandbox.data_access_groups["unique_group_name"])
+    assert {dag["unique_group_name"] for dag in project.export_dags()} == set(sandbox.dags["unique_group_name"])
 
 
 def test_export_field_names(project: redcap.Project, redcap_sandbox: SandboxServer) -> None:
@@ -142,7 +142,7 @@ def test_errors_become_redcap_errors(project: redcap.Project, redcap_sandbox: Sa
 
 
 def test_a_dag_bound_token(redcap_sandbox: SandboxServer) -> None:
-    group = redcap_sandbox.project.data_access_groups["unique_group_name"].iloc[1]
+    group = redcap_sandbox.project.dags["unique_group_name"].iloc[1]
     restricted = redcap.Project(redcap_sandbox.url, redcap_sandbox.add_token(dag=group))
     frame = restricted.export_records(format_type="df", export_data_access_groups=True)
     records = redcap_sandbox.project.records
