@@ -33,8 +33,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from proximite.cohort.layers import STAGED, StagedGate, mark_latest, new_pull_id, raw_dir, staged_dir
-# make_read_only, utc_now and write_manifest stay importable from here: the REDCap pull imports them so.
-from proximite.cohort.raw import MANIFEST_NAME, as_received, copy_as_received, make_read_only, utc_now, write_manifest
+from proximite.cohort.raw import MANIFEST_NAME, as_received, copy_as_received, utc_now, write_manifest
 from proximite.cohort.sources import SOURCES, Source, get_source
 from proximite.errors import InputError, ProximiteError
 
@@ -47,9 +46,6 @@ __all__ = [
     "IngestResult",
     "SourceIngest",
     "MANIFEST_NAME",
-    "write_manifest",
-    "make_read_only",
-    "utc_now",
 ]
 
 log = logging.getLogger(__name__)

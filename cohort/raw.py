@@ -1,6 +1,6 @@
 """Layer 01 raw: files copied as received, made read-only, and described by a manifest.
 
-:func:`proximite.cohort.ingest.ingest` and the REDCap pull (:mod:`proximite.cohort.sources.redcap`)
+:func:`proximite.cohort.ingest.ingest` and the REDCap pull (:mod:`proximite.cohort.redcap.pull`)
 both write their pulls with these.
 """
 

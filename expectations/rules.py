@@ -126,7 +126,7 @@ STAGED_SOURCES: dict[str, tuple[str, ...]] = {
     "cost": ("cost",),
 }
 
-#: REDCap staged metadata columns (``redcap_records.META_COLUMNS``).
+#: REDCap staged metadata columns (``proximite.cohort.redcap.records.META_COLUMNS``).
 _EVENT = "redcap_event_name"
 _INSTANCE = "redcap_repeat_instance"
 _DAG = "redcap_data_access_group"
@@ -445,10 +445,11 @@ def _branching_condition(branching: str, kinds: Mapping[str, str]) -> list[dict[
 
 def _redcap_rules(codebook: Codebook, *, tables: Mapping[str, pd.DataFrame] | None) -> list[Rule]:
     """Rules of the staged REDCap forms, from the project's data dictionary (as staging types it)."""
-    from proximite.cohort.sources.redcap_records import RedcapProject, checkbox_column
+    from proximite.cohort.redcap.dictionary import checkbox_column
 
     # Staging's own field typing (one source of truth for what each staged column holds).
-    from proximite.cohort.sources.redcap_records import _fields as staged_fields
+    from proximite.cohort.redcap.dictionary import staged_fields
+    from proximite.cohort.redcap.project import RedcapProject
 
     project = RedcapProject.from_codebook(codebook)
     metadata = project.metadata.set_index("field_name")

@@ -52,7 +52,7 @@ def ingest_source(input_dir: str, project_dir: str, source: str) -> dict[str, An
 
 def _redcap_token(token_env: str | None, token_secret: str | None) -> str:
     """The REDCap token from a Prefect Secret block (when named) or an environment variable."""
-    from proximite.cohort.sources.redcap import token_from_env
+    from proximite.cohort.redcap.errors import token_from_env
 
     if token_secret:
         from prefect.blocks.system import Secret

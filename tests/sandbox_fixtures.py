@@ -16,7 +16,8 @@ from pathlib import Path
 
 import pytest
 
-from proximite.cohort.sandbox.project import SandboxProject
+from proximite.cohort.redcap.loaders import project_from_directory
+from proximite.cohort.redcap.project import RedcapProject
 from proximite.cohort.sandbox.server import SandboxServer
 
 #: The synthetic cohort the sandbox fixtures serve.
@@ -34,13 +35,13 @@ def sandbox_project_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="session")
-def sandbox_project(sandbox_project_dir: Path) -> SandboxProject:
+def sandbox_project(sandbox_project_dir: Path) -> RedcapProject:
     """The project as loaded from ``sandbox_project_dir``; read-only, copy it to change it."""
-    return SandboxProject.from_directory(sandbox_project_dir)
+    return project_from_directory(sandbox_project_dir)
 
 
 @pytest.fixture
-def redcap_sandbox(sandbox_project: SandboxProject) -> Iterator[SandboxServer]:
+def redcap_sandbox(sandbox_project: RedcapProject) -> Iterator[SandboxServer]:
     """A started sandbox over a fresh copy of the synthetic project; stopped after the test."""
     with SandboxServer(sandbox_project.copy()) as server:
         yield server

@@ -1,4 +1,4 @@
-"""REDCap's API methods over a :class:`SandboxProject`: one call in, one answer out, no sockets.
+"""REDCap's API methods over a :class:`RedcapProject`: one call in, one answer out, no sockets.
 
 :class:`SandboxApi` answers a parsed request for a token's scope (its username and, optionally,
 its data access group). The HTTP layer (:mod:`proximite.cohort.sandbox.server`) checks tokens,
@@ -44,7 +44,7 @@ from proximite.cohort.sandbox._api_wire import (
     render_table,
     render_text,
 )
-from proximite.cohort.sandbox.project import LOG_COLUMNS, SandboxProject, log_timestamp
+from proximite.cohort.redcap.project import LOG_COLUMNS, RedcapProject, log_timestamp
 
 __all__ = ["SandboxApi", "TokenScope", "REDCAP_VERSION"]
 
@@ -92,7 +92,7 @@ class SandboxApi:
 
     Parameters
     ----------
-    project : SandboxProject
+    project : RedcapProject
         The live project; imports and deletes change its records, ``modified`` and ``log``.
     loaded_at : datetime, optional, keyword-only
         When records never changed count as changed (default: now).
@@ -102,7 +102,7 @@ class SandboxApi:
     Calls are serialised by a lock; serialising a large answer happens outside it.
     """
 
-    def __init__(self, project: SandboxProject, *, loaded_at: dt.datetime | None = None) -> None:
+    def __init__(self, project: RedcapProject, *, loaded_at: dt.datetime | None = None) -> None:
         self.project = project
         self.lock = threading.RLock()
         self.schema = ProjectSchema(project)
@@ -257,7 +257,7 @@ class SandboxApi:
                 "You cannot export repeating instruments and events because the project does not contain any "
                 "repeating instruments and events",
             )
-        return self._table(request, self.project.repeating, "repeatingFormsEvents")
+        return self._table(request, self.project.repeating_forms_events, "repeatingFormsEvents")
 
     def _field_names(self, request: ApiRequest, scope: TokenScope) -> Callable[[], ApiResponse]:
         """Export field names: checkboxes expanded; calc, file and descriptive fields left out."""

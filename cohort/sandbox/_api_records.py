@@ -1,4 +1,4 @@
-"""Records of the sandbox: REDCap's flat export, import and delete over a :class:`SandboxProject`.
+"""Records of the sandbox: REDCap's flat export, import and delete over a :class:`RedcapProject`.
 
 The records frame stays in REDCap's flat layout (``docs/data-layout.md``): one row per record ×
 event × repeat instance, ordered by record, then event, then repeating instrument and instance.
@@ -26,13 +26,14 @@ import datetime as dt
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from proximite.cohort.sandbox._api_wire import ApiError
-from proximite.cohort.sandbox.project import SandboxProject
-from proximite.cohort.sources.redcap_records import checkbox_column, parse_choices
+from proximite.cohort.redcap.dictionary import checkbox_column, parse_choices
+from proximite.cohort.redcap.project import RedcapProject
 
 __all__ = ["ProjectSchema", "RecordStore", "ExportOptions", "ImportOptions", "ImportResult", "LogItem"]
 
@@ -73,16 +74,42 @@ class FieldSpec:
     columns: tuple[str, ...]
 
 
+def _field_spec(row: Any) -> FieldSpec:
+    """A data dictionary row (an ``itertuples`` row of strings) as a :class:`FieldSpec`."""
+    choices: Mapping[str, str] = {}
+    if row.field_type in {"radio", "dropdown", "checkbox"}:
+        choices = choice_labels(row.select_choices_or_calculations)
+    elif row.field_type == "yesno":
+        choices = YESNO_LABELS
+    elif row.field_type == "truefalse":
+        choices = TRUEFALSE_LABELS
+    if row.field_type == "descriptive":
+        columns: tuple[str, ...] = ()
+    elif row.field_type == "checkbox":
+        columns = tuple(checkbox_column(row.field_name, code) for code in choices)
+    else:
+        columns = (row.field_name,)
+    return FieldSpec(
+        name=row.field_name,
+        form=row.form_name,
+        field_type=row.field_type,
+        validation=row.text_validation_type_or_show_slider_number,
+        label=row.field_label,
+        choices=choices,
+        columns=columns,
+    )
+
+
 class ProjectSchema:
     """What the data dictionary and the project structure say about the records.
 
     Parameters
     ----------
-    project : SandboxProject
+    project : RedcapProject
         The project (metadata, events, form–event mapping, repeating forms, DAGs).
     """
 
-    def __init__(self, project: SandboxProject) -> None:
+    def __init__(self, project: RedcapProject) -> None:
         metadata = project.metadata.fillna("").astype(str)
         self.record_id = project.record_id_field
         self.longitudinal = project.is_longitudinal
@@ -92,28 +119,7 @@ class ProjectSchema:
         for row in metadata.itertuples(index=False):  # the dictionary: a few hundred rows at most
             if row.form_name not in self.forms:
                 self.forms.append(row.form_name)
-            choices: Mapping[str, str] = {}
-            if row.field_type in {"radio", "dropdown", "checkbox"}:
-                choices = choice_labels(row.select_choices_or_calculations)
-            elif row.field_type == "yesno":
-                choices = YESNO_LABELS
-            elif row.field_type == "truefalse":
-                choices = TRUEFALSE_LABELS
-            if row.field_type == "descriptive":
-                columns: tuple[str, ...] = ()
-            elif row.field_type == "checkbox":
-                columns = tuple(checkbox_column(row.field_name, code) for code in choices)
-            else:
-                columns = (row.field_name,)
-            self.fields[row.field_name] = FieldSpec(
-                name=row.field_name,
-                form=row.form_name,
-                field_type=row.field_type,
-                validation=row.text_validation_type_or_show_slider_number,
-                label=row.field_label,
-                choices=choices,
-                columns=columns,
-            )
+            self.fields[row.field_name] = _field_spec(row)
         #: Data columns of each form (record id excluded), then ``<form>_complete``.
         self.form_columns: dict[str, list[str]] = {form: [] for form in self.forms}
         for spec in self.fields.values():
@@ -153,7 +159,7 @@ class ProjectSchema:
             self.form_events = {form: {""} for form in self.forms}
         self.repeating: dict[str, set[str]] = {}
         if self.has_repeating:
-            for row in project.repeating.to_dict("records"):
+            for row in project.repeating_forms_events.to_dict("records"):
                 form = str(row.get("form_name", ""))
                 if form:  # a repeating event (blank form) is not served
                     event = str(row.get("event_name", "")) if self.longitudinal else ""
@@ -293,7 +299,7 @@ class RecordStore:
 
     Parameters
     ----------
-    project : SandboxProject
+    project : RedcapProject
         The live project: imports and deletes replace ``project.records`` and update
         ``project.modified``.
     schema : ProjectSchema
@@ -306,7 +312,7 @@ class RecordStore:
     Not thread-safe: the API serialises calls with a lock.
     """
 
-    def __init__(self, project: SandboxProject, schema: ProjectSchema, *, loaded_at: str) -> None:
+    def __init__(self, project: RedcapProject, schema: ProjectSchema, *, loaded_at: str) -> None:
         self.project = project
         self.schema = schema
         self.loaded_at = loaded_at
@@ -648,7 +654,22 @@ class RecordStore:
         if any(changed.values()) or new_keys or dag_changes:
             self._write(pending, changed, existing_rows, new_keys, data_columns, record_dags)
 
-        # Log one entry per changed row, REDCap's wording; a new record's first row creates it.
+        result.log.extend(self._log_items(changed, new_keys, created_records, dag_changes))
+        touched = {item.record for item in result.log}
+        for record in touched:
+            self.project.modified[record] = now
+        result.records = list(dict.fromkeys(row.record for row in rows))
+        return result
+
+    def _log_items(
+        self,
+        changed: Mapping[tuple[str, str, str, str], Mapping[str, str]],
+        new_keys: Sequence[tuple[str, str, str, str]],
+        created_records: set[str],
+        dag_changes: Mapping[str, str],
+    ) -> list[LogItem]:
+        """The log entries of an import: one per changed row, REDCap's wording; a new record's first row creates it."""
+        items: list[LogItem] = []
         logged_created: set[str] = set()
         for key, values in changed.items():
             record, _event, instrument, instance = key
@@ -664,17 +685,13 @@ class RecordStore:
             )
             if action == "Create record" and dag_changes.get(record):
                 details = f"{details}, {DAG} = '{dag_changes[record]}'"
-            result.log.append(LogItem(action=f"{action} {record}", details=details, record=record))
+            items.append(LogItem(action=f"{action} {record}", details=details, record=record))
         for record, group in dag_changes.items():
             if record not in created_records:
-                result.log.append(
+                items.append(
                     LogItem(action=f"Update record {record}", details=f"{DAG} = '{group}'", record=record)
                 )
-        touched = {item.record for item in result.log}
-        for record in touched:
-            self.project.modified[record] = now
-        result.records = list(dict.fromkeys(row.record for row in rows))
-        return result
+        return items
 
     def _auto_numbers(self, records: pd.Series) -> dict[str, str]:
         numeric = [int(record) for record in self.order if _INTEGER.match(record)]

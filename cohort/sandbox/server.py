@@ -1,7 +1,7 @@
 """A local server that speaks the REDCap API closely enough that PyCap works against it unchanged.
 
 No REDCap server can run on the project's machines, so the platform ships this one: it serves a
-:class:`~proximite.cohort.sandbox.project.SandboxProject` (the synthetic cohort, or a
+:class:`~proximite.cohort.redcap.project.RedcapProject` (the synthetic cohort, or a
 de-identified export of a real project) on loopback, for the demo, the tests and for rehearsing
 a pull. Requests are form-encoded POSTs to ``/api/`` with a 32-hex-character token; answers,
 error bodies and status codes follow REDCap (see :mod:`._api`, :mod:`._api_records`,
@@ -13,10 +13,10 @@ REDCap's out-of-memory answer (status 200, PHP's fatal-error HTML followed by a 
 
 Examples
 --------
->>> from proximite.cohort.sandbox.project import SandboxProject
+>>> from proximite.cohort.redcap.loaders import project_from_directory
 >>> from proximite.cohort.sandbox.server import SandboxServer
 >>> import redcap  # doctest: +SKIP
->>> with SandboxServer(SandboxProject.from_directory("input")) as server:  # doctest: +SKIP
+>>> with SandboxServer(project_from_directory("input")) as server:  # doctest: +SKIP
 ...     records = redcap.Project(server.url, server.token).export_records(format_type="df")
 
 Tokens are never printed or logged: the server's request log is silenced, the token appears in
@@ -53,7 +53,8 @@ from proximite.cohort.sandbox._api_wire import (
     error_format,
     parse_request,
 )
-from proximite.cohort.sandbox.project import SandboxProject, load_project
+from proximite.cohort.redcap.loaders import load_project
+from proximite.cohort.redcap.project import RedcapProject
 
 __all__ = ["SandboxServer", "FaultConfig", "SandboxError", "serve_forever", "new_token", "FAULT_MODES"]
 
@@ -176,7 +177,7 @@ class SandboxServer:
 
     Parameters
     ----------
-    project : SandboxProject
+    project : RedcapProject
         The project to serve; it is live: imports and deletes change it.
     host : str, keyword-only
         Address to listen on (loopback by default).
@@ -207,7 +208,7 @@ class SandboxServer:
 
     def __init__(
         self,
-        project: SandboxProject,
+        project: RedcapProject,
         *,
         host: str = "127.0.0.1",
         port: int = 0,
@@ -294,7 +295,7 @@ class SandboxServer:
         return self._token
 
     @property
-    def project(self) -> SandboxProject:
+    def project(self) -> RedcapProject:
         """The live project (imports and deletes change it)."""
         return self._api.project
 
@@ -504,7 +505,7 @@ def serve_forever(
     ----------
     project_path : str or Path
         A REDCap project XML file or a folder of CSV files (see
-        :func:`~proximite.cohort.sandbox.project.load_project`).
+        :func:`~proximite.cohort.redcap.loaders.load_project`).
     host, port : keyword-only
         Where to listen (loopback, any free port by default).
     token_file : str or Path, optional, keyword-only

@@ -12,9 +12,9 @@ source (layer folder)   what it reads                                   class
 ======================  ==============================================  ========================
 
 :data:`SOURCES` maps a source name to its class (the file sources that ``ingest`` discovers).
-The REDCap API is pulled by :func:`~.redcap.pull_redcap` (PyCap, batched by record id,
-incremental); it writes the same ``redcap`` layers and reuses
-:func:`~.redcap_records.stage_records` for the typing.
+The REDCap API is pulled by :func:`proximite.cohort.redcap.pull.pull_redcap` (PyCap, batched by
+record id, incremental); it writes the same ``redcap`` layers and types the records with
+:func:`proximite.cohort.redcap.records.stage_records`, as the REDCap file source does.
 """
 
 from __future__ import annotations

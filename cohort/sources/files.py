@@ -43,9 +43,10 @@ from proximite.cohort.sources.canonical import (
     registry_spec,
     type_table,
 )
-from proximite.cohort.sources.rows import RowLocator
+from proximite.cohort.redcap.project import RedcapProject
+from proximite.cohort.redcap.records import stage_records
 from proximite.cohort.sources.mappings import MAPPING_SUFFIXES, load_mapping, mapping_path_for
-from proximite.cohort.sources.redcap_records import RedcapProject, stage_records
+from proximite.cohort.sources.rows import RowLocator
 from proximite.cohort.sources.tabular import read_csv_strings
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -318,7 +319,7 @@ class RedcapExportSource(Source):
     """A REDCap project exported to files (``redcap/``): data dictionary, records and project files.
 
     Staged tables: one per form (famille, enfant, suivi, besoin, reference, sortie for the cohort
-    project); see :func:`proximite.cohort.sources.redcap_records.stage_records`.
+    project); see :func:`proximite.cohort.redcap.records.stage_records`.
     """
 
     name = "redcap"

@@ -86,13 +86,13 @@ def _change_records(server: Any, share: float) -> int:
 
 
 def bench_scale(name: str, input_dir: Path, work: Path, *, batch_size: int) -> list[dict[str, Any]]:
-    from proximite.cohort.sandbox.project import SandboxProject
+    from proximite.cohort.redcap.loaders import project_from_directory
     from proximite.cohort.sandbox.server import SandboxServer
     from proximite.pipeline import pull_redcap
     from proximite.config import load_settings
 
     lines = []
-    project = SandboxProject.from_directory(input_dir)
+    project = project_from_directory(input_dir)
     with SandboxServer(project) as server:
         # Records last changed a day ago: an incremental pull then fetches only the changes.
         earlier = (dt.datetime.now() - dt.timedelta(days=1)).strftime("%Y-%m-%d %H:%M:%S")

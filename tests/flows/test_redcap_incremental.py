@@ -15,7 +15,8 @@ import redcap
 from proximite.cohort.codebook import load_codebook
 from proximite.pipeline import ingest
 from proximite.cohort.layers import latest_pull, read_staged
-from proximite.cohort.sources.redcap import PullResult, read_watermark
+from proximite.cohort.redcap.pull import PullResult
+from proximite.cohort.redcap.watermark import read_watermark
 from proximite.pipeline import pull_redcap
 from proximite.config import load_settings
 

@@ -26,7 +26,8 @@ from proximite.cohort.ingest import MANIFEST_NAME
 from proximite.pipeline import ingest
 from proximite.cohort.layers import latest_pull, raw_dir, read_staged
 from proximite.cohort.sandbox.server import FAULT_MODES
-from proximite.cohort.sources.redcap import STEP_RECORDS, RedcapPullError
+from proximite.cohort.redcap.errors import RedcapPullError
+from proximite.cohort.redcap.fetch import STEP_RECORDS
 from proximite.pipeline import pull_redcap
 from proximite.config import Settings, load_settings
 
@@ -158,7 +159,7 @@ def test_failures_beyond_the_budget_stop_the_pull_and_keep_the_last_good_state(
 
 
 def test_an_incremental_pull_that_fails_keeps_the_previous_watermark(redcap_sandbox, tmp_path: Path) -> None:
-    from proximite.cohort.sources.redcap import read_watermark
+    from proximite.cohort.redcap.watermark import read_watermark
 
     server = redcap_sandbox
     settings = load_settings(tmp_path / "project")

@@ -12,7 +12,7 @@ import pytest
 import redcap
 import requests
 
-from proximite.cohort.sandbox.project import SandboxProject
+from proximite.cohort.redcap.project import RedcapProject
 from proximite.cohort.sandbox.server import OUT_OF_MEMORY_MESSAGE, FaultConfig, SandboxServer
 
 
@@ -152,7 +152,7 @@ def test_fault_configuration_is_checked(options: dict) -> None:
         FaultConfig(**options)
 
 
-def test_faults_given_at_construction(sandbox_project: SandboxProject) -> None:
+def test_faults_given_at_construction(sandbox_project: RedcapProject) -> None:
     with SandboxServer(sandbox_project.copy(), faults=FaultConfig(fail_next=1, fail_next_mode="drop")) as server:
         with pytest.raises(requests.exceptions.ConnectionError):
             post(server, content="version")

@@ -24,7 +24,7 @@ from proximite.cohort.codebook.workbook import (  # noqa: E402
     activity_workbook,
 )
 from proximite.pipeline import ingest  # noqa: E402
-from proximite.cohort.sources.redcap_records import normalise_metadata  # noqa: E402
+from proximite.cohort.redcap.dictionary import normalise_metadata  # noqa: E402
 from proximite.config import load_settings  # noqa: E402
 
 SHIPPED = package_dir()

@@ -40,7 +40,7 @@ def test_unknown_format_is_refused(tmp_path: Path) -> None:
 
 def test_export_redcap_xml_writes_a_project_the_sandbox_loads_back(tmp_path: Path) -> None:
     from proximite.cohort.codebook import load_codebook
-    from proximite.cohort.sandbox.project import load_project
+    from proximite.cohort.redcap.loaders import load_project
 
     out = tmp_path / "proximite.REDCap.xml"
     result = CliRunner().invoke(app, ["codebook", "export", "--format", "redcap-xml", "--out", str(out)])

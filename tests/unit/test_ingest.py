@@ -33,7 +33,8 @@ from proximite.cohort.layers import latest_pull, raw_dir, read_staged  # noqa: E
 from proximite.cohort.sources import SOURCES, Source, get_source  # noqa: E402
 from proximite.cohort.sources.encodings import decode_to_utf8  # noqa: E402
 from proximite.cohort.sources.stat_files import read_stat_strings  # noqa: E402
-from proximite.cohort.sources.redcap_records import RedcapProject, stage_records  # noqa: E402
+from proximite.cohort.redcap.project import RedcapProject  # noqa: E402
+from proximite.cohort.redcap.records import stage_records  # noqa: E402
 from proximite.config import load_settings  # noqa: E402
 
 PULL = "20240101T000000Z-aaaaaa"
@@ -226,7 +227,7 @@ def test_a_project_from_api_frames_checks_dags(cb) -> None:
         repeating_forms_events=cb.repeating_forms_events,
         dags=pd.DataFrame({"unique_group_name": ["t06_01"]}), paths={"dags": "API dag export"},
     )
-    assert project.dags == frozenset({"t06_01"})
+    assert project.dag_names == frozenset({"t06_01"})
     with pytest.raises(InputError, match="'t13_02' is not among the project's data access groups") as caught:
         stage_records(pd.DataFrame(rows, columns=columns), project, path="API record export")
     assert (caught.value.row, caught.value.column, caught.value.count) == (9, "redcap_data_access_group", 3)

@@ -20,34 +20,26 @@ from ingest_inputs import build_input_dir, redcap_records  # noqa: E402
 from proximite.cohort.codebook import load_codebook  # noqa: E402
 from proximite.pipeline import ingest  # noqa: E402
 from proximite.cohort.layers import read_staged  # noqa: E402
-from proximite.cohort.sources.redcap import (  # noqa: E402
+from proximite.cohort.redcap.answers import parse_csv_body  # noqa: E402
+from proximite.cohort.redcap.batches import batch_mismatch, id_batches, unique_ids  # noqa: E402
+from proximite.cohort.redcap.client import open_project  # noqa: E402
+from proximite.cohort.redcap.dictionary import parse_missing_codes  # noqa: E402
+from proximite.cohort.redcap.errors import (  # noqa: E402
     REDACTED,
-    PullResult,
     RedcapPullError,
     RefusedError,
-    RetryPolicy,
     TransientError,
-    _open_project,
-    batch_mismatch,
-    call_with_retries,
-    deleted_records,
-    id_batches,
-    is_transient,
-    merge_incremental,
-    parse_csv_body,
-    parse_server_date,
     public_url,
     redact,
-    structure_fingerprint,
     token_from_env,
-    unique_ids,
 )
-from proximite.cohort.sources.redcap_records import (  # noqa: E402
-    RedcapProject,
-    flat_columns,
-    parse_missing_codes,
-    stage_records,
-)
+from proximite.cohort.redcap.incremental import deleted_records, merge_incremental  # noqa: E402
+from proximite.cohort.redcap.layout import flat_columns  # noqa: E402
+from proximite.cohort.redcap.project import RedcapProject  # noqa: E402
+from proximite.cohort.redcap.pull import PullResult  # noqa: E402
+from proximite.cohort.redcap.records import stage_records  # noqa: E402
+from proximite.cohort.redcap.retries import RetryPolicy, call_with_retries, is_transient  # noqa: E402
+from proximite.cohort.redcap.watermark import parse_server_date, structure_fingerprint  # noqa: E402
 from proximite.config import load_settings  # noqa: E402
 
 TOKEN = "0123456789ABCDEF0123456789ABCDEF"
@@ -199,7 +191,7 @@ def test_token_from_env_names_the_variable_never_the_value(monkeypatch: pytest.M
 def test_pycaps_own_message_about_a_malformed_token_is_redacted() -> None:
     malformed = "SECRET-TOKEN-WITH-THE-WRONG-LENGTH"
     with pytest.raises(RedcapPullError) as error:
-        _open_project("http://127.0.0.1:9/api/", malformed)
+        open_project("http://127.0.0.1:9/api/", malformed)
     assert malformed not in str(error.value)
     assert REDACTED in str(error.value)
     assert error.value.__cause__ is None and error.value.__suppress_context__
@@ -344,7 +336,7 @@ def _records(cb, edits: dict[tuple[int, str], str], extra: dict[str, str] | None
 
 def test_missing_codes_become_missing_with_their_reason(cb) -> None:
     project = dataclasses.replace(
-        RedcapProject.from_codebook(cb), missing_codes=parse_missing_codes("NSP, Ne sait pas | REF, Refus | UNK")
+        RedcapProject.from_codebook(cb), info={"missing_data_codes": "NSP, Ne sait pas | REF, Refus | UNK"}
     )
     # Row 3 is record 1001 at T0 (suivi); row 0 its inclusion (famille).
     records = _records(cb, {(3, "iso_transport"): "NSP", (3, "suivi_date"): "REF", (0, "monoparentale"): "UNK"})
@@ -360,7 +352,7 @@ def test_missing_codes_become_missing_with_their_reason(cb) -> None:
 
 
 def test_a_checkbox_missing_code_column_blanks_the_boxes(cb) -> None:
-    project = dataclasses.replace(RedcapProject.from_codebook(cb), missing_codes={"NSP": "Ne sait pas"})
+    project = dataclasses.replace(RedcapProject.from_codebook(cb), info={"missing_data_codes": "NSP, Ne sait pas"})
     records = _records(cb, {}, extra={"ressources_3m___nsp": ""})
     records.loc[records["redcap_event_name"].isin(["t0_arm_1", "t6_arm_1"]), "ressources_3m___nsp"] = "0"
     records.loc[4, "ressources_3m___nsp"] = "1"  # record 1001 at T6

@@ -9,19 +9,20 @@ import pandas as pd
 import pytest
 
 from proximite.cohort.codebook import load_codebook
-from proximite.cohort.codebook.redcap_xml import (
-    ODM_NS,
-    REDCAP_NS,
+from proximite.cohort.redcap.loaders import (
     codebook_project,
-    project_from_xml,
-    project_to_xml,
+    load_project,
+    project_from_directory,
     write_codebook_project_xml,
 )
+from proximite.cohort.redcap.project import RedcapProject
+from proximite.cohort.redcap.xml_layout import ODM_NS, REDCAP_NS
+from proximite.cohort.redcap.xml_read import project_from_xml
+from proximite.cohort.redcap.xml_write import project_to_xml
 from proximite.errors import InputError
-from proximite.cohort.sandbox.project import SandboxProject, load_project
 from proximite.cohort.sandbox.synth import generate_cohort
 
-STRUCTURE = ("events", "arms", "form_event_mapping", "repeating", "dags")
+STRUCTURE = ("events", "arms", "form_event_mapping", "repeating_forms_events", "dags")
 #: Project settings the XML carries (GlobalVariables), compared after a round trip.
 INFO_KEYS = (
     "project_title",
@@ -51,24 +52,24 @@ def cb():
 
 
 @pytest.fixture(scope="module")
-def cohort_project() -> SandboxProject:
+def cohort_project() -> RedcapProject:
     return codebook_project()
 
 
 @pytest.fixture(scope="module")
-def synthetic(tmp_path_factory: pytest.TempPathFactory) -> SandboxProject:
+def synthetic(tmp_path_factory: pytest.TempPathFactory) -> RedcapProject:
     out = tmp_path_factory.mktemp("synthetic") / "input"
     generate_cohort(out, families=40, territories=3)
-    return SandboxProject.from_directory(out)
+    return project_from_directory(out)
 
 
 @pytest.fixture(scope="module")
-def synthetic_xml(synthetic: SandboxProject) -> bytes:
+def synthetic_xml(synthetic: RedcapProject) -> bytes:
     return project_to_xml(synthetic)
 
 
 @pytest.fixture(scope="module")
-def synthetic_back(synthetic_xml: bytes) -> SandboxProject:
+def synthetic_back(synthetic_xml: bytes) -> RedcapProject:
     return project_from_xml(synthetic_xml)
 
 
@@ -76,7 +77,7 @@ def _csv(frame: pd.DataFrame) -> bytes:
     return frame.to_csv(index=False, lineterminator="\n").encode("utf-8")
 
 
-def _assert_same_project(expected: SandboxProject, actual: SandboxProject) -> None:
+def _assert_same_project(expected: RedcapProject, actual: RedcapProject) -> None:
     pd.testing.assert_frame_equal(actual.metadata, expected.metadata)
     for name in STRUCTURE:
         pd.testing.assert_frame_equal(getattr(actual, name), getattr(expected, name), obj=name)
@@ -88,7 +89,7 @@ def _assert_same_project(expected: SandboxProject, actual: SandboxProject) -> No
 
 
 # ------------------------------------------------------------------------------ the cohort project
-def test_codebook_project_round_trips_through_xml(cohort_project: SandboxProject, cb) -> None:
+def test_codebook_project_round_trips_through_xml(cohort_project: RedcapProject, cb) -> None:
     xml = project_to_xml(cohort_project, include_data=False)
     back = project_from_xml(xml)
     _assert_same_project(cohort_project, back)
@@ -96,7 +97,7 @@ def test_codebook_project_round_trips_through_xml(cohort_project: SandboxProject
     pd.testing.assert_frame_equal(back.events, cb.events.astype(str).astype(object))
     pd.testing.assert_frame_equal(back.arms, cb.arms.astype(str).astype(object))
     pd.testing.assert_frame_equal(back.form_event_mapping, cb.form_event_mapping.astype(str).astype(object))
-    pd.testing.assert_frame_equal(back.repeating, cb.repeating_forms_events.astype(str).astype(object))
+    pd.testing.assert_frame_equal(back.repeating_forms_events, cb.repeating_forms_events.astype(str).astype(object))
     pd.testing.assert_frame_equal(back.dags, cb.dags().astype(str).astype(object))
     assert back.metadata["field_name"].tolist() == cb.data_dictionary["field_name"].tolist()
     assert back.records.empty
@@ -110,14 +111,14 @@ def test_codebook_project_round_trips_through_xml(cohort_project: SandboxProject
     assert b"<ClinicalData" not in xml
 
 
-def test_codebook_project_matches_the_shipped_csv_files(cohort_project: SandboxProject, cb) -> None:
-    shipped = SandboxProject.from_directory(cb.directory / "redcap", records=False)
+def test_codebook_project_matches_the_shipped_csv_files(cohort_project: RedcapProject, cb) -> None:
+    shipped = project_from_directory(cb.directory / "redcap", records=False)
     pd.testing.assert_frame_equal(cohort_project.metadata, shipped.metadata)
     for name in STRUCTURE:
         pd.testing.assert_frame_equal(getattr(cohort_project, name), getattr(shipped, name), obj=name)
 
 
-def test_write_codebook_project_xml_and_load_project(tmp_path: Path, cohort_project: SandboxProject) -> None:
+def test_write_codebook_project_xml_and_load_project(tmp_path: Path, cohort_project: RedcapProject) -> None:
     path = write_codebook_project_xml(tmp_path / "out" / "proximite.REDCap.xml")
     assert path.is_file()
     loaded = load_project(path)
@@ -126,12 +127,12 @@ def test_write_codebook_project_xml_and_load_project(tmp_path: Path, cohort_proj
 
 
 # ------------------------------------------------------------------------------ a synthetic cohort
-def test_synthetic_project_round_trips_exactly(synthetic: SandboxProject, synthetic_back: SandboxProject) -> None:
+def test_synthetic_project_round_trips_exactly(synthetic: RedcapProject, synthetic_back: RedcapProject) -> None:
     assert len(synthetic.records) > 100
     _assert_same_project(synthetic, synthetic_back)
 
 
-def test_checkboxes_and_repeat_instances_survive(synthetic: SandboxProject, synthetic_back: SandboxProject) -> None:
+def test_checkboxes_and_repeat_instances_survive(synthetic: RedcapProject, synthetic_back: RedcapProject) -> None:
     checkboxes = [column for column in synthetic.records.columns if column.startswith("ressources_3m___")]
     assert checkboxes
     original, back = synthetic.records, synthetic_back.records
@@ -145,7 +146,7 @@ def test_checkboxes_and_repeat_instances_survive(synthetic: SandboxProject, synt
 
 
 def test_bytes_are_deterministic(
-    synthetic: SandboxProject, synthetic_xml: bytes, synthetic_back: SandboxProject
+    synthetic: RedcapProject, synthetic_xml: bytes, synthetic_back: RedcapProject
 ) -> None:
     assert project_to_xml(synthetic.copy()) == synthetic_xml
     assert project_to_xml(synthetic_back) == synthetic_xml  # XML → project → XML is the identity
@@ -153,7 +154,7 @@ def test_bytes_are_deterministic(
     assert f'CreationDateTime="{creation}"'.encode() in synthetic_xml
 
 
-def test_the_xml_is_redcap_odm(synthetic_xml: bytes, synthetic: SandboxProject) -> None:
+def test_the_xml_is_redcap_odm(synthetic_xml: bytes, synthetic: RedcapProject) -> None:
     assert synthetic_xml.startswith(
         b'<?xml version="1.0" encoding="UTF-8" ?>\n<ODM xmlns="http://www.cdisc.org/ns/odm/v1.3"'
     )
@@ -209,14 +210,14 @@ def test_the_xml_is_redcap_odm(synthetic_xml: bytes, synthetic: SandboxProject) 
     assert max(repeat_keys) > 1
 
 
-def test_load_project_reads_an_xml_file(tmp_path: Path, synthetic_xml: bytes, synthetic: SandboxProject) -> None:
+def test_load_project_reads_an_xml_file(tmp_path: Path, synthetic_xml: bytes, synthetic: RedcapProject) -> None:
     path = tmp_path / "copy.REDCap.xml"
     path.write_bytes(synthetic_xml)
     loaded = load_project(path)
     assert _csv(loaded.records) == _csv(synthetic.records)
 
 
-def test_awkward_values_and_a_record_off_its_first_form_survive(synthetic: SandboxProject) -> None:
+def test_awkward_values_and_a_record_off_its_first_form_survive(synthetic: RedcapProject) -> None:
     project = synthetic.copy()
     records = project.records
     first = records.index[
@@ -377,7 +378,7 @@ def test_reads_a_project_xml_as_redcap_writes_it() -> None:
     ].tolist() == ["number", "0", "500"]
     assert metadata.loc["visits", "text_validation_type_or_show_slider_number"] == "integer"
     assert project.events.empty and not project.is_longitudinal and project.has_repeating
-    assert project.repeating.to_dict("records") == [{"event_name": "", "form_name": "weight", "custom_form_label": ""}]
+    assert project.repeating_forms_events.to_dict("records") == [{"event_name": "", "form_name": "weight", "custom_form_label": ""}]
     assert project.info["project_title"] == "Classic" and project.info["creation_time"] == "2020-06-18 12:04:54"
     assert project.info["instrument_labels"] == {"registration": "Registration", "weight": "Weight"}
     records = project.records

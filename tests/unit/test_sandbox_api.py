@@ -21,7 +21,7 @@ import pytest
 import requests
 
 from proximite.cohort.codebook import REDCAP_METADATA_COLUMNS
-from proximite.cohort.sandbox.project import SandboxProject
+from proximite.cohort.redcap.project import RedcapProject
 from proximite.cohort.sandbox.server import SandboxServer
 
 KEYS = ["record_id", "redcap_event_name", "redcap_repeat_instrument", "redcap_repeat_instance"]
@@ -42,7 +42,7 @@ def export(server: SandboxServer, token: str | None = None, **params: object) ->
     return csv_frame(post(server, token, content="record", format="csv", type="flat", **params))
 
 
-def classic_project(project: SandboxProject) -> SandboxProject:
+def classic_project(project: RedcapProject) -> RedcapProject:
     """A classic (non-longitudinal, non-repeating) project: the 'famille' form at inclusion."""
     metadata = project.metadata[project.metadata["form_name"] == "famille"].reset_index(drop=True)
     records = project.records
@@ -51,7 +51,7 @@ def classic_project(project: SandboxProject) -> SandboxProject:
         records.columns[records.columns.get_loc("fam_nom_parent") : records.columns.get_loc("famille_complete") + 1]
     )
     info = {**project.info, "is_longitudinal": 0, "has_repeating_instruments_or_events": 0}
-    return SandboxProject(
+    return RedcapProject(
         info=info,
         metadata=metadata,
         records=rows[["record_id", "redcap_data_access_group", *famille]].reset_index(drop=True),
@@ -60,7 +60,7 @@ def classic_project(project: SandboxProject) -> SandboxProject:
 
 
 @pytest.fixture
-def classic_sandbox(sandbox_project: SandboxProject):
+def classic_sandbox(sandbox_project: RedcapProject):
     with SandboxServer(classic_project(sandbox_project)) as server:
         yield server
 
@@ -110,7 +110,7 @@ def test_structure_contents_match_the_project(redcap_sandbox: SandboxServer) -> 
         ("event", project.events),
         ("arm", project.arms),
         ("formEventMapping", project.form_event_mapping),
-        ("repeatingFormsEvents", project.repeating),
+        ("repeatingFormsEvents", project.repeating_forms_events),
         ("dag", project.dags),
     ]:
         pd.testing.assert_frame_equal(export_any(redcap_sandbox, content), table.reset_index(drop=True), obj=content)

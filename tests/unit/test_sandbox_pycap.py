@@ -10,7 +10,7 @@ import redcap
 import semantic_version
 
 from proximite.cohort.codebook import REDCAP_METADATA_COLUMNS
-from proximite.cohort.sandbox.project import SandboxProject
+from proximite.cohort.redcap.project import RedcapProject
 from proximite.cohort.sandbox.server import SandboxServer
 
 
@@ -151,11 +151,11 @@ def test_a_dag_bound_token(redcap_sandbox: SandboxServer) -> None:
     assert "redcap_data_access_group" not in frame.columns
 
 
-def test_a_classic_project(sandbox_project: SandboxProject) -> None:
+def test_a_classic_project(sandbox_project: RedcapProject) -> None:
     metadata = sandbox_project.metadata[sandbox_project.metadata["form_name"] == "sortie"]
     metadata = pd.concat([sandbox_project.metadata.iloc[[0]].assign(form_name="sortie"), metadata], ignore_index=True)
     rows = sandbox_project.records[sandbox_project.records["redcap_event_name"] == "sortie_arm_1"]
-    classic = SandboxProject(
+    classic = RedcapProject(
         info={"project_title": "Classic", "is_longitudinal": 0, "has_repeating_instruments_or_events": 0},
         metadata=metadata,
         records=rows[["record_id", "sortie_date", "sortie_raison", "sortie_complete"]].reset_index(drop=True),

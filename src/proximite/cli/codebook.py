@@ -51,7 +51,7 @@ def codebook_export(
     """
     if format_ != "redcap-xml":
         raise typer.BadParameter(f"unknown format {format_!r}; the one format is redcap-xml")
-    from proximite.cohort.codebook.redcap_xml import write_codebook_project_xml
+    from proximite.cohort.redcap.loaders import write_codebook_project_xml
 
     path = write_codebook_project_xml(out)
     console.print(f"REDCap project XML written to [bold]{path}[/].")

@@ -100,11 +100,11 @@ def demo(
 
 def _run_pipeline_on_sandbox(input_dir: Path, project_dir: Path) -> dict[str, Any]:
     """Serve ``input_dir``'s REDCap project from the sandbox and run the pipeline flow against it."""
-    from proximite.cohort.sandbox.project import SandboxProject
+    from proximite.cohort.redcap.loaders import project_from_directory
     from proximite.cohort.sandbox.server import SandboxServer
     from proximite.flows.pipeline import pipeline as pipeline_flow
 
-    with SandboxServer(SandboxProject.from_directory(input_dir)) as server:
+    with SandboxServer(project_from_directory(input_dir)) as server:
         console.print(f"REDCap sandbox serving the cohort at {server.url} (random token, this process only).")
         # The flow reads the token from this variable; it is never a flow parameter.
         os.environ[DEMO_TOKEN_ENV] = server.token

@@ -52,7 +52,7 @@ def pull_redcap_command(
     Every response lands in 01 raw as received; the typed tables are staged only when the whole
     pull succeeded. The token is read from the environment and never printed or stored.
     """
-    from proximite.cohort.sources.redcap import token_from_env
+    from proximite.cohort.redcap.errors import token_from_env
     from proximite.pipeline import pull_redcap
     from proximite.config import load_settings
 

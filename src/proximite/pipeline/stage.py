@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from proximite.cohort import ingest as cohort_ingest
-from proximite.cohort.sources import redcap
+from proximite.cohort.redcap import pull as redcap
 from proximite.config import Settings
 from proximite.expectations.gates import staged_gate
 
@@ -60,7 +60,7 @@ def pull_redcap(
     codebook: Codebook | None = None,
     **options: Any,
 ) -> redcap.PullResult:
-    """:func:`proximite.cohort.sources.redcap.pull_redcap` with the staged gate (unless ``validate=False``).
+    """:func:`proximite.cohort.redcap.pull.pull_redcap` with the staged gate (unless ``validate=False``).
 
     Parameters
     ----------
@@ -69,7 +69,7 @@ def pull_redcap(
     validate : bool, keyword-only
         Run the staged validation gate on the new staged state before the commit (default).
     codebook, **options
-        Passed to :func:`proximite.cohort.sources.redcap.pull_redcap` (``full``, ``batch_size``,
+        Passed to :func:`proximite.cohort.redcap.pull.pull_redcap` (``full``, ``batch_size``,
         retries, progress ...).
 
     Raises

@@ -1,0 +1,175 @@
+"""Where a project comes from: a folder of CSV files, a project XML, or the codebook.
+
+:func:`load_project` reads a project XML (``.xml``) or a folder of CSV files as ``proximite
+synth`` writes it (:func:`project_from_directory`); :func:`codebook_project` is the cohort's own
+project from the codebook, and :func:`write_codebook_project_xml` writes it for upload into REDCap.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import pandas as pd
+
+from proximite.cohort.redcap.dictionary import normalise_metadata
+from proximite.cohort.redcap.project import RedcapProject, string_table
+from proximite.cohort.redcap.xml_layout import ProjectLayout, records_columns
+from proximite.cohort.redcap.xml_read import project_from_xml
+from proximite.cohort.redcap.xml_write import project_to_xml
+from proximite.errors import InputError
+
+if TYPE_CHECKING:  # pragma: no cover
+    from proximite.cohort.codebook import Codebook
+
+__all__ = ["PROJECT_FILES", "codebook_project", "load_project", "project_from_directory", "write_codebook_project_xml"]
+
+#: The files of a project folder (``<folder>/redcap/`` of an input directory, or the folder itself).
+PROJECT_FILES = {
+    "metadata": "data_dictionary.csv",
+    "records": "records.csv",
+    "events": "events.csv",
+    "arms": "arms.csv",
+    "form_event_mapping": "form_event_mapping.csv",
+    "repeating_forms_events": "repeating_forms_events.csv",
+    "dags": "dags.csv",
+    "info": "project.json",
+}
+
+
+def project_from_directory(directory: str | Path, *, records: bool = True) -> RedcapProject:
+    """Load a project from a folder of CSV files (``redcap/`` of an input directory).
+
+    Parameters
+    ----------
+    directory : str or Path
+        The folder with ``data_dictionary.csv`` and ``records.csv``, and optionally
+        ``events.csv``, ``arms.csv``, ``form_event_mapping.csv``,
+        ``repeating_forms_events.csv``, ``dags.csv`` and ``project.json``; or an input
+        directory whose ``redcap/`` folder holds them.
+    records : bool, keyword-only
+        Read ``records.csv`` (an empty project otherwise).
+
+    Raises
+    ------
+    InputError
+        A required file is missing or unreadable.
+    """
+    folder = Path(directory)
+    if not (folder / PROJECT_FILES["metadata"]).is_file() and (folder / "redcap").is_dir():
+        folder = folder / "redcap"
+    dictionary = folder / PROJECT_FILES["metadata"]
+    if not dictionary.is_file():
+        raise InputError(dictionary, "required file missing", detail="A project needs its data dictionary")
+    metadata = normalise_metadata(_read_strings(dictionary), path=dictionary)
+    tables = {
+        name: _read_strings(folder / filename) if (folder / filename).is_file() else pd.DataFrame()
+        for name, filename in PROJECT_FILES.items()
+        if name not in {"metadata", "info", "records"}
+    }
+    info_path = folder / PROJECT_FILES["info"]
+    info = json.loads(info_path.read_text(encoding="utf-8")) if info_path.is_file() else {}
+    info.setdefault("project_title", folder.resolve().parent.name)
+    info.setdefault("is_longitudinal", int(not tables["events"].empty))
+    info.setdefault("has_repeating_instruments_or_events", int(not tables["repeating_forms_events"].empty))
+    info.setdefault("missing_data_codes", "")
+    records_path = folder / PROJECT_FILES["records"]
+    if records and not records_path.is_file():
+        raise InputError(records_path, "required file missing", detail="A project folder needs records.csv")
+    frame = _read_strings(records_path) if records else pd.DataFrame(columns=[metadata["field_name"].iloc[0]])
+    return RedcapProject(metadata=metadata, info=info, records=frame, log=[], **tables)
+
+
+def _read_strings(path: Path) -> pd.DataFrame:
+    try:
+        return pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8-sig")
+    except (UnicodeDecodeError, pd.errors.ParserError, pd.errors.EmptyDataError) as error:
+        raise InputError(path, "unreadable CSV", detail=type(error).__name__) from None
+
+
+def load_project(path: str | Path) -> RedcapProject:
+    """Load a project from REDCap's project XML (``.xml``) or from a folder of CSV files.
+
+    Parameters
+    ----------
+    path : str or Path
+        A project XML file (CDISC ODM with REDCap's extensions) or a folder (see
+        :func:`project_from_directory`).
+
+    Raises
+    ------
+    InputError
+        The path does not exist or the project cannot be read.
+    """
+    location = Path(path)
+    if location.is_file() and location.suffix.lower() == ".xml":
+        return project_from_xml(location)
+    if location.is_dir():
+        return project_from_directory(location)
+    raise InputError(location, "no such project", detail="Give a REDCap project XML file or a folder of CSV files")
+
+
+def codebook_project(codebook: Codebook | None = None) -> RedcapProject:
+    """The cohort's REDCap project from the codebook, without records.
+
+    Parameters
+    ----------
+    codebook : Codebook, optional
+        The codebook (default: :func:`~proximite.cohort.codebook.load_codebook`).
+
+    Returns
+    -------
+    RedcapProject
+        :meth:`RedcapProject.from_codebook` (metadata from ``data_dictionary``; events, arms,
+        form–event mapping and repeating instruments from the codebook) with the project
+        information, one data access group per default territory, and an empty records frame
+        with the flat export's columns; every table as strings.
+    """
+    from proximite.cohort.codebook import load_codebook
+
+    cb = codebook or load_codebook()
+    structure = RedcapProject.from_codebook(cb)
+    dags = string_table(cb.dags())
+    layout = ProjectLayout.from_metadata(structure.metadata)
+    columns = records_columns(layout, longitudinal=True, repeating=True, dags=not dags.empty)
+    info = cb.project_info(
+        notes="Projet de la cohorte Proximité, généré depuis le codebook (proximite codebook export --format redcap-xml)."
+    )
+    return dataclasses.replace(
+        structure,
+        info=info,
+        records=pd.DataFrame({column: pd.Series([], dtype=object) for column in columns}),
+        dags=dags,
+        origins={},
+    )
+
+
+def write_codebook_project_xml(out: str | Path) -> Path:
+    """Write the cohort's project (no data) as a REDCap project XML.
+
+    Upload it in REDCap (New project → "Upload a REDCap project XML file") to create the
+    project, its events, form–event mapping, repeating instruments and data access groups in
+    one step.
+
+    Parameters
+    ----------
+    out : str or Path
+        The file to write (its folder is created).
+
+    Returns
+    -------
+    Path
+        The file written.
+
+    Notes
+    -----
+    REDCap names a data access group's unique name after the group's name; the codebook's
+    unique names (``t02_01`` ...) are kept in the file as an extra attribute that the sandbox
+    reads back, but a project created in REDCap from this file gets REDCap's derived names.
+    """
+    path = Path(out)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(project_to_xml(codebook_project(), include_data=False))
+    return path

@@ -1,0 +1,191 @@
+"""The first step of a pull: the project's information and structure, each kept as received.
+
+Project information first: the HTTP ``Date`` of its answer is the pull's watermark (server
+time, taken before any record is read). Then the data dictionary, arms, events, form–event
+mapping, repeating instruments, data access groups and export field names, each saved as
+received (CSV) in the pull's raw directory, and read into a
+:class:`~proximite.cohort.redcap.project.RedcapProject`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import pandas as pd
+import pyarrow as pa
+
+from proximite.cohort.redcap.answers import parse_csv_body, string_frame
+from proximite.cohort.redcap.errors import RedcapPullError
+from proximite.cohort.redcap.project import RedcapProject
+from proximite.cohort.redcap.watermark import iso_utc, parse_server_date, structure_fingerprint
+
+if TYPE_CHECKING:  # pragma: no cover
+    from proximite.cohort.codebook import Codebook
+    from proximite.cohort.redcap.client import Client
+
+__all__ = ["PROJECT_REQUESTS", "STEP_PROJECT", "ProjectStructure", "count_rows", "fetch_structure"]
+
+log = logging.getLogger(__name__)
+
+#: The progress step of the project's requests (done/total: requests).
+STEP_PROJECT = "project (metadata, events, DAGs)"
+
+#: The structure's requests after the project information: (content, file, PyCap call, required columns).
+PROJECT_REQUESTS: tuple[tuple[str, str, Callable[[Any], Any], tuple[str, ...]], ...] = (
+    ("metadata", "metadata.csv", lambda p: p.export_metadata(format_type="csv"), ("field_name", "form_name", "field_type")),
+    ("arms", "arms.csv", lambda p: p.export_arms(format_type="csv"), ("arm_num",)),
+    ("events", "events.csv", lambda p: p.export_events(format_type="csv"), ("unique_event_name",)),
+    (
+        "formEventMapping", "form_event_mapping.csv",
+        lambda p: p.export_instrument_event_mappings(format_type="csv"), ("unique_event_name", "form"),
+    ),
+    (
+        "repeatingFormsEvents", "repeating_forms_events.csv",
+        lambda p: p.export_repeating_instruments_events(format_type="csv"), ("event_name", "form_name"),
+    ),
+    ("dag", "dags.csv", lambda p: p.export_dags(format_type="csv"), ()),
+    ("exportFieldNames", "field_names.csv", lambda p: p.export_field_names(format_type="csv"), ("original_field_name",)),
+)
+#: Answers that may be empty (a project without DAGs, repeating instruments or arms).
+_MAY_BE_EMPTY = frozenset({"dag", "repeatingFormsEvents", "arms"})
+_TRUE = frozenset({"1", "true", "True"})
+
+
+@dataclass(frozen=True)
+class ProjectStructure:
+    """What the first step of a pull learnt about the project.
+
+    Attributes
+    ----------
+    project : RedcapProject
+        Dictionary, events, mapping, repeating instruments and DAGs (no records).
+    project_id : str
+    server_time : datetime
+        The server's time of the first answer (aware UTC): the pull's watermark.
+    fingerprint : str
+        :func:`~proximite.cohort.redcap.watermark.structure_fingerprint` of the structure.
+    token_group : str or None
+        The one data access group the token sees, when it sees exactly one.
+    """
+
+    project: RedcapProject
+    project_id: str
+    server_time: dt.datetime
+    fingerprint: str
+    token_group: str | None
+
+
+def count_rows(table: pa.Table) -> int:
+    """Rows of a parsed answer (recorded in the raw manifest)."""
+    return table.num_rows
+
+
+def fetch_structure(
+    client: Client,
+    *,
+    codebook: Codebook,
+    parameters: dict[str, Any],
+    report: Callable[[str, int, int], None],
+) -> ProjectStructure:
+    """Fetch the project information and structure; fills ``parameters`` (watermark, DAGs seen).
+
+    Raises
+    ------
+    RedcapPullError
+        The project is not longitudinal, or its DAGs answer lacks ``unique_group_name``.
+    """
+    total = 2 + len(PROJECT_REQUESTS)  # the record ids request ends the step
+    info_table = client.fetch(
+        "project information", "project_info.csv", lambda p: p.export_project_info(format_type="csv"),
+        parse=lambda data: parse_csv_body(data, required=("project_id",), allow_empty=False), rows=count_rows,
+    )
+    report(STEP_PROJECT, 1, total)
+    info = {name: (info_table[name][0].as_py() if info_table.num_rows else "") for name in info_table.column_names}
+    server_time = parse_server_date(client.first_date) or dt.datetime.now(dt.timezone.utc)
+    if client.first_date is None:
+        log.warning("REDCap sent no Date header: the watermark is this machine's clock")
+    parameters["watermark"] = iso_utc(server_time)
+    if str(info.get("is_longitudinal", "1")).strip() not in _TRUE:
+        raise RedcapPullError(
+            "the REDCap project is not longitudinal; the cohort project has events (inclusion, t0, t6, ...): "
+            "check the URL and the token's project"
+        )
+    has_repeating = str(info.get("has_repeating_instruments_or_events", "1")).strip() in _TRUE
+    tables = _fetch_tables(client, has_repeating=has_repeating, report=report, total=total)
+    dags = string_frame(tables["dag"]) if tables["dag"].num_columns else None
+    # A token bound to a data access group sees only its group, and REDCap leaves the group
+    # column out of its record exports: the one group it sees is every record's group.
+    if dags is not None and "unique_group_name" not in dags.columns:
+        raise RedcapPullError("the data access groups answer has no unique_group_name column")
+    parameters["data_access_groups_visible"] = 0 if dags is None else len(dags)
+    project = _project(
+        tables, dags=dags, raw=client.raw, codebook=codebook, missing_data_codes=str(info.get("missing_data_codes") or "")
+    )
+    return ProjectStructure(
+        project=project,
+        project_id=str(info.get("project_id", "")),
+        server_time=server_time,
+        fingerprint=_fingerprint(project, raw=client.raw, has_repeating="repeatingFormsEvents" in tables),
+        token_group=str(dags["unique_group_name"].iloc[0]) if dags is not None and len(dags) == 1 else None,
+    )
+
+
+def _fetch_tables(
+    client: Client, *, has_repeating: bool, report: Callable[[str, int, int], None], total: int
+) -> dict[str, pa.Table]:
+    """The structure's answers by content (repeating instruments only when the project has some)."""
+    tables: dict[str, pa.Table] = {}
+    done = 1
+    for content, filename, call, required in PROJECT_REQUESTS:
+        done += 1
+        if content == "repeatingFormsEvents" and not has_repeating:
+            continue
+        tables[content] = client.fetch(
+            content, filename, call,
+            parse=lambda data, required=required, content=content: parse_csv_body(
+                data, required=required, allow_empty=content in _MAY_BE_EMPTY
+            ),
+            rows=count_rows,
+        )
+        report(STEP_PROJECT, done, total)
+    return tables
+
+
+def _project(
+    tables: dict[str, pa.Table], *, dags: pd.DataFrame | None, raw: Path, codebook: Codebook, missing_data_codes: str
+) -> RedcapProject:
+    """The project from the structure's answers; errors name their raw files."""
+    return RedcapProject.from_frames(
+        string_frame(tables["metadata"]),
+        events=string_frame(tables["events"]),
+        form_event_mapping=string_frame(tables["formEventMapping"]),
+        repeating_forms_events=string_frame(tables["repeatingFormsEvents"]) if "repeatingFormsEvents" in tables else None,
+        dags=dags if dags is not None and len(dags) else None,
+        codebook=codebook,
+        paths={
+            "metadata": raw / "metadata.csv", "events": raw / "events.csv",
+            "form_event_mapping": raw / "form_event_mapping.csv",
+            "repeating_forms_events": raw / "repeating_forms_events.csv",
+            "dags": raw / "dags.csv", "info": raw / "project_info.csv",
+        },
+        missing_data_codes=missing_data_codes,
+    )
+
+
+def _fingerprint(project: RedcapProject, *, raw: Path, has_repeating: bool) -> str:
+    """The structure's fingerprint from the answers as received (and the missing-data codes)."""
+    return structure_fingerprint(
+        {
+            "metadata": (raw / "metadata.csv").read_bytes(),
+            "events": (raw / "events.csv").read_bytes(),
+            "form_event_mapping": (raw / "form_event_mapping.csv").read_bytes(),
+            "repeating": (raw / "repeating_forms_events.csv").read_bytes() if has_repeating else b"",
+            "missing_data_codes": json.dumps(dict(project.missing_codes), sort_keys=True),
+        }
+    )
