@@ -70,6 +70,9 @@ class RedcapProject:
         filter on; records absent from it count as created when the project was loaded.
     origins : dict
         Where the structure came from (``{"events": "events.csv"}``), named in staging errors.
+    survey_forms : list of str
+        Forms enabled as surveys: a flat export with ``exportSurveyFields`` gives
+        ``redcap_survey_identifier`` and their ``<form>_timestamp`` columns.
     """
 
     metadata: pd.DataFrame
@@ -83,6 +86,7 @@ class RedcapProject:
     log: list[dict[str, str]] = field(default_factory=list)
     modified: dict[str, str] = field(default_factory=dict)
     origins: dict[str, str] = field(default_factory=dict)
+    survey_forms: list[str] = field(default_factory=list)
 
     # ------------------------------------------------------------------------- derived views
     @property
@@ -161,6 +165,7 @@ class RedcapProject:
             log=[dict(entry) for entry in self.log],
             modified=dict(self.modified),
             origins=dict(self.origins),
+            survey_forms=list(self.survey_forms),
         )
 
     # ------------------------------------------------------------------------- constructors

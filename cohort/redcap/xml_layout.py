@@ -7,8 +7,9 @@ A REDCap project XML ("Other export options → REDCap project XML", or the API'
 
 from __future__ import annotations
 
+import hashlib
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -61,6 +62,66 @@ INTEGER_SETTINGS = {
     "is_longitudinal",
     "has_repeating_instruments_or_events",
 }
+
+#: Every key of REDCap 14's ``content=project`` answer, in its order, with the value a project read
+#: from its XML gets when the file does not carry it (``project_id`` is set by
+#: :func:`stable_project_id`; the XML's settings and structure fill the rest).
+PROJECT_INFO_DEFAULTS: dict[str, Any] = {
+    "project_id": 0,
+    "project_title": "",
+    "creation_time": "",
+    "production_time": "",
+    "in_production": 0,
+    "project_language": "English",
+    "purpose": 0,
+    "purpose_other": "",
+    "project_notes": "",
+    "custom_record_label": "",
+    "secondary_unique_field": "",
+    "is_longitudinal": 0,
+    "has_repeating_instruments_or_events": 0,
+    "surveys_enabled": 0,
+    "scheduling_enabled": 0,
+    "record_autonumbering_enabled": 0,
+    "randomization_enabled": 0,
+    "ddp_enabled": 0,
+    "project_irb_number": "",
+    "project_grant_number": "",
+    "project_pi_firstname": "",
+    "project_pi_lastname": "",
+    "display_today_now_button": 1,
+    "missing_data_codes": "",
+    "external_modules": "",
+    "bypass_branching_erase_field_prompt": 0,
+}
+#: The survey columns of a flat export (``exportSurveyFields``): one per record, one per survey form.
+SURVEY_IDENTIFIER = "redcap_survey_identifier"
+#: ``project_id`` of a project read from XML lies in ``[_PROJECT_ID_BASE, _PROJECT_ID_BASE + _PROJECT_ID_SPAN)``.
+_PROJECT_ID_BASE, _PROJECT_ID_SPAN = 10_000, 90_000
+
+
+def stable_project_id(title: str) -> int:
+    """A project id for a project read from its XML, which carries none: the same title, the same id.
+
+    Notes
+    -----
+    REDCap numbers projects per server and leaves the number out of the project XML. The id is
+    derived from the study OID (:func:`redcap_study_oid` of the title, as the file's
+    ``Study OID="Project.…"`` names it):
+
+    .. math:: \\text{id} = 10\\,000 + (\\text{first 8 bytes of SHA-256(OID)} \\bmod 90\\,000)
+
+    so a rehearsal sandbox restarted from the same file reports the same project, and the pull's
+    incremental state (which remembers the project id) carries over.
+    """
+    digest = hashlib.sha256(redcap_study_oid(title).encode("utf-8")).digest()
+    return _PROJECT_ID_BASE + int.from_bytes(digest[:8], "big") % _PROJECT_ID_SPAN
+
+
+def survey_timestamp(form: str) -> str:
+    """The column of a survey form's completion time in a flat export."""
+    return f"{form}_timestamp"
+
 
 #: ItemDef attributes from metadata columns, in the order REDCap writes them.
 ITEM_ATTRIBUTES = (
@@ -144,12 +205,15 @@ class ProjectLayout:
 
     def export_columns(self) -> list[str]:
         """Field columns of a flat export after the key columns: each form's fields, then ``<form>_complete``."""
+        return [column for form in self.forms for column in self.form_columns(form)]
+
+    def form_columns(self, form: str) -> list[str]:
+        """A form's columns in a flat export: its fields (checkboxes expanded), then ``<form>_complete``."""
         columns: list[str] = []
-        for form in self.forms:
-            for item in self.fields:
-                if item.form == form and item.field_type != "descriptive" and item.name != self.record_id:
-                    columns.extend(item.columns)
-            columns.append(f"{form}_complete")
+        for item in self.fields:
+            if item.form == form and item.field_type != "descriptive" and item.name != self.record_id:
+                columns.extend(item.columns)
+        columns.append(f"{form}_complete")
         return columns
 
     def item_groups(self, *, descriptive: bool) -> dict[str, list[tuple[str, list[str]]]]:
@@ -173,8 +237,15 @@ class ProjectLayout:
         return groups
 
 
-def records_columns(layout: ProjectLayout, *, longitudinal: bool, repeating: bool, dags: bool) -> list[str]:
-    """The columns of a flat records export (``docs/data-layout.md``)."""
+def records_columns(
+    layout: ProjectLayout, *, longitudinal: bool, repeating: bool, dags: bool, survey_forms: Sequence[str] = ()
+) -> list[str]:
+    """The columns of a flat records export (``docs/data-layout.md``).
+
+    With ``survey_forms``, REDCap's survey columns as ``exportSurveyFields`` writes them:
+    ``redcap_survey_identifier`` after the key columns, and ``<form>_timestamp`` before each
+    survey form's fields.
+    """
     columns = [layout.record_id]
     if longitudinal:
         columns.append(EVENT)
@@ -182,7 +253,14 @@ def records_columns(layout: ProjectLayout, *, longitudinal: bool, repeating: boo
         columns.extend([INSTRUMENT, INSTANCE])
     if dags:
         columns.append(DAG)
-    return columns + layout.export_columns()
+    if not survey_forms:
+        return columns + layout.export_columns()
+    columns.append(SURVEY_IDENTIFIER)
+    for form in layout.forms:
+        if form in survey_forms:
+            columns.append(survey_timestamp(form))
+        columns.extend(layout.form_columns(form))
+    return columns
 
 
 def redcap_study_oid(title: str) -> str:

@@ -10,12 +10,18 @@ import io
 import re
 import xml.etree.ElementTree as ET
 from pathlib import Path
-from typing import IO
+from typing import Any
 
 import pandas as pd
 
 from proximite.cohort.redcap.project import RedcapProject
-from proximite.cohort.redcap.xml_layout import ODM_NS, ProjectLayout, records_columns
+from proximite.cohort.redcap.xml_layout import (
+    ODM_NS,
+    PROJECT_INFO_DEFAULTS,
+    ProjectLayout,
+    records_columns,
+    stable_project_id,
+)
 from proximite.cohort.redcap.xml_read_meta import (
     ParsedProject,
     odm_tag,
@@ -24,9 +30,10 @@ from proximite.cohort.redcap.xml_read_meta import (
     redcap_tag,
 )
 from proximite.cohort.redcap.xml_read_records import ClinicalDataReader
+from proximite.cohort.redcap.xml_read_stream import AttributeBreaksEscaped
 from proximite.errors import InputError
 
-__all__ = ["project_from_xml"]
+__all__ = ["project_from_xml", "project_information"]
 
 
 def project_from_xml(source: str | Path | bytes) -> RedcapProject:
@@ -45,9 +52,13 @@ def project_from_xml(source: str | Path | bytes) -> RedcapProject:
         ``events``, ``arms``, ``form_event_mapping``, ``repeating_forms_events`` and ``dags`` with the columns
         of the CSV files of a project folder (empty frames when the project has none);
         ``records`` in the flat layout (``docs/data-layout.md``), every cell a string, rows in
-        file order; ``info`` with the title and the settings the file carries, ``creation_time``
-        (the file's CreationDateTime: the XML does not carry the project's) and
-        ``instrument_labels`` (form → menu label, from each ``FormDef``'s Name).
+        file order, with ``redcap_survey_identifier`` and ``<form>_timestamp`` columns when the
+        project has survey forms; ``info`` with every key of ``content=project``
+        (:func:`project_information`: ``project_id`` derived from the title, the settings the
+        file carries, ``creation_time`` from the file's CreationDateTime, which stands in for the
+        project's) and ``instrument_labels`` (form → menu label, from each ``FormDef``'s Name);
+        ``survey_forms`` from ``redcap:SurveysGroup`` (and any form whose timestamp the data
+        carries).
 
     Raises
     ------
@@ -58,10 +69,13 @@ def project_from_xml(source: str | Path | bytes) -> RedcapProject:
     Notes
     -----
     The file is read in one streaming pass (``ElementTree.iterparse``), each record cleared once
-    read. Items of ``ClinicalData`` that are not fields of the dictionary (survey timestamps,
-    ``redcap_survey_identifier``) are skipped, with a warning.
+    read, through :class:`AttributeBreaksEscaped`: REDCap writes line breaks raw inside
+    ``Value="…"``, which a parser would turn into spaces. As REDCap's own exports do, a file-upload
+    field reads as its document's name (``ItemDataBase64Binary``'s ``redcap:DocName``), and a form
+    holding data without a stored ``<form>_complete`` reads as 0 (Incomplete); a form without
+    data keeps a blank status. Items of ``ClinicalData`` that are not fields of the dictionary
+    nor survey fields are skipped, with a warning.
     """
-
     label, stream = _open(source)
     parsed = ParsedProject()
     reader = ClinicalDataReader()
@@ -80,15 +94,18 @@ def project_from_xml(source: str | Path | bytes) -> RedcapProject:
             "missing element <MetaDataVersion>",
             detail="A REDCap project XML has its forms and fields in <Study><MetaDataVersion>; export the whole project (metadata and data), not the data alone",
         )
-    info = parsed.info
     longitudinal = bool(parsed.events)
     has_repeating = bool(parsed.repeating)
-    info["is_longitudinal"] = int(longitudinal)
-    info["has_repeating_instruments_or_events"] = int(has_repeating)
-    info.setdefault("missing_data_codes", "")
+    survey_forms = [form for form in ProjectLayout.from_metadata(parsed.metadata).forms
+                    if form in parsed.surveys or form in reader.timestamped]
+    info = project_information(
+        parsed.info, longitudinal=longitudinal, has_repeating=has_repeating, surveys=bool(survey_forms)
+    )
     layout = ProjectLayout.from_metadata(parsed.metadata)
     has_dags = bool(parsed.dags) or reader.saw_dag
-    columns = records_columns(layout, longitudinal=longitudinal, repeating=has_repeating, dags=has_dags)
+    columns = records_columns(
+        layout, longitudinal=longitudinal, repeating=has_repeating, dags=has_dags, survey_forms=survey_forms
+    )
     records = reader.frame(columns)
     repeating = (
         pd.DataFrame(parsed.repeating, columns=["event_name", "form_name", "custom_form_label"])
@@ -118,7 +135,38 @@ def project_from_xml(source: str | Path | bytes) -> RedcapProject:
         repeating_forms_events=repeating,
         dags=_frame(parsed.dags, ["data_access_group_name", "unique_group_name", "data_access_group_id"]),
         log=[],
+        survey_forms=survey_forms,
     )
+
+
+def project_information(
+    settings: dict[str, Any], *, longitudinal: bool, has_repeating: bool, surveys: bool
+) -> dict[str, Any]:
+    """Everything ``content=project`` answers, for a project read from its XML.
+
+    Parameters
+    ----------
+    settings : dict
+        What the file carries (title, ``GlobalVariables`` settings, creation time, form labels).
+    longitudinal, has_repeating, surveys : bool, keyword-only
+        What the file's structure says (events, repeating set-up, survey forms).
+
+    Returns
+    -------
+    dict
+        REDCap 14's keys in its order (:data:`PROJECT_INFO_DEFAULTS`), then any other setting
+        the file gave. ``project_id``, which the XML never carries, is
+        :func:`stable_project_id` of the title; ``surveys_enabled`` is 1 when a form is a survey.
+    """
+    info: dict[str, Any] = dict(PROJECT_INFO_DEFAULTS)
+    info.update(settings)
+    info["project_id"] = stable_project_id(str(info.get("project_title") or ""))
+    info["is_longitudinal"] = int(longitudinal)
+    info["has_repeating_instruments_or_events"] = int(has_repeating)
+    if surveys:
+        info["surveys_enabled"] = 1
+    info["missing_data_codes"] = info.get("missing_data_codes") or ""
+    return info
 
 
 def _frame(rows: list[dict[str, str]], columns: list[str]) -> pd.DataFrame:
@@ -129,21 +177,23 @@ def _reason(error: ET.ParseError) -> str:
     return re.sub(r": line \d+, column \d+$", "", str(error))
 
 
-def _open(source: str | Path | bytes) -> tuple[str, IO[bytes]]:
+def _open(source: str | Path | bytes) -> tuple[str, AttributeBreaksEscaped]:
+    """The file's label and its bytes, raw line breaks in attribute values kept (see xml_read_stream)."""
     if isinstance(source, bytes | bytearray):
-        return "project XML (bytes)", io.BytesIO(bytes(source))
+        return "project XML (bytes)", AttributeBreaksEscaped(io.BytesIO(bytes(source)))
     path = Path(source)
     if not path.is_file():
         raise InputError(path, "no such file", detail="Give a REDCap project XML file")
-    return str(path), path.open("rb")
+    return str(path), AttributeBreaksEscaped(path.open("rb"))
 
 
-def _parse(stream: IO[bytes], label: str, parsed: ParsedProject, reader: ClinicalDataReader) -> None:
+def _parse(stream: AttributeBreaksEscaped, label: str, parsed: ParsedProject, reader: ClinicalDataReader) -> None:
     """One streaming pass over the document: settings, metadata, then the records."""
     global_variables, metadata_version = odm_tag("GlobalVariables"), odm_tag("MetaDataVersion")
     clinical_data, subject_data = odm_tag("ClinicalData"), odm_tag("SubjectData")
     study_event_data, form_data, item_data = odm_tag("StudyEventData"), odm_tag("FormData"), odm_tag("ItemData")
     dag_attribute, unique_event_attribute = redcap_tag("DataAccessGroup"), redcap_tag("UniqueEventName")
+    file_data, doc_name = odm_tag("ItemDataBase64Binary"), redcap_tag("DocName")
     events = iter(ET.iterparse(stream, events=("start", "end")))
     _, root = next(events)
     _check_root(root, label, parsed)
@@ -152,6 +202,8 @@ def _parse(stream: IO[bytes], label: str, parsed: ParsedProject, reader: Clinica
         if action == "start":
             if tag == item_data:
                 reader.item(element)
+            elif tag == file_data:
+                reader.file_item(element, doc_name)
             elif tag == form_data:
                 reader.start_form(element)
             elif tag == study_event_data:
@@ -168,7 +220,9 @@ def _parse(stream: IO[bytes], label: str, parsed: ParsedProject, reader: Clinica
                     )
                 reader.start_clinical_data(parsed)
             continue
-        if tag == study_event_data:
+        if tag == form_data:
+            reader.end_form()
+        elif tag == study_event_data:
             reader.end_event()
         elif tag == subject_data:
             reader.end_subject()

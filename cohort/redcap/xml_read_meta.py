@@ -42,8 +42,6 @@ def redcap_tag(name: str) -> str:
 
 
 @dataclass
-
-
 class ParsedProject:
     """What the reader has gathered so far."""
 
@@ -54,6 +52,8 @@ class ParsedProject:
     events: list[dict[str, str]] = field(default_factory=list)
     arms: list[dict[str, str]] = field(default_factory=list)
     mapping: list[dict[str, str]] = field(default_factory=list)
+    #: Forms enabled as surveys (``redcap:SurveysGroup``), in file order.
+    surveys: list[str] = field(default_factory=list)
 
 
 def _child_text(element: ET.Element, tag: str) -> str | None:
@@ -83,6 +83,10 @@ def read_global_variables(element: ET.Element, parsed: ParsedProject) -> None:
             parsed.repeating.append(
                 {"event_name": item.get(redcap_tag("UniqueEventName"), ""), "form_name": "", "custom_form_label": ""}
             )
+    for item in element.iter(redcap_tag("Surveys")):
+        form = item.get("form_name", "")
+        if form and form not in parsed.surveys:
+            parsed.surveys.append(form)
     for number, item in enumerate(element.iter(redcap_tag("DataAccessGroups")), start=1):
         name = item.get("group_name", "")
         parsed.dags.append(

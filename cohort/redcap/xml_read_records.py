@@ -8,7 +8,7 @@ import xml.etree.ElementTree as ET
 import pandas as pd
 
 from proximite.cohort.redcap.dictionary import DAG, EVENT, INSTANCE, INSTRUMENT
-from proximite.cohort.redcap.xml_layout import ProjectLayout
+from proximite.cohort.redcap.xml_layout import SURVEY_IDENTIFIER, ProjectLayout, survey_timestamp
 from proximite.cohort.redcap.xml_read_meta import ParsedProject
 
 __all__ = ["ClinicalDataReader"]
@@ -41,6 +41,12 @@ class ClinicalDataReader:
         self.event_has_forms = False
         self.record_rows: list[dict[str, str]] = []
         self.row: dict[str, str] = {}
+        # The form being read: its status column, whether it holds data, whether its status was given.
+        self.form_status = ""
+        self.form_has_data = self.form_has_status = False
+        self.unchecked: set[str] = set()  # checkbox columns, whose "0" is no data
+        #: Forms whose survey timestamp the file carries (survey forms, even if not declared).
+        self.timestamped: set[str] = set()
 
     def frame(self, columns: list[str]) -> pd.DataFrame:
         """The rows read, with ``columns`` (blank cells ``""``); warns about items that are not fields."""
@@ -60,7 +66,9 @@ class ClinicalDataReader:
         assert parsed.metadata is not None
         layout = ProjectLayout.from_metadata(parsed.metadata)
         self.record_id = layout.record_id
-        self.known = set(layout.export_columns())
+        self.known = set(layout.export_columns()) | {SURVEY_IDENTIFIER}
+        self.timestamps = {survey_timestamp(form): form for form in layout.forms}
+        self.unchecked = {column for item in layout.fields if item.field_type == "checkbox" for column in item.columns}
         self.longitudinal = bool(parsed.events)
         for item in parsed.repeating:
             scope = item["event_name"] if self.longitudinal else ""
@@ -83,6 +91,8 @@ class ClinicalDataReader:
     def start_form(self, element: ET.Element) -> None:
         self.event_has_forms = True
         form = element.get("FormOID", "").partition(".")[2]
+        self.form_status = f"{form}_complete"
+        self.form_has_data = self.form_has_status = False
         scope = self.event if self.longitudinal else ""
         if form in self.repeating_forms.get(scope, ()):
             self.row = self._row_for(form, element.get("FormRepeatKey", "1") or "1")
@@ -92,11 +102,28 @@ class ClinicalDataReader:
             self.row = self._row_for("", "")
 
     def item(self, element: ET.Element) -> None:
-        name = element.get("ItemOID", "")
-        value = element.get("Value", "")
+        self._value(element.get("ItemOID", ""), element.get("Value", ""))
+
+    def file_item(self, element: ET.Element, doc_name_attribute: str) -> None:
+        """A file-upload value (``ItemDataBase64Binary``): the document's name, as REDCap's exports give it."""
+        self._value(element.get("ItemOID", ""), element.get(doc_name_attribute, ""))
+
+    def end_form(self) -> None:
+        """REDCap's rule for a form with data but no stored status: it exports as 0 (Incomplete)."""
+        if self.form_has_data and not self.form_has_status and self.form_status in self.known:
+            self.row[self.form_status] = "0"
+
+    def _value(self, name: str, value: str) -> None:
         if not value:
             return
+        if name == self.form_status:
+            self.form_has_status = True
+        elif name in self.known and name != SURVEY_IDENTIFIER and not (name in self.unchecked and value == "0"):
+            self.form_has_data = True
         if name in self.known:
+            self.row[name] = value
+        elif name in self.timestamps:
+            self.timestamped.add(self.timestamps[name])
             self.row[name] = value
         elif name == DAG:
             self.record_dag = self.record_dag or value

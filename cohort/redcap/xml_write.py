@@ -78,6 +78,7 @@ def project_to_xml(project: RedcapProject, *, include_data: bool = True) -> byte
     character references; control characters XML cannot carry are dropped.
     """
     info = dict(project.info)
+    info["survey_forms"] = list(project.survey_forms)
     layout = ProjectLayout.from_metadata(project.metadata)
     title = str(info.get("project_title", "") or "REDCap project")
     study_oid = f"Project.{redcap_study_oid(title)}"
@@ -206,7 +207,19 @@ def _write_global_variables(
                 + "/>\n"
             )
         write("\t</redcap:DataAccessGroupsGroup>\n")
+    _write_surveys(write, info.get("survey_forms") or [], info.get("instrument_labels") or {})
     write("</GlobalVariables>\n")
+
+
+def _write_surveys(write: Any, forms: list[str], labels: dict[str, str]) -> None:
+    """The survey-enabled forms, as REDCap lists its survey settings (one ``redcap:Surveys`` each)."""
+    if not forms:
+        return
+    write("\t<redcap:SurveysGroup>\n")
+    for form in forms:
+        title = labels.get(form) or form_label(form)
+        write("\t\t<redcap:Surveys" + xml_attributes([("form_name", form), ("title", title)]) + "/>\n")
+    write("\t</redcap:SurveysGroup>\n")
 
 
 def _write_events(

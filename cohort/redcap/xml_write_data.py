@@ -6,7 +6,7 @@ import logging
 from typing import TYPE_CHECKING, Any
 
 from proximite.cohort.redcap.dictionary import DAG, EVENT, INSTANCE, INSTRUMENT
-from proximite.cohort.redcap.xml_layout import ProjectLayout, frame_rows, xml_attr
+from proximite.cohort.redcap.xml_layout import SURVEY_IDENTIFIER, ProjectLayout, frame_rows, survey_timestamp, xml_attr
 from proximite.errors import InputError
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -108,6 +108,11 @@ class _ClinicalData:
         self.dag_at = position.get(DAG)
         self.id_at = position[self.record_id]
         self.dropped = 0
+        # Survey columns, written as REDCap does: the identifier beside the record id, each
+        # form's timestamp first in its form; file fields as the document (its name).
+        self.survey_id_at = position.get(SURVEY_IDENTIFIER)
+        self.timestamp_at = {form: position.get(survey_timestamp(form)) for form in layout.forms}
+        self.files = {column for item in layout.fields if item.field_type == "file" for column in item.columns}
 
     def subject(self, key: str, subject: list[list[str]]) -> None:
         """One record's ``SubjectData``: its rows, by event (longitudinal projects) then form."""
@@ -161,8 +166,10 @@ class _ClinicalData:
         """One ``FormData`` of a row: its item groups that hold values (and the record id, the DAG)."""
         write = self.write
         write(f'\t\t\t<FormData FormOID="Form.{xml_attr(form)}" FormRepeatKey="{xml_attr(form_key)}">\n')
-        for oid, items in self.form_items.get(form, []):
+        for number, (oid, items) in enumerate(self.form_items.get(form, [])):
             data = [(item, values[index]) for index, item in items if values[index]]
+            if number == 0:
+                data[:0] = self._survey_items(form, values, record_group=oid == self.record_group)
             if oid == self.record_group:
                 data[:0] = [(self.record_id, key)] + ([(DAG, dag)] if dag else [])
             elif self._dag_elsewhere:
@@ -170,14 +177,28 @@ class _ClinicalData:
                 self._dag_elsewhere = False
             if data:
                 write(f'\t\t\t\t<ItemGroupData ItemGroupOID="{xml_attr(oid)}" ItemGroupRepeatKey="1">\n')
-                write(
-                    "".join(
-                        f'\t\t\t\t\t<ItemData ItemOID="{xml_attr(item)}" Value="{xml_attr(value)}"/>\n'
-                        for item, value in data
-                    )
-                )
+                write("".join(self._item(item, value) for item, value in data))
                 write("\t\t\t\t</ItemGroupData>\n")
         write("\t\t\t</FormData>\n")
+
+
+    def _survey_items(self, form: str, values: list[str], *, record_group: bool) -> list[tuple[str, str]]:
+        """The survey identifier (in the record id's group) and the form's survey timestamp, when given."""
+        items = []
+        if record_group and self.survey_id_at is not None and values[self.survey_id_at]:
+            items.append((SURVEY_IDENTIFIER, values[self.survey_id_at]))
+        at = self.timestamp_at.get(form)
+        if at is not None and values[at]:
+            items.append((survey_timestamp(form), values[at]))
+        return items
+
+    def _item(self, item: str, value: str) -> str:
+        if item in self.files:  # REDCap writes the document itself; its name is what exports show
+            return (
+                f'\t\t\t\t\t<ItemDataBase64Binary ItemOID="{xml_attr(item)}" redcap:DocName="{xml_attr(value)}"'
+                ' redcap:MimeType="application/octet-stream"></ItemDataBase64Binary>\n'
+            )
+        return f'\t\t\t\t\t<ItemData ItemOID="{xml_attr(item)}" Value="{xml_attr(value)}"/>\n'
 
 
 def _holds_record_form(

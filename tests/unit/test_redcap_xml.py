@@ -362,7 +362,11 @@ REDCAP_EXPORT = """<?xml version="1.0" encoding="UTF-8" ?>
 
 
 def test_reads_a_project_xml_as_redcap_writes_it() -> None:
-    """A classic project in REDCap's own layout: back-end type names, blank values, a survey timestamp."""
+    """A classic project in REDCap's own layout: back-end type names, blank values, a survey timestamp.
+
+    The survey timestamp makes ``registration`` a survey form (its columns are kept); the weight
+    rows hold data without a stored status, so their status reads 0 as REDCap exports it.
+    """
     project = project_from_xml(REDCAP_EXPORT.encode("utf-8"))
     metadata = project.metadata.set_index("field_name")
     assert metadata.index.tolist() == ["record_id", "sex", "race", "notes", "weight_kg", "visits"]
@@ -381,11 +385,14 @@ def test_reads_a_project_xml_as_redcap_writes_it() -> None:
     assert project.repeating_forms_events.to_dict("records") == [{"event_name": "", "form_name": "weight", "custom_form_label": ""}]
     assert project.info["project_title"] == "Classic" and project.info["creation_time"] == "2020-06-18 12:04:54"
     assert project.info["instrument_labels"] == {"registration": "Registration", "weight": "Weight"}
+    assert project.survey_forms == ["registration"] and project.info["surveys_enabled"] == 1
     records = project.records
     assert records.columns.tolist() == [
         "record_id",
         "redcap_repeat_instrument",
         "redcap_repeat_instance",
+        "redcap_survey_identifier",
+        "registration_timestamp",
         "sex",
         "race___0",
         "race___1",
@@ -400,6 +407,8 @@ def test_reads_a_project_xml_as_redcap_writes_it() -> None:
             "record_id": "1001",
             "redcap_repeat_instrument": "",
             "redcap_repeat_instance": "",
+            "redcap_survey_identifier": "",
+            "registration_timestamp": "2020-01-01 10:00:00",
             "sex": "0",
             "race___0": "0",
             "race___1": "1",
@@ -413,6 +422,8 @@ def test_reads_a_project_xml_as_redcap_writes_it() -> None:
             "record_id": "1001",
             "redcap_repeat_instrument": "weight",
             "redcap_repeat_instance": "1",
+            "redcap_survey_identifier": "",
+            "registration_timestamp": "",
             "sex": "",
             "race___0": "",
             "race___1": "",
@@ -420,12 +431,14 @@ def test_reads_a_project_xml_as_redcap_writes_it() -> None:
             "registration_complete": "",
             "weight_kg": "78.3",
             "visits": "",
-            "weight_complete": "",
+            "weight_complete": "0",
         },
         {
             "record_id": "1001",
             "redcap_repeat_instrument": "weight",
             "redcap_repeat_instance": "2",
+            "redcap_survey_identifier": "",
+            "registration_timestamp": "",
             "sex": "",
             "race___0": "",
             "race___1": "",
@@ -433,7 +446,7 @@ def test_reads_a_project_xml_as_redcap_writes_it() -> None:
             "registration_complete": "",
             "weight_kg": "77.1",
             "visits": "3",
-            "weight_complete": "",
+            "weight_complete": "0",
         },
     ]
     # Written back, it reads the same.
