@@ -236,6 +236,7 @@ class SandboxServer:
         self.faults = faults if faults is not None else FaultConfig()
         self._api = SandboxApi(project)
         self._tokens: dict[str, TokenScope] = {token.upper(): TokenScope(username=username)}
+        self._api.setup.users.add(username)
         self._count = 0
         self._count_lock = threading.Lock()
         self._httpd: _HttpServer | None = None
@@ -338,6 +339,7 @@ class SandboxServer:
         token = new_token()
         name = username or (f"{self._username}_{dag}" if dag else self._username)
         self._tokens[token] = TokenScope(username=name, dag=dag)
+        self._api.setup.users.add(name)
         return token
 
     # ------------------------------------------------------------------------------ internals
