@@ -59,7 +59,9 @@ FIELD_TYPES = frozenset(
 _FIELD_NAME = re.compile(r"^[a-z][a-z0-9_]*$")
 
 
-def empty_project(*, title: str = "Rehearsal", project_id: int = 1, longitudinal: bool = False) -> RedcapProject:
+def empty_project(
+    *, title: str = "Rehearsal", project_id: int = 1, longitudinal: bool = False, missing_data_codes: str = ""
+) -> RedcapProject:
     """A new project as REDCap creates it: ``record_id`` on ``my_first_instrument``, no record.
 
     Parameters
@@ -71,6 +73,9 @@ def empty_project(*, title: str = "Rehearsal", project_id: int = 1, longitudinal
     longitudinal : bool, keyword-only
         Whether the project is longitudinal (REDCap's "create project" takes the same flag); arms
         and events can be imported only then.
+    missing_data_codes : str, keyword-only
+        The project's missing-data codes (``"NSP, Ne sait pas | REF, Refus"``), as set on
+        REDCap's project setup page.
     """
     metadata = pd.DataFrame([dict.fromkeys(REDCAP_METADATA_COLUMNS, "")], dtype=object)
     metadata.loc[0, ["field_name", "form_name", "field_type", "field_label"]] = [
@@ -81,7 +86,7 @@ def empty_project(*, title: str = "Rehearsal", project_id: int = 1, longitudinal
         "project_title": title,
         "is_longitudinal": int(longitudinal),
         "has_repeating_instruments_or_events": 0,
-        "missing_data_codes": "",
+        "missing_data_codes": missing_data_codes,
         "in_production": 0,
     }
     records = pd.DataFrame({"record_id": pd.Series(dtype=object)})
