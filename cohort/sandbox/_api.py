@@ -12,6 +12,7 @@ Contents served: ``version``, ``project``, ``metadata``, ``instrument``, ``event
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import io
 import json
@@ -24,6 +25,8 @@ from typing import Any
 import pandas as pd
 
 from proximite.cohort.codebook import REDCAP_METADATA_COLUMNS
+from proximite.cohort.sandbox._api_eav import eav_from_flat
+from proximite.cohort.sandbox._api_setup import DESIGN_CONTENTS, ProjectSetup, count_answer, is_change
 from proximite.cohort.sandbox._api_records import (
     ExportOptions,
     ImportOptions,
@@ -57,6 +60,8 @@ _INTEGER_COLUMNS = {
     "formEventMapping": ("arm_num",),
     "dag": ("data_access_group_id",),
 }
+#: Field types ``exportFieldNames`` leaves out: they hold no value an import could set.
+_NOT_IMPORTABLE = frozenset({"file", "descriptive"})
 #: ``logtype`` values and the actions they keep.
 _LOG_TYPES: dict[str, Callable[[str], bool]] = {
     "export": lambda action: action == "Data export",
@@ -107,6 +112,7 @@ class SandboxApi:
         self.lock = threading.RLock()
         self.schema = ProjectSchema(project)
         self.store = RecordStore(project, self.schema, loaded_at=_seconds(loaded_at or dt.datetime.now()))
+        self.setup = ProjectSetup(_parse_import)
 
     @property
     def loaded_at(self) -> str:
@@ -121,6 +127,7 @@ class SandboxApi:
         """Answer one request for a token's scope (the token was checked by the caller)."""
         content = request.get("content")
         handler = self._handlers().get(content)
+        scope = self._assigned(scope)
         try:
             if handler is None:
                 raise ApiError(400, 'The value of the parameter "content" is not valid')
@@ -138,7 +145,7 @@ class SandboxApi:
         return ApiResponse(status, body, content_type)
 
     def _handlers(self) -> dict[str, Callable[[ApiRequest, TokenScope], Callable[[], ApiResponse]]]:
-        return {
+        handlers: dict[str, Callable[[ApiRequest, TokenScope], Callable[[], ApiResponse]]] = {
             "version": self._version,
             "project": self._project_info,
             "metadata": self._metadata,
@@ -152,7 +159,52 @@ class SandboxApi:
             "log": self._log,
             "generateNextRecordName": self._next_record_name,
             "record": self._record,
+            "userDagMapping": self._user_dag_mapping,
         }
+        for content in DESIGN_CONTENTS:
+            handlers[content] = self._designable(content, handlers[content])
+        return handlers
+
+    # ------------------------------------------------------------------------------- design
+    def _assigned(self, scope: TokenScope) -> TokenScope:
+        """The scope with the group its user is assigned to (``content=userDagMapping``)."""
+        group = self.setup.group_of(scope.username, scope.dag)
+        return scope if group == scope.dag else dataclasses.replace(scope, dag=group)
+
+    def _designable(
+        self, content: str, export: Callable[[ApiRequest, TokenScope], Callable[[], ApiResponse]]
+    ) -> Callable[[ApiRequest, TokenScope], Callable[[], ApiResponse]]:
+        """A content's handler that also imports and deletes (see :mod:`._api_setup`)."""
+
+        def handler(request: ApiRequest, scope: TokenScope) -> Callable[[], ApiResponse]:
+            if not is_change(request):
+                return export(request, scope)
+            draft, count, wording = self.setup.change(content, request, self.project, dag=scope.dag)
+            self._adopt_design(draft)
+            self._log_entry(scope, "Manage/Design", wording)
+            return lambda: count_answer(count, request)
+
+        return handler
+
+    def _adopt_design(self, draft: RedcapProject) -> None:
+        """Serve a changed project: its schema and records index are rebuilt from it."""
+        try:
+            schema = ProjectSchema(draft)
+            store = RecordStore(draft, schema, loaded_at=self.store.loaded_at)
+        except (ValueError, KeyError) as error:
+            raise ApiError(400, f"The change leaves the project inconsistent: {error}") from None
+        store.dag_history.update({**self.store.dag_history, **store.dag_history})
+        self.project, self.schema, self.store = draft, schema, store
+        self.setup.forget_groups(draft)
+
+    def _user_dag_mapping(self, request: ApiRequest, scope: TokenScope) -> Callable[[], ApiResponse]:
+        if is_change(request):
+            if request.get("action").lower() == "delete":
+                raise ApiError(400, 'The value of the parameter "action" is not valid')
+            count = self.setup.assign_users(request, self.project, dag=scope.dag)
+            self._log_entry(scope, "Manage/Design", "Assign users to data access groups (API)")
+            return lambda: count_answer(count, request)
+        return self._table(request, self.setup.user_dag_rows(scope.dag), "userDagMapping")
 
     # ------------------------------------------------------------------------------ helpers
     @staticmethod
@@ -166,7 +218,7 @@ class SandboxApi:
     def _export_only(request: ApiRequest, content: str) -> None:
         action = request.get("action", "export").lower()
         if action not in {"", "export"}:
-            raise ApiError(400, f"The sandbox serves the export of '{content}' only (action={action} is not available)")
+            raise ApiError(400, 'The value of the parameter "action" is not valid')
 
     def _table(self, request: ApiRequest, frame: pd.DataFrame, content: str) -> Callable[[], ApiResponse]:
         fmt = self._format(request)
@@ -260,7 +312,12 @@ class SandboxApi:
         return self._table(request, self.project.repeating_forms_events, "repeatingFormsEvents")
 
     def _field_names(self, request: ApiRequest, scope: TokenScope) -> Callable[[], ApiResponse]:
-        """Export field names: checkboxes expanded; calc, file and descriptive fields left out."""
+        """Export field names as REDCap lists them: every importable field, checkboxes expanded.
+
+        REDCap lists the record id, calculated fields and each form's ``<form>_complete``, and
+        leaves out file-upload (and signature) and descriptive fields, which hold no importable
+        value (REDCap's own answer for its test project, as REDCapR's tests record it).
+        """
         self._export_only(request, "exportFieldNames")
         wanted = request.get("field")
         schema = self.schema
@@ -269,7 +326,7 @@ class SandboxApi:
         rows = []
         for form in schema.forms:
             for spec in schema.fields.values():
-                if spec.form != form or spec.field_type in {"calc", "file", "descriptive"}:
+                if spec.form != form or spec.field_type in _NOT_IMPORTABLE:
                     continue
                 if spec.field_type == "checkbox":
                     rows += [
@@ -351,8 +408,9 @@ class SandboxApi:
 
     def _export(self, request: ApiRequest, scope: TokenScope) -> Callable[[], ApiResponse]:
         fmt = self._format(request)
-        if request.get("type", "flat").lower() not in {"", "flat"}:
-            raise ApiError(400, "The sandbox exports records with type=flat only")
+        record_type = request.get("type", "flat").lower() or "flat"
+        if record_type not in {"flat", "eav"}:
+            raise ApiError(400, 'The value of the parameter "type" is not valid')
         if request.get("filterLogic"):
             raise ApiError(400, "The sandbox does not evaluate filterLogic; filter the export on the client")
         raw_or_label = request.get("rawOrLabel", "raw").lower() or "raw"
@@ -373,6 +431,8 @@ class SandboxApi:
             date_end=normalise_datetime(end, parameter="dateRangeEnd", end_of_day=True) if end else None,
             decimal_character=request.get("decimalCharacter"),
         )
+        if record_type == "eav":
+            return self._export_eav(request, scope, options, fmt)
         frame = self.store.export(options, dag=scope.dag)
         delimiter = request.get("csvDelimiter") if request.raw("csvDelimiter") != "\t" else "tab"
         headers = None
@@ -380,6 +440,21 @@ class SandboxApi:
             headers = [self.schema.header_label(str(column)) for column in frame.columns]
         self._log_entry(scope, "Data export", "Export data (API)")
         return lambda: render_table(frame, fmt, delimiter=delimiter, headers=headers)
+
+    def _export_eav(
+        self, request: ApiRequest, scope: TokenScope, options: ExportOptions, fmt: str
+    ) -> Callable[[], ApiResponse]:
+        """``type=eav``: the flat export's raw values, one row per stored value (see :mod:`._api_eav`)."""
+        raw = dataclasses.replace(options, raw_or_label="raw", export_dags=False, decimal_character="")
+        frame = eav_from_flat(
+            self.store.export(raw, dag=scope.dag),
+            self.schema,
+            labels=options.raw_or_label == "label",
+            unique_event_names=options.event_name == "unique",
+        )
+        delimiter = request.get("csvDelimiter") if request.raw("csvDelimiter") != "\t" else "tab"
+        self._log_entry(scope, "Data export", "Export data (API)")
+        return lambda: render_table(frame, fmt, delimiter=delimiter)
 
     def _import(self, request: ApiRequest, scope: TokenScope) -> Callable[[], ApiResponse]:
         fmt = request.get("format", "xml").lower() or "xml"

@@ -35,7 +35,7 @@ import signal
 import socket
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -56,7 +56,17 @@ from proximite.cohort.sandbox._api_wire import (
 from proximite.cohort.redcap.loaders import load_project
 from proximite.cohort.redcap.project import RedcapProject
 
-__all__ = ["SandboxServer", "FaultConfig", "SandboxError", "serve_forever", "new_token", "FAULT_MODES"]
+__all__ = [
+    "SandboxServer",
+    "FaultConfig",
+    "SandboxError",
+    "serve_forever",
+    "new_token",
+    "FAULT_MODES",
+    "FAULT_KINDS",
+    "faults_from_specs",
+    "describe_faults",
+]
 
 log = logging.getLogger(__name__)
 
@@ -226,6 +236,7 @@ class SandboxServer:
         self.faults = faults if faults is not None else FaultConfig()
         self._api = SandboxApi(project)
         self._tokens: dict[str, TokenScope] = {token.upper(): TokenScope(username=username)}
+        self._api.setup.users.add(username)
         self._count = 0
         self._count_lock = threading.Lock()
         self._httpd: _HttpServer | None = None
@@ -328,6 +339,7 @@ class SandboxServer:
         token = new_token()
         name = username or (f"{self._username}_{dag}" if dag else self._username)
         self._tokens[token] = TokenScope(username=name, dag=dag)
+        self._api.setup.users.add(name)
         return token
 
     # ------------------------------------------------------------------------------ internals
@@ -487,6 +499,72 @@ def write_token_file(path: str | Path, token: str) -> Path:
     return target
 
 
+#: ``--fault`` kinds, their :class:`FaultConfig` attribute and the value of a kind given without one.
+FAULT_KINDS: dict[str, tuple[str, float]] = {
+    "latency": ("latency_seconds", 1.0),
+    "5xx": ("error_rate", 1.0),
+    "truncate": ("truncate_rate", 1.0),
+    "drop": ("drop_rate", 1.0),
+    "oom": ("out_of_memory_rate", 1.0),
+}
+
+
+def faults_from_specs(specs: Sequence[str], *, seed: int = 0) -> FaultConfig:
+    """A :class:`FaultConfig` from ``--fault KIND[:RATE]`` options (``proximite sandbox``).
+
+    Parameters
+    ----------
+    specs : sequence of str
+        ``latency[:SECONDS]`` (added to every request, default 1 s), ``5xx[:RATE]`` (500/502/503
+        with a proxy's page), ``truncate[:RATE]`` (a body cut short of its ``Content-Length``),
+        ``drop[:RATE]`` (the connection closed without an answer) or ``oom[:RATE]`` (REDCap's
+        out-of-memory answer); a rate is a share of requests in [0, 1], 1 when omitted.
+    seed : int, keyword-only
+        Seed of the draws.
+
+    Raises
+    ------
+    ValueError
+        An unknown kind, a value that is not a number, a rate outside [0, 1], rates adding up to
+        more than 1, or a kind given twice; the message names the option.
+    """
+    values: dict[str, float] = {}
+    for spec in specs:
+        kind, _, text = spec.strip().partition(":")
+        kind = kind.strip().lower()
+        if kind not in FAULT_KINDS:
+            raise ValueError(f"--fault {spec}: unknown kind '{kind}' (one of {', '.join(FAULT_KINDS)})")
+        attribute, default = FAULT_KINDS[kind]
+        if attribute in values:
+            raise ValueError(f"--fault {spec}: the kind '{kind}' is given twice")
+        try:
+            value = float(text) if text.strip() else default
+        except ValueError:
+            raise ValueError(f"--fault {spec}: '{text}' is not a number") from None
+        if kind != "latency" and not 0 <= value <= 1:
+            raise ValueError(f"--fault {spec}: a rate is a share of requests between 0 and 1")
+        if kind == "latency" and value < 0:
+            raise ValueError(f"--fault {spec}: the latency cannot be negative")
+        values[attribute] = value
+    return FaultConfig(seed=seed, **values)
+
+
+def describe_faults(faults: FaultConfig) -> str:
+    """The faults a server injects, in words (``""`` when none)."""
+    parts = []
+    if faults.latency_seconds:
+        parts.append(f"{faults.latency_seconds:g} s latency")
+    for label, rate in (
+        ("HTTP 5xx", faults.error_rate),
+        ("truncated body", faults.truncate_rate),
+        ("dropped connection", faults.drop_rate),
+        ("out-of-memory answer", faults.out_of_memory_rate),
+    ):
+        if rate:
+            parts.append(f"{label} on {rate:.0%} of requests")
+    return ", ".join(parts)
+
+
 def _stop_on_signal(signum: int, frame: object) -> None:
     raise KeyboardInterrupt
 
@@ -497,6 +575,7 @@ def serve_forever(
     host: str = "127.0.0.1",
     port: int = 0,
     token_file: str | Path | None = None,
+    faults: FaultConfig | None = None,
     echo: Callable[[str], Any] = print,
 ) -> None:
     """Serve a project until interrupted (Ctrl-C): ``proximite sandbox``.
@@ -511,6 +590,8 @@ def serve_forever(
     token_file : str or Path, optional, keyword-only
         Where to write a fresh random token (mode 0600); default ``<folder>/.sandbox_token``,
         or ``.sandbox_token`` beside the XML file.
+    faults : FaultConfig, optional, keyword-only
+        Faults to inject (``--fault``; see :func:`faults_from_specs`); none by default.
     echo : callable, keyword-only
         Prints the URL and the token file's path (never the token).
 
@@ -527,13 +608,16 @@ def serve_forever(
     # SIGINT or SIGTERM of a supervisor must still stop the server cleanly.
     signal.signal(signal.SIGINT, signal.default_int_handler)
     signal.signal(signal.SIGTERM, _stop_on_signal)
-    server = SandboxServer(project, host=host, port=port, token=token)
+    server = SandboxServer(project, host=host, port=port, token=token, faults=faults)
     server.start()
     try:
         written = write_token_file(token_file if token_file is not None else default_token_file(project_path), token)
         title = str(project.info.get("project_title", "")).strip() or Path(project_path).name
         records = len(server._api.store.record_ids())
         echo(f"REDCap sandbox: serving '{title}' ({records:,} records) at {server.url}")
+        injected = describe_faults(server.faults)
+        if injected:
+            echo(f"Injecting faults: {injected}.")
         echo(f"API token written to {written} (mode 0600). Stop with Ctrl-C.")
         while True:
             time.sleep(0.5)

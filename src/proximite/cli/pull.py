@@ -21,16 +21,32 @@ def sandbox(
     token_file: Annotated[
         Optional[Path], typer.Option("--token-file", help="Where to write the random API token (mode 0600).")
     ] = None,
+    fault: Annotated[
+        Optional[list[str]],
+        typer.Option(
+            "--fault",
+            metavar="KIND[:RATE]",
+            help=(
+                "Inject a fault to rehearse failures (repeatable): latency[:SECONDS], 5xx[:RATE], "
+                "truncate[:RATE], drop[:RATE] or oom[:RATE]; a rate is a share of requests (default 1)."
+            ),
+        ),
+    ] = None,
+    seed: Annotated[int, typer.Option(help="Seed of the fault draws.")] = 0,
 ) -> None:
     """Serve a project over a local REDCap-compatible API (for rehearsing pulls, the demo and the tests).
 
     Prints the URL (ending in /api/) and the file holding a fresh random token; the token itself
     is never printed. Stop with Ctrl-C.
     """
-    from proximite.cohort.sandbox.server import serve_forever
+    from proximite.cohort.sandbox.server import faults_from_specs, serve_forever
 
+    try:
+        faults = faults_from_specs(fault or [], seed=seed)
+    except ValueError as error:
+        raise typer.BadParameter(str(error), param_hint="--fault") from None
     with user_errors():
-        serve_forever(project, host=host, port=port, token_file=token_file, echo=console.print)
+        serve_forever(project, host=host, port=port, token_file=token_file, faults=faults, echo=console.print)
 
 
 pull_app = typer.Typer(help="Pull data from a live source.", no_args_is_help=True, add_completion=False)
