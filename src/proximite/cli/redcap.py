@@ -36,6 +36,8 @@ def map_command(
     from proximite.cohort.redcap.mapping import check_against_project, load_mapping, unmapped_required
     from proximite.cohort.redcap.mapping_draft import draft_mapping, draft_yaml
 
+    from proximite.errors import ProximiteError
+
     with user_errors():
         team, source = _team_project(url=url, dictionary=dictionary, token_env=token_env)
         if not init:
@@ -49,7 +51,7 @@ def map_command(
                 raise typer.Exit(code=1)
             return
         if out.exists() and not force:
-            raise FileExistsError(f"{out} already exists: give another --out or --force")
+            raise ProximiteError(f"{out} already exists: give another --out or --force")
         draft = draft_mapping(team)
         out.parent.mkdir(parents=True, exist_ok=True)
         out.write_text(draft_yaml(draft, source=source), encoding="utf-8")
