@@ -24,6 +24,7 @@ from proximite.cohort.redcap.commit import commit_staged, read_staged_tables
 from proximite.cohort.redcap.errors import public_url
 from proximite.cohort.redcap.fetch import fetch_deletions, fetch_ids, fetch_records
 from proximite.cohort.redcap.incremental import merge_incremental
+from proximite.cohort.redcap.mapping import apply_to_pull, mapping_from_settings, with_mapping_fingerprint
 from proximite.cohort.redcap.structure import ProjectStructure, fetch_structure
 from proximite.cohort.redcap.watermark import SOURCE, Watermark, iso_utc, server_clock, server_timezone
 
@@ -88,6 +89,10 @@ def run_pull(
 ) -> PullOutcome:
     """The pull's steps once the raw directory exists; fills ``parameters`` (mode, watermark, since)."""
     structure = fetch_structure(client, codebook=codebook, parameters=parameters, report=report)
+    mapping = mapping_from_settings(settings, codebook=codebook)  # a team's own project: [redcap] mapping
+    if mapping is not None:  # checked before any record is read; a changed mapping makes the pull full
+        structure = with_mapping_fingerprint(structure, mapping)
+        parameters["mapping"] = {"file": mapping.path.name, "sha256": mapping.digest}
     incremental, reason = choose_mode(structure, previous, url=url, full=full, previous_pull=previous_pull)
     parameters["mode"] = "incremental" if incremental else "full"
     parameters["reason"] = reason
@@ -105,6 +110,8 @@ def run_pull(
     log.info("REDCap pull %s: %d record(s) in %d batch(es), %d deletion(s)", pull_id, len(ids), len(names), len(deleted))
 
     report(STEP_STAGE, 0, 1)
+    if mapping is not None:  # the cohort's names from here on; 01 raw keeps the team's answers as received
+        structure, fetched = apply_to_pull(structure, fetched, mapping, codebook=codebook)
     tables, unchanged = stage_state(
         fetched, names, structure, settings=settings, raw=client.raw, previous=previous if incremental else None,
         changed=ids, deleted=deleted,

@@ -53,6 +53,7 @@ app.add_typer(pull.pull_app, name="pull")
 app.add_typer(orchestration.notify_app, name="notify")
 app.add_typer(models.models_app, name="models")
 app.add_typer(economics.economics_app, name="economics")
+app.add_typer(__import__("proximite.cli.redcap", fromlist=["redcap_app"]).redcap_app, name="redcap")
 
 
 def main() -> None:  # pragma: no cover - console entry point

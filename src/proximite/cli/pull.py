@@ -62,6 +62,9 @@ def pull_redcap_command(
     full: Annotated[bool, typer.Option("--full", help="Pull every record, not only what changed since the last pull.")] = False,
     batch_size: Annotated[int, typer.Option("--batch-size", help="Records per request.", min=1)] = 500,
     pause: Annotated[float, typer.Option(help="Seconds to pause between batches.", min=0)] = 0.0,
+    mapping: Annotated[
+        Optional[Path], typer.Option("--mapping", help="Your own project's mapping YAML (default: [redcap] mapping).")
+    ] = None,
 ) -> None:
     """Pull the cohort from REDCap through PyCap: batched by record id, incremental unless --full.
 
@@ -77,7 +80,8 @@ def pull_redcap_command(
         token = token_from_env(token_env)
         with progress_display() as progress:
             result = pull_redcap(
-                url, token=token, settings=settings, full=full, batch_size=batch_size, pause_seconds=pause, progress=progress
+                url, token=token, settings=settings, full=full, batch_size=batch_size, pause_seconds=pause, progress=progress,
+                mapping=mapping,
             )
     summary = result.summary()
     console.print(

@@ -7,18 +7,21 @@ call to stage data the way a coordinator's run does.
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from proximite.cohort import ingest as cohort_ingest
 from proximite.cohort.redcap import pull as redcap
 from proximite.config import Settings
+from proximite.cohort.redcap.mapping import mapping_from_settings, unmapped_required
 from proximite.expectations.gates import staged_gate
+from proximite.expectations.mapping_gate import require_mapped
 
 if TYPE_CHECKING:  # pragma: no cover
     from proximite.cohort.codebook import Codebook
 
-__all__ = ["ingest", "pull_redcap"]
+__all__ = ["ingest", "pull_redcap", "with_mapping"]
 
 
 def ingest(
@@ -58,6 +61,7 @@ def pull_redcap(
     settings: Settings,
     validate: bool = True,
     codebook: Codebook | None = None,
+    mapping: str | Path | None = None,
     **options: Any,
 ) -> redcap.PullResult:
     """:func:`proximite.cohort.redcap.pull.pull_redcap` with the staged gate (unless ``validate=False``).
@@ -68,6 +72,10 @@ def pull_redcap(
     token, settings : keyword-only
     validate : bool, keyword-only
         Run the staged validation gate on the new staged state before the commit (default).
+    mapping : str or Path, optional, keyword-only
+        A team's own project: its mapping YAML (``docs/redcap-mapping.md``), instead of
+        ``[redcap] mapping`` of the project's ``proximite.toml``. The gate then first refuses a
+        mapping that leaves a field the cohort requires unmapped.
     codebook, **options
         Passed to :func:`proximite.cohort.redcap.pull.pull_redcap` (``full``, ``batch_size``,
         retries, progress ...).
@@ -77,5 +85,16 @@ def pull_redcap(
     GateFailed
         The pull was refused: quarantined with its report; ``LATEST`` is unchanged.
     """
+    if mapping is not None:
+        settings = with_mapping(settings, mapping)
     gate = staged_gate(settings, codebook=codebook) if validate else None
+    chosen = mapping_from_settings(settings, codebook=codebook)
+    if chosen is not None and validate:
+        gate = require_mapped(gate, chosen, unmapped_required(chosen, codebook=codebook))
     return redcap.pull_redcap(url, token=token, settings=settings, codebook=codebook, gate=gate, **options)
+
+
+def with_mapping(settings: Settings, mapping: str | Path) -> Settings:
+    """The settings with ``[redcap] mapping`` set to ``mapping`` (an absolute path); never mutates ``settings``."""
+    redcap_section = {**(settings.raw.get("redcap") or {}), "mapping": str(Path(mapping).resolve())}
+    return dataclasses.replace(settings, raw={**settings.raw, "redcap": redcap_section})
