@@ -15,7 +15,7 @@ import pandas as pd
 from proximite.cohort import layers
 from proximite.config import Settings
 
-__all__ = ["last_snapshot", "pull_history", "project_status"]
+__all__ = ["gate_refusals", "last_snapshot", "pull_history", "project_status"]
 
 
 def _staged_rows(settings: Settings, source: str, pull_id: str) -> int | None:
@@ -123,3 +123,50 @@ def project_status(settings: Settings, *, limit: int = 10) -> dict[str, Any]:
         "snapshot": last_snapshot(settings),
         "quarantined": sorted(path.name for path in quarantine.iterdir()) if quarantine.is_dir() else [],
     }
+
+
+def gate_refusals(settings: Settings, *, limit: int = 10) -> list[dict[str, Any]]:
+    """The batches a gate refused, newest first, from the quarantine's own records.
+
+    Parameters
+    ----------
+    settings : Settings
+    limit : int, keyword-only
+
+    Returns
+    -------
+    list of dict
+        ``quarantined_at`` (UTC), ``gate`` (``staged`` or ``harmonised``), ``source`` (None for
+        the harmonised gate), ``batch_id`` (the pull id or the harmonised id), ``rules`` (blocking
+        rules that failed), ``rows`` (their failing rows, summed over rules), ``rule_ids``,
+        ``quarantine`` (the folder) and ``report`` (its ``report.html``). Counts and ids only.
+
+    Notes
+    -----
+    Read from ``data/quarantine/<batch>/<source or harmonised>/quarantine.json``, which the gates
+    write when they refuse (a refused pull's raw manifest says only that it was not staged).
+    """
+    root = settings.data_dir / layers.QUARANTINE
+    found = []
+    for record_path in root.glob("*/*/quarantine.json") if root.is_dir() else ():
+        try:
+            record = json.loads(record_path.read_text(encoding="utf-8"))
+        except (OSError, json.JSONDecodeError):
+            record = {"layer": "?", "blocking": []}
+        blocking = [entry for entry in record.get("blocking") or [] if isinstance(entry, dict)]
+        folder = record_path.parent
+        found.append(
+            {
+                "quarantined_at": record.get("quarantined_at"),
+                "gate": record.get("layer") or "?",
+                "source": record.get("source"),
+                "batch_id": str(record.get("pull_id") or folder.parent.name),
+                "rules": len(blocking),
+                "rows": int(sum(int(entry.get("failed") or 0) for entry in blocking)),
+                "rule_ids": [str(entry.get("rule_id")) for entry in blocking],
+                "quarantine": str(folder),
+                "report": str(folder / str(record.get("report") or "report/report.html")),
+            }
+        )
+    found.sort(key=lambda entry: str(entry["quarantined_at"] or ""), reverse=True)
+    return found[:limit]

@@ -51,6 +51,7 @@ import numpy as np
 import pandas as pd
 
 from proximite.expectations.base import Rule
+from proximite.expectations.data_docs_assets import make_offline
 from proximite.expectations.rules import RuleOutcome, columns_read, is_text_dtype
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -441,6 +442,10 @@ def write_data_docs(
     Results are stripped of row-level data before they are kept (OpenSAFELY's rule): counts and
     shares stay, offending values stay only for coded and numeric columns; row positions, keys
     and dates never appear.
+
+    The site opens offline: the scripts and styles GX's pages take from CDNs are copied into
+    ``static/vendor/`` and the pages point at them
+    (:func:`~proximite.expectations.data_docs_assets.make_offline`).
     """
     import shutil
 
@@ -466,6 +471,8 @@ def write_data_docs(
     for folder in ("expectations", "validations"):
         shutil.rmtree(site / folder, ignore_errors=True)
     context.build_data_docs(site_names=[site_name])
+    # GX's pages load their scripts and styles from CDNs: serve them from the site (offline).
+    make_offline(site)
     return site / "index.html"
 
 

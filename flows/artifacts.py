@@ -28,6 +28,7 @@ __all__ = [
     "VALIDATION_KEY",
     "PullProgress",
     "economics_markdown",
+    "failure_reason",
     "headline_rows",
     "model_rows",
     "plain",
@@ -86,6 +87,61 @@ def _count(value: Any) -> str:
     return f"{value:,}" if isinstance(value, int) else str(value)
 
 
+#: How a source's refused batch is named in a failure's reason.
+_SOURCE_NAMES = {"redcap": "REDCap pull", "registry": "registry files", "reference": "reference files", "cost": "cost files"}
+
+
+def _refusal_sentence(refusal: Any) -> str:
+    """One refused batch: what, by which gate, how many rows break how many rules, the report."""
+    result = refusal.result
+    blocking = result.blocking
+    rules = len(blocking)
+    rows = int(pd.to_numeric(blocking["failed"], errors="coerce").fillna(0).sum()) if rules else 0
+    named = ", ".join(str(rule) for rule in blocking["rule_id"].head(3))
+    more = f" and {rules - 3} more" if rules > 3 else ""
+    if result.layer == "staged":
+        what = f"{_SOURCE_NAMES.get(str(result.source), f'source {result.source}')} {result.pull_id} refused by the staged gate"
+    else:
+        what = f"harmonised tables {result.pull_id} refused by the harmonised gate"
+    report = Path(refusal.report_dir) / "report.html"
+    return f"{what}: {rows:,} failing row(s) break {rules} rule(s) ({named}{more}); report: {report}."
+
+
+def failure_reason(error: BaseException) -> str:
+    """One paragraph saying why a run failed, for the run's state message and its summary.
+
+    Parameters
+    ----------
+    error : BaseException
+        What stopped the run.
+
+    Returns
+    -------
+    str
+        For a gate refusal (``GateFailed``): each refused batch with its gate, the counts of failing
+        rows and rules, the rule ids and the report's path, then what is still in place. For our
+        other errors (``ProximiteError``: bad input, a REDCap pull that failed), their message,
+        which names files, rows and rules. Anything else: its type and first line, pointing at the
+        run's logs. Never a value of a person; anything that looks like an API token is hidden.
+    """
+    import re
+
+    from proximite.errors import ProximiteError
+    from proximite.expectations.gates import GateFailed
+
+    if isinstance(error, GateFailed):
+        sentences = [_refusal_sentence(refusal) for refusal in [error, *error.others]]
+        sentences[0] = sentences[0][0].upper() + sentences[0][1:]
+        text = " ".join(sentences) + " The last good staged pulls, warehouse and snapshot are unchanged; fix the records the report lists at their source, then run again."
+    elif isinstance(error, ProximiteError):
+        text = " ".join(str(error).split())
+    else:
+        first = (str(error).strip().splitlines() or [""])[0]
+        text = f"Unexpected {type(error).__name__}: {first or 'no message'} (the traceback is in the run's logs)."
+    text = re.sub(r"\b[0-9A-Fa-f]{32,}\b", "<hidden>", text)
+    return text if len(text) <= 2000 else text[:2000] + " …"
+
+
 def run_summary_markdown(
     *,
     flow_name: str,
@@ -96,6 +152,7 @@ def run_summary_markdown(
     indicators_dir: str | None = None,
     snapshot_dir: str | None = None,
     cached: Iterable[str] = (),
+    failure: str | None = None,
 ) -> str:
     """The Markdown summary of a run: what was pulled, validation, rows per table, build, snapshot.
 
@@ -113,6 +170,8 @@ def run_summary_markdown(
     indicators_dir, snapshot_dir : str, optional, keyword-only
     cached : iterable of str, keyword-only
         Steps whose result came from the cache (their input had not changed).
+    failure : str, optional, keyword-only
+        Why the run failed (:func:`failure_reason`): shown first, under "Failed".
 
     Returns
     -------
@@ -120,6 +179,8 @@ def run_summary_markdown(
         Markdown; only counts, ids and paths.
     """
     lines = [f"# Proximité — {flow_name}", ""]
+    if failure:
+        lines += ["## Failed", "", failure, ""]
     lines += ["## Pulled", ""]
     if pull:
         lines.append(

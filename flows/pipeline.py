@@ -23,6 +23,7 @@ from __future__ import annotations
 from typing import Any
 
 from prefect import flow
+from prefect.states import Failed
 
 from proximite.flows import artifacts, tasks
 from proximite.flows.build import build
@@ -85,10 +86,48 @@ def pipeline(
         ``{"pull", "ingest", "harmonised_dir", "validation", "build", "indicators_dir",
         "snapshot_dir", "cached"}``: the snapshot is ``reporting/snapshot-<date>/`` (disclosure
         level from the configuration, all of Québec).
+
+    Notes
+    -----
+    A failed run ends in a ``Failed`` state whose message is one paragraph saying why
+    (:func:`~proximite.flows.artifacts.failure_reason`: for a refusal, the gate, the counts of
+    rows and rules and the report's path), also shown at the top of its run-summary artifact.
     """
-    pulled = pull_cohort(redcap_url, project_dir, token_env, token_secret, full, publish=False) if redcap_url else None
+    done: dict[str, Any] = {}
+    try:
+        return _run(
+            done, input_dir=input_dir, project_dir=project_dir, sources=sources, redcap_url=redcap_url, token_env=token_env,
+            token_secret=token_secret, full=full, lang=lang, economics=economics, economics_draws=economics_draws,
+        )
+    except Exception as error:  # noqa: BLE001 - every failure gets its reason, then fails the run
+        reason = artifacts.failure_reason(error)
+        artifacts.publish(
+            markdown=artifacts.run_summary_markdown(flow_name="pipeline", pull=done.get("pull"), ingest=done.get("ingest"), failure=reason),
+            description="Run summary (failed)",
+        )
+        # The reason is the state's message; the exception stays the state's data, so the failure
+        # hook still finds the quarantine reports and a caller of the flow still gets the error.
+        return Failed(message=reason, data=error)
+
+
+def _run(
+    done: dict[str, Any],
+    *,
+    input_dir: str,
+    project_dir: str,
+    sources: list[str] | None,
+    redcap_url: str | None,
+    token_env: str | None,
+    token_secret: str | None,
+    full: bool,
+    lang: str,
+    economics: bool,
+    economics_draws: int,
+) -> dict[str, Any]:
+    """The pipeline's steps; ``done`` collects the pull and ingest as they finish (for a failure's summary)."""
+    pulled = done["pull"] = pull_cohort(redcap_url, project_dir, token_env, token_secret, full, publish=False) if redcap_url else None
     chosen = [name for name in (sources or present_sources(input_dir)) if not (redcap_url and name == "redcap")]
-    ingested = pull_registry(input_dir, project_dir, sources=chosen, publish=False)
+    ingested = done["ingest"] = pull_registry(input_dir, project_dir, sources=chosen, publish=False)
     validated = validate(project_dir, publish=False)
     built = build(project_dir, validated["harmonised_dir"], validated["inputs"], publish=False)
     computed = indicators(project_dir, built["build"]["build_id"], publish=False)

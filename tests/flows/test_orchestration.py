@@ -166,6 +166,16 @@ def test_a_refused_pull_fails_the_run_notifies_with_the_quarantine_report_and_ke
     state = pipeline(input_dir=str(broken), project_dir=str(project), return_state=True)
     assert state.is_failed()
 
+    # The state's message is one paragraph saying why, in the coordinator's terms, not a traceback.
+    [report_dir] = [path for path in (project / "data" / "quarantine").rglob("report") if path.is_dir()]
+    reason = state.message
+    assert reason.startswith("Registry files ") and "refused by the staged gate: 1 failing row(s) break 1 rule(s)" in reason
+    assert "staged.activity.minutes" in reason and f"report: {report_dir / 'report.html'}" in reason
+    assert "Traceback" not in reason and "\n" not in reason and "-30" not in reason
+    # ... shown first in the run's summary artifact.
+    summary = _artifacts_of(state.state_details.flow_run_id)["proximite-run-summary"]["data"]
+    assert summary.index("## Failed") < summary.index("## Pulled") and reason in summary
+
     # The hook sent one notice through the webhook block, naming the quarantine report.
     assert len(_Hook.received) == 1, _Hook.received
     notice = _Hook.received[0]

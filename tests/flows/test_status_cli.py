@@ -66,3 +66,28 @@ def test_status_lists_pulls_build_snapshot_and_quarantine(
     assert str(folder / "index.html") in output.replace("\n", "")
     assert "level public" in output and f"build {build['build_id']}" in output
     assert "Quarantined batches: 1" in output and "20260105T110000Z-0000aa" in output
+
+
+def test_status_shows_a_gate_refusal_with_its_quarantine_and_report(
+    flow_input: Path, tmp_path: Path, pseudonym_env: bytes
+) -> None:
+    import shutil
+
+    import pandas as pd
+
+    project = fast_project(tmp_path / "project")
+    broken = tmp_path / "broken"
+    shutil.copytree(flow_input, broken)
+    activity_file = sorted(path for path in (broken / "registry" / "activities").glob("*.csv") if not path.with_suffix(".mapping.yaml").exists())[0]
+    activities = pd.read_csv(activity_file, dtype=str, keep_default_na=False)
+    activities.loc[0, "minutes"] = "-30"
+    activities.to_csv(activity_file, index=False)
+    result = runner.invoke(app, ["ingest", str(broken), "--project-dir", str(project)])
+    assert result.exit_code != 0
+
+    output = _invoke("status", "--project-dir", str(project)).replace("\n", "")
+    [folder] = [path for path in (project / "data" / "quarantine").glob("*/registry")]
+    assert "staged gate refused registry pull " + folder.parent.name in output
+    assert "1 failing row(s) break 1 rule(s) (staged.activity.minutes.between)" in output
+    assert f"quarantine: {folder}" in output and f"report: {folder / 'report' / 'report.html'}" in output
+    assert "-30" not in output

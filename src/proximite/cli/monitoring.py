@@ -167,6 +167,7 @@ def status(
         )
         return
     _print_pulls(state["pulls"])
+    _print_refusals(settings, limit=limit)
     build_info = state["build"]
     if build_info is None:
         console.print("Warehouse: none built yet (`proximite build`).")
@@ -238,3 +239,22 @@ def _print_pulls(pulls: list[dict[str, object]]) -> None:
             outcome,
         )
     console.print(table)
+
+
+def _print_refusals(settings: object, *, limit: int) -> None:
+    """The batches a gate refused, newest first, each with its quarantine folder and report."""
+    from proximite.cohort.status import gate_refusals
+
+    refusals = gate_refusals(settings, limit=limit)  # type: ignore[arg-type]
+    if not refusals:
+        return
+    console.print("Refused by a validation gate (newest first; fix the records the report lists, then run again):")
+    for refusal in refusals:
+        what = f"{refusal['source']} pull {refusal['batch_id']}" if refusal["gate"] == "staged" else f"harmonised tables {refusal['batch_id']}"
+        console.print(
+            f"- {_short_time(refusal['quarantined_at'])} UTC, {refusal['gate']} gate refused {what}: "
+            f"{refusal['rows']:,} failing row(s) break {refusal['rules']} rule(s) ({', '.join(refusal['rule_ids'][:3])}); "
+            f"quarantine: {refusal['quarantine']}; report: {refusal['report']}",
+            highlight=False,
+            soft_wrap=True,
+        )
