@@ -19,7 +19,7 @@ os.environ.setdefault("DO_NOT_TRACK", "1")
 # ("Timed out while attempting to connect to ephemeral Prefect API server").
 os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "120")
 
-from proximite.cli import codebook, data, demo, economics, models, monitoring, orchestration, pull  # noqa: E402
+from proximite.cli import codebook, data, demo, economics, models, monitoring, orchestration, pull, redcap  # noqa: E402
 
 __all__ = ["app", "main"]
 
@@ -53,7 +53,7 @@ app.add_typer(pull.pull_app, name="pull")
 app.add_typer(orchestration.notify_app, name="notify")
 app.add_typer(models.models_app, name="models")
 app.add_typer(economics.economics_app, name="economics")
-app.add_typer(__import__("proximite.cli.redcap", fromlist=["redcap_app"]).redcap_app, name="redcap")
+app.add_typer(redcap.redcap_app, name="redcap")
 
 
 def main() -> None:  # pragma: no cover - console entry point
