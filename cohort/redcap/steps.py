@@ -24,7 +24,7 @@ from proximite.cohort.redcap.commit import commit_staged, read_staged_tables
 from proximite.cohort.redcap.errors import public_url
 from proximite.cohort.redcap.fetch import fetch_deletions, fetch_ids, fetch_records
 from proximite.cohort.redcap.incremental import merge_incremental
-from proximite.cohort.redcap.structure import ProjectStructure, fetch_structure
+from proximite.cohort.redcap.structure import ProjectStructure, check_cohort_project, fetch_structure
 from proximite.cohort.redcap.watermark import SOURCE, Watermark, iso_utc, server_clock, server_timezone
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -88,6 +88,7 @@ def run_pull(
 ) -> PullOutcome:
     """The pull's steps once the raw directory exists; fills ``parameters`` (mode, watermark, since)."""
     structure = fetch_structure(client, codebook=codebook, parameters=parameters, report=report)
+    check_cohort_project(structure.project, codebook=codebook)
     incremental, reason = choose_mode(structure, previous, url=url, full=full, previous_pull=previous_pull)
     parameters["mode"] = "incremental" if incremental else "full"
     parameters["reason"] = reason
