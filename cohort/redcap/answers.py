@@ -1,8 +1,10 @@
 """REDCap's CSV answers read as tables of strings, checked to be the CSV asked for.
 
-A body that is an error page (REDCap's out-of-memory answer is HTTP 200 with an HTML page), is
-not UTF-8, was cut short or lacks a column raises
-:class:`~proximite.cohort.redcap.errors.TransientError`: another try may cure it.
+Errors by cause: REDCap's out-of-memory page (HTTP 200 with PHP's error) and a body cut short
+raise :class:`~proximite.cohort.redcap.errors.TransientError` (another try may cure them); a
+complete answer that is not what was asked for (another web page, JSON, not UTF-8, a missing or
+repeated column) raises :class:`~proximite.cohort.redcap.errors.AnswerError`: another try would
+get the same answer.
 """
 
 from __future__ import annotations
@@ -16,13 +18,20 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.csv as pv
 
-from proximite.cohort.redcap.errors import TransientError
+from proximite.cohort.redcap.errors import AnswerError, TransientError
 
 __all__ = ["parse_csv_body", "string_frame"]
 
 
-def _body_problem(data: bytes) -> str | None:
-    """Why an answer is not a CSV body (REDCap's out-of-memory page, an error), else None.
+#: What to check when the answer is not REDCap's API answering (a web page, a missing column).
+NOT_THE_API = (
+    "check that the URL is your REDCap's API address (it ends in /api/) and that no login page or proxy "
+    "answers in REDCap's place"
+)
+
+
+def _body_problem(data: bytes) -> None:
+    """Raise when an answer is not a CSV body: REDCap's out-of-memory page, another page, JSON.
 
     Only the start of the body is looked at: a REDCap CSV starts with its header, never with
     ``<`` or ``{``, so a value that mentions memory further down is never mistaken for an error.
@@ -31,11 +40,10 @@ def _body_problem(data: bytes) -> str | None:
     if head.startswith(b"<"):
         lowered = head.lower()
         if b"allowed memory size" in lowered or b"out of memory" in lowered or b"memory exhausted" in lowered:
-            return "REDCap ran out of memory (an HTML error page instead of the CSV)"
-        return "an HTML or XML page instead of the CSV asked for"
+            raise TransientError("REDCap ran out of memory (an HTML error page instead of the CSV)")
+        raise AnswerError(f"the answer is an HTML or XML page, not the CSV asked for: {NOT_THE_API}")
     if head.startswith((b"{", b"[")):
-        return "a JSON answer (an error?) instead of the CSV asked for"
-    return None
+        raise AnswerError(f"the answer is JSON, not the CSV asked for: {NOT_THE_API}")
 
 
 def parse_csv_body(data: bytes, *, required: Sequence[str] = (), allow_empty: bool = True) -> pa.Table:
@@ -53,29 +61,32 @@ def parse_csv_body(data: bytes, *, required: Sequence[str] = (), allow_empty: bo
     Raises
     ------
     TransientError
-        The body is an error page, not UTF-8 CSV, has rows with the wrong number of fields (cut
-        short), lacks a required column, or is empty when it may not be.
+        The body is REDCap's out-of-memory page, or was cut short (rows with the wrong number of
+        fields, unreadable CSV).
+    AnswerError
+        The body is another page or JSON, is not UTF-8, lacks a required column, repeats a
+        column, or is empty when it may not be.
     """
-    problem = _body_problem(data)
-    if problem:
-        raise TransientError(problem)
+    _body_problem(data)
     if data.startswith(b"\xef\xbb\xbf"):
         data = data[3:]
     if not data.strip():
         if allow_empty:
             return pa.table({name: pa.array([], pa.string()) for name in required})
-        raise TransientError("an empty answer")
+        raise AnswerError("the answer is empty where REDCap always sends rows")
     try:
         header_line = data.split(b"\n", 1)[0].decode("utf-8").rstrip("\r")
     except UnicodeDecodeError:
-        raise TransientError("an answer that is not UTF-8 text") from None
+        raise AnswerError(f"the answer is not UTF-8 text, as REDCap's always is: {NOT_THE_API}") from None
     names = next(csv.reader(io.StringIO(header_line)), [])
     names = [name.strip() for name in names]
     missing = [name for name in required if name not in names]
     if missing:
-        raise TransientError(f"an answer without the column(s) {', '.join(missing)}")
+        raise AnswerError(
+            f"the answer has no {', '.join(missing)} field, which REDCap always sends: {NOT_THE_API}"
+        )
     if len(set(names)) != len(names):
-        raise TransientError("an answer whose header repeats a column")
+        raise AnswerError(f"the answer's header repeats a column, which REDCap never does: {NOT_THE_API}")
     bad_rows = 0
 
     def on_bad_row(row: Any) -> str:

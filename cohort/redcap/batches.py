@@ -74,9 +74,13 @@ def checked_batch(data: bytes, batch: Sequence[str], record_field: str) -> pa.Ta
     Raises
     ------
     TransientError
-        The answer is not the CSV asked for, or its records are not the batch's.
+        The answer was cut short, or its records are not the batch's (an answer cut at the end
+        of a row loses records without breaking the CSV).
+    AnswerError
+        The answer is not the CSV asked for (see :func:`~proximite.cohort.redcap.answers.parse_csv_body`).
     """
-    table = parse_csv_body(data, required=(record_field,), allow_empty=False)
+    # An empty answer is a batch whose records all went missing: said as such below.
+    table = parse_csv_body(data, required=(record_field,), allow_empty=True)
     returned = pc.unique(table[record_field]).to_pylist()
     missing, unexpected = batch_mismatch(batch, (value.strip() for value in returned if value is not None))
     if missing or unexpected:

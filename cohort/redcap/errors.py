@@ -14,6 +14,7 @@ from pathlib import Path
 from proximite.errors import ProximiteError
 
 __all__ = [
+    "AnswerError",
     "REDACTED",
     "TOKEN_PATTERN",
     "UNTOUCHED",
@@ -63,6 +64,15 @@ class TransientError(Exception):
 
 class RefusedError(Exception):
     """REDCap refused the request (a 4xx, an error answer): trying again cannot help."""
+
+
+class AnswerError(Exception):
+    """The server answered, but not with what the pull needs: another try gets the same answer.
+
+    A project field or column REDCap always sends is missing, a structure the cohort needs is
+    empty (no events, no form–event mapping), or the body is a web page rather than the API's
+    answer. The message says what is missing and what a coordinator can do about it.
+    """
 
 
 def redact(text: str, *secrets: str) -> str:

@@ -8,13 +8,13 @@ project from the codebook, and :func:`write_codebook_project_xml` writes it for 
 from __future__ import annotations
 
 import dataclasses
-import json
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pandas as pd
 
 from proximite.cohort.redcap.dictionary import normalise_metadata
+from proximite.cohort.redcap.folder_check import check_structure_files, read_project_info
 from proximite.cohort.redcap.project import RedcapProject, string_table
 from proximite.cohort.redcap.xml_layout import ProjectLayout, records_columns
 from proximite.cohort.redcap.xml_read import project_from_xml
@@ -55,7 +55,10 @@ def project_from_directory(directory: str | Path, *, records: bool = True) -> Re
     Raises
     ------
     InputError
-        A required file is missing or unreadable.
+        A required file is missing or unreadable, or the records need structure files the folder
+        lacks (:func:`~proximite.cohort.redcap.folder_check.check_structure_files`: a longitudinal
+        project without its events or form–event mapping, repeat columns without the repeating
+        setup); every missing file is named at once.
     """
     folder = Path(directory)
     if not (folder / PROJECT_FILES["metadata"]).is_file() and (folder / "redcap").is_dir():
@@ -69,16 +72,20 @@ def project_from_directory(directory: str | Path, *, records: bool = True) -> Re
         for name, filename in PROJECT_FILES.items()
         if name not in {"metadata", "info", "records"}
     }
-    info_path = folder / PROJECT_FILES["info"]
-    info = json.loads(info_path.read_text(encoding="utf-8")) if info_path.is_file() else {}
-    info.setdefault("project_title", folder.resolve().parent.name)
-    info.setdefault("is_longitudinal", int(not tables["events"].empty))
-    info.setdefault("has_repeating_instruments_or_events", int(not tables["repeating_forms_events"].empty))
-    info.setdefault("missing_data_codes", "")
+    info = read_project_info(folder / PROJECT_FILES["info"])
     records_path = folder / PROJECT_FILES["records"]
     if records and not records_path.is_file():
         raise InputError(records_path, "required file missing", detail="A project folder needs records.csv")
     frame = _read_strings(records_path) if records else pd.DataFrame(columns=[metadata["field_name"].iloc[0]])
+    present = {
+        filename: len(tables[name]) for name, filename in PROJECT_FILES.items()
+        if name in tables and (folder / filename).is_file()
+    }
+    check_structure_files(folder, present, [str(column) for column in frame.columns] if records else [], declared=info)
+    info.setdefault("project_title", folder.resolve().parent.name)
+    info.setdefault("is_longitudinal", int(not tables["events"].empty))
+    info.setdefault("has_repeating_instruments_or_events", int(not tables["repeating_forms_events"].empty))
+    info.setdefault("missing_data_codes", "")
     return RedcapProject(metadata=metadata, info=info, records=frame, log=[], **tables)
 
 

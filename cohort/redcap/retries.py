@@ -1,9 +1,12 @@
 """Retries of a REDCap request: which failures are worth another try, and the pauses between tries.
 
-Every request retries with exponential backoff on HTTP 408, 429 and 5xx, time-outs, dropped
-connections, answers cut short, bodies that are not the CSV asked for, and REDCap's out-of-memory
-answer (HTTP 200 with an HTML error page). After the last try the pull stops with a
+Errors by cause. Only what another try may cure is retried, with exponential backoff: HTTP 408,
+429 and 5xx, time-outs, dropped connections, answers cut short, and REDCap's out-of-memory answer
+(HTTP 200 with PHP's error page). After the last try the pull stops with a
 :class:`~proximite.cohort.redcap.errors.RedcapPullError` naming the request and the number of tries.
+A refusal (another 4xx) and an answer that is complete but not what the pull needs
+(:class:`~proximite.cohort.redcap.errors.AnswerError`: a missing project field or column, an empty
+structure, a web page instead of the API's answer) stop the pull at once, with what to check.
 """
 
 from __future__ import annotations
@@ -14,7 +17,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TypeVar
 
-from proximite.cohort.redcap.errors import UNTOUCHED, RedcapPullError, RefusedError, TransientError, redact
+from proximite.cohort.redcap.errors import UNTOUCHED, AnswerError, RedcapPullError, RefusedError, TransientError, redact
 
 __all__ = ["RETRY_STATUSES", "RetryPolicy", "call_with_retries", "is_transient"]
 
@@ -104,6 +107,21 @@ def _describe(error: BaseException) -> str:
     return type(error).__name__
 
 
+def _advice(what: str, error: BaseException) -> str:
+    """What to do after the last try: a smaller batch only helps where the batch size matters."""
+    import requests
+
+    batch_matters = what.startswith("records batch") and isinstance(
+        error, TransientError | requests.exceptions.Timeout | TimeoutError
+    )
+    if batch_matters or "out of memory" in str(error):
+        return (
+            "Check that REDCap answers, then run the pull again with a smaller --batch-size "
+            "(REDCap runs out of memory or time on large batches)."
+        )
+    return "Check that REDCap answers (the URL, the network, the server), then run the pull again."
+
+
 def call_with_retries(
     request: Callable[[], _T],
     *,
@@ -136,8 +154,9 @@ def call_with_retries(
     Raises
     ------
     RedcapPullError
-        A refusal (at once), or a transient failure at the last try; the message says which
-        request, how many tries, the last reason, and that the last good pull is untouched.
+        A refusal or an unusable answer (at once), or a transient failure at the last try; the
+        message says which request, how many tries, the reason, and that the last good pull is
+        untouched.
     Exception
         Anything neither transient nor a refusal is raised as it is.
 
@@ -155,6 +174,15 @@ def call_with_retries(
                 request=what,
                 attempts=failed + 1,
             ) from None
+        except AnswerError as error:
+            # Complete but unusable: the same answer would come again, so no retry and no
+            # advice about batch sizes.
+            raise RedcapPullError(
+                f"{what}: {redact(str(error), *secrets)}. It was not retried (another try gets the same answer). "
+                f"{UNTOUCHED}.",
+                request=what,
+                attempts=failed + 1,
+            ) from None
         except Exception as error:
             if not is_transient(error):
                 raise
@@ -162,9 +190,7 @@ def call_with_retries(
             reason = redact(_describe(error), *secrets)
             if failed >= policy.attempts:
                 raise RedcapPullError(
-                    f"{what} failed after {failed} tries (last: {reason}). {UNTOUCHED}. "
-                    "Check that REDCap answers, then run the pull again (a smaller --batch-size helps when "
-                    "REDCap runs out of memory).",
+                    f"{what} failed after {failed} tries (last: {reason}). {UNTOUCHED}. {_advice(what, error)}",
                     request=what,
                     attempts=failed,
                 ) from None

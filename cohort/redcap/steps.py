@@ -25,7 +25,7 @@ from proximite.cohort.redcap.errors import public_url
 from proximite.cohort.redcap.fetch import fetch_deletions, fetch_ids, fetch_records
 from proximite.cohort.redcap.incremental import merge_incremental
 from proximite.cohort.redcap.mapping import apply_to_pull, mapping_from_settings, with_mapping_fingerprint
-from proximite.cohort.redcap.structure import ProjectStructure, fetch_structure
+from proximite.cohort.redcap.structure import ProjectStructure, check_cohort_project, fetch_structure
 from proximite.cohort.redcap.watermark import SOURCE, Watermark, iso_utc, server_clock, server_timezone
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -93,6 +93,8 @@ def run_pull(
     if mapping is not None:  # checked before any record is read; a changed mapping makes the pull full
         structure = with_mapping_fingerprint(structure, mapping)
         parameters["mapping"] = {"file": mapping.path.name, "sha256": mapping.digest}
+    else:  # the cohort's own project: name the cohort forms it lacks before any record is read
+        check_cohort_project(structure.project, codebook=codebook)
     incremental, reason = choose_mode(structure, previous, url=url, full=full, previous_pull=previous_pull)
     parameters["mode"] = "incremental" if incremental else "full"
     parameters["reason"] = reason

@@ -5,6 +5,12 @@ time, taken before any record is read). Then the data dictionary, arms, events, 
 mapping, repeating instruments, data access groups and export field names, each saved as
 received (CSV) in the pull's raw directory, and read into a
 :class:`~proximite.cohort.redcap.project.RedcapProject`.
+
+Errors by cause: an answer without a field REDCap always sends (``project_id``), or an empty
+structure the cohort needs (no events, no form–event mapping), stops the pull at once with what
+to check; a classic project is refused before anything else is asked, and
+:func:`check_cohort_project` refuses a project that is not the cohort's, naming the cohort forms
+it lacks and those that do not repeat as the cohort's do.
 """
 
 from __future__ import annotations
@@ -20,8 +26,8 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 import pyarrow as pa
 
-from proximite.cohort.redcap.answers import parse_csv_body, string_frame
-from proximite.cohort.redcap.errors import RedcapPullError
+from proximite.cohort.redcap.answers import NOT_THE_API, parse_csv_body, string_frame
+from proximite.cohort.redcap.errors import UNTOUCHED, AnswerError, RedcapPullError
 from proximite.cohort.redcap.project import RedcapProject
 from proximite.cohort.redcap.watermark import iso_utc, parse_server_date, structure_fingerprint
 
@@ -29,7 +35,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from proximite.cohort.codebook import Codebook
     from proximite.cohort.redcap.client import Client
 
-__all__ = ["PROJECT_REQUESTS", "STEP_PROJECT", "ProjectStructure", "count_rows", "fetch_structure"]
+__all__ = ["PROJECT_REQUESTS", "STEP_PROJECT", "ProjectStructure", "check_cohort_project", "count_rows", "fetch_structure"]
 
 log = logging.getLogger(__name__)
 
@@ -52,8 +58,18 @@ PROJECT_REQUESTS: tuple[tuple[str, str, Callable[[Any], Any], tuple[str, ...]], 
     ("dag", "dags.csv", lambda p: p.export_dags(format_type="csv"), ()),
     ("exportFieldNames", "field_names.csv", lambda p: p.export_field_names(format_type="csv"), ("original_field_name",)),
 )
-#: Answers that may be empty (a project without DAGs, repeating instruments or arms).
-_MAY_BE_EMPTY = frozenset({"dag", "repeatingFormsEvents", "arms"})
+#: What an empty answer means, for the structures a pull cannot do without (DAGs, arms and
+#: repeating instruments may be empty).
+_EMPTY_MEANS = {
+    "metadata": "the project has no field; check that the token is the cohort project's",
+    "events": "the project is longitudinal but has no event; define its events in REDCap (Project Setup → "
+    "Define my events), or give the sandbox's project folder its events.csv",
+    "formEventMapping": "the project designates no instrument for its events; in REDCap, Project Setup → "
+    "Designate instruments for my events (a sandbox's project folder needs form_event_mapping.csv)",
+    "exportFieldNames": "the project exports no field; check the token's export rights (User Rights → Data Exports)",
+}
+#: Project information fields the pull reads (REDCap always sends them).
+_INFO_FIELDS = ("project_id", "is_longitudinal")
 _TRUE = frozenset({"1", "true", "True"})
 
 
@@ -103,7 +119,7 @@ def fetch_structure(
     total = 2 + len(PROJECT_REQUESTS)  # the record ids request ends the step
     info_table = client.fetch(
         "project information", "project_info.csv", lambda p: p.export_project_info(format_type="csv"),
-        parse=lambda data: parse_csv_body(data, required=("project_id",), allow_empty=False), rows=count_rows,
+        parse=_parse_info, rows=count_rows,
     )
     report(STEP_PROJECT, 1, total)
     info = {name: (info_table[name][0].as_py() if info_table.num_rows else "") for name in info_table.column_names}
@@ -112,9 +128,11 @@ def fetch_structure(
         log.warning("REDCap sent no Date header: the watermark is this machine's clock")
     parameters["watermark"] = iso_utc(server_time)
     if str(info.get("is_longitudinal", "1")).strip() not in _TRUE:
+        events = ", ".join(codebook.events["unique_event_name"].astype(str))
         raise RedcapPullError(
-            "the REDCap project is not longitudinal; the cohort project has events (inclusion, t0, t6, ...): "
-            "check the URL and the token's project"
+            f"the REDCap project (project_id {info.get('project_id', '')}) is a classic project, without events; "
+            f"the cohort project is longitudinal (events {events}): check the URL and that the token is the "
+            f"cohort project's. {UNTOUCHED}."
         )
     has_repeating = str(info.get("has_repeating_instruments_or_events", "1")).strip() in _TRUE
     tables = _fetch_tables(client, has_repeating=has_repeating, report=report, total=total)
@@ -148,13 +166,82 @@ def _fetch_tables(
             continue
         tables[content] = client.fetch(
             content, filename, call,
-            parse=lambda data, required=required, content=content: parse_csv_body(
-                data, required=required, allow_empty=content in _MAY_BE_EMPTY
-            ),
+            parse=lambda data, required=required, content=content: _parse_structure(data, content, required),
             rows=count_rows,
         )
         report(STEP_PROJECT, done, total)
     return tables
+
+
+def _parse_info(data: bytes) -> pa.Table:
+    """The project information: one row with the fields the pull reads, ``project_id`` not blank.
+
+    Raises
+    ------
+    AnswerError
+        A field is missing or the project id is blank (the same answer would come again).
+    """
+    table = parse_csv_body(data, required=_INFO_FIELDS, allow_empty=False)
+    if table.num_rows == 0 or not str(table["project_id"][0].as_py()).strip():
+        raise AnswerError(f"the project information has no project_id value, which REDCap always sends: {NOT_THE_API}")
+    return table
+
+
+def _parse_structure(data: bytes, content: str, required: tuple[str, ...]) -> pa.Table:
+    """A structure's answer; an empty one where the cohort needs rows says what is missing in REDCap.
+
+    Raises
+    ------
+    AnswerError
+        The answer is empty (or has its header only) where the cohort needs rows.
+    """
+    table = parse_csv_body(data, required=required, allow_empty=True)
+    if table.num_rows == 0 and content in _EMPTY_MEANS:
+        raise AnswerError(f"the answer is empty: {_EMPTY_MEANS[content]}")
+    return table
+
+
+def check_cohort_project(project: RedcapProject, *, codebook: Codebook) -> None:
+    """Refuse a project that is not the cohort's: cohort forms it lacks, or that do not repeat.
+
+    Parameters
+    ----------
+    project : RedcapProject
+        The project as its structure answers describe it.
+    codebook : Codebook, keyword-only
+        The cohort's project (its forms and repeating instruments).
+
+    Raises
+    ------
+    RedcapPullError
+        The data dictionary lacks cohort forms (named, with the forms it has), or cohort forms
+        that repeat (enfant, besoin, reference) do not repeat in the project.
+    """
+    cohort = RedcapProject.from_codebook(codebook)
+    lacking = [form for form in cohort.forms if form not in project.forms]
+    repeating = project.repeating
+    not_repeating = [
+        f"{form} (at {', '.join(sorted(events))})"
+        for form, events in cohort.repeating.items()
+        if form in project.forms and not events <= repeating.get(form, frozenset())
+    ]
+    if not lacking and not not_repeating:
+        return
+    problems = []
+    if lacking:
+        problems.append(
+            f"its data dictionary lacks the cohort form(s) {', '.join(lacking)} (it has {', '.join(project.forms)})"
+        )
+    if not_repeating:
+        problems.append(
+            f"the cohort form(s) {', '.join(not_repeating)} do not repeat in it as they do in the cohort project "
+            "(REDCap: Project Setup → Repeating instruments and events)"
+        )
+    raise RedcapPullError(
+        "the REDCap project is not the cohort project: " + "; ".join(problems) + ". Check the URL and that the "
+        "token is the cohort project's; the cohort project can be created in REDCap from "
+        f"`proximite codebook export --format redcap-xml`. {UNTOUCHED}."
+    )
 
 
 def _project(
@@ -165,7 +252,11 @@ def _project(
         string_frame(tables["metadata"]),
         events=string_frame(tables["events"]),
         form_event_mapping=string_frame(tables["formEventMapping"]),
-        repeating_forms_events=string_frame(tables["repeatingFormsEvents"]) if "repeatingFormsEvents" in tables else None,
+        # A project without repeating instruments has none (never the codebook's).
+        repeating_forms_events=(
+            string_frame(tables["repeatingFormsEvents"]) if "repeatingFormsEvents" in tables
+            else pd.DataFrame({"event_name": [], "form_name": []}, dtype=object)
+        ),
         dags=dags if dags is not None and len(dags) else None,
         codebook=codebook,
         paths={

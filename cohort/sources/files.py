@@ -22,9 +22,9 @@ Mac-Roman, ...) stops the ingest and asks for ``encoding:`` in the mapping.
 
 from __future__ import annotations
 
-import json
 import logging
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, ClassVar
@@ -43,6 +43,7 @@ from proximite.cohort.sources.canonical import (
     registry_spec,
     type_table,
 )
+from proximite.cohort.redcap.folder_check import check_structure_files, read_project_info
 from proximite.cohort.redcap.project import RedcapProject
 from proximite.cohort.redcap.records import stage_records
 from proximite.cohort.sources.mappings import MAPPING_SUFFIXES, load_mapping, mapping_path_for
@@ -262,18 +263,39 @@ _PROJECT_FILES = {
 }
 
 
-def read_redcap_project(raw_dir: Path, *, codebook: Codebook) -> tuple[RedcapProject, dict[str, int]]:
+def read_redcap_project(
+    raw_dir: Path, *, codebook: Codebook, records_header: Sequence[str] | None = None
+) -> tuple[RedcapProject, dict[str, int]]:
     """The project of a REDCap export folder: its data dictionary and the optional project files.
 
-    ``events.csv``, ``form_event_mapping.csv`` and ``repeating_forms_events.csv`` fall back to the
-    codebook's cohort project when absent; without ``dags.csv`` the DAG column is not checked;
-    ``project.json`` (REDCap's project information), when present, gives the missing-data codes.
+    A folder with none of ``events.csv``, ``form_event_mapping.csv`` and
+    ``repeating_forms_events.csv`` takes the cohort project's whole structure from the codebook.
+    A folder that gives its own structure must give what its records need
+    (:func:`~proximite.cohort.redcap.folder_check.check_structure_files`: the events and the
+    form–event mapping of a longitudinal project, the repeating setup when the records have repeat
+    columns); without ``repeating_forms_events.csv`` it has no repeating instrument. Without
+    ``dags.csv`` the DAG column is not checked; ``project.json`` (REDCap's project information),
+    when present, gives the missing-data codes.
+
+    Parameters
+    ----------
+    raw_dir : Path
+        The folder.
+    codebook : Codebook, keyword-only
+    records_header : sequence of str, optional, keyword-only
+        The records file's columns, to check the structure files against.
 
     Returns
     -------
     project : RedcapProject
     file_rows : dict
         Rows read per file.
+
+    Raises
+    ------
+    InputError
+        The dictionary is missing, a file is unreadable, or structure files the records need are
+        missing (every one named at once).
     """
     raw_dir = Path(raw_dir)
     rows: dict[str, int] = {}
@@ -287,28 +309,22 @@ def read_redcap_project(raw_dir: Path, *, codebook: Codebook) -> tuple[RedcapPro
     for argument, name in _PROJECT_FILES.items():
         path = raw_dir / name
         if path.is_file():
-            # Events and the form mapping define the project: they cannot be empty.
-            frames[argument] = _read_redcap_csv(path, rows_required=argument in {"events", "form_event_mapping"})
+            frames[argument] = _read_redcap_csv(path, rows_required=False)
             rows[name] = len(frames[argument])
             paths[argument] = path
+    info_path = raw_dir / "project.json"
+    info = read_project_info(info_path)
+    check_structure_files(raw_dir, rows, records_header or (), codebook_fallback=True, declared=info)
+    if "events" in frames and "repeating_forms_events" not in frames:
+        # The folder gives its own structure: no repeating file means no repeating instrument.
+        frames["repeating_forms_events"] = pd.DataFrame({"event_name": [], "form_name": []}, dtype=object)
     if "dags" not in frames:
         log.warning("REDCap export without dags.csv: data access groups are not checked")
     if (raw_dir / "arms.csv").is_file():
         rows["arms.csv"] = len(_read_redcap_csv(raw_dir / "arms.csv", rows_required=False))
-    missing_data_codes = None
-    info_path = raw_dir / "project.json"
     if info_path.is_file():
-        # Project information (REDCap's content=project): only its missing-data codes matter here.
-        try:
-            info = json.loads(info_path.read_text(encoding="utf-8-sig"))
-        except (UnicodeDecodeError, json.JSONDecodeError):
-            raise InputError(info_path, "not a readable JSON file", detail="Export the project information again from REDCap") from None
-        if isinstance(info, list):  # the API's JSON export may be a one-item list
-            info = info[0] if info else {}
-        if not isinstance(info, dict):
-            raise InputError(info_path, "not a project information export", detail="Expected a JSON object")
-        missing_data_codes = str(info.get("missing_data_codes") or "")
         paths["info"] = info_path
+    missing_data_codes = str(info.get("missing_data_codes") or "") if info_path.is_file() else None
     project = RedcapProject.from_frames(
         dictionary, codebook=codebook, paths=paths, missing_data_codes=missing_data_codes, **frames
     )
@@ -327,11 +343,11 @@ class RedcapExportSource(Source):
 
     def stage(self, raw_dir: Path, *, codebook: Codebook, settings: Settings) -> Staged:
         raw_dir = Path(raw_dir)
-        project, file_rows = read_redcap_project(raw_dir, codebook=codebook)
         records_path = raw_dir / "records.csv"
         if not records_path.is_file():
             raise InputError(records_path, "required file missing", detail="Export the records (type=flat, rawOrLabel=raw)")
         records = read_csv_strings(records_path, hint=_REDCAP_HINT, rows_required=True)
+        project, file_rows = read_redcap_project(raw_dir, codebook=codebook, records_header=records.table.column_names)
         file_rows["records.csv"] = records.num_rows
         tables = stage_records(
             records.table, project, event_waves=settings.event_waves, path=records_path, source_rows=records.source_rows

@@ -382,6 +382,46 @@ def test_an_unknown_repeating_instrument(project: Project) -> None:
     assert "'enfants'" in str(error)
 
 
+# ------------------------------------------------------------------------ structure of the export
+
+
+def test_a_longitudinal_export_without_its_form_event_mapping(project: Project) -> None:
+    (project.input_dir / "redcap" / "form_event_mapping.csv").unlink()
+    error = refused(project, sources=["redcap"])
+    assert error.path.endswith("redcap/form_event_mapping.csv")
+    assert error.rule == "required file missing"
+    message = str(error)
+    assert "longitudinal" in message and "content=formEventMapping" in message
+    assert "Designate instruments for my events" in message
+
+
+def test_repeat_columns_without_the_repeating_setup(project: Project) -> None:
+    (project.input_dir / "redcap" / "repeating_forms_events.csv").unlink()
+    error = refused(project, sources=["redcap"])
+    assert error.path.endswith("redcap/repeating_forms_events.csv")
+    message = str(error)
+    assert "records.csv has redcap_repeat_instrument and redcap_repeat_instance" in message
+    assert "repeat key would be lost" in message and "content=repeatingFormsEvents" in message
+
+
+def test_an_empty_form_event_mapping_and_no_repeating_setup_are_both_named(project: Project) -> None:
+    mapping = project.input_dir / "redcap" / "form_event_mapping.csv"
+    mapping.write_text(mapping.read_text(encoding="utf-8").splitlines()[0] + "\n", encoding="utf-8")
+    (project.input_dir / "redcap" / "repeating_forms_events.csv").unlink()
+    error = refused(project, sources=["redcap"])
+    assert error.path.endswith("redcap/form_event_mapping.csv") and error.rule == "required file empty"
+    message = str(error)
+    assert "2 structure files are missing" in message
+    assert "add form_event_mapping.csv" in message and "add repeating_forms_events.csv" in message
+
+
+def test_without_any_structure_file_the_cohort_structure_of_the_codebook_applies(project: Project) -> None:
+    for name in ("events.csv", "form_event_mapping.csv", "repeating_forms_events.csv"):
+        (project.input_dir / "redcap" / name).unlink()
+    ingest(project.input_dir, settings=project.settings, pull_id=BAD, sources=["redcap"])
+    assert latest_pull(project.settings, "redcap") == BAD
+
+
 def test_a_missing_reference_file(project: Project) -> None:
     (project.input_dir / "reference" / "organisations.csv").unlink()
     error = refused(project)

@@ -26,6 +26,7 @@ from proximite.cohort.redcap.client import open_project  # noqa: E402
 from proximite.cohort.redcap.dictionary import parse_missing_codes  # noqa: E402
 from proximite.cohort.redcap.errors import (  # noqa: E402
     REDACTED,
+    AnswerError,
     RedcapPullError,
     RefusedError,
     TransientError,
@@ -290,20 +291,57 @@ def test_parse_csv_body_reads_strings_without_guessing() -> None:
     ("body", "reason"),
     [
         (b'<br />\n<b>Fatal error</b>: Allowed memory size of 134217728 bytes exhausted\n{"error":"out of memory"}', "memory"),
-        (b"<html><body>502 Bad Gateway</body></html>", "HTML"),
         (b"record_id,score\n1,2\n3", "wrong length"),
-        (b"id,score\n1,2\n", "without the column"),
-        (b'{"error":"The value is not valid"}', "JSON answer"),
     ],
 )
-def test_parse_csv_body_refuses_what_is_not_the_csv_asked_for(body: bytes, reason: str) -> None:
+def test_parse_csv_body_retries_what_another_try_may_cure(body: bytes, reason: str) -> None:
     with pytest.raises(TransientError, match=reason):
         parse_csv_body(body, required=("record_id",))
 
 
+@pytest.mark.parametrize(
+    ("body", "reason"),
+    [
+        (b"<html><body>Connexion SSO</body></html>", "HTML or XML page"),
+        (b"id,score\n1,2\n", "has no record_id field"),
+        (b'{"error":"The value is not valid"}', "is JSON"),
+        (b"record_id,record_id\n1,2\n", "repeats a column"),
+        ("record_id,scoré\n1,2\n".encode("cp1252"), "not UTF-8"),
+    ],
+)
+def test_parse_csv_body_refuses_at_once_a_complete_answer_that_is_not_the_csv_asked_for(body: bytes, reason: str) -> None:
+    with pytest.raises(AnswerError, match=reason) as error:
+        parse_csv_body(body, required=("record_id",))
+    assert not is_transient(error.value)
+
+
 def test_parse_csv_body_refuses_an_empty_answer_where_rows_are_expected() -> None:
-    with pytest.raises(TransientError, match="empty"):
+    with pytest.raises(AnswerError, match="empty"):
         parse_csv_body(b"\n", required=("record_id",), allow_empty=False)
+
+
+def test_an_unusable_answer_is_not_retried_and_gives_no_batch_size_advice() -> None:
+    fake = FakeCalls(AnswerError("the answer has no project_id field, which REDCap always sends"))
+    sleeps: list[float] = []
+    with pytest.raises(RedcapPullError) as error:
+        call_with_retries(fake, policy=RetryPolicy(retries=5, backoff_seconds=1), what="project information", sleep=sleeps.append)
+    message = str(error.value)
+    assert fake.calls == 1 and sleeps == [] and error.value.attempts == 1
+    assert message.startswith("project information: the answer has no project_id field")
+    assert "not retried" in message and "untouched" in message
+    assert "batch-size" not in message and "failed after" not in message
+
+
+def test_the_batch_size_advice_comes_only_where_the_batch_size_matters() -> None:
+    def last_message(what: str, error: BaseException) -> str:
+        with pytest.raises(RedcapPullError) as caught:
+            call_with_retries(FakeCalls(error, error), policy=RetryPolicy(retries=1, backoff_seconds=0), what=what, sleep=lambda s: None)
+        return str(caught.value)
+
+    assert "--batch-size" in last_message("records batch 2 of 3", requests.exceptions.ReadTimeout("slow"))
+    assert "--batch-size" in last_message("metadata", TransientError("REDCap ran out of memory (an HTML error page)"))
+    refused_connection = last_message("project information", requests.exceptions.ConnectionError("refused"))
+    assert "--batch-size" not in refused_connection and "the URL, the network" in refused_connection
 
 
 def test_server_date_and_structure_fingerprint() -> None:
