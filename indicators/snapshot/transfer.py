@@ -19,6 +19,7 @@ published cells that rounding moved by at most :data:`~.html.MAX_ROUNDING_SHIFT`
 from __future__ import annotations
 
 import math
+from html import escape
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -249,13 +250,15 @@ class TransferBuilder:
             href = self.href("region", code, depth=0) if rows else "#"
             tiles.append(Tile(code, f"{code} – {name}", self.b.fmt.value(row), value, href))
         unit = "share" if indicator == "needs_offer.match_rate" else ("points" if "change" in indicator else "ratio")
-        return tile_map(
+        title = self.b.text("transfer_map_title", indicator=self.b.label(indicator))
+        svg = tile_map(
             tiles,
             chart_id=f"map-{indicator.replace('.', '-')}",
-            title=self.b.text("transfer_map_title", indicator=self.b.label(indicator)),
+            title=title,
             legend={"not_shown": self.b.text("transfer_map_not_shown"), "range": self.b.text("transfer_map_range")},
             format_value=lambda value: self.b.fmt.number(value, unit=unit),
         )
+        return f'<figure class="map"><figcaption>{escape(title)}</figcaption>{svg}</figure>'
 
     def scope_page(self, kind: str, scope_id: str) -> TransferPage:
         """A region's or territory's page: beside its region (territory) and Québec."""
