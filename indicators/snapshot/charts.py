@@ -19,7 +19,7 @@ from html import escape
 
 from proximite.indicators.snapshot.formatting import Formatter
 
-__all__ = ["PALETTE", "Point", "any_drawable", "bar_chart", "hbar_chart", "line_chart", "stacked_bar_chart"]
+__all__ = ["PALETTE", "Point", "any_drawable", "bar_chart", "hbar_chart", "line_chart", "stacked_bar_chart", "y_axis_title"]
 
 #: Okabe–Ito colours (distinguishable with the common colour-vision deficiencies).
 PALETTE = ("#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#F0E442", "#000000")
@@ -172,8 +172,10 @@ def line_chart(
     y_range: tuple[float, float] | None = None,
     error_bars: bool = True,
     x_title: str = "",
+    y_title: str = "",
 ) -> str:
-    """Lines over the same x positions (the points' labels), dots with CI whiskers, a legend."""
+    """Lines over the same x positions (the points' labels), dots with CI whiskers, a legend,
+    and the axes' titles when given."""
     labels = [point.label for point in series[0][1]] if series else []
     all_points = [point for _, points in series for point in points]
     if y_range is None:
@@ -187,6 +189,7 @@ def line_chart(
     plot_height = 200
     parts = _open(chart_id, title, height)
     _y_axis(parts, low=low, high=high, step=step, height=plot_height, unit=unit, fmt=fmt)
+    y_axis_title(parts, y_title, height=plot_height)
     slot = (WIDTH - LEFT - RIGHT) / max(len(labels), 1)
     xs = [LEFT + slot * (index + 0.5) for index in range(len(labels))]
     for x, label in zip(xs, labels):
@@ -232,6 +235,17 @@ def line_chart(
         _legend(parts, [name for name, _ in series], top=y_next - 8)
     parts.append("</svg>")
     return "".join(parts)
+
+
+def y_axis_title(parts: list[str], title: str, *, height: int) -> None:
+    """The y axis's title, written upwards along the left edge (nothing when empty)."""
+    if not title:
+        return
+    middle = (TOP + height - BOTTOM) / 2
+    parts.append(
+        f'<text class="label axis-title" x="10" y="{_f(middle)}" text-anchor="middle" '
+        f'transform="rotate(-90 10 {_f(middle)})">{escape(title)}</text>'
+    )
 
 
 def _legend(parts: list[str], names: Sequence[str], *, top: float) -> None:

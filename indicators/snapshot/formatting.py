@@ -177,8 +177,20 @@ class Formatter:
         return format_number(value, decimals=decimals, lang=self.lang)
 
 
+#: The research's time zone: every time a reader sees is Québec's local time.
+LOCAL_ZONE = "America/Montreal"
+
+
 def format_datetime(moment: Any) -> str:
-    """ISO 8601 date and minute with the UTC offset (``2025-11-21 14:24 UTC−05:00``), the same in both languages."""
+    """ISO 8601 date and minute in Québec's local time (America/Montreal) with its UTC offset.
+
+    ``2025-11-21 14:24 UTC−05:00`` in both languages; a moment without time zone is taken as
+    already local.
+    """
+    from zoneinfo import ZoneInfo
+
+    if getattr(moment, "tzinfo", None) is not None:
+        moment = moment.astimezone(ZoneInfo(LOCAL_ZONE))
     offset = moment.strftime("%z")
     zone = f"UTC{offset[0].replace('-', chr(0x2212))}{offset[1:3]}:{offset[3:5]}" if offset else ""
     return f"{moment.strftime('%Y-%m-%d %H:%M')} {zone}".strip()

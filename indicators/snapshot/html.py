@@ -42,7 +42,22 @@ from proximite.indicators.snapshot.formatting import (
     is_missing,
 )
 
-__all__ = ["Cell", "HtmlFormat", "HtmlTable", "PageBuilder", "page_records", "render_page", "template_environment"]
+__all__ = [
+    "Cell",
+    "HtmlFormat",
+    "HtmlTable",
+    "PageBuilder",
+    "by_period",
+    "by_wave",
+    "has_value",
+    "overall",
+    "page_records",
+    "rankable",
+    "render_page",
+    "rounding_shift",
+    "template_environment",
+    "top_service_gaps",
+]
 
 Row = dict[str, Any]
 
@@ -159,7 +174,7 @@ class _ScopeRows:
         ]
 
 
-def _has_value(row: Row | None) -> bool:
+def has_value(row: Row | None) -> bool:
     return row is not None and not row.get("suppressed", False) and not is_missing(row.get("value"))
 
 
@@ -175,7 +190,7 @@ def _period_key(row: Row) -> tuple[int, Any, str]:
     return (0 if not is_missing(start) else 1, start if not is_missing(start) else pd.Timestamp.max, str(row.get("period")))
 
 
-def _overall(rows: Sequence[Row]) -> Row | None:
+def overall(rows: Sequence[Row]) -> Row | None:
     """The whole-follow-up row of an indicator (period ``all``, no wave), else its latest row."""
     for row in rows:
         if row.get("period") == ALL and is_missing(row.get("wave")):
@@ -185,12 +200,52 @@ def _overall(rows: Sequence[Row]) -> Row | None:
     return max(rows, key=lambda row: (_period_key(row)[:2], _wave_key(row)))
 
 
-def _by_wave(rows: Sequence[Row]) -> dict[int, Row]:
+#: Largest move of a published rate that rounding may cause and still let it be ranked or coloured.
+MAX_ROUNDING_SHIFT = 0.05
+
+
+def rounding_shift(row: Row, *, rounding_base: int) -> float:
+    """The most that rounding the counts may have moved a published share (0 when nothing is rounded).
+
+    Notes
+    -----
+    A share is computed from counts rounded to the nearest ``b`` (``rounding_base``), so its
+    numerator moved by at most :math:`b/2`; over a denominator :math:`d` the share moves by at
+    most :math:`b / (2d)` (60 % of 10 families can read 50 % or 70 %). A share without a known
+    denominator is taken as moved by the most a share can move (1).
+    """
+    if rounding_base <= 1 or str(row.get("unit")) != "share":
+        return 0.0
+    denominator = row.get("denominator")
+    if is_missing(denominator) or float(denominator) <= 0:
+        denominator = row.get("n")
+    if is_missing(denominator) or float(denominator) <= 0:
+        return 1.0
+    return min(1.0, rounding_base / (2.0 * float(denominator)))
+
+
+def rankable(row: Row | None, *, rounding_base: int) -> bool:
+    """Whether a cell may be ranked or coloured: published, with a value, and not moved by rounding
+    by more than :data:`MAX_ROUNDING_SHIFT` (a small rounded cell is shown but never ranked)."""
+    return has_value(row) and rounding_shift(row, rounding_base=rounding_base) <= MAX_ROUNDING_SHIFT  # type: ignore[arg-type]
+
+
+def top_service_gaps(rows: Sequence[Row], *, rounding_base: int, count: int = 3) -> list[Row]:
+    """The ``count`` highest service-gap shares among the published, non-zero, rankable cells.
+
+    A zero share is no gap, and a suppressed or small rounded share has no rank to publish: an
+    empty list means no gap can be published (the page then says so).
+    """
+    eligible = [row for row in rows if rankable(row, rounding_base=rounding_base) and float(row["value"]) > 0]
+    return sorted(eligible, key=lambda row: (-float(row["value"]), str(row["breakdown_value"])))[:count]
+
+
+def by_wave(rows: Sequence[Row]) -> dict[int, Row]:
     """Rows of a wave-timed indicator keyed by wave (rows without a wave left out)."""
     return {int(row["wave"]): row for row in rows if not is_missing(row.get("wave"))}
 
 
-def _by_period(rows: Sequence[Row]) -> dict[str, Row]:
+def by_period(rows: Sequence[Row]) -> dict[str, Row]:
     return {str(row["period"]): row for row in rows}
 
 
@@ -233,6 +288,8 @@ class PageBuilder:
         self.scopes = {key: _ScopeRows(rows) for key, rows in buckets.items()}
         self.periods = self._periods(records)
         self.waves = sorted({int(row["wave"]) for row in records if not is_missing(row.get("wave"))})
+        # Internal snapshots are suppressed only: nothing is rounded there.
+        self.rounding_base = int(self.snapshot.rounding_base) if self.snapshot.level == "public" else 1
 
     # -------------------------------------------------------------- text helpers
     def text(self, key: str, **values: Any) -> str:
@@ -364,17 +421,17 @@ class PageBuilder:
             )
 
         for indicator in ("reach.families_reached", "reach.isolated_at_contact_share", "reach.children"):
-            row = _overall(rows.rows(indicator))
+            row = overall(rows.rows(indicator))
             add(indicator, row, self.when(row))
-        waves = _by_wave(rows.rows("isolation.mean_index"))
+        waves = by_wave(rows.rows("isolation.mean_index"))
         if waves:
             first = min(waves)
             add("isolation.mean_index", waves[first], self.wave_label(first))
-            shown = [wave for wave in sorted(waves) if wave != first and _has_value(waves[wave])]
+            shown = [wave for wave in sorted(waves) if wave != first and has_value(waves[wave])]
             if shown:
                 add("isolation.mean_index", waves[shown[-1]], self.wave_label(shown[-1]))
         for indicator in ("isolation.leaving_isolation", "isolation.change_from_baseline"):
-            later = {wave: row for wave, row in _by_wave(rows.rows(indicator)).items() if _has_value(row)}
+            later = {wave: row for wave, row in by_wave(rows.rows(indicator)).items() if has_value(row)}
             if later:
                 add(indicator, later[max(later)], self.wave_label(max(later)))
         for indicator in (
@@ -384,7 +441,7 @@ class PageBuilder:
             "concertation.active_partners",
             "implementation.ptp_hours",
         ):
-            row = _overall(rows.rows(indicator))
+            row = overall(rows.rows(indicator))
             add(indicator, row, self.when(row))
         columns = [self.text("col_indicator"), self.text("col_value"), self.ci_header, self.text("col_period")]
         return HtmlTable(self.text("key_figures_caption", scope=name), columns, table_rows)
@@ -399,7 +456,7 @@ class PageBuilder:
     # -------------------------------------------------------------- blocks
     def reach_block(self, rows: _ScopeRows, anchor: str) -> Block:
         block = Block("reach", self.cb.indicator_family_label("reach", lang=self.lang))
-        columns = {indicator: _by_period(rows.rows(indicator)) for indicator in REACH_TABLE}
+        columns = {indicator: by_period(rows.rows(indicator)) for indicator in REACH_TABLE}
         periods = [period for period, _s, _e in self.periods if any(period in c for c in columns.values())]
         if not periods:
             block.note = self.text("no_data")
@@ -428,8 +485,8 @@ class PageBuilder:
 
     def isolation_block(self, rows: _ScopeRows, anchor: str) -> Block:
         block = Block("isolation", self.text("isolation_heading"))
-        mean = _by_wave(rows.rows("isolation.mean_index"))
-        others = {indicator: _by_wave(rows.rows(indicator)) for indicator in ISOLATION_TABLE}
+        mean = by_wave(rows.rows("isolation.mean_index"))
+        others = {indicator: by_wave(rows.rows(indicator)) for indicator in ISOLATION_TABLE}
         waves = sorted(set(mean) | {wave for column in others.values() for wave in column})
         if not waves:
             block.note = self.text("no_data")
@@ -459,7 +516,7 @@ class PageBuilder:
 
     def needs_block(self, rows: _ScopeRows, anchor: str) -> Block:
         block = Block("needs", self.cb.indicator_family_label("needs_offer", lang=self.lang))
-        met = _by_wave(rows.rows("needs_offer.match_rate"))
+        met = by_wave(rows.rows("needs_offer.match_rate"))
         charts_svg = []
         if met:
             waves = sorted(met)
@@ -491,9 +548,7 @@ class PageBuilder:
             for row in rows.rows("needs_offer.service_gaps", breakdown=NEED_CATEGORY, breakdown_value=None)
             if row.get("period") == ALL or is_missing(row.get("wave"))
         ]
-        # Ranked among the cells that can be shown: a suppressed share has no rank to publish.
-        ranked = sorted((row for row in gaps if _has_value(row)), key=lambda row: (-float(row["value"]), row["breakdown_value"]))
-        top = ranked[:3]
+        top = top_service_gaps(gaps, rounding_base=self.rounding_base)
         if top:
             labels = [self.code_label(NEED_CATEGORY, str(row["breakdown_value"])) for row in top]
             charts_svg.append(
@@ -526,7 +581,7 @@ class PageBuilder:
 
     def network_block(self, rows: _ScopeRows, anchor: str) -> Block:
         block = Block("network", self.text("network_heading"))
-        columns = {indicator: _by_period(rows.rows(indicator)) for indicator in NETWORK_TABLE}
+        columns = {indicator: by_period(rows.rows(indicator)) for indicator in NETWORK_TABLE}
         periods = [period for period, _s, _e in self.periods if any(period in c for c in columns.values())]
         if not periods:
             block.note = self.text("no_data")
@@ -563,8 +618,8 @@ class PageBuilder:
     def ptp_block(self, rows: _ScopeRows, anchor: str) -> Block:
         block = Block("ptp", self.text("ptp_heading"))
         by_component = rows.rows("implementation.ptp_hours", breakdown=COMPONENT, breakdown_value=None)
-        totals = _by_period(rows.rows("implementation.ptp_hours"))
-        others = {indicator: _by_period(rows.rows(indicator)) for indicator in IMPLEMENTATION_OTHER}
+        totals = by_period(rows.rows("implementation.ptp_hours"))
+        others = {indicator: by_period(rows.rows(indicator)) for indicator in IMPLEMENTATION_OTHER}
         cells: dict[str, dict[str, Row]] = defaultdict(dict)
         for row in by_component:
             cells[str(row["breakdown_value"])][str(row["period"])] = row
@@ -644,9 +699,9 @@ class PageBuilder:
                 for indicator, which in columns_spec:
                     found = rows.rows(indicator, stratum=stratum, stratum_value=value)
                     if which is None:
-                        cells.append(self.value_cell(_overall(found)))
+                        cells.append(self.value_cell(overall(found)))
                         continue
-                    waves = _by_wave(found)
+                    waves = by_wave(found)
                     wave = (min(waves) if which == "first" else max(waves)) if waves else None
                     cells.append(self.value_cell(waves.get(wave) if wave is not None else None))
                 table_rows.append(cells)
@@ -843,6 +898,10 @@ class HtmlFormat(SnapshotFormat):
             path = out_dir / context.snapshot.page_name(lang)
             path.write_text(_render(records, context=context, lang=lang), encoding="utf-8")
             paths.append(path)
+        from proximite.indicators.snapshot.transfer import write_transfer_pages
+
+        # The pages per audience: the overview, one per region and territory, the glossary.
+        paths.extend(write_transfer_pages(records, out_dir, context=context))
         if context.followups is not None:
             from proximite.indicators.snapshot.followups import write_followup_pages
 

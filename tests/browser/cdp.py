@@ -131,6 +131,14 @@ class Page:
         path.write_bytes(base64.b64decode(data))
         return path
 
+    def print_pdf(self, path: Path) -> Path:
+        """Print the page as Chromium's "Save as PDF" does (letter paper, the page's print CSS)."""
+        params = {"paperWidth": 8.5, "paperHeight": 11, "preferCSSPageSize": True, "printBackground": True,
+                  "displayHeaderFooter": False}
+        data = self.send("Page.printToPDF", params, timeout=120)["data"]
+        path.write_bytes(base64.b64decode(data))
+        return path
+
     # -------------------------------------------------------------- what went wrong
     def console_errors(self) -> list[str]:
         errors = []

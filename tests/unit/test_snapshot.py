@@ -255,7 +255,9 @@ def test_formats_follow_the_registry_rule() -> None:
 # ------------------------------------------------------------------ the page
 def test_both_languages_are_written_and_index_is_french_by_default(snapshot: Path) -> None:
     assert {path.name for path in snapshot.iterdir()} == {
-        "index.html", "index.en.html", "indicators.csv", "indicators.json", "manifest.json"
+        "index.html", "index.en.html", "indicators.csv", "indicators.json", "manifest.json",
+        # The transfer pages per audience (overview, glossary; one page per region and territory).
+        "overview.html", "overview.en.html", "glossary.html", "glossary.en.html", "regions", "territories",
     }
     fr, en = _page(snapshot), _page(snapshot, "index.en.html")
     assert '<html lang="fr">' in fr and '<html lang="en">' in en
@@ -396,7 +398,8 @@ def test_manifest_describes_the_snapshot(snapshot: Path, context: SnapshotContex
     assert set(manifest["disclosure"]["statement"]) == {"fr", "en"}
     assert manifest["parameters"]["confidence"] == 0.95
     files = {entry["path"]: entry for entry in manifest["files"]}
-    assert set(files) == {"index.html", "index.en.html", "indicators.csv", "indicators.json"}
+    assert {"index.html", "index.en.html", "indicators.csv", "indicators.json", "overview.html", "glossary.en.html"} <= set(files)
+    assert {name.split("/")[0] for name in files if "/" in name} == {"regions", "territories"}
     for name, entry in files.items():
         data = (snapshot / name).read_bytes()
         assert entry["bytes"] == len(data)
@@ -481,7 +484,8 @@ def test_a_snapshot_of_the_small_cohort_has_no_family_id(
     identifiers = set(tables["family"]["family_id"].astype(str)) | set(tables["child"]["child_id"].astype(str))
     identifiers |= set(tables["need"]["need_id"].astype(str)) | set(tables["referral"]["referral_id"].astype(str))
     assert {len(identifier) for identifier in identifiers} == {16}
-    for path in out.iterdir():
+    # Every file, the region and territory pages included.
+    for path in (path for path in out.rglob("*") if path.is_file()):
         content = path.read_text(encoding="utf-8-sig")
         # Every 16-character window of every hexadecimal run: an id glued to other text is found too.
         windows = {run[i:i + 16] for run in re.findall(r"[0-9a-fA-F]{16,}", content) for i in range(len(run) - 15)}
