@@ -368,7 +368,9 @@ class EconomicsSummary:
             raise EconomicsReportError(f"{path}: {error}") from None
 
     @classmethod
-    def latest(cls, settings: Settings, *, build_id: str | None = None) -> EconomicsSummary | None:
+    def latest(
+        cls, settings: Settings, *, build_id: str | None = None, scope: str | None = None
+    ) -> EconomicsSummary | None:
         """The newest economics run of the current warehouse build, or None when there is none.
 
         Parameters
@@ -378,6 +380,10 @@ class EconomicsSummary:
             The build to look for (default: the current warehouse build,
             :func:`proximite.cohort.warehouse.current_build`). The snapshot passes the build its
             indicators were computed from.
+        scope : str, keyword-only
+            Only runs whose aggregates cover this scope (``quebec``, ``region:<code>``,
+            ``territory:<id>``); None: any. The snapshot passes its own scope, so a page titled
+            with a region never shows another scope's figures.
 
         Returns
         -------
@@ -411,7 +417,7 @@ class EconomicsSummary:
             if candidate.name != build_id and not candidate.name.startswith(f"{build_id}-"):
                 continue
             summary = cls.read(candidate)
-            if summary.build_id != build_id:
+            if summary.build_id != build_id or (scope is not None and summary.scope != scope):
                 continue
             found.append((summary.generated_at, path.stat().st_mtime_ns, summary))
         if not found:

@@ -60,6 +60,8 @@ __all__ = [
     "registry_periods",
     "registry_span",
     "territory_attributes",
+    "wave_window_close",
+    "wave_window_note",
     "wilson_interval",
     "SCOPE_KEYS",
     "session_territories",
@@ -120,7 +122,9 @@ class IndicatorParameters:
     waves : tuple of int
         Wave months (T0 first).
     window_days : int
-        Half-width of a wave's window around its due date.
+        Half-width of a later wave's window around its due date (first contact + k months).
+    baseline_days : int
+        T0's window: within this many days of the first contact.
     isolated_threshold : float
         A family is isolated at a wave when its index is at least this.
     meaningful_reduction_points : float
@@ -143,6 +147,7 @@ class IndicatorParameters:
 
     waves: tuple[int, ...] = (0, 6, 12, 24)
     window_days: int = 45
+    baseline_days: int = 30
     isolated_threshold: float = 50.0
     meaningful_reduction_points: float = 10.0
     periods: str = "wave"
@@ -178,6 +183,7 @@ class IndicatorParameters:
         values: dict[str, Any] = {
             "waves": tuple(int(month) for month in waves.get("months", cls.waves)),
             "window_days": int(waves.get("window_days", cls.window_days)),
+            "baseline_days": int(waves.get("baseline_within_days", cls.baseline_days)),
             "isolated_threshold": float(isolation.get("isolated_threshold", cls.isolated_threshold)),
             "meaningful_reduction_points": float(
                 section.get("meaningful_reduction_points", cls.meaningful_reduction_points)
@@ -197,6 +203,7 @@ class IndicatorParameters:
         return {
             "waves": list(self.waves),
             "window_days": self.window_days,
+            "baseline_days": self.baseline_days,
             "isolated_threshold": self.isolated_threshold,
             "meaningful_reduction_points": self.meaningful_reduction_points,
             "periods": self.periods,
@@ -384,6 +391,47 @@ def poisson_rate_interval(
         low = np.where(exposure > 0, low, np.nan)
         high = np.where(exposure > 0, high, np.nan)
     return low, high
+
+
+# ---------------------------------------------------------------------------- wave windows
+def wave_window_close(first_contact: pd.Series, wave: int, *, parameters: IndicatorParameters) -> pd.Series:
+    """The day each family's assessment window of ``wave`` closes (a new series).
+
+    Parameters
+    ----------
+    first_contact : Series of datetime64
+        The families' first contact dates (one per row; not modified).
+    wave : int
+        Wave months (0 = T0).
+    parameters : IndicatorParameters, keyword-only
+        ``baseline_days`` and ``window_days``.
+
+    Returns
+    -------
+    Series of datetime64
+        Same index as ``first_contact``.
+
+    Notes
+    -----
+    DESIGN's assessment windows: T0 lies within ``baseline_days`` of the first contact :math:`c`,
+    a later wave :math:`k` within ``window_days`` (:math:`w`) of :math:`c + k` months, so
+
+    .. math:: a_0 = c + \\text{baseline\\_days}, \\qquad a_k = c + k \\text{ months} + w.
+
+    A need-based indicator "by wave" reads the status at :math:`a_k`: the contact day alone
+    would leave T0 with only the needs identified and met on that very day.
+    """
+    if int(wave) == 0:
+        return first_contact + pd.Timedelta(days=parameters.baseline_days)
+    return _add_months(first_contact, int(wave)) + pd.Timedelta(days=parameters.window_days)
+
+
+def wave_window_note(parameters: IndicatorParameters) -> str:
+    """How :func:`wave_window_close` anchors the waves, in words (for the ``method`` column)."""
+    return (
+        f"wave k read at the close of its assessment window: T0 = first contact + {parameters.baseline_days} days, "
+        f"Tk = first contact + k months + {parameters.window_days} days"
+    )
 
 
 # ---------------------------------------------------------------------------- periods

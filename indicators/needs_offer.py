@@ -45,6 +45,8 @@ from proximite.indicators.base import (
     iter_scopes,
     registry_periods,
     assign_periods,
+    wave_window_close,
+    wave_window_note,
     wilson_interval,
 )
 
@@ -175,18 +177,20 @@ def match_rate(tables: Mapping[str, pd.DataFrame], *, parameters: IndicatorParam
 
     Notes
     -----
-    With :math:`d_k = ` first contact + :math:`k` months (the family's wave-:math:`k` due date)
-    and :math:`E` the data's end (:func:`data_end`), wave :math:`k` counts the families whose
-    :math:`d_k \\le E` and who had not left the accompaniment before their previous wave's due
-    date (no exit date before :math:`d_{k^-}`; at T0 every family), and of them the needs with
-    identification :math:`\\le d_k`:
+    With :math:`a_k` the close of the family's wave-:math:`k` assessment window
+    (:func:`~proximite.indicators.base.wave_window_close`: T0 = first contact + ``baseline_days``,
+    Tk = first contact + :math:`k` months + ``window_days``, as DESIGN's waves) and :math:`E` the
+    data's end (:func:`data_end`), wave :math:`k` counts the families whose window has closed
+    (:math:`a_k \\le E`) and who had not left the accompaniment before their previous wave's
+    window closed (no exit date before :math:`a_{k^-}`; at T0 every family), and of them the
+    needs with identification :math:`\\le a_k`:
 
     .. math:: \\text{match}_k = \\frac{\\#\\{\\text{status} = \\text{repondu},\\
-              \\text{status date} \\le d_k\\}}{\\#\\{\\text{identified} \\le d_k\\}}
+              \\text{status date} \\le a_k\\}}{\\#\\{\\text{identified} \\le a_k\\}}
 
-    (at T0, :math:`d_0` is the first contact itself, so only needs identified and met that day
-    count). The row with ``wave`` missing uses every need and its final status (as of
-    :math:`E`). Interval: Wilson at ``parameters.confidence``; ``n`` = needs.
+    The row with ``wave`` missing uses every need and its final status (as of :math:`E`).
+    Interval: Wilson at ``parameters.confidence``; ``n`` = needs. The ``method`` column says how
+    the waves are anchored (:func:`~proximite.indicators.base.wave_window_note`).
     """
     territory = tables["territory"]
     end = data_end(tables, parameters=parameters)
@@ -200,10 +204,12 @@ def match_rate(tables: Mapping[str, pd.DataFrame], *, parameters: IndicatorParam
     pieces = [_count_by(needs, numerator=met, denominator=np.ones(len(needs), dtype=bool), wave=None)]
     previous_due = None
     for wave in parameters.waves:
-        due = contact + pd.DateOffset(months=int(wave))
+        # The status at the close of the wave's assessment window, not on its due day: T0 on the
+        # contact day alone would count only the needs met that very day.
+        due = wave_window_close(contact, int(wave), parameters=parameters)
         eligible = due <= end
         if previous_due is not None:
-            # Families that left before the previous wave was due are no longer followed.
+            # Families that left before the previous wave's window closed are no longer followed.
             eligible &= exit_date.isna() | (exit_date >= previous_due)
         counted = (eligible & (identified <= due)).to_numpy(dtype=bool)
         met_by_due = counted & met & (needs["status_date"] <= due).fillna(False).to_numpy(dtype=bool)
@@ -211,7 +217,10 @@ def match_rate(tables: Mapping[str, pd.DataFrame], *, parameters: IndicatorParam
         previous_due = due
     counts = _with_all_breakdown(pd.concat(pieces, ignore_index=True), keys=["wave"])
     rows = _rollup(counts, territory, keys=["wave"], parameters=parameters)
-    return _finish(rows, "needs_offer.match_rate", method=WILSON)
+    finished = _finish(rows, "needs_offer.match_rate", method=WILSON)
+    # The wave rows say how their waves are anchored; the final-status row is plain Wilson.
+    finished.loc[finished["wave"].notna(), "method"] = f"{WILSON}; {wave_window_note(parameters)}"
+    return finished
 
 
 def referral_completion(tables: Mapping[str, pd.DataFrame], *, parameters: IndicatorParameters) -> pd.DataFrame:

@@ -10,7 +10,7 @@ that lists families, by pseudonymous id, is the follow-ups page of an internal s
 
 ::
 
-    snapshot-2025-11-21/
+    snapshot-2025-11-21-public-quebec/   (snapshot_dir: date, level, scope)
         index.html        the page in the snapshot's language (French by default)
         index.en.html     the page in the other language (index.fr.html when --lang en)
         indicators.csv    the disclosed table (UTF-8 with BOM)
@@ -33,6 +33,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
+import re
 import secrets
 import shutil
 from collections.abc import Mapping, Sequence
@@ -97,10 +98,22 @@ MANIFEST = "manifest.json"
 DISCLOSURE_COLUMNS = ("suppressed", "suppression")
 
 
-def snapshot_dir(reporting_dir: str | Path, *, today: dt.date | None = None) -> Path:
-    """``<reporting_dir>/snapshot-<YYYY-MM-DD>`` for ``today`` (the local date by default)."""
+def snapshot_dir(
+    reporting_dir: str | Path, *, today: dt.date | None = None, level: str = "public", scope: str | Scope = "quebec"
+) -> Path:
+    """``<reporting_dir>/snapshot-<YYYY-MM-DD>-<level>-<scope>`` for ``today`` (the local date by default).
+
+    One folder per day, disclosure level and scope, so an internal or regional snapshot never
+    replaces the public Québec one nor mixes its files (the follow-ups page) into it. The scope
+    is written ``quebec``, ``region-<code>`` or ``territory-<id>`` (characters other than
+    letters, digits, ``_`` and ``-`` become ``-``), e.g. ``snapshot-2026-12-07-internal-region-06``.
+    """
     day = today or dt.date.today()
-    return Path(reporting_dir) / f"snapshot-{day.isoformat()}"
+    parsed = parse_scope(scope)
+    label = "quebec" if parsed.kind == "quebec" else f"{parsed.kind}-{parsed.id}"
+    # A territory id is the partner's text: keep the folder name one path component.
+    label = re.sub(r"[^0-9A-Za-z_-]+", "-", label)
+    return Path(reporting_dir) / f"snapshot-{day.isoformat()}-{level}-{label}"
 
 
 def disclose(

@@ -424,7 +424,18 @@ def render_economics_page(
     -------
     str
         A complete HTML document with inline CSS and no external reference.
+
+    Raises
+    ------
+    SnapshotError
+        The run's aggregates cover another scope than the snapshot's (a Québec run under a
+        region's title would mislead its reader).
     """
+    if parse_scope(summary.scope) != context.snapshot.scope_obj:
+        raise SnapshotError(
+            f"the economics run covers {summary.scope}, the snapshot {context.snapshot.scope}: "
+            "a snapshot shows only the economics run of its own scope"
+        )
     builder = _EconomicsBuilder(summary, context=context, lang=lang or context.snapshot.lang, image=image)
     return template_environment().get_template("economics.html.j2").render(page=builder.page())
 

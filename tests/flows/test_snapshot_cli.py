@@ -88,7 +88,7 @@ def test_snapshot_writes_layer_04_and_a_dated_snapshot_without_any_row_level_id(
     settings = load_settings(project)
     build = current_build(settings)
     assert build is not None
-    out = settings.reporting_dir / f"snapshot-{dt.date.today().isoformat()}"
+    out = settings.reporting_dir / f"snapshot-{dt.date.today().isoformat()}-public-quebec"
     assert index == out / "index.html"
     assert {path.name for path in out.iterdir()} == {"index.html", "index.en.html", "indicators.csv", "indicators.json", "manifest.json"}
 
@@ -138,12 +138,16 @@ def test_layer_04_is_reused_for_the_same_build_and_recomputed_on_request(project
     ).shape
 
 
-def test_english_first_and_a_region_scope_replace_todays_snapshot(project: Path) -> None:
-    _invoke("snapshot", "--project-dir", str(project))
+def test_an_internal_region_snapshot_gets_its_own_folder_beside_the_public_quebec_one(project: Path) -> None:
+    public = _snapshot_path(_invoke("snapshot", "--project-dir", str(project))).parent
+    public_files = {path.name: path.read_bytes() for path in public.iterdir()}
     settings = load_settings(project)
     region = str(table(settings, "territory")["region_code"].iloc[0])
     output = _invoke("snapshot", "--project-dir", str(project), "--lang", "en", "--scope", f"region:{region}", "--level", "internal")
     out = _snapshot_path(output).parent
+    today = dt.date.today().isoformat()
+    assert public.name == f"snapshot-{today}-public-quebec"
+    assert out.name == f"snapshot-{today}-internal-region-{region}"
     # An internal snapshot also lists the follow-ups due (pseudonymous ids), in both languages.
     assert {path.name for path in out.iterdir()} == {
         "index.html", "index.fr.html", "indicators.csv", "indicators.json", "manifest.json", "followups.html", "followups.fr.html"
@@ -154,8 +158,42 @@ def test_english_first_and_a_region_scope_replace_todays_snapshot(project: Path)
     assert manifest["scope"] == f"region:{region}" and manifest["disclosure"]["level"] == "internal"
     csv = pd.read_csv(out / "indicators.csv", dtype=str, keep_default_na=False)
     assert set(csv["scope"]) <= {"region", "territory"} and "QC" not in set(csv["scope_id"])
-    # One snapshot folder per day: the second run replaced the first, leaving nothing behind.
-    assert [path.name for path in settings.reporting_dir.iterdir() if path.name.startswith((".snapshot", "snapshot"))] == [out.name]
+    # The public Québec snapshot of the same day is untouched: same files, same bytes, no follow-ups page.
+    assert {path.name: path.read_bytes() for path in public.iterdir()} == public_files
+    assert not any(name.startswith("followups") for name in public_files)
+    # Writing the public Québec snapshot again replaces only its own folder.
+    _invoke("snapshot", "--project-dir", str(project), "--lang", "en")
+    assert sorted(path.name for path in settings.reporting_dir.iterdir() if path.name.startswith((".snapshot", "snapshot"))) == sorted(
+        [public.name, out.name]
+    )
+    assert '<html lang="en">' in (public / "index.html").read_text(encoding="utf-8")
+
+
+def test_out_chooses_the_folder_and_never_mixes_levels_or_scopes(project: Path, tmp_path: Path) -> None:
+    chosen = tmp_path / "for-the-ministry"
+    output = _invoke("snapshot", "--project-dir", str(project), "--out", str(chosen))
+    assert _snapshot_path(output) == chosen / "index.html"
+    assert json.loads((chosen / "manifest.json").read_text())["disclosure"]["level"] == "public"
+    before = {path.name: path.read_bytes() for path in chosen.iterdir()}
+    # An internal snapshot into the public one's folder is refused, and the folder left as it was.
+    result = runner.invoke(app, ["snapshot", "--project-dir", str(project), "--out", str(chosen), "--level", "internal"])
+    assert result.exit_code == 1, result.output
+    text = " ".join(result.output.split())
+    assert "public snapshot of quebec" in text and "internal" in text and "--out" in text
+    assert {path.name: path.read_bytes() for path in chosen.iterdir()} == before
+    # So is another scope, and a folder that holds something else than a snapshot.
+    region = str(table(load_settings(project), "territory")["region_code"].iloc[0])
+    result = runner.invoke(app, ["snapshot", "--project-dir", str(project), "--out", str(chosen), "--scope", f"region:{region}"])
+    assert result.exit_code == 1 and f"region:{region}" in " ".join(result.output.split())
+    notes = tmp_path / "notes"
+    notes.mkdir()
+    (notes / "minutes.txt").write_text("kept", encoding="utf-8")
+    result = runner.invoke(app, ["snapshot", "--project-dir", str(project), "--out", str(notes)])
+    assert result.exit_code == 1 and "manifest.json" in " ".join(result.output.split())
+    assert (notes / "minutes.txt").read_text(encoding="utf-8") == "kept"
+    # The same level and scope again replaces the folder.
+    _invoke("snapshot", "--project-dir", str(project), "--out", str(chosen), "--lang", "en")
+    assert '<html lang="en">' in (chosen / "index.html").read_text(encoding="utf-8")
 
 
 def test_bad_options_and_a_missing_warehouse_fail_clearly(project: Path, tmp_path: Path) -> None:
@@ -182,5 +220,5 @@ def test_the_indicators_and_snapshot_flows_write_layer_04_and_the_snapshot(proje
     assert Path(indicators_dir) == project / "data" / "04_indicators" / build.build_id
     assert (Path(indicators_dir) / "indicators.parquet").is_file() and computed["units"] == 15
     snapshot_dir = snapshot(str(project), indicators_dir)["snapshot_dir"]
-    assert Path(snapshot_dir) == project / "reporting" / f"snapshot-{dt.date.today().isoformat()}"
+    assert Path(snapshot_dir) == project / "reporting" / f"snapshot-{dt.date.today().isoformat()}-public-quebec"
     assert json.loads((Path(snapshot_dir) / "manifest.json").read_text())["data_version"] == build.build_id

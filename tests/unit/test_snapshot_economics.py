@@ -210,6 +210,48 @@ def test_an_economics_run_of_another_build_is_refused(tmp_path: Path) -> None:
     assert not (tmp_path / "snapshot-internal-fr").exists()
 
 
+def test_an_economics_run_of_another_scope_is_refused(tmp_path: Path) -> None:
+    # A Québec run under a region's title misled its reader: the page refuses it.
+    context = {"lang": "fr", "level": "internal", "build_id": BUILD, "code_version": "c1", "scope": "region:06"}
+    with pytest.raises(SnapshotError, match="covers quebec"):
+        write_snapshot(_indicators(), tmp_path / "region", territory=TERRITORY, region=REGION, context=context,
+                       economics=_summary(tmp_path))
+    assert not (tmp_path / "region").exists()
+
+
+def test_a_region_snapshot_shows_no_quebec_economics_and_keeps_the_quebec_one(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The pipeline step picks the run of the snapshot's own scope; a Québec run stays on the Québec page."""
+    import datetime as dt
+
+    from proximite import pipeline
+    from proximite.cohort import warehouse
+    from proximite.config import load_settings
+
+    settings = load_settings(tmp_path / "project")
+    layer = tmp_path / "04" / BUILD
+    layer.mkdir(parents=True)
+    _indicators().to_parquet(layer / pipeline.INDICATORS_FILE)
+    (layer / pipeline.INDICATORS_MANIFEST).write_text(
+        json.dumps({"build_id": BUILD, "code_version": "c1", "parameters": {}}), encoding="utf-8"
+    )
+    monkeypatch.setattr(warehouse, "table", lambda _settings, name, **_: {"territory": TERRITORY, "region": REGION}[name])
+    EconomicsSummary.from_dict(summary_dict(build_id=BUILD, publishable=True, blocking=[])).write(
+        settings.reporting_dir / "economics" / BUILD
+    )
+    day = dt.date(2025, 11, 21)
+    region = pipeline.write_snapshot_from_warehouse(settings, level="public", scope="region:06", indicators_dir=layer, today=day)
+    assert region.name == "snapshot-2025-11-21-public-region-06"
+    assert not list(region.glob("economics*")) and "economics" not in json.loads((region / "manifest.json").read_text())
+    quebec = pipeline.write_snapshot_from_warehouse(settings, level="public", indicators_dir=layer, today=day)
+    assert quebec.name == "snapshot-2025-11-21-public-quebec" and (quebec / "economics.html").is_file()
+    # Written again without any new economics run (a scheduled pipeline without economics), the
+    # Québec snapshot keeps its economics page: the build's run is found again.
+    again = pipeline.write_snapshot_from_warehouse(settings, level="public", indicators_dir=layer, today=day)
+    assert again == quebec and (again / "economics.html").is_file() and region.is_dir()
+
+
 def test_proximite_snapshot_picks_up_the_latest_run_of_the_indicators_build(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -246,7 +288,7 @@ def test_proximite_snapshot_picks_up_the_latest_run_of_the_indicators_build(
             settings.reporting_dir / "economics" / name
         )
     out = pipeline.write_snapshot_from_warehouse(settings, level="public", indicators_dir=layer, today=day)
-    assert out == settings.reporting_dir / "snapshot-2025-11-21"
+    assert out == settings.reporting_dir / "snapshot-2025-11-21-public-quebec"
     manifest = json.loads((out / "manifest.json").read_text(encoding="utf-8"))
     assert manifest["economics"]["build_id"] == BUILD and manifest["economics"]["generated_at"] == "2025-11-21T09:00:00-05:00"
     assert FIGURES["fr"][0] in (out / "economics.html").read_text(encoding="utf-8")

@@ -127,13 +127,20 @@ def snapshot(
     recompute: Annotated[
         bool, typer.Option("--recompute", help="Recompute the indicators even when layer 04 has them for this build.")
     ] = False,
+    out: Annotated[
+        Optional[Path],
+        typer.Option("--out", help="Folder to write (default reporting/snapshot-<date>-<level>-<scope>/); "
+                     "it must be empty or hold a snapshot of the same level and scope."),
+    ] = None,
 ) -> None:
-    """Write the decision-makers' snapshot: reporting/snapshot-<date>/ (HTML page, CSV, JSON, manifest).
+    """Write the decision-makers' snapshot: reporting/snapshot-<date>-<level>-<scope>/ (HTML page, CSV, JSON, manifest).
 
     Computes the indicators of the current warehouse build into data/04_indicators/<build>/ when
     they are not there yet, applies disclosure control, and writes index.html (French by default)
-    plus the page in the other language, indicators.csv, indicators.json and manifest.json. A
-    snapshot written earlier today is replaced. The page opens offline and prints.
+    plus the page in the other language, indicators.csv, indicators.json and manifest.json. One
+    folder per day, level and scope (e.g. snapshot-2026-12-07-public-quebec,
+    snapshot-2026-12-07-internal-region-06): a snapshot of the same day, level and scope is
+    replaced, others are left alone. The page opens offline and prints.
     """
     from proximite import pipeline
     from proximite.config import load_settings
@@ -153,7 +160,7 @@ def snapshot(
             indicators_dir = pipeline.compute_indicators(settings, progress=progress, force=recompute)
         with console.status("Writing the snapshot ..."):
             out = pipeline.write_snapshot_from_warehouse(
-                settings, lang=lang, level=level, scope=scope, indicators_dir=indicators_dir
+                settings, lang=lang, level=level, scope=scope, indicators_dir=indicators_dir, out=out
             )
     console.print(f"Indicators: {indicators_dir}")
     console.print(f"Snapshot: {out / 'index.html'}", highlight=False, soft_wrap=True)

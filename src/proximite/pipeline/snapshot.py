@@ -12,7 +12,44 @@ from proximite.config import Settings
 from proximite.pipeline.indicators import INDICATORS_FILE, INDICATORS_MANIFEST, compute_indicators
 from proximite.version import code_version
 
-__all__ = ["write_snapshot_from_warehouse"]
+__all__ = ["check_snapshot_folder", "write_snapshot_from_warehouse"]
+
+
+def check_snapshot_folder(folder: str | Path, *, level: str, scope: str) -> None:
+    """Refuse to write a snapshot of ``level`` and ``scope`` into a folder that holds something else.
+
+    Writing replaces the folder: it may hold nothing, or a snapshot of the same disclosure level
+    and scope (``manifest.json``). Levels never mix in one folder: a public folder must not gain
+    an internal snapshot's follow-ups page, nor an internal one be swapped for a public one.
+
+    Raises
+    ------
+    SnapshotError
+        The folder is a file, holds files but no readable snapshot manifest, or holds a snapshot
+        of another level or scope.
+    """
+    from proximite.indicators.snapshot import SnapshotError
+
+    path = Path(folder)
+    if not path.exists():
+        return
+    if not path.is_dir():
+        raise SnapshotError(f"{path} is a file, not a snapshot folder: choose another --out")
+    if not any(path.iterdir()):
+        return
+    try:
+        manifest = json.loads((path / "manifest.json").read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError):
+        raise SnapshotError(
+            f"{path} holds files but no snapshot manifest.json; a snapshot replaces its folder: choose another --out"
+        ) from None
+    found_level = (manifest.get("disclosure") or {}).get("level")
+    found_scope = manifest.get("scope")
+    if (found_level, found_scope) != (level, scope):
+        raise SnapshotError(
+            f"{path} holds the {found_level} snapshot of {found_scope}; a {level} snapshot of {scope} "
+            "goes in its own folder (levels and scopes never share one): choose another --out"
+        )
 
 
 def write_snapshot_from_warehouse(
@@ -24,6 +61,7 @@ def write_snapshot_from_warehouse(
     indicators_dir: str | Path | None = None,
     today: Any = None,
     progress: Any = None,
+    out: str | Path | None = None,
 ) -> Path:
     """Write the decision-makers' snapshot of the current warehouse build into ``reporting/``.
 
@@ -44,17 +82,28 @@ def write_snapshot_from_warehouse(
         Date of the snapshot's folder name (default: today, local time).
     progress : callable, keyword-only
         Passed to :func:`compute_indicators`.
+    out : str or Path, keyword-only
+        The snapshot's folder (default: :func:`proximite.indicators.snapshot.snapshot_dir`).
+        A folder that already holds anything but a snapshot of the same level and scope is refused.
 
     Returns
     -------
     Path
-        ``reporting/snapshot-<date>/`` (see :func:`proximite.indicators.snapshot.write_snapshot`);
-        a snapshot written earlier the same day is replaced atomically. At the internal level it
+        ``reporting/snapshot-<date>-<level>-<scope>/`` or ``out`` (see
+        :func:`proximite.indicators.snapshot.write_snapshot`); a snapshot of the same day, level
+        and scope written earlier is replaced atomically, one of another level or scope is never
+        touched. At the internal level it
         also holds the follow-ups page (``followups.html``) of the scope's territories as of
         ``today`` (:func:`proximite.cohort.followups.followups_from_warehouse`). When
-        ``reporting/economics/`` holds an economics run of the indicators' build
-        (:meth:`proximite.economics.report.EconomicsSummary.latest`), the snapshot has its
-        economics page (``economics.html``); otherwise the index says how to produce one.
+        ``reporting/economics/`` holds an economics run of the indicators' build and of the
+        snapshot's scope (:meth:`proximite.economics.report.EconomicsSummary.latest`, whether or
+        not this pipeline run computed one), the snapshot has its economics page
+        (``economics.html``); otherwise the index says how to produce one.
+
+    Raises
+    ------
+    SnapshotError
+        ``out`` holds another level's or scope's snapshot, or files that are not a snapshot.
     """
     from proximite.cohort.warehouse import table
     from proximite.indicators.disclosure import DisclosureSettings
@@ -85,11 +134,14 @@ def write_snapshot_from_warehouse(
         followups = followups_from_warehouse(settings, as_of=today, territories=scope_territories(scope, territory=territory))
     from proximite.economics.report import EconomicsSummary
 
-    # The newest economics run of the build the indicators were computed from (None: no page, a hint).
-    economics = EconomicsSummary.latest(settings, build_id=manifest["build_id"])
+    # The newest economics run of the build the indicators were computed from, for this scope
+    # (None: no page, a hint): a Québec run never appears under a region's title.
+    economics = EconomicsSummary.latest(settings, build_id=manifest["build_id"], scope=context.scope)
+    folder = Path(out) if out is not None else snapshot_dir(settings.reporting_dir, today=today, level=context.level, scope=scope)
+    check_snapshot_folder(folder, level=context.level, scope=context.scope)
     return write_snapshot(
         indicators,
-        snapshot_dir(settings.reporting_dir, today=today),
+        folder,
         territory=territory,
         region=table(settings, "region"),
         context=context,
