@@ -85,7 +85,7 @@ def pull_history(settings: Settings, *, limit: int = 10) -> pd.DataFrame:
 
 
 def last_snapshot(settings: Settings) -> dict[str, Any] | None:
-    """The newest ``reporting/snapshot-<date>/`` with its manifest (``path`` added), or None."""
+    """The newest ``reporting/snapshot-<date>-<level>-<scope>/`` with its manifest (``path`` added), or None."""
     candidates = sorted(settings.reporting_dir.glob("snapshot-*/manifest.json"), key=lambda path: (path.stat().st_mtime, path.parent.name))
     if not candidates:
         return None

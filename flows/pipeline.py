@@ -9,7 +9,7 @@ paths, counts); large frames stay on disk in their layer. The flows, one module 
 ``validate``              02 staged → 03 harmonised, and the harmonised gate
 ``build``                 03 harmonised → the DuckDB warehouse (atomic swap)
 ``indicators``            warehouse → 04 indicators, fanned out per family and scope level
-``snapshot``              04 → ``reporting/snapshot-<date>/`` (disclosure applied)
+``snapshot``              04 → ``reporting/snapshot-<date>-<level>-<scope>/`` (disclosure applied)
 ``pipeline``              all of the above, with the run's artifacts
 ========================  ============================================================
 
@@ -84,7 +84,7 @@ def pipeline(
     -------
     dict
         ``{"pull", "ingest", "harmonised_dir", "validation", "build", "indicators_dir",
-        "snapshot_dir", "cached"}``: the snapshot is ``reporting/snapshot-<date>/`` (disclosure
+        "snapshot_dir", "cached"}``: the snapshot is ``reporting/snapshot-<date>-<level>-<scope>/`` (disclosure
         level from the configuration, all of Québec).
 
     Notes

@@ -23,7 +23,7 @@ def snapshot(
     publish: bool = True,
     economics_dir: str | None = None,
 ) -> dict[str, Any]:
-    """Write today's snapshot (``reporting/snapshot-<date>/``) from layer 04.
+    """Write today's snapshot (``reporting/snapshot-<date>-<level>-<scope>/``) from layer 04.
 
     Parameters
     ----------

@@ -217,11 +217,15 @@ def combine_indicators(project_dir: str, build_id: str, parts: list[dict[str, An
 
 # ------------------------------------------------------------------------------- reporting
 def _snapshot_exists(inputs: dict[str, Any]) -> bool:
+    from proximite.indicators.disclosure import DisclosureSettings
     from proximite.indicators.snapshot import snapshot_dir
 
     settings = load_settings(inputs["project_dir"])
     day = dt.date.fromisoformat(inputs["day"])
-    return (snapshot_dir(settings.reporting_dir, today=day) / "index.html").is_file()
+    # The folder this task would write: named by its day, disclosure level and scope.
+    level = inputs.get("level") or DisclosureSettings.from_settings(settings).level
+    folder = snapshot_dir(settings.reporting_dir, today=day, level=level, scope=inputs.get("scope") or "quebec")
+    return (folder / "index.html").is_file()
 
 
 @task(name="snapshot", cache_policy=WhileOutputExists(output_exists=_snapshot_exists), persist_result=True)

@@ -467,8 +467,10 @@ def test_the_input_table_is_not_modified(table: pd.DataFrame, tmp_path: Path) ->
     pd.testing.assert_frame_equal(table, before)
 
 
-def test_snapshot_dir_is_dated() -> None:
-    assert snapshot_dir("reporting", today=dt.date(2025, 11, 21)) == Path("reporting/snapshot-2025-11-21")
+def test_snapshot_dir_is_named_by_date_level_and_scope() -> None:
+    day = dt.date(2025, 11, 21)
+    assert snapshot_dir("reporting", today=day) == Path("reporting/snapshot-2025-11-21-public-quebec")
+    assert snapshot_dir("r", today=day, level="internal", scope="region:06") == Path("r/snapshot-2025-11-21-internal-region-06")
 
 
 # ------------------------------------------------------------------ the real indicators
