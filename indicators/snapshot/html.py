@@ -779,6 +779,8 @@ class PageBuilder:
         """Without an economics run for the build: how to produce one (else empty)."""
         if self.context.economics is not None:
             return ""
+        if self.snapshot.scope_obj.kind != "quebec":  # the economic evaluation is run for Québec only
+            return self.text("economics_quebec_only")
         return self.text("economics_missing", build_id=self.snapshot.build_id or self.text("missing_symbol"))
 
 

@@ -244,6 +244,8 @@ def test_a_region_snapshot_shows_no_quebec_economics_and_keeps_the_quebec_one(
     region = pipeline.write_snapshot_from_warehouse(settings, level="public", scope="region:06", indicators_dir=layer, today=day)
     assert region.name == "snapshot-2025-11-21-public-region-06"
     assert not list(region.glob("economics*")) and "economics" not in json.loads((region / "manifest.json").read_text())
+    index = (region / "index.html").read_text(encoding="utf-8")
+    assert "ensemble du Québec seulement" in index and "proximite economics run" not in index
     quebec = pipeline.write_snapshot_from_warehouse(settings, level="public", indicators_dir=layer, today=day)
     assert quebec.name == "snapshot-2025-11-21-public-quebec" and (quebec / "economics.html").is_file()
     # Written again without any new economics run (a scheduled pipeline without economics), the
