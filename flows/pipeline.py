@@ -72,7 +72,7 @@ def pipeline(
     token_env, token_secret, full
         As for :func:`pull_cohort`.
     lang : {"fr", "en"}
-        Language of the snapshot's ``index.html``.
+        Language of the snapshot's ``index.html`` and of the headline artifact.
     economics : bool
         Also run the economic evaluation (the ``economics`` flow, with the parameter files of
         ``[economics]`` in the configuration, else the shipped placeholders) before the snapshot,
@@ -142,7 +142,7 @@ def _run(
             cached=cached,
         ),
         validation=artifacts.validation_rows(validated["validation"]),
-        headline=tasks.headline_indicators(project_dir, computed["indicators_dir"]),
+        headline=tasks.headline_indicators(project_dir, computed["indicators_dir"], lang),
     )
     return {
         "pull": pulled,
