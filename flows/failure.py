@@ -21,7 +21,7 @@ from prefect.states import Failed, State
 
 from proximite.flows import artifacts
 
-__all__ = ["ends_with_reason", "failed_run", "is_subflow"]
+__all__ = ["ends_with_reason", "failed_run", "is_subflow", "source_version"]
 
 Result = TypeVar("Result")
 
@@ -71,11 +71,24 @@ def failed_run(
     return Failed(message=reason, data=error)
 
 
+def source_version(path: str) -> str:
+    """The version Prefect gives a flow by default: the hash of the file that defines it.
+
+    A flow under :func:`ends_with_reason` passes ``version=source_version(__file__)`` to ``@flow``:
+    Prefect would otherwise hash the file of the wrapper (this module), the same for every flow.
+    """
+    from prefect.utilities.hashing import file_hash
+
+    return file_hash(path)
+
+
 def ends_with_reason(fn: Callable[..., Result]) -> Callable[..., Result | State]:
     """Decorate a flow's function (under ``@flow``) so that a run on its own fails with its reason.
 
     On a run on its own, an exception becomes :func:`failed_run`'s state (flow name from the run
-    context); in a subflow, or outside a flow run, the exception goes up unchanged.
+    context); in a subflow, or outside a flow run, the exception goes up unchanged. The wrapper
+    keeps the function's name, module, signature and docstring (Prefect's parameters, entrypoint
+    and description); give ``@flow`` its version with :func:`source_version`.
     """
 
     @functools.wraps(fn)

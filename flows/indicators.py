@@ -16,7 +16,7 @@ from prefect import flow
 from proximite.config import load_settings
 from proximite.flows import artifacts, tasks
 from proximite.flows.caching import call_cached
-from proximite.flows.failure import ends_with_reason
+from proximite.flows.failure import ends_with_reason, source_version
 from proximite.flows.notify import notify_failure
 from proximite.flows.runners import fanout_task_runner
 from proximite.indicators.fanout import fanout_units
@@ -29,7 +29,7 @@ def indicator_fanout(project_dir: str, build_id: str) -> list[dict[str, Any]]:
     return [future.result() for future in futures]
 
 
-@flow(name="indicators", on_failure=[notify_failure])
+@flow(name="indicators", on_failure=[notify_failure], version=source_version(__file__))
 @ends_with_reason
 def indicators(project_dir: str = ".", build_id: str | None = None, publish: bool = True, lang: str = "fr") -> dict[str, Any]:
     """Compute the indicators of a warehouse build into layer 04 (reused when already there).

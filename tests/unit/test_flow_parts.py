@@ -240,3 +240,33 @@ def test_the_smtp_block_logs_in_over_starttls_and_sends_the_notice(monkeypatch: 
     ]
     with pytest.raises(ValueError, match="starttls, ssl or none"):
         SmtpEmail(smtp_host="h", from_address="f@x", to_addresses=["t@x"], security="tls").notify("b")
+
+
+@pytest.mark.parametrize("name", ["pull_cohort", "pull_registry", "validate", "build", "indicators", "snapshot", "models", "economics"])
+def test_a_flow_that_ends_with_its_reason_keeps_its_parameters_description_entrypoint_and_version(name: str) -> None:
+    import importlib
+    import inspect
+
+    from prefect.utilities.hashing import file_hash
+
+    module = importlib.import_module(f"proximite.flows.{name}")
+    flow = getattr(module, name)
+    assert flow.name == name and flow.fn.__name__ == name and flow.fn.__module__ == module.__name__
+    # Prefect reads the parameters and the description from the decorated function.
+    assert list(flow.parameters.properties) == list(inspect.signature(flow.fn.__wrapped__).parameters)
+    assert flow.description == inspect.getdoc(flow.fn.__wrapped__)
+    # The version is the hash of the flow's own file, as for an undecorated flow.
+    assert flow.version == file_hash(module.__file__)
+    assert flow.to_deployment(name="check").entrypoint.endswith(f"{name}.py:{name}")
+
+
+def test_outside_a_flow_run_the_error_goes_up_unchanged() -> None:
+    from proximite.flows.failure import ends_with_reason, is_subflow
+
+    @ends_with_reason
+    def step() -> None:
+        raise ValueError("not in a flow run")
+
+    assert is_subflow() is False
+    with pytest.raises(ValueError, match="not in a flow run"):
+        step()
