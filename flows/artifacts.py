@@ -29,6 +29,7 @@ __all__ = [
     "PullProgress",
     "economics_markdown",
     "failure_reason",
+    "headline_frame",
     "headline_rows",
     "model_rows",
     "plain",
@@ -241,22 +242,19 @@ def validation_rows(validation: Mapping[str, Any]) -> list[dict[str, Any]]:
     return rows
 
 
-def headline_rows(disclosed: pd.DataFrame, *, label: Callable[[str], str] | None = None) -> list[dict[str, Any]]:
-    """The headline table: Québec, all strata and breakdowns, :data:`HEADLINE_INDICATORS`.
+def headline_frame(disclosed: pd.DataFrame) -> pd.DataFrame:
+    """The rows of the headline: Québec, all strata and breakdowns, :data:`HEADLINE_INDICATORS`.
 
     Parameters
     ----------
     disclosed : DataFrame
-        An indicator table after :func:`~proximite.indicators.disclosure.apply_disclosure` at the
-        public level (suppressed cells have ``value`` missing and ``suppressed`` true).
-    label : callable, optional, keyword-only
-        Indicator id → label (the French label of the codebook, say).
+        An indicator table after :func:`~proximite.indicators.disclosure.apply_disclosure`.
 
     Returns
     -------
-    list of dict
-        ``indicator, label, wave, period, value, ci_low, ci_high, numerator, denominator, unit,
-        suppressed``, plain types, in :data:`HEADLINE_INDICATORS` order then by wave and period.
+    DataFrame
+        Its rows in :data:`HEADLINE_INDICATORS` order then by wave and period; a registry
+        indicator computed per period and over the whole span keeps only the whole span (``all``).
     """
     keep = (
         (disclosed["scope"] == "quebec")
@@ -265,28 +263,83 @@ def headline_rows(disclosed: pd.DataFrame, *, label: Callable[[str], str] | None
         & disclosed["indicator"].isin(HEADLINE_INDICATORS)
     )
     frame = disclosed.loc[keep].copy()
-    # Registry indicators come per period and over the whole span ("all"): the headline keeps "all".
     has_all_period = frame.groupby("indicator")["period"].transform(lambda p: (p == "all").any())
     frame = frame[~has_all_period | (frame["period"] == "all") | frame["period"].isna()]
-    order = {indicator: rank for rank, indicator in enumerate(HEADLINE_INDICATORS)}
-    frame["_rank"] = frame["indicator"].map(order)
-    frame = frame.sort_values(["_rank", "wave", "period"], kind="stable", na_position="first")
-    suppressed = frame["suppressed"] if "suppressed" in frame else pd.Series(False, index=frame.index)
+    rank = frame["indicator"].map({indicator: order for order, indicator in enumerate(HEADLINE_INDICATORS)})
+    frame = frame.assign(rank=rank).sort_values(["rank", "wave", "period"], kind="stable", na_position="first")
+    if "suppressed" not in frame:
+        frame["suppressed"] = False
+    return frame.drop(columns="rank")
+
+
+def headline_rows(
+    disclosed: pd.DataFrame,
+    *,
+    lang: str = "fr",
+    confidence: float = 0.95,
+    label: Callable[[str], str] | None = None,
+    text: Callable[..., str] | None = None,
+) -> list[dict[str, str]]:
+    """The headline table for people: Québec's headline indicators, formatted in one language.
+
+    Parameters
+    ----------
+    disclosed : DataFrame
+        An indicator table after :func:`~proximite.indicators.disclosure.apply_disclosure` at the
+        public level (suppressed cells have ``value`` missing and ``suppressed`` true).
+    lang : {"fr", "en"}, keyword-only
+        Language of the headers, labels and numbers.
+    confidence : float, keyword-only
+        Level of the confidence intervals (for the interval's header).
+    label : callable, optional, keyword-only
+        Indicator id → label (default: the codebook's label in ``lang``).
+    text : callable, optional, keyword-only
+        ``text(key, **values)``: the snapshot's wording in ``lang`` (default: the codebook's).
+
+    Returns
+    -------
+    list of dict
+        One row per :func:`headline_frame` row, strings keyed by the snapshot's column headers in
+        ``lang``: ``id`` (the indicator id), indicator, wave, period, value, interval, numerator,
+        denominator. Numbers are formatted as the snapshot formats them
+        (:class:`~proximite.indicators.snapshot.formatting.Formatter`): shares in percent with one
+        decimal, counts with thousands separators, means with one decimal, days whole; French
+        ``12,5 %`` and ``1 234``, English ``12.5%`` and ``1,234``. A suppressed cell shows the
+        snapshot's suppressed symbol in every number column, a missing one its missing symbol.
+    """
+    from proximite.indicators.snapshot.formatting import Formatter, format_percent
+
+    if lang not in ("fr", "en"):
+        raise ValueError(f"lang must be 'fr' or 'en', not {lang!r}")
+    if label is None or text is None:
+        from proximite.cohort.codebook import load_codebook
+
+        codebook = load_codebook()
+        label = label or (lambda indicator: codebook.indicator_label(indicator, lang=lang))
+        text = text or (lambda key, **values: codebook.snapshot_text(key, lang=lang, **values))
+    fmt = Formatter(lang, suppressed_symbol=text("suppressed_symbol"), missing_symbol=text("missing_symbol"))
+    level = format_percent(confidence, decimals=0 if (100 * confidence).is_integer() else 1, lang=lang)
+    interval_frame = text("ci_range", low="{low}", high="{high}")
+    headers = {key: text(f"col_{key}") for key in ("indicator", "wave", "period", "value", "numerator", "denominator")}
+    interval_header = text("col_ci", level=level)
+
+    def counted(cell: Mapping[str, Any], column: str) -> str:
+        return fmt.suppressed_symbol if cell["suppressed"] else fmt.count(cell[column])
+
     rows = []
-    for (_, row), hidden in zip(frame.iterrows(), suppressed, strict=True):
+    for cell in (dict(plain(record)) for record in headline_frame(disclosed).to_dict("records")):
+        cell["suppressed"] = bool(cell["suppressed"])
+        wave, period = cell["wave"], cell["period"]
         rows.append(
             {
-                "indicator": row["indicator"],
-                "label": label(row["indicator"]) if label else row["indicator"],
-                "wave": plain(row["wave"]),
-                "period": plain(row["period"]),
-                "value": plain(row["value"]),
-                "ci_low": plain(row["ci_low"]),
-                "ci_high": plain(row["ci_high"]),
-                "numerator": plain(row["numerator"]),
-                "denominator": plain(row["denominator"]),
-                "unit": plain(row["unit"]),
-                "suppressed": bool(plain(hidden)),
+                "id": str(cell["indicator"]),
+                headers["indicator"]: label(str(cell["indicator"])),
+                headers["wave"]: fmt.missing_symbol if wave is None else text("wave_label", wave=int(wave)),
+                headers["period"]: fmt.missing_symbol if period is None else text("period_all") if period == "all" else str(period),
+                headers["value"]: fmt.value(cell),
+                interval_header: fmt.ci(cell, interval_frame),
+                headers["numerator"]: counted(cell, "numerator"),
+                headers["denominator"]: counted(cell, "denominator"),
             }
         )
     return rows

@@ -8,11 +8,13 @@ from prefect import flow
 
 from proximite.flows import artifacts, tasks
 from proximite.flows.caching import call_cached
+from proximite.flows.failure import ends_with_reason, source_version
 from proximite.flows.notify import notify_failure
 from proximite.flows.validate import validate
 
 
-@flow(name="build", on_failure=[notify_failure])
+@flow(name="build", on_failure=[notify_failure], version=source_version(__file__))
+@ends_with_reason
 def build(
     project_dir: str = ".",
     harmonised_dir: str | None = None,

@@ -9,6 +9,7 @@ from prefect import flow
 
 from proximite.config import load_settings
 from proximite.flows import artifacts, tasks
+from proximite.flows.failure import ends_with_reason, source_version
 from proximite.flows.notify import notify_failure
 from proximite.flows.runners import fanout_task_runner
 
@@ -22,7 +23,8 @@ def psa_fanout(params: str | None, inputs: dict[str, Any], draws: int, chunk: in
     return [future.result() for future in futures]
 
 
-@flow(name="economics", on_failure=[notify_failure])
+@flow(name="economics", on_failure=[notify_failure], version=source_version(__file__))
+@ends_with_reason
 def economics(
     project_dir: str = ".",
     params: str | None = None,

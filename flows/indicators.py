@@ -16,6 +16,7 @@ from prefect import flow
 from proximite.config import load_settings
 from proximite.flows import artifacts, tasks
 from proximite.flows.caching import call_cached
+from proximite.flows.failure import ends_with_reason, source_version
 from proximite.flows.notify import notify_failure
 from proximite.flows.runners import fanout_task_runner
 from proximite.indicators.fanout import fanout_units
@@ -28,8 +29,9 @@ def indicator_fanout(project_dir: str, build_id: str) -> list[dict[str, Any]]:
     return [future.result() for future in futures]
 
 
-@flow(name="indicators", on_failure=[notify_failure])
-def indicators(project_dir: str = ".", build_id: str | None = None, publish: bool = True) -> dict[str, Any]:
+@flow(name="indicators", on_failure=[notify_failure], version=source_version(__file__))
+@ends_with_reason
+def indicators(project_dir: str = ".", build_id: str | None = None, publish: bool = True, lang: str = "fr") -> dict[str, Any]:
     """Compute the indicators of a warehouse build into layer 04 (reused when already there).
 
     Parameters
@@ -40,6 +42,8 @@ def indicators(project_dir: str = ".", build_id: str | None = None, publish: boo
         one is refused.
     publish : bool
         Publish the headline indicators artifact.
+    lang : {"fr", "en"}
+        Language of that artifact (headers, labels, numbers: ``12,5 %`` or ``12.5%``).
 
     Returns
     -------
@@ -59,5 +63,5 @@ def indicators(project_dir: str = ".", build_id: str | None = None, publish: boo
         units = len(parts)
         directory = call_cached(tasks.combine_indicators, project_dir, build_id, parts, inputs, cached=cached)
     if publish:
-        artifacts.publish(headline=tasks.headline_indicators(project_dir, directory))
+        artifacts.publish(headline=tasks.headline_indicators(project_dir, directory, lang))
     return {"indicators_dir": directory, "build_id": build_id, "units": units, "cached": cached}

@@ -8,10 +8,12 @@ from prefect import flow
 
 from proximite.flows import artifacts, tasks
 from proximite.flows.caching import call_cached
+from proximite.flows.failure import ends_with_reason, source_version
 from proximite.flows.notify import notify_failure
 
 
-@flow(name="models", on_failure=[notify_failure])
+@flow(name="models", on_failure=[notify_failure], version=source_version(__file__))
+@ends_with_reason
 def models(project_dir: str = ".", spec_files: list[str] | None = None, publish: bool = True) -> dict[str, Any]:
     """Fit the model specs on the current build (``reporting/models/<spec>-<build>/``).
 

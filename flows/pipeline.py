@@ -23,11 +23,11 @@ from __future__ import annotations
 from typing import Any
 
 from prefect import flow
-from prefect.states import Failed
 
 from proximite.flows import artifacts, tasks
 from proximite.flows.build import build
 from proximite.flows.economics import economics as economics_flow
+from proximite.flows.failure import failed_run
 from proximite.flows.indicators import indicators
 from proximite.flows.notify import notify_failure
 from proximite.flows.pull_cohort import pull_cohort
@@ -72,7 +72,7 @@ def pipeline(
     token_env, token_secret, full
         As for :func:`pull_cohort`.
     lang : {"fr", "en"}
-        Language of the snapshot's ``index.html``.
+        Language of the snapshot's ``index.html`` and of the headline artifact.
     economics : bool
         Also run the economic evaluation (the ``economics`` flow, with the parameter files of
         ``[economics]`` in the configuration, else the shipped placeholders) before the snapshot,
@@ -100,14 +100,9 @@ def pipeline(
             token_secret=token_secret, full=full, lang=lang, economics=economics, economics_draws=economics_draws,
         )
     except Exception as error:  # noqa: BLE001 - every failure gets its reason, then fails the run
-        reason = artifacts.failure_reason(error)
-        artifacts.publish(
-            markdown=artifacts.run_summary_markdown(flow_name="pipeline", pull=done.get("pull"), ingest=done.get("ingest"), failure=reason),
-            description="Run summary (failed)",
-        )
         # The reason is the state's message; the exception stays the state's data, so the failure
         # hook still finds the quarantine reports and a caller of the flow still gets the error.
-        return Failed(message=reason, data=error)
+        return failed_run(error, flow_name="pipeline", pull=done.get("pull"), ingest=done.get("ingest"))
 
 
 def _run(
@@ -147,7 +142,7 @@ def _run(
             cached=cached,
         ),
         validation=artifacts.validation_rows(validated["validation"]),
-        headline=tasks.headline_indicators(project_dir, computed["indicators_dir"]),
+        headline=tasks.headline_indicators(project_dir, computed["indicators_dir"], lang),
     )
     return {
         "pull": pulled,

@@ -7,10 +7,12 @@ from typing import Any
 from prefect import flow
 
 from proximite.flows import artifacts, tasks
+from proximite.flows.failure import ends_with_reason, source_version
 from proximite.flows.notify import notify_failure
 
 
-@flow(name="pull_cohort", on_failure=[notify_failure])
+@flow(name="pull_cohort", on_failure=[notify_failure], version=source_version(__file__))
+@ends_with_reason
 def pull_cohort(
     url: str,
     project_dir: str = ".",

@@ -9,6 +9,7 @@ from prefect import flow
 
 from proximite.cohort.sources import SOURCES, get_source
 from proximite.flows import artifacts, tasks
+from proximite.flows.failure import ends_with_reason, source_version
 from proximite.flows.notify import notify_failure
 
 #: File sources ingested by default (REDCap export files are ingested only when asked).
@@ -20,7 +21,8 @@ def present_sources(input_dir: str, *, among: tuple[str, ...] = tuple(SOURCES)) 
     return [name for name in SOURCES if name in among and get_source(name).discover(Path(input_dir))]
 
 
-@flow(name="pull_registry", on_failure=[notify_failure])
+@flow(name="pull_registry", on_failure=[notify_failure], version=source_version(__file__))
+@ends_with_reason
 def pull_registry(
     input_dir: str,
     project_dir: str = ".",

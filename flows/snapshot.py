@@ -10,10 +10,12 @@ from prefect import flow
 from proximite.flows import artifacts, tasks
 from proximite.flows.caching import call_cached
 from proximite.flows.indicators import indicators as indicators_flow
+from proximite.flows.failure import ends_with_reason, source_version
 from proximite.flows.notify import notify_failure
 
 
-@flow(name="snapshot", on_failure=[notify_failure])
+@flow(name="snapshot", on_failure=[notify_failure], version=source_version(__file__))
+@ends_with_reason
 def snapshot(
     project_dir: str = ".",
     indicators_dir: str | None = None,

@@ -254,8 +254,8 @@ def snapshot(
 
 
 @task(name="headline-indicators", cache_policy=NO_CACHE)
-def headline_indicators(project_dir: str, indicators_dir: str) -> list[dict[str, Any]]:
-    """The Québec headline of layer 04 after the public disclosure rule (plain types, for an artifact)."""
+def headline_indicators(project_dir: str, indicators_dir: str, lang: str = "fr") -> list[dict[str, Any]]:
+    """The Québec headline of layer 04 after the public disclosure rule, formatted for people in ``lang``."""
     import pandas as pd
 
     from proximite.cohort.codebook import load_codebook
@@ -268,6 +268,7 @@ def headline_indicators(project_dir: str, indicators_dir: str) -> list[dict[str,
     indicators = pd.read_parquet(Path(indicators_dir) / pipeline.INDICATORS_FILE)
     disclosure = DisclosureSettings.from_settings(settings, level="public")
     codebook = load_codebook()
+    confidence = float(settings.raw.get("indicators", {}).get("confidence", 0.95))
     # The same rule as the public snapshot, over the whole hierarchy, before keeping Québec's rows.
     disclosed = apply_disclosure(
         indicators,
@@ -276,9 +277,15 @@ def headline_indicators(project_dir: str, indicators_dir: str) -> list[dict[str,
         rounding_base=disclosure.rounding_base,
         codebook=codebook,
         territory=warehouse_table(settings, "territory"),
-        confidence=float(settings.raw.get("indicators", {}).get("confidence", 0.95)),
+        confidence=confidence,
     )
-    return headline_rows(disclosed, label=lambda indicator: codebook.indicator_label(indicator, lang="fr"))
+    return headline_rows(
+        disclosed,
+        lang=lang,
+        confidence=confidence,
+        label=lambda indicator: codebook.indicator_label(indicator, lang=lang),
+        text=lambda key, **values: codebook.snapshot_text(key, lang=lang, **values),
+    )
 
 
 # ------------------------------------------------------------------------------- models

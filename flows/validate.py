@@ -8,10 +8,12 @@ from prefect import flow
 
 from proximite.flows import artifacts, tasks
 from proximite.flows.caching import call_cached
+from proximite.flows.failure import ends_with_reason, source_version
 from proximite.flows.notify import notify_failure
 
 
-@flow(name="validate", on_failure=[notify_failure])
+@flow(name="validate", on_failure=[notify_failure], version=source_version(__file__))
+@ends_with_reason
 def validate(project_dir: str = ".", publish: bool = True) -> dict[str, Any]:
     """Harmonise the last good staged pull of every source and run the harmonised gate.
 

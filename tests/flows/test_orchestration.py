@@ -79,14 +79,28 @@ def test_a_run_publishes_its_summary_validation_and_headline_artifacts(first_run
     assert all(row["outcome"] in {"passed", "warnings"} and row["rules"] > 0 for row in validation)
 
     headline = _table(artifacts["proximite-headline-indicators"])
-    reached = [row for row in headline if row["indicator"] == "reach.families_reached"]
-    # 60 families, rounded to the public rule's base of 5.
-    assert reached and reached[0]["value"] == 60 and reached[0]["label"]
-    assert all(isinstance(row["value"], (int, float, type(None))) for row in headline)
+    reached = [row for row in headline if row["id"] == "reach.families_reached"]
+    # 60 families, rounded to the public rule's base of 5; formatted for people, in French.
+    assert reached and reached[0]["Valeur"] == "60" and reached[0]["Indicateur"] == "Familles rejointes"
+    shares = [row for row in headline if row["id"] == "isolation.share_isolated"]
+    assert shares and all(row["Valeur"] == "x" or row["Valeur"].endswith("\u00a0%") and "." not in row["Valeur"] for row in shares)
+    assert all(isinstance(value, str) for row in headline for value in row.values())
     # No family-level value anywhere in the artifacts.
     family_ids = set(table(load_settings(first_run["project"]), "family")["family_id"].astype(str))
     text = json.dumps([summary, validation, headline])
     assert not any(family_id in text for family_id in family_ids)
+
+
+def test_the_indicators_flow_publishes_its_headline_in_english_on_request(first_run: dict[str, Any]) -> None:
+    from proximite.flows.indicators import indicators
+
+    state = indicators(project_dir=str(first_run["project"]), lang="en", return_state=True)
+    assert state.is_completed() and state.result()["cached"] == ["indicators"]
+    headline = _table(_artifacts_of(state.state_details.flow_run_id)["proximite-headline-indicators"])
+    [reached] = [row for row in headline if row["id"] == "reach.families_reached"]
+    assert reached["Indicator"] == "Families reached" and reached["Value"] == "60"
+    shares = [row for row in headline if row["id"] == "isolation.share_isolated"]
+    assert shares and all(row["Value"] == "x" or row["Value"].endswith("%") and "," not in row["Value"] for row in shares)
 
 
 def test_an_unchanged_input_is_taken_from_the_cache_and_the_warehouse_is_not_rebuilt(

@@ -73,22 +73,53 @@ def _indicator_rows() -> pd.DataFrame:
     base = {"scope": "quebec", "scope_id": "QC", "stratum": "all", "stratum_value": "all", "breakdown": "all", "breakdown_value": "all",
             "numerator": np.nan, "denominator": np.nan, "ci_low": np.nan, "ci_high": np.nan, "n": np.nan, "unit": "count", "suppressed": False}
     return pd.DataFrame([
-        {**base, "indicator": "reach.families_reached", "wave": pd.NA, "period": "all", "value": 60.0},
+        {**base, "indicator": "reach.families_reached", "wave": pd.NA, "period": "all", "value": 1234.0},
         {**base, "indicator": "reach.families_reached", "wave": pd.NA, "period": "T0", "value": 40.0},
-        {**base, "indicator": "isolation.share_isolated", "wave": 6, "period": pd.NA, "value": np.nan, "suppressed": True, "unit": "share"},
-        {**base, "indicator": "isolation.share_isolated", "wave": 0, "period": pd.NA, "value": 0.6, "unit": "share"},
+        {**base, "indicator": "isolation.share_isolated", "wave": 6, "period": pd.NA, "value": np.nan, "suppressed": True, "unit": "share",
+         "numerator": np.nan, "denominator": 20.0},
+        {**base, "indicator": "isolation.share_isolated", "wave": 0, "period": pd.NA, "value": 0.125, "unit": "share",
+         "numerator": 150.0, "denominator": 1200.0, "ci_low": 0.1064, "ci_high": 0.1468},
+        {**base, "indicator": "isolation.mean_index", "wave": 0, "period": pd.NA, "value": 47.26, "unit": "mean", "ci_low": 45.04, "ci_high": 49.46},
         {**base, "indicator": "concertation.density", "wave": pd.NA, "period": "all", "value": 0.3},
         {**base, "scope": "region", "scope_id": "06", "indicator": "reach.families_reached", "wave": pd.NA, "period": "all", "value": 20.0},
     ])
 
 
-def test_headline_rows_keep_quebecs_headline_indicators_overall_periods_and_mark_suppression() -> None:
+def test_headline_rows_keep_quebecs_headline_indicators_overall_periods_in_order() -> None:
     rows = artifacts.headline_rows(_indicator_rows(), label=lambda indicator: indicator.upper())
-    assert [(row["indicator"], row["wave"], row["period"]) for row in rows] == [
-        ("reach.families_reached", None, "all"), ("isolation.share_isolated", 0, None), ("isolation.share_isolated", 6, None),
+    assert [(row["id"], row["Vague"], row["Période"]) for row in rows] == [
+        ("reach.families_reached", "–", "Ensemble du suivi"),
+        ("isolation.mean_index", "T0", "–"),
+        ("isolation.share_isolated", "T0", "–"),
+        ("isolation.share_isolated", "T6", "–"),
     ]
-    assert rows[0]["value"] == 60.0 and rows[0]["label"] == "REACH.FAMILIES_REACHED"
-    assert rows[2]["value"] is None and rows[2]["suppressed"] is True
+    assert rows[0]["Indicateur"] == "REACH.FAMILIES_REACHED"
+
+
+def test_headline_rows_format_shares_counts_means_and_intervals_in_french_by_default() -> None:
+    rows = {(row["id"], row["Vague"]): row for row in artifacts.headline_rows(_indicator_rows())}
+    nbsp = "\u00a0"
+    interval = f"IC à 95{nbsp}%"
+    reached = rows[("reach.families_reached", "–")]
+    assert reached["Indicateur"] == "Familles rejointes" and reached["Valeur"] == f"1{nbsp}234" and reached[interval] == "–"
+    share = rows[("isolation.share_isolated", "T0")]
+    assert share["Valeur"] == f"12,5{nbsp}%" and share[interval] == f"10,6{nbsp}% à 14,7{nbsp}%"
+    assert share["Numérateur"] == "150" and share["Dénominateur"] == f"1{nbsp}200"
+    mean = rows[("isolation.mean_index", "T0")]
+    assert mean["Valeur"] == "47,3" and mean[interval] == "45,0 à 49,5"
+    # Disclosure control stays: a suppressed cell shows the snapshot's symbol in every number column.
+    hidden = rows[("isolation.share_isolated", "T6")]
+    assert (hidden["Valeur"], hidden[interval], hidden["Numérateur"], hidden["Dénominateur"]) == ("x", "x", "x", "x")
+
+
+def test_headline_rows_in_english_on_request() -> None:
+    rows = {(row["id"], row["Wave"]): row for row in artifacts.headline_rows(_indicator_rows(), lang="en", confidence=0.9)}
+    share = rows[("isolation.share_isolated", "T0")]
+    assert share["Indicator"] == "Share of families isolated (index ≥ threshold)"
+    assert share["Value"] == "12.5%" and share["90% CI"] == "10.6% to 14.7%" and share["Denominator"] == "1,200"
+    assert rows[("reach.families_reached", "–")]["Value"] == "1,234" and rows[("reach.families_reached", "–")]["Period"] == "Whole follow-up"
+    with pytest.raises(ValueError, match="lang"):
+        artifacts.headline_rows(_indicator_rows(), lang="de")
 
 
 def test_pull_progress_sends_a_rising_percentage_per_step_at_most_once_a_second() -> None:
@@ -209,3 +240,33 @@ def test_the_smtp_block_logs_in_over_starttls_and_sends_the_notice(monkeypatch: 
     ]
     with pytest.raises(ValueError, match="starttls, ssl or none"):
         SmtpEmail(smtp_host="h", from_address="f@x", to_addresses=["t@x"], security="tls").notify("b")
+
+
+@pytest.mark.parametrize("name", ["pull_cohort", "pull_registry", "validate", "build", "indicators", "snapshot", "models", "economics"])
+def test_a_flow_that_ends_with_its_reason_keeps_its_parameters_description_entrypoint_and_version(name: str) -> None:
+    import importlib
+    import inspect
+
+    from prefect.utilities.hashing import file_hash
+
+    module = importlib.import_module(f"proximite.flows.{name}")
+    flow = getattr(module, name)
+    assert flow.name == name and flow.fn.__name__ == name and flow.fn.__module__ == module.__name__
+    # Prefect reads the parameters and the description from the decorated function.
+    assert list(flow.parameters.properties) == list(inspect.signature(flow.fn.__wrapped__).parameters)
+    assert flow.description == inspect.getdoc(flow.fn.__wrapped__)
+    # The version is the hash of the flow's own file, as for an undecorated flow.
+    assert flow.version == file_hash(module.__file__)
+    assert flow.to_deployment(name="check").entrypoint.endswith(f"{name}.py:{name}")
+
+
+def test_outside_a_flow_run_the_error_goes_up_unchanged() -> None:
+    from proximite.flows.failure import ends_with_reason, is_subflow
+
+    @ends_with_reason
+    def step() -> None:
+        raise ValueError("not in a flow run")
+
+    assert is_subflow() is False
+    with pytest.raises(ValueError, match="not in a flow run"):
+        step()
