@@ -6,6 +6,7 @@ Both commands run as subprocesses, as a coordinator runs them in two terminals.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -43,21 +44,29 @@ def _proximite() -> list[str]:
 
 
 class _Process:
-    """A subprocess whose output goes to a file, stopped with SIGINT (then killed) at the end."""
+    """A subprocess whose output goes to a file, stopped by Ctrl-C (then killed) at the end.
+
+    It runs in its own process group, and Ctrl-C is sent as a terminal sends it: SIGINT to the
+    whole group.
+    """
 
     def __init__(self, name: str, command: list[str], *, env: dict[str, str], log_dir: Path) -> None:
         self.name = name
         self.log = log_dir / f"{name}.log"
         self._handle = self.log.open("wb")
-        self.process = subprocess.Popen(command, env=env, stdout=self._handle, stderr=subprocess.STDOUT)
+        self.process = subprocess.Popen(
+            command, env=env, stdout=self._handle, stderr=subprocess.STDOUT, start_new_session=True
+        )
 
     def output(self, tail: int = 4000) -> str:
-        self._handle.flush()
+        if not self._handle.closed:
+            self._handle.flush()
         return f"--- {self.name} (exit {self.process.poll()}) ---\n{self.log.read_text(errors='replace')[-tail:]}"
 
     def stop(self) -> None:
         if self.process.poll() is None:
-            self.process.send_signal(signal.SIGINT)
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(self.process.pid, signal.SIGINT)
             try:
                 self.process.wait(timeout=30)
             except subprocess.TimeoutExpired:
@@ -113,6 +122,8 @@ def test_server_schedule_trigger_a_run_and_read_its_artifacts(
         DeploymentFilter,
         DeploymentFilterId,
         FlowRunFilter,
+        LogFilter,
+        LogFilterFlowRunId,
         FlowRunFilterState,
         FlowRunFilterStateType,
     )
@@ -142,6 +153,8 @@ def test_server_schedule_trigger_a_run_and_read_its_artifacts(
         # The server's SQLite database is in the project, not in PREFECT_HOME.
         assert (scheduled_project / ".prefect" / "prefect.db").is_file()
         assert f"PREFECT_API_URL=http://127.0.0.1:{port}/api" in server.output()
+        # The UI's pages ask this server's API, not port 4200.
+        assert httpx.get(f"http://127.0.0.1:{port}/ui-settings", timeout=10).json()["api_url"] == api
 
         scheduler = _Process(
             "proximite schedule",
@@ -189,6 +202,11 @@ def test_server_schedule_trigger_a_run_and_read_its_artifacts(
                 artifact_filter=ArtifactFilter(flow_run_id=ArtifactFilterFlowRunId(any_=[flow_run.id])), limit=50
             )
         by_key = {artifact.key: artifact for artifact in artifacts if artifact.key}
+        # The run's log lines reach the UI at INFO, while the terminal shows warnings only.
+        with temporary_settings(updates={PREFECT_API_URL: api}), get_client(sync_client=True) as client:
+            logs = client.read_logs(log_filter=LogFilter(flow_run_id=LogFilterFlowRunId(any_=[flow_run.id])), limit=200)
+        assert any(record.level == 20 and "Beginning flow run" in record.message for record in logs), [r.message for r in logs]
+        assert " | INFO " not in scheduler.output(tail=10**7), scheduler.output()
         assert {"proximite-run-summary", "proximite-validation-summary", "proximite-headline-indicators"} <= set(by_key)
 
         status = project_status(load_settings(scheduled_project))
@@ -244,5 +262,27 @@ def test_server_schedule_trigger_a_run_and_read_its_artifacts(
     finally:
         for process in reversed(processes):
             process.stop()
-    # Ctrl-C stops both cleanly.
+    # Ctrl-C stops both cleanly: status 0, one line, no traceback.
     assert [process.process.returncode for process in processes] == [0, 0], "\n".join(p.output() for p in processes)
+    assert not any("Traceback" in process.output(tail=10**7) for process in processes), "\n".join(p.output() for p in processes)
+    assert "Stopped: the schedules are paused" in scheduler.output()
+
+
+def test_ctrl_c_while_the_server_starts_stops_it_without_a_traceback(scheduled_project: Path, base_env: dict[str, str], tmp_path: Path) -> None:
+    port = _free_loopback_port()
+    server = _Process(
+        "proximite server",
+        [*_proximite(), "server", "--project-dir", str(scheduled_project), "--port", str(port)],
+        env=base_env,
+        log_dir=tmp_path,
+    )
+    try:
+        # Ctrl-C as soon as the command runs: Prefect's server is still importing and starting.
+        _wait_for("the server command to start", lambda: True if "Stop with Ctrl-C." in server.output() else None,
+                  timeout=60, processes=[server], every=0.1)
+    finally:
+        server.stop()
+    assert server.process.returncode == 0, server.output()
+    assert "Traceback" not in server.output(tail=10**7), server.output()
+    with pytest.raises(httpx.HTTPError):
+        httpx.get(f"http://127.0.0.1:{port}/api/health", timeout=2)

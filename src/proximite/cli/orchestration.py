@@ -81,8 +81,8 @@ def server(
     console.print("Stop with Ctrl-C.")
     with stopped_by_ctrl_c("Server stopped."):
         code = serving.run_server(host=host, port=port, env=env)
-    # uvicorn's clean stop after Ctrl-C is not an error.
-    raise typer.Exit(code=0 if code in (0, -2, 130) else code)
+    # A stop asked by Ctrl-C (uvicorn's clean stop, or SIGTERM while still starting) is not an error.
+    raise typer.Exit(code=0 if code in (0, -2, -15, 130, 143) else code)
 
 
 @contextlib.contextmanager
