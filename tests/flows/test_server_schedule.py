@@ -203,3 +203,23 @@ def test_ctrl_c_while_the_server_starts_stops_it_without_a_traceback(scheduled_p
     assert "Traceback" not in server.output(tail=10**7), server.output()
     with pytest.raises(httpx.HTTPError):
         httpx.get(f"http://127.0.0.1:{port}/api/health", timeout=2)
+
+
+def test_the_ui_api_address_follows_the_port_and_keeps_a_proxys_address() -> None:
+    local = deployments.server_addresses("127.0.0.1", 4391, environ={"PREFECT_API_URL": "http://127.0.0.1:4200/api"})
+    assert local == {
+        "PREFECT_SERVER_API_HOST": "127.0.0.1",
+        "PREFECT_SERVER_API_PORT": "4391",
+        "PREFECT_API_URL": "http://127.0.0.1:4391/api",
+        "PREFECT_UI_URL": "http://127.0.0.1:4391",
+        "PREFECT_SERVER_UI_API_URL": "http://127.0.0.1:4391/api",
+    }
+    assert deployments.server_addresses("::1", 4391)["PREFECT_SERVER_UI_API_URL"] == "http://[::1]:4391/api"
+    # Every interface: the pages use the machine's name, which a browser elsewhere resolves.
+    wildcard = deployments.server_addresses("0.0.0.0", 4391)
+    assert "0.0.0.0" not in wildcard["PREFECT_SERVER_UI_API_URL"] and wildcard["PREFECT_SERVER_API_HOST"] == "0.0.0.0"
+    proxied = deployments.server_addresses(
+        "127.0.0.1", 4391, environ={"PREFECT_UI_API_URL": "https://prefect.example.org/api", "PREFECT_UI_URL": "https://prefect.example.org"}
+    )
+    assert (proxied["PREFECT_SERVER_UI_API_URL"], proxied["PREFECT_UI_URL"]) == ("https://prefect.example.org/api", "https://prefect.example.org")
+    assert proxied["PREFECT_API_URL"] == "http://127.0.0.1:4391/api"
