@@ -17,7 +17,7 @@ export GX_ANALYTICS_ENABLED := false
 export DO_NOT_TRACK := 1
 export PREFECT_LOGGING_LEVEL ?= WARNING
 
-.PHONY: demo test bench venv clean snapshot chromium lock wheel-check
+.PHONY: demo test bench venv clean snapshot chromium postgresql lock wheel-check
 
 venv: $(STAMP)
 
@@ -30,7 +30,7 @@ $(STAMP): pyproject.toml setup.py $(CONSTRAINTS)
 demo: $(STAMP)
 	$(BIN)/proximite demo --project-dir $(DEMO_DIR) --families $(DEMO_FAMILIES)
 
-test: $(STAMP) chromium
+test: $(STAMP) chromium postgresql
 	$(BIN)/python -m pytest
 
 # The snapshot of the demo project (after `make demo`): SNAPSHOT_ARGS="--lang en --scope region:06".
@@ -45,6 +45,17 @@ chromium:
 	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium) \
 	    || echo "chromium could not be installed: the browser test will be skipped"; \
 	else echo "chromium is not installed (installing it needs root and apt): the browser test will be skipped"; fi
+
+# The shared-installation test runs the scheduling journey on PostgreSQL: it creates its own
+# throwaway cluster (initdb in a temporary directory, a free loopback port), so only the server
+# programs are needed, never a running system cluster. Installed where apt is available and we
+# are root; otherwise say that the test will be skipped, and never fail here.
+postgresql:
+	@if command -v initdb >/dev/null 2>&1 || ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends postgresql) \
+	    || echo "postgresql could not be installed: the PostgreSQL test will be skipped"; \
+	else echo "postgresql is not installed (installing it needs root and apt): the PostgreSQL test will be skipped"; fi
 
 bench: $(STAMP)
 	$(BIN)/python tests/bench/run_bench.py $(BENCH_ARGS)

@@ -42,6 +42,7 @@ __all__ = [
     "next_run_time",
     "resolved_timezone",
     "scheduled_parameters",
+    "server_addresses",
     "server_environment",
     "url_host",
     "validate_cron",
@@ -293,7 +294,9 @@ def describe_database_url(url: str) -> str:
     return re.sub(r"(://[^:/@]*:)[^@]*@", r"\1***@", url)
 
 
-def server_environment(settings: Settings, environ: dict[str, str]) -> tuple[dict[str, str], str]:
+def server_environment(
+    settings: Settings, environ: dict[str, str], *, host: str | None = None, port: int | None = None
+) -> tuple[dict[str, str], str]:
     """The environment of ``prefect server start`` for this project, and which database it uses.
 
     Parameters
@@ -301,14 +304,21 @@ def server_environment(settings: Settings, environ: dict[str, str]) -> tuple[dic
     settings : Settings
     environ : dict
         The current environment (not modified).
+    host, port : optional, keyword-only
+        Where the server listens. When given, the server's own API address and the UI's
+        (``PREFECT_SERVER_API_HOST``/``PORT``, ``PREFECT_API_URL``, ``PREFECT_UI_URL``,
+        ``PREFECT_SERVER_UI_API_URL``) follow them: ``prefect server start --port`` alone leaves
+        the UI asking the API on port 4200 (or on a ``PREFECT_API_URL`` exported for another
+        server). A ``PREFECT_UI_API_URL``/``PREFECT_SERVER_UI_API_URL`` set in ``environ`` is
+        kept (a proxy in front of the server).
 
     Returns
     -------
     (dict, str)
         A copy of ``environ`` with ``PREFECT_HOME`` (``<project>/.prefect`` unless set),
         ``PREFECT_API_DATABASE_CONNECTION_URL`` (SQLite in ``PREFECT_HOME`` unless set, e.g. to
-        PostgreSQL for a shared installation) and analytics off; and the database URL with
-        its password masked.
+        PostgreSQL for a shared installation), the addresses above and analytics off; and the
+        database URL with its password masked.
     """
     env = dict(environ)
     prefect_dir = Path(settings.project_dir).resolve() / PREFECT_DIR_NAME
@@ -318,7 +328,48 @@ def server_environment(settings: Settings, environ: dict[str, str]) -> tuple[dic
     # The machines are offline: no telemetry, whatever the environment says.
     env["PREFECT_SERVER_ANALYTICS_ENABLED"] = "false"
     env["DO_NOT_TRACK"] = "1"
+    if host is not None and port is not None:
+        env.update(server_addresses(host, port, environ=env))
     return env, describe_database_url(env["PREFECT_API_DATABASE_CONNECTION_URL"])
+
+
+#: Addresses a server listens on for every interface: a browser cannot use them as they are.
+WILDCARD_HOSTS = frozenset({"0.0.0.0", "::", "[::]", ""})
+
+
+def server_addresses(host: str, port: int, *, environ: dict[str, str] | None = None) -> dict[str, str]:
+    """The Prefect settings that tell a server on ``host:port`` (and its UI) where its API is.
+
+    Parameters
+    ----------
+    host : str
+        The address the server listens on; for a wildcard (``0.0.0.0``, ``::``) the links use
+        this machine's name, which a browser elsewhere can resolve.
+    port : int
+    environ : dict, optional, keyword-only
+        An explicit ``PREFECT_SERVER_UI_API_URL`` or ``PREFECT_UI_API_URL`` in it wins (the
+        address a proxy in front of the server publishes).
+
+    Returns
+    -------
+    dict
+        ``PREFECT_SERVER_API_HOST``, ``PREFECT_SERVER_API_PORT``, ``PREFECT_API_URL`` (the
+        server's own clients), ``PREFECT_UI_URL`` (links in notifications) and
+        ``PREFECT_SERVER_UI_API_URL`` (what the UI's pages call).
+    """
+    import socket
+
+    env = environ or {}
+    visible = socket.getfqdn() if host.strip() in WILDCARD_HOSTS else host
+    base = f"http://{url_host(visible)}:{port}"
+    ui_api = env.get("PREFECT_SERVER_UI_API_URL") or env.get("PREFECT_UI_API_URL") or f"{base}/api"
+    return {
+        "PREFECT_SERVER_API_HOST": host,
+        "PREFECT_SERVER_API_PORT": str(port),
+        "PREFECT_API_URL": f"{base}/api",
+        "PREFECT_UI_URL": env.get("PREFECT_UI_URL") or base,
+        "PREFECT_SERVER_UI_API_URL": ui_api,
+    }
 
 
 def api_url(settings: Settings, *, option: str | None = None, environ: dict[str, str] | None = None) -> str:

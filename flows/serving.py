@@ -17,6 +17,8 @@ from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:  # pragma: no cover - typing only
+    import subprocess
+
     from prefect.deployments.runner import RunnerDeployment
 
 __all__ = [
@@ -48,7 +50,7 @@ def _die_with_parent() -> None:  # pragma: no cover - runs in the child before e
 
 
 def run_in_foreground(command: list[str], *, env: dict[str, str], stop_seconds: float = 30.0) -> int:
-    """Run ``command`` until it ends; Ctrl-C or SIGTERM is passed on to it, then it gets ``stop_seconds`` to stop.
+    """Run ``command`` until it ends; Ctrl-C or SIGTERM asks it to stop, then it gets ``stop_seconds`` to stop.
 
     Parameters
     ----------
@@ -62,33 +64,60 @@ def run_in_foreground(command: list[str], *, env: dict[str, str], stop_seconds: 
     Returns
     -------
     int
-        The child's exit status (negative: the signal that ended it).
+        The child's exit status (negative: the signal that ended it; ``-SIGTERM`` when it was
+        stopped before it could handle the request itself).
+
+    Notes
+    -----
+    The child gets SIGTERM, not SIGINT: a Python program still importing dies of SIGTERM
+    silently, where SIGINT would print a ``KeyboardInterrupt`` traceback; a running server
+    (uvicorn) stops as cleanly on either. The handler is in place before the child is forked,
+    so a Ctrl-C at any moment reaches the child exactly once and never interrupts this process.
     """
     import signal
     import subprocess
 
-    # The child has its own session so that a terminal's Ctrl-C reaches it once, through us.
-    process = subprocess.Popen(
-        command, env=env, start_new_session=True, preexec_fn=_die_with_parent if sys.platform.startswith("linux") else None
-    )
+    children: list[subprocess.Popen[bytes]] = []
+    stop_requested: list[int] = []
 
     def forward(signum: int, _frame: object) -> None:
-        if process.poll() is None:
-            process.send_signal(signal.SIGINT)
+        # Also runs in the forked child before exec (nothing there yet): it must never raise.
+        stop_requested.append(signum)
+        if children and children[0].poll() is None:
+            children[0].send_signal(signal.SIGTERM)
 
     previous = {signum: signal.signal(signum, forward) for signum in (signal.SIGINT, signal.SIGTERM)}
     try:
-        return process.wait()
+        # The child has its own session so that a terminal's Ctrl-C reaches it once, through us.
+        children.append(
+            subprocess.Popen(
+                command,
+                env=env,
+                start_new_session=True,
+                preexec_fn=_die_with_parent if sys.platform.startswith("linux") else None,
+            )
+        )
+        if stop_requested:
+            children[0].send_signal(signal.SIGTERM)
+        return children[0].wait()
     finally:
         for signum, handler in previous.items():
             signal.signal(signum, handler)
-        if process.poll() is None:
-            process.terminate()
-            try:
-                process.wait(timeout=stop_seconds)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+        if children:
+            _stop(children[0], stop_seconds=stop_seconds)
+
+
+def _stop(process: subprocess.Popen[bytes], *, stop_seconds: float) -> None:
+    """Terminate ``process`` if it still runs, and kill it after ``stop_seconds``."""
+    import subprocess
+
+    if process.poll() is None:
+        process.terminate()
+        try:
+            process.wait(timeout=stop_seconds)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
 
 
 def run_server(*, host: str, port: int, env: dict[str, str]) -> int:

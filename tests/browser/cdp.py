@@ -23,7 +23,7 @@ from typing import Any
 
 from websockets.sync.client import ClientConnection, connect
 
-__all__ = ["Browser", "CDPError", "Page", "chromium_path", "launch"]
+__all__ = ["OFFLINE_FLAGS", "Browser", "CDPError", "Page", "chromium_path", "launch"]
 
 FLAGS = (
     "--headless",
@@ -40,6 +40,15 @@ FLAGS = (
     "--mute-audio",
     "--remote-debugging-port=0",
     "--remote-allow-origins=*",
+)
+
+#: Outside requests blocked (``launch(block_outside=True)``): every request that is not to a
+#: loopback address goes to a proxy that does not exist (Chromium never proxies loopback), and
+#: no other name resolves. A page that needs the network fails visibly instead of quietly
+#: depending on it.
+OFFLINE_FLAGS = (
+    "--proxy-server=http://127.0.0.1:9",
+    "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE localhost, EXCLUDE 127.0.0.1",
 )
 
 
@@ -159,6 +168,25 @@ class Page:
             if event["method"] == "Network.requestWillBeSent"
         ]
 
+    def responses(self) -> dict[str, int]:
+        """Every URL that got an answer, with its HTTP status (the last one when requested twice)."""
+        return {
+            event["params"]["response"]["url"]: int(event["params"]["response"]["status"])
+            for event in self.events
+            if event["method"] == "Network.responseReceived"
+        }
+
+    def wait_for_text(self, text: str, *, timeout: float = 60.0) -> str:
+        """Wait until the page's visible text contains ``text`` (a single-page app renders after load)."""
+        deadline = time.monotonic() + timeout
+        while True:
+            body = str(self.evaluate("document.body ? document.body.innerText : ''") or "")
+            if text in body:
+                return body
+            if time.monotonic() > deadline:
+                raise CDPError(f"{text!r} not on the page within {timeout} s; the page shows:\n{body[:2000]}")
+            self.drain(0.5)
+
 
 class Browser:
     """A running headless Chromium and its DevTools endpoint."""
@@ -181,8 +209,14 @@ class Browser:
 
 
 @contextmanager
-def launch(user_data_dir: Path, *, executable: str | None = None, timeout: float = 30.0) -> Iterator[Browser]:
-    """Start Chromium headless with a throwaway profile; stop it (this process only) on exit."""
+def launch(
+    user_data_dir: Path, *, executable: str | None = None, timeout: float = 30.0, block_outside: bool = True
+) -> Iterator[Browser]:
+    """Start Chromium headless with a throwaway profile; stop it (this process only) on exit.
+
+    With ``block_outside`` (the default) only loopback addresses, ``file:`` and ``data:`` URLs
+    can be reached (:data:`OFFLINE_FLAGS`).
+    """
     executable = executable or chromium_path()
     if executable is None:
         raise CDPError("chromium is not installed")
@@ -190,7 +224,7 @@ def launch(user_data_dir: Path, *, executable: str | None = None, timeout: float
     log_path = user_data_dir.with_name(user_data_dir.name + ".chromium.log")
     with log_path.open("wb") as log:
         process = subprocess.Popen(
-            [executable, *FLAGS, f"--user-data-dir={user_data_dir}", "about:blank"],
+            [executable, *FLAGS, *(OFFLINE_FLAGS if block_outside else ()), f"--user-data-dir={user_data_dir}", "about:blank"],
             stdout=subprocess.DEVNULL,
             stderr=log,
         )

@@ -8,15 +8,10 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
-import signal
-import socket
 import subprocess
 import sys
-import time
-from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import httpx
 import pytest
@@ -24,83 +19,14 @@ import pytest
 from proximite.cohort.status import project_status
 from proximite.config import load_settings
 from proximite.flows import deployments
+from server_processes import ServerProcess, base_env, free_loopback_port, proximite_command, scheduled_project, wait_for
+
+# Fixtures shared with the PostgreSQL journey (pytest finds them in this module's namespace).
+__all__ = ["base_env", "scheduled_project"]
 
 TEST_KEY = "test-key-not-secret-0123456789abcdef"
 REPOSITORY = Path(__file__).resolve().parents[2]
 CRON = "0 6 * * MON"
-T = TypeVar("T")
-
-
-def _free_loopback_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
-def _proximite() -> list[str]:
-    script = Path(sys.executable).with_name("proximite")
-    return [str(script)] if script.is_file() else [sys.executable, "-m", "proximite.cli"]
-
-
-class _Process:
-    """A subprocess whose output goes to a file, stopped with SIGINT (then killed) at the end."""
-
-    def __init__(self, name: str, command: list[str], *, env: dict[str, str], log_dir: Path) -> None:
-        self.name = name
-        self.log = log_dir / f"{name}.log"
-        self._handle = self.log.open("wb")
-        self.process = subprocess.Popen(command, env=env, stdout=self._handle, stderr=subprocess.STDOUT)
-
-    def output(self, tail: int = 4000) -> str:
-        self._handle.flush()
-        return f"--- {self.name} (exit {self.process.poll()}) ---\n{self.log.read_text(errors='replace')[-tail:]}"
-
-    def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGINT)
-            try:
-                self.process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
-        self._handle.close()
-
-
-def _wait_for(what: str, probe: Callable[[], T | None], *, timeout: float, processes: list[_Process], every: float = 0.5) -> T:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        result = probe()
-        if result is not None:
-            return result
-        for process in processes:
-            if process.process.poll() is not None:
-                pytest.fail(f"{process.name} exited while waiting for {what}\n{process.output()}")
-        time.sleep(every)
-    pytest.fail(f"timed out after {timeout:.0f} s waiting for {what}\n" + "\n".join(p.output() for p in processes))
-
-
-@pytest.fixture
-def scheduled_project(tmp_path: Path) -> Path:
-    """A project whose [orchestration] input_dir is a small synthetic input (40 families, 3 territories)."""
-    from proximite.cohort.sandbox.synth import generate_cohort
-
-    input_dir = tmp_path / "input"
-    generate_cohort(input_dir, families=40, territories=3, seed=11)
-    project = tmp_path / "project"
-    project.mkdir()
-    (project / "proximite.toml").write_text(
-        f'[orchestration]\ninput_dir = "{input_dir.as_posix()}"\n\n[validation]\ndata_docs = false\n', encoding="utf-8"
-    )
-    return project
-
-
-@pytest.fixture
-def base_env(tmp_path: Path) -> Iterator[dict[str, str]]:
-    env = {key: value for key, value in os.environ.items() if not key.startswith("PREFECT_API")}
-    env["PREFECT_HOME"] = str(tmp_path / "prefect-home")  # throwaway: never the user's ~/.prefect
-    env["PREFECT_SERVER_ANALYTICS_ENABLED"] = "false"
-    yield env
-    shutil.rmtree(tmp_path / "prefect-home", ignore_errors=True)
 
 
 def test_server_schedule_trigger_a_run_and_read_its_artifacts(
@@ -113,6 +39,8 @@ def test_server_schedule_trigger_a_run_and_read_its_artifacts(
         DeploymentFilter,
         DeploymentFilterId,
         FlowRunFilter,
+        LogFilter,
+        LogFilterFlowRunId,
         FlowRunFilterState,
         FlowRunFilterStateType,
     )
@@ -120,13 +48,13 @@ def test_server_schedule_trigger_a_run_and_read_its_artifacts(
     from prefect.client.schemas.sorting import FlowRunSort
     from prefect.settings import PREFECT_API_URL, temporary_settings
 
-    port = _free_loopback_port()
+    port = free_loopback_port()
     api = f"http://127.0.0.1:{port}/api"
-    processes: list[_Process] = []
+    processes: list[ServerProcess] = []
     try:
-        server = _Process(
+        server = ServerProcess(
             "proximite server",
-            [*_proximite(), "server", "--project-dir", str(scheduled_project), "--port", str(port)],
+            [*proximite_command(), "server", "--project-dir", str(scheduled_project), "--port", str(port)],
             env=base_env,
             log_dir=tmp_path,
         )
@@ -138,14 +66,16 @@ def test_server_schedule_trigger_a_run_and_read_its_artifacts(
             except httpx.HTTPError:
                 return None
 
-        _wait_for("the server's /api/health", healthy, timeout=90, processes=processes)
+        wait_for("the server's /api/health", healthy, timeout=90, processes=processes)
         # The server's SQLite database is in the project, not in PREFECT_HOME.
         assert (scheduled_project / ".prefect" / "prefect.db").is_file()
         assert f"PREFECT_API_URL=http://127.0.0.1:{port}/api" in server.output()
+        # The UI's pages ask this server's API, not port 4200.
+        assert httpx.get(f"http://127.0.0.1:{port}/ui-settings", timeout=10).json()["api_url"] == api
 
-        scheduler = _Process(
+        scheduler = ServerProcess(
             "proximite schedule",
-            [*_proximite(), "schedule", "--cron", CRON, "--project-dir", str(scheduled_project)],
+            [*proximite_command(), "schedule", "--cron", CRON, "--project-dir", str(scheduled_project)],
             env={
                 **base_env,
                 "PREFECT_API_URL": api,
@@ -165,7 +95,7 @@ def test_server_schedule_trigger_a_run_and_read_its_artifacts(
                 except Exception:  # noqa: BLE001 - not there yet
                     return None
 
-            served = _wait_for("the pipeline deployment", deployment, timeout=90, processes=processes)
+            served = wait_for("the pipeline deployment", deployment, timeout=90, processes=processes)
             [schedule] = served.schedules
             assert (schedule.schedule.cron, schedule.schedule.timezone, schedule.active) == (CRON, "America/Toronto", True)
             assert "proximite" in served.tags
@@ -177,7 +107,7 @@ def test_server_schedule_trigger_a_run_and_read_its_artifacts(
                 state = client.read_flow_run(flow_run.id).state
                 return state if state is not None and state.is_final() else None
 
-            state = _wait_for("the triggered run to finish", finished, timeout=180, processes=processes, every=1)
+            state = wait_for("the triggered run to finish", finished, timeout=180, processes=processes, every=1)
             assert state.is_completed(), f"run ended {state.type.value}: {state.message}\n" + "\n".join(
                 process.output() for process in processes
             )
@@ -189,6 +119,11 @@ def test_server_schedule_trigger_a_run_and_read_its_artifacts(
                 artifact_filter=ArtifactFilter(flow_run_id=ArtifactFilterFlowRunId(any_=[flow_run.id])), limit=50
             )
         by_key = {artifact.key: artifact for artifact in artifacts if artifact.key}
+        # The run's log lines reach the UI at INFO, while the terminal shows warnings only.
+        with temporary_settings(updates={PREFECT_API_URL: api}), get_client(sync_client=True) as client:
+            logs = client.read_logs(log_filter=LogFilter(flow_run_id=LogFilterFlowRunId(any_=[flow_run.id])), limit=200)
+        assert any(record.level == 20 and "Beginning flow run" in record.message for record in logs), [r.message for r in logs]
+        assert " | INFO " not in scheduler.output(tail=10**7), scheduler.output()
         assert {"proximite-run-summary", "proximite-validation-summary", "proximite-headline-indicators"} <= set(by_key)
 
         status = project_status(load_settings(scheduled_project))
@@ -218,7 +153,7 @@ def test_server_schedule_trigger_a_run_and_read_its_artifacts(
                 )
                 return runs or None
 
-            upcoming = _wait_for(
+            upcoming = wait_for(
                 "the server's scheduler to create the scheduled runs (none: Prefect 3.8's scheduler fails under "
                 "SQLAlchemy 2.1, see the server's log; it needs sqlalchemy<2.1)",
                 scheduled,
@@ -244,5 +179,47 @@ def test_server_schedule_trigger_a_run_and_read_its_artifacts(
     finally:
         for process in reversed(processes):
             process.stop()
-    # Ctrl-C stops both cleanly.
+    # Ctrl-C stops both cleanly: status 0, one line, no traceback.
     assert [process.process.returncode for process in processes] == [0, 0], "\n".join(p.output() for p in processes)
+    assert not any("Traceback" in process.output(tail=10**7) for process in processes), "\n".join(p.output() for p in processes)
+    assert "Stopped: the schedules are paused" in scheduler.output()
+
+
+def test_ctrl_c_while_the_server_starts_stops_it_without_a_traceback(scheduled_project: Path, base_env: dict[str, str], tmp_path: Path) -> None:
+    port = free_loopback_port()
+    server = ServerProcess(
+        "proximite server",
+        [*proximite_command(), "server", "--project-dir", str(scheduled_project), "--port", str(port)],
+        env=base_env,
+        log_dir=tmp_path,
+    )
+    try:
+        # Ctrl-C as soon as the command runs: Prefect's server is still importing and starting.
+        wait_for("the server command to start", lambda: True if "Stop with Ctrl-C." in server.output() else None,
+                  timeout=60, processes=[server], every=0.1)
+    finally:
+        server.stop()
+    assert server.process.returncode == 0, server.output()
+    assert "Traceback" not in server.output(tail=10**7), server.output()
+    with pytest.raises(httpx.HTTPError):
+        httpx.get(f"http://127.0.0.1:{port}/api/health", timeout=2)
+
+
+def test_the_ui_api_address_follows_the_port_and_keeps_a_proxys_address() -> None:
+    local = deployments.server_addresses("127.0.0.1", 4391, environ={"PREFECT_API_URL": "http://127.0.0.1:4200/api"})
+    assert local == {
+        "PREFECT_SERVER_API_HOST": "127.0.0.1",
+        "PREFECT_SERVER_API_PORT": "4391",
+        "PREFECT_API_URL": "http://127.0.0.1:4391/api",
+        "PREFECT_UI_URL": "http://127.0.0.1:4391",
+        "PREFECT_SERVER_UI_API_URL": "http://127.0.0.1:4391/api",
+    }
+    assert deployments.server_addresses("::1", 4391)["PREFECT_SERVER_UI_API_URL"] == "http://[::1]:4391/api"
+    # Every interface: the pages use the machine's name, which a browser elsewhere resolves.
+    wildcard = deployments.server_addresses("0.0.0.0", 4391)
+    assert "0.0.0.0" not in wildcard["PREFECT_SERVER_UI_API_URL"] and wildcard["PREFECT_SERVER_API_HOST"] == "0.0.0.0"
+    proxied = deployments.server_addresses(
+        "127.0.0.1", 4391, environ={"PREFECT_UI_API_URL": "https://prefect.example.org/api", "PREFECT_UI_URL": "https://prefect.example.org"}
+    )
+    assert (proxied["PREFECT_SERVER_UI_API_URL"], proxied["PREFECT_UI_URL"]) == ("https://prefect.example.org/api", "https://prefect.example.org")
+    assert proxied["PREFECT_API_URL"] == "http://127.0.0.1:4391/api"

@@ -18,6 +18,14 @@ os.environ.setdefault("DO_NOT_TRACK", "1")
 # Prefect's ephemeral server gets 20 s to start by default, which a busy two-core machine can miss
 # ("Timed out while attempting to connect to ephemeral Prefect API server").
 os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "120")
+# The terminal shows warnings and errors only, as under `make demo` (PREFECT_LOGGING_LEVEL=INFO
+# shows everything). A flow run's own log lines still reach the Prefect UI at INFO: its loggers
+# are at INFO and only the terminal's handler filters. (The platform's loggers, `proximite.*`,
+# propagate to the root logger, which Prefect keeps at WARNING.)
+os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
+os.environ.setdefault("PREFECT_LOGGING_HANDLERS_CONSOLE_LEVEL", "WARNING")
+os.environ.setdefault("PREFECT_LOGGING_LOGGERS_PREFECT_FLOW_RUNS_LEVEL", "INFO")
+os.environ.setdefault("PREFECT_LOGGING_LOGGERS_PREFECT_TASK_RUNS_LEVEL", "INFO")
 
 from proximite.cli import codebook, data, demo, economics, models, monitoring, orchestration, pull, redcap  # noqa: E402
 

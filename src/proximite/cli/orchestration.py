@@ -18,7 +18,10 @@ from proximite.cli.common import ProjectDir, console, error_console, user_errors
 if TYPE_CHECKING:  # pragma: no cover
     from proximite.config import Settings
 
-__all__ = ["notify_app", "schedule", "server"]
+__all__ = ["notify_app", "schedule", "server", "stopped_by_ctrl_c"]
+
+#: What `proximite schedule` says when Ctrl-C stops it (Prefect pauses the served deployments).
+SCHEDULE_STOPPED = "Stopped: the schedules are paused until `proximite schedule` runs again."
 
 
 def server(
@@ -60,25 +63,40 @@ def server(
                 f"{host}:{port} can read every run and start flows. Keep 127.0.0.1 and reach it through an SSH tunnel "
                 "(ssh -L 4200:127.0.0.1:4200 ...), or pass --allow-remote behind a firewall or an authenticating proxy."
             )
-        env, database = deployments.server_environment(settings, dict(os.environ))
+        env, database = deployments.server_environment(settings, dict(os.environ), host=host, port=port)
         Path(env["PREFECT_HOME"]).mkdir(parents=True, exist_ok=True)
         (settings.project_dir / deployments.PREFECT_DIR_NAME).mkdir(parents=True, exist_ok=True)
-    base = f"http://{deployments.url_host(host)}:{port}"
+    base = env["PREFECT_UI_URL"]
     if os.environ.get("PREFECT_API_DATABASE_CONNECTION_URL"):
         console.print(f"Database: {database} (from PREFECT_API_DATABASE_CONNECTION_URL)", highlight=False, soft_wrap=True)
     else:
         console.print(f"Database: SQLite, {database.split(':///', 1)[-1]}", highlight=False, soft_wrap=True)
     console.print(f"Prefect UI: {base}", highlight=False, soft_wrap=True)
     console.print(
-        f"In another terminal: export PREFECT_API_URL={base}/api   then: proximite schedule --cron \"0 6 * * MON\" "
+        f"In another terminal: export PREFECT_API_URL={env['PREFECT_API_URL']}   then: proximite schedule --cron \"0 6 * * MON\" "
         f"--project-dir {project_dir}",
         highlight=False,
         soft_wrap=True,
     )
     console.print("Stop with Ctrl-C.")
-    code = serving.run_server(host=host, port=port, env=env)
-    # uvicorn's clean stop after Ctrl-C is not an error.
-    raise typer.Exit(code=0 if code in (0, -2, 130) else code)
+    with stopped_by_ctrl_c("Server stopped."):
+        code = serving.run_server(host=host, port=port, env=env)
+    # A stop asked by Ctrl-C (uvicorn's clean stop, or SIGTERM while still starting) is not an error.
+    raise typer.Exit(code=0 if code in (0, -2, -15, 130, 143) else code)
+
+
+@contextlib.contextmanager
+def stopped_by_ctrl_c(message: str) -> Iterator[None]:
+    """Ctrl-C is how a coordinator stops `server` and `schedule`: one line, status 0, no traceback.
+
+    Click would print "Aborted!" with status 1, and a Ctrl-C while Prefect is still importing
+    would print a traceback.
+    """
+    try:
+        yield
+    except KeyboardInterrupt:
+        console.print(message, highlight=False)
+        raise typer.Exit(code=0) from None
 
 
 def schedule(
@@ -106,6 +124,14 @@ def schedule(
     REDCap token come from this process's environment. Stopping it pauses the schedules;
     starting it again resumes them.
     """
+    with stopped_by_ctrl_c(SCHEDULE_STOPPED):
+        _serve_schedule(cron=cron, flow=flow, project_dir=project_dir, api_url=api_url, timezone=timezone)
+    console.print(SCHEDULE_STOPPED, highlight=False)
+
+
+def _serve_schedule(
+    *, cron: str, flow: Optional[list[str]], project_dir: Path, api_url: Optional[str], timezone: Optional[str]
+) -> None:
     from proximite.config import load_settings
     from proximite.flows import deployments, serving
 
