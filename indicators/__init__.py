@@ -50,6 +50,7 @@ FAMILIES: dict[str, str] = {
     "implementation": "proximite.indicators.implementation",
     # The evaluation's axes (issue 17).
     "acceptability": "proximite.indicators.acceptability",
+    "relevance": "proximite.indicators.relevance",
 }
 
 #: Called after each family: ``progress(family, done, total)``.
