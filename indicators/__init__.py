@@ -51,6 +51,7 @@ FAMILIES: dict[str, str] = {
     # The evaluation's axes (issue 17).
     "acceptability": "proximite.indicators.acceptability",
     "relevance": "proximite.indicators.relevance",
+    "systemic": "proximite.indicators.systemic",
 }
 
 #: Called after each family: ``progress(family, done, total)``.
