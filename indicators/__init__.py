@@ -14,7 +14,11 @@ to each). The families:
 - :mod:`~proximite.indicators.needs_offer`: match rate, referral completion, time to need met,
   service gaps, referral intensity and destinations;
 - :mod:`~proximite.indicators.concertation`: active partners and the referral network's structure;
-- :mod:`~proximite.indicators.implementation`: PTP time, travel, supervision, turnover.
+- :mod:`~proximite.indicators.implementation`: PTP time, travel, supervision, turnover;
+- :mod:`~proximite.indicators.acceptability`: satisfaction with and trust in the PTP, by wave;
+- :mod:`~proximite.indicators.relevance`: non-use of services by wave and its change from T0;
+- :mod:`~proximite.indicators.systemic`: referrals crossing networks and the partner networks
+  each territory reaches ("décloisonnement").
 
 :mod:`~proximite.indicators.fanout` splits the work into units (a family at one scope level) that
 can run in parallel and puts their rows back together in the same order as :func:`compute_all`.
@@ -44,6 +48,10 @@ FAMILIES: dict[str, str] = {
     "needs_offer": "proximite.indicators.needs_offer",
     "concertation": "proximite.indicators.concertation",
     "implementation": "proximite.indicators.implementation",
+    # The evaluation's axes (issue 17).
+    "acceptability": "proximite.indicators.acceptability",
+    "relevance": "proximite.indicators.relevance",
+    "systemic": "proximite.indicators.systemic",
 }
 
 #: Called after each family: ``progress(family, done, total)``.

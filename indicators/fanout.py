@@ -4,8 +4,8 @@ Registry periods, the data's end (``as_of``) and the wave windows are computed o
 cohort, so cutting the tables by region would change the numbers. A unit of work is instead an
 indicator family × a scope level (``quebec``, ``region``, ``territory``): every unit reads the
 full tables and computes only its scope level, so its rows are exactly the rows of that scope
-level in the all-at-once computation (:func:`~proximite.indicators.compute_all`). Fifteen units
-(five families × three levels) can run on a thread pool or a Dask cluster, in any order;
+level in the all-at-once computation (:func:`~proximite.indicators.compute_all`). The units
+(every family of :data:`~proximite.indicators.FAMILIES` × three levels) can run on a thread pool or a Dask cluster, in any order;
 :func:`combine_units` puts their rows back in :func:`canonical_order`, the order
 :func:`~proximite.indicators.compute_all` also returns, so both paths give the same table.
 
@@ -91,7 +91,8 @@ def fanout_units(*, families: Iterable[str] | None = None, scopes: Iterable[str]
     Returns
     -------
     list of FanoutUnit
-        In the registries' order whatever the order given (15 units by default).
+        In the registries' order whatever the order given (by default every family × every
+        scope level: ``len(FAMILIES) * len(SCOPES)`` units).
 
     Raises
     ------

@@ -85,6 +85,14 @@ REACH_TABLE = (
     "reach.children_unborn_share",
     "reach.children_0_5_share",
 )
+#: The evaluation's axes (issue 17): family → the indicators of its table, by wave or by period.
+AXES_TABLES: dict[str, tuple[str, ...]] = {
+    "acceptability": ("acceptability.trust_agree_share", "acceptability.help_agree_share",
+                      "acceptability.recommend_agree_share"),
+    "relevance": ("relevance.non_recours_mean", "relevance.non_recours_change", "relevance.resources_used_mean",
+                  "relevance.resources_used_change", "relevance.no_resource_share"),
+    "systemic": ("systemic.cross_network_referral_share", "systemic.partner_networks"),
+}
 ISOLATION_TABLE = (
     "isolation.share_isolated",
     "isolation.change_from_baseline",
@@ -405,6 +413,7 @@ class PageBuilder:
             self.needs_block(rows, anchor),
             self.network_block(rows, anchor),
             self.ptp_block(rows, anchor),
+            *(self.axis_block(rows, family) for family in AXES_TABLES),
         ]
         strata = self.strata_table(rows, name) if scope != "territory" else None
         return Section(anchor, heading, subheading, self.key_figures(rows, name), blocks, strata)
@@ -615,6 +624,36 @@ class PageBuilder:
         )
         return block
 
+    def axis_block(self, rows: _ScopeRows, family: str) -> Block:
+        """One of the evaluation's axes: a table of its indicators by wave (cohort) or by period (registry)."""
+        block = Block(family, self.cb.indicator_family_label(family, lang=self.lang))
+        indicators = AXES_TABLES[family]
+        by_wave_rows = family != "systemic"
+        columns = {
+            indicator: (by_wave if by_wave_rows else by_period)(rows.rows(indicator)) for indicator in indicators
+        }
+        if by_wave_rows:
+            keys = sorted({wave for column in columns.values() for wave in column})
+            labels = [self.wave_label(wave) for wave in keys]
+        else:
+            keys = [period for period, _s, _e in self.periods if any(period in c for c in columns.values())]
+            labels = [self.period_label(period) for period in keys]
+        present = [indicator for indicator in indicators if columns[indicator]]
+        if not keys or not present:
+            block.note = self.text("no_data")
+            return block
+        block.tables.append(
+            HtmlTable(
+                self.text(f"{family}_caption"),
+                [self.text("col_measure"), *labels],
+                [
+                    [Cell(self.label(indicator), header=True)] + [self.value_cell(columns[indicator].get(k)) for k in keys]
+                    for indicator in present
+                ],
+            )
+        )
+        return block
+
     def ptp_block(self, rows: _ScopeRows, anchor: str) -> Block:
         block = Block("ptp", self.text("ptp_heading"))
         by_component = rows.rows("implementation.ptp_hours", breakdown=COMPONENT, breakdown_value=None)
@@ -797,6 +836,7 @@ PAGE_INDICATORS = frozenset(
         *NETWORK_TABLE,
         "implementation.ptp_hours",
         *IMPLEMENTATION_OTHER,
+        *(indicator for table in AXES_TABLES.values() for indicator in table),
     }
 )
 PAGE_BREAKDOWNS = frozenset({ALL, COMPONENT, NEED_CATEGORY})
