@@ -135,6 +135,8 @@ def indicator_table() -> pd.DataFrame:
                          "numerator": sum(hours.values()), "n": 30 * k, "unit": "hours", "method": "sum"})
             rows.append({**base, "indicator": "implementation.travel_share", "value": 0.125, "n": 30 * k,
                          "unit": "share", "method": "ratio"})
+            rows.append(_share(round(0.3 * 2 * families), 2 * families, **base,
+                               indicator="systemic.cross_network_referral_share"))
         for wave in WAVES:
             base = {**cell, "wave": wave, "period": "all"}
             assessed = 50.0 * k - 2 * wave * k
@@ -143,6 +145,9 @@ def indicator_table() -> pd.DataFrame:
                          "ci_high": mean + 3, "n": int(assessed), "unit": "mean", "method": "mean"})
             rows.append(_share(round((0.55 - wave / 100) * assessed), assessed, **base, indicator="isolation.share_isolated"))
             rows.append(_share(round((0.4 + wave / 100) * assessed), assessed, **base, indicator="needs_offer.match_rate"))
+            rows.append(_share(round(0.8 * assessed), assessed, **base, indicator="acceptability.trust_agree_share"))
+            rows.append({**base, "indicator": "relevance.non_recours_mean", "value": 1.5 - wave / 24, "ci_low": 1.3 - wave / 24,
+                         "ci_high": 1.7 - wave / 24, "n": int(assessed), "unit": "mean", "method": "mean"})
             if wave:
                 rows.append({**base, "indicator": "isolation.change_from_baseline", "value": -float(wave),
                              "ci_low": -wave - 2.0, "ci_high": -wave + 2.0, "n": int(assessed), "unit": "points",
