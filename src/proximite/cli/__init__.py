@@ -19,7 +19,7 @@ os.environ.setdefault("DO_NOT_TRACK", "1")
 # ("Timed out while attempting to connect to ephemeral Prefect API server").
 os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "120")
 
-from proximite.cli import codebook, data, demo, economics, models, monitoring, orchestration, pull  # noqa: E402
+from proximite.cli import codebook, data, demo, economics, lookup, models, monitoring, orchestration, pull  # noqa: E402
 
 __all__ = ["app", "main"]
 
@@ -40,6 +40,7 @@ for command in (
     pull.sandbox,
     data.snapshot,
     monitoring.followups,
+    lookup.lookup,
     orchestration.server,
     orchestration.schedule,
     monitoring.status,
