@@ -264,7 +264,7 @@ def _check_known(
     if active_log() is not None:
         fail_rows(
             mask, path=path, rows=rows, rule=f"unknown {what}", column=column,
-            detail=f"not among the project's {what}s ({origin})", allowed=", ".join(listed), cells=values,
+            detail=f"is not among the project's {what}s ({origin})", allowed=", ".join(listed), cells=values,
         )
         return
     first = int(np.argmax(mask))

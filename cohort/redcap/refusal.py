@@ -31,7 +31,7 @@ import pandas as pd
 import pyarrow as pa
 
 from proximite.cohort.redcap.dictionary import EVENT, INSTANCE, INSTRUMENT
-from proximite.cohort.sources.rows import Defect
+from proximite.cohort.sources.rows import MAX_QUOTE, Defect
 from proximite.errors import InputError
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -170,9 +170,32 @@ def _summary(defects: pd.DataFrame, records: int, report_dir: Path | None, *, to
     if len(by_rule) > top:
         parts.append(f"{sum(count for _, count in by_rule.most_common()[top:])} more of {len(by_rule) - top} other rule(s)")
     text = f"{len(defects)} defect(s) in {records} record(s): " + "; ".join(parts)
+    if len(defects):
+        text += ". First: " + _first_defect(defects)
     if report_dir is not None:
         text += f". Every defect, with its record id, event and instance: {report_dir / FAILURES_CSV} ({report_dir / REPORT_HTML})"
     return text + ". Correct them in REDCap, then pull again; LATEST and the warehouse are unchanged"
+
+
+#: Rules whose offending value is a code (an event, a group, a choice): the message may quote it.
+_CODE_RULES = ("unknown code", "not a yes/no value", "unknown event", "unknown data access group", "unknown repeating instrument")
+
+
+def _first_defect(defects: pd.DataFrame) -> str:
+    """The first defect in file order, as a one-defect error says it (a code quoted, never a date or number)."""
+    first = defects.sort_values("source_row", kind="stable").iloc[0]
+    where = [Path(str(first["source_file"])).name]
+    if pd.notna(first["source_row"]):
+        where.append(f"row {int(first['source_row'])}")
+    if pd.notna(first["field"]):
+        where.append(f"column '{first['field']}'")
+    detail = str(first["detail"] or "")
+    value = first["value"]
+    if first["rule"] in _CODE_RULES and isinstance(value, str) and value:
+        shown = value if len(value) <= MAX_QUOTE else value[:MAX_QUOTE] + "…"
+        detail = f"'{shown}' {detail}"
+    record = f" (record {first['record_id']})" if pd.notna(first["record_id"]) else ""
+    return f"{', '.join(where)}{record}: {first['rule']}" + (f". {detail}" if detail else "")
 
 
 def record_home_url(api_url: str, *, version: str, project_id: str) -> str | None:
