@@ -35,6 +35,7 @@ from typing import TYPE_CHECKING, Any
 from proximite.cohort.layers import STAGED, StagedGate, mark_latest, new_pull_id, raw_dir, staged_dir
 from proximite.cohort.raw import MANIFEST_NAME, as_received, copy_as_received, utc_now, write_manifest
 from proximite.cohort.sources import SOURCES, Source, get_source
+from proximite.cohort.redcap.refusal import StagingRefused, quarantine_refusal
 from proximite.errors import InputError, ProximiteError
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -354,6 +355,9 @@ def _stage_source(
     source_raw = raw_dir(settings, name, pull_id)
     try:
         tables = source.stage(source_raw, codebook=codebook, settings=settings)
+    except StagingRefused as error:  # REDCap records: every defect goes to the quarantine's report
+        refused = quarantine_refusal(error, settings=settings, pull_id=pull_id, source=name)
+        raise as_received(refused, raw=source_raw, received=source.source_dir(input_dir)) from None
     except InputError as error:
         raise as_received(error, raw=source_raw, received=source.source_dir(input_dir)) from None
     file_rows[name] = dict(getattr(tables, "file_rows", {}))

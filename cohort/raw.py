@@ -121,9 +121,15 @@ def as_received(error: InputError, *, raw: Path, received: Path) -> InputError:
         relative = Path(error.path).relative_to(raw)
     except ValueError:
         return error
-    renamed = InputError(
-        received / relative, error.rule, row=error.row, column=error.column, detail=error.detail, count=error.count
-    )
+    from proximite.cohort.redcap.refusal import StagingRefused
+
+    renamed: InputError
+    if isinstance(error, StagingRefused):  # every defect kept, the report named
+        renamed = StagingRefused(received / relative, error.defects, report_dir=error.report_dir)
+    else:
+        renamed = InputError(
+            received / relative, error.rule, row=error.row, column=error.column, detail=error.detail, count=error.count
+        )
     if Path(error.path).exists():
         renamed.raw_path = error.path  # type: ignore[attr-defined]
     return renamed

@@ -24,6 +24,7 @@ flow can publish it as an artifact.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import json
 import logging
@@ -55,6 +56,7 @@ __all__ = [
     "validation_reporting_dir",
     "data_docs_dir",
     "QUARANTINE_MANIFEST",
+    "with_record_ids",
 ]
 
 log = logging.getLogger(__name__)
@@ -429,11 +431,42 @@ def gate_harmonised(
     result = _validate(
         frames, layer="harmonised", settings=settings, source=None, pull_id=batch_id, codebook=codebook, engine=engine
     )
+    result = with_record_ids(result, settings)
     in_layer = directory.resolve().parent == (settings.data_dir / HARMONISED).resolve()
     return _settle(
         settings, result, gate=HARMONISED_GATE, batch_id=batch_id, folder=HARMONISED_GATE, candidate=directory,
         move=in_layer,
     )
+
+
+_FAMILY_KEY = r"family_id=([0-9a-fA-F]+)"
+
+
+def with_record_ids(result: ValidationResult, settings: Settings) -> ValidationResult:
+    """The result with each failing row's REDCap record id beside its family's pseudonym.
+
+    Harmonised tables know families by pseudonym only; the coordinator fixing a row works in
+    REDCap, so the report (theirs, kept in the quarantine) names the record id too, resolved with
+    the pseudonym key over the latest staged REDCap pull
+    (:func:`~proximite.cohort.record_lookup.record_ids_by_pseudonym`). Without a key or a pull, the
+    result is returned as it is.
+    """
+    failures = result.failures
+    if failures.empty or "key" not in failures.columns:
+        return result
+    families = failures["key"].astype("string").str.extract(_FAMILY_KEY, expand=False)
+    if families.isna().all():
+        return result
+    from proximite.cohort.record_lookup import record_ids_by_pseudonym
+
+    try:
+        by_pseudonym = record_ids_by_pseudonym(settings)
+    except (ProximiteError, ValueError) as error:  # no key (ConfigError) here: the report keeps the pseudonyms only
+        log.info("harmonised report without record ids (%s)", type(error).__name__)
+        return result
+    found = families.map(by_pseudonym).astype("string")
+    record_id = failures["record_id"].astype("string").fillna(found) if "record_id" in failures else found
+    return dataclasses.replace(result, failures=failures.assign(record_id=record_id))
 
 
 def _settle(

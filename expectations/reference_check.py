@@ -330,6 +330,13 @@ def _redcap_one_territory(table: str, tables: Mapping[str, pd.DataFrame], params
     return scope, failing
 
 
+def _not_after(tables: Mapping[str, pd.DataFrame], table: str, column: str, as_of: str) -> tuple[np.ndarray, np.ndarray]:
+    """Dates after the pull's day (the independent check of ``*.not_after_pull``)."""
+    days = pd.to_datetime(tables[table][column], errors="coerce")
+    scope = days.notna().to_numpy(dtype=bool)
+    return scope, scope & (days > pd.Timestamp(as_of[:10])).fillna(False).to_numpy(dtype=bool)
+
+
 _CROSS_TABLE: dict[str, Callable[[Mapping[str, pd.DataFrame], Mapping[str, Any]], tuple[np.ndarray, np.ndarray]]] = {
     "harmonised.assessment.in_wave_window": _in_wave_window,
     "harmonised.assessment.after_first_contact": _after_first_contact,
@@ -345,6 +352,7 @@ _CROSS_TABLE: dict[str, Callable[[Mapping[str, pd.DataFrame], Mapping[str, Any]]
     "harmonised.family.one_territory": _one_territory,
     "harmonised.activity.worker_known": _worker_known,
     "harmonised.activity.within_tenure": _within_tenure,
+    "harmonised.activity.family_exists": _family_exists("activity"),
 }
 
 
@@ -373,6 +381,8 @@ def evaluate_reference(
     for rule in rules:
         if rule.params.get("check") == "redcap_one_territory":
             scope, failing = _redcap_one_territory(rule.table, tables, rule.params)
+        elif rule.params.get("check") == "not_after":
+            scope, failing = _not_after(tables, rule.table, str(rule.column), str(rule.params["as_of"]))
         elif rule.params["kind"] == "sql":
             scope, failing = _CROSS_TABLE[rule.rule_id](tables, rule.params)
         else:

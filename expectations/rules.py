@@ -22,7 +22,8 @@ format        conformance   year-month columns, a quarter ``AAAA-Tn``, a region 
 key_unique    conformance   the table's key columns (REDCap: record, event, instance)
 ============  ============  ==========================================================
 
-Hand-written rules are those of :data:`~proximite.expectations.base.HAND_WRITTEN_RULES`: four are
+Hand-written rules are those of :data:`~proximite.expectations.base.HAND_WRITTEN_RULES` and
+:data:`MORE_RULES` (an activity's family exists; no REDCap date after the pull's time): four are
 single-table and run in Great Expectations (a pair of dates in order, two plausibility bounds),
 the others are cross-table or cross-wave and run in DuckDB
 (:mod:`proximite.expectations.sql_checks`). The staged REDCap forms have one cross-form rule
@@ -64,6 +65,7 @@ __all__ = [
     "GENERATED_KINDS",
     "KIND_CATEGORY",
     "MODEL_DTYPES",
+    "MORE_RULES",
     "REDCAP_FORMATS",
     "STAGED_SOURCES",
     "RuleOutcome",
@@ -160,6 +162,9 @@ class ValidationConfig:
         Configured waves (``[waves] months``).
     baseline_within_days, window_days : int
         Wave windows (``[waves]``).
+    as_of : str, optional
+        The pull's time (UTC ISO): no REDCap date may be after it (``*.not_after_pull``). The
+        latest REDCap pull's watermark, else the time the settings are read.
     """
 
     max_failures_per_rule: int = 10_000
@@ -170,6 +175,7 @@ class ValidationConfig:
     wave_months: tuple[int, ...] = (0, 6, 12, 24)
     baseline_within_days: int = 30
     window_days: int = 45
+    as_of: str | None = None
 
     @classmethod
     def from_settings(cls, settings: Settings) -> ValidationConfig:
@@ -193,6 +199,7 @@ class ValidationConfig:
             wave_months=tuple(int(m) for m in waves.get("months", (0, 6, 12, 24))),
             baseline_within_days=int(waves.get("baseline_within_days", 30)),
             window_days=int(waves.get("window_days", 45)),
+            as_of=_pull_time(settings),
         )
 
     def override_for(self, rule_id: str) -> Mapping[str, Any]:
@@ -201,6 +208,68 @@ class ValidationConfig:
             return self.rules[rule_id]
         patterns = [p for p in self.rules if any(c in p for c in "*?[") and fnmatch.fnmatchcase(rule_id, p)]
         return self.rules[max(patterns, key=len)] if patterns else {}
+
+
+def _pull_time(settings: Settings) -> str:
+    """The latest REDCap pull's server time (its watermark), else now: both UTC ISO."""
+    import datetime as dt
+
+    from proximite.cohort.redcap.watermark import iso_utc, read_watermark
+
+    try:
+        watermark = read_watermark(settings)
+    except (OSError, ValueError, KeyError):  # a damaged watermark: the pull's time is unknown, now bounds it
+        watermark = None
+    moment = watermark.server_time if watermark is not None else dt.datetime.now(dt.timezone.utc)
+    return iso_utc(moment)
+
+
+#: Rules added by issue 15, beside :data:`HAND_WRITTEN_RULES`: id → (category, description).
+#: ``<table>.<column>.not_after_pull`` covers every date a REDCap pull brings (not the
+#: registry's, which arrive by files on their own schedule; not birth months, which may be
+#: expected months of unborn children).
+MORE_RULES: dict[str, tuple[Category, str]] = {
+    "harmonised.activity.family_exists": (
+        "conformance",
+        "an activity that names a family names one of the cohort's families (a record deleted in REDCap leaves "
+        "its activities orphaned)",
+    ),
+    **{
+        f"harmonised.{table}.{column}.not_after_pull": (
+            "plausibility", f"{table}.{column} is not after the REDCap pull's time (a date in the future is a typo)",
+        )
+        for table, column in (
+            ("family", "first_contact_date"), ("family", "consent_date"), ("family", "exit_date"),
+            ("assessment", "assessment_date"), ("need", "identified_date"), ("need", "status_date"),
+            ("referral", "referral_date"), ("referral", "outcome_date"),
+        )
+    },
+}
+
+
+def _more_specs(config: ValidationConfig) -> dict[str, dict[str, Any]]:
+    """Parameters of :data:`MORE_RULES`."""
+    specs: dict[str, dict[str, Any]] = {
+        "harmonised.activity.family_exists": {
+            "column": "family_id", "reads": {"activity": ["family_id"], "family": ["family_id"]},
+        },
+    }
+    for rule_id in MORE_RULES:
+        if rule_id.endswith(".not_after_pull"):
+            _, table, column, _ = rule_id.split(".")
+            specs[rule_id] = {
+                # A warning until the demo's generator censors at the day it runs (see docs/validation.md).
+                "severity": "warning",
+                "column": column, "check": "not_after", "as_of": config.as_of or _now_iso(),
+                "reads": {table: [column]}, "report_value": True,
+            }
+    return specs
+
+
+def _now_iso() -> str:
+    import datetime as dt
+
+    return dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def apply_config(rules: Sequence[Rule], config: ValidationConfig) -> list[Rule]:
@@ -225,7 +294,7 @@ def apply_config(rules: Sequence[Rule], config: ValidationConfig) -> list[Rule]:
     for rule in rules:
         kind = rule.params.get("kind")
         settings: dict[str, Any] = {}
-        if rule.rule_id not in HAND_WRITTEN_RULES and kind in config.kinds:
+        if rule.rule_id not in HAND_WRITTEN_RULES and rule.rule_id not in MORE_RULES and kind in config.kinds:
             settings.update(config.kinds[kind])
         settings.update(config.override_for(rule.rule_id))
         if not settings.get("enabled", True):
@@ -623,13 +692,17 @@ def hand_written_rules(*, config: ValidationConfig) -> list[Rule]:
         rule reads.
     """
     bounds = config.plausibility
-    spec = {**_assessment_and_need_specs(config), **_referral_and_child_specs(config), **_activity_specs(config)}
+    spec = {
+        **_assessment_and_need_specs(config), **_referral_and_child_specs(config), **_activity_specs(config),
+        **_more_specs(config),
+    }
     rules = []
-    for rule_id, (category, description) in HAND_WRITTEN_RULES.items():
+    for rule_id, (category, description) in {**HAND_WRITTEN_RULES, **MORE_RULES}.items():
         params = dict(spec[rule_id])
         params.setdefault("kind", "sql")
         params.setdefault("report_value", False)
         column = params.pop("column")
+        severity = params.pop("severity", "error")
         description = (
             description.replace("max_minutes", f"{_number(bounds['max_minutes'])}")
             .replace("max_travel_km", f"{_number(bounds['max_travel_km'])}")
@@ -637,7 +710,7 @@ def hand_written_rules(*, config: ValidationConfig) -> list[Rule]:
         rules.append(
             Rule(
                 rule_id=rule_id, layer="harmonised", table=rule_id.split(".")[1], category=category,
-                description=description, column=column,
+                description=description, column=column, severity=severity,
                 engine="great_expectations" if rule_id in _GE_HAND_WRITTEN else "duckdb", params=params,
             )
         )

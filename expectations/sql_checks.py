@@ -21,6 +21,7 @@ A year-month ``YYYY-MM`` is compared as the month index :math:`12 \\cdot year + 
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
@@ -249,7 +250,23 @@ SQL_RULES: dict[str, Callable[[Mapping[str, Any]], str]] = {
     "harmonised.family.one_territory": _one_territory,
     "harmonised.activity.worker_known": _worker_known,
     "harmonised.activity.within_tenure": _within_tenure,
+    "harmonised.activity.family_exists": _family_exists("activity"),
 }
+
+
+def _not_after(table: str, column: str) -> Callable[[Mapping[str, Any]], str]:
+    """Dates after the pull's time (``as_of``, UTC): a day after the pull's own day fails."""
+
+    def sql(params: Mapping[str, Any]) -> str:
+        day = str(params["as_of"])[:10]
+        if not re.fullmatch(r"\d{4}-\d{2}-\d{2}", day):
+            raise ValueError(f"as_of must start with a YYYY-MM-DD day (got {params['as_of']!r})")
+        return f"""
+            SELECT _row, CAST({_quoted(column)} AS DATE) > DATE '{day}' AS failing
+            FROM {_quoted(table)} WHERE {_quoted(column)} IS NOT NULL
+        """
+
+    return sql
 
 
 def _quoted(name: str) -> str:
@@ -282,6 +299,8 @@ def rule_sql(rule: Rule) -> str:
         return _key_unique(rule.table, rule.params["columns"])
     if rule.params.get("check") == "redcap_one_territory":
         return _redcap_one_territory(rule.table)(rule.params)
+    if rule.params.get("check") == "not_after":
+        return _not_after(rule.table, str(rule.column))(rule.params)
     try:
         return SQL_RULES[rule.rule_id](rule.params)
     except KeyError:

@@ -21,6 +21,7 @@ from proximite.cohort.redcap.dictionary import DAG, INSTANCE
 from proximite.cohort.redcap.errors import RedcapPullError, TransientError
 from proximite.cohort.redcap.layout import flat_columns
 from proximite.cohort.redcap.records import stage_records
+from proximite.cohort.redcap.refusal import StagingRefused, quarantine_refusal
 from proximite.errors import InputError
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -101,6 +102,7 @@ def stage_batches(
     raw: Path,
     settings: Settings,
     token_group: str | None = None,
+    record_url: str | None = None,
 ) -> dict[str, pd.DataFrame]:
     """Type the batches at once; an error names the batch file and its row.
 
@@ -117,6 +119,8 @@ def stage_batches(
         For the event → wave map.
     token_group : str, optional, keyword-only
         The one data access group the token sees, if so.
+    record_url : str, optional, keyword-only
+        :func:`~proximite.cohort.redcap.refusal.record_home_url`: a refusal links each record.
 
     When the answers have no group column (a token bound to a data access group) and the token
     sees exactly one group, that group is every row's.
@@ -136,6 +140,10 @@ def stage_batches(
     offsets = np.cumsum([0] + [part.num_rows for part in fetched]).tolist()
     try:
         return stage_records(table, project, event_waves=settings.event_waves, path=raw / "records_*.csv")
+    except StagingRefused as error:
+        raise quarantine_refusal(
+            error, settings=settings, pull_id=raw.name, names=names, offsets=offsets, record_url=record_url
+        ) from None
     except InputError as error:
         if error.row is None or not names:
             raise

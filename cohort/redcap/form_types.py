@@ -60,6 +60,7 @@ def type_form(
     rows: np.ndarray,
     path: Path,
     meta: dict[str, pa.Array],
+    unplaced: np.ndarray | None = None,
 ) -> pd.DataFrame:
     """The typed table of one form: its rows, its fields (not identifiers), ``<form>_complete``.
 
@@ -79,13 +80,17 @@ def type_form(
         Named in errors.
     meta : dict, keyword-only
         The typed key columns (``record_id`` and REDCap's event, instrument, instance and DAG).
+    unplaced : ndarray of bool, optional, keyword-only
+        Rows whose keys are already reported (unknown event...): their values are not checked
+        against the form's events again.
 
     Raises
     ------
     InputError
         A value on a row of another form or event, or a cell that does not fit its field.
     """
-    _check_outside(table, form, fields, project, member, rows=rows, path=path)
+    outside = ~member if unplaced is None else ~member & ~unplaced
+    _check_outside(table, form, fields, project, outside, rows=rows, path=path)
     selected = pa.array(member)
     form_rows = rows[member]
     locator = RowLocator(path=path, rows=pa.array(form_rows))
@@ -131,15 +136,14 @@ def _check_outside(
     form: str,
     fields: list[StagedField],
     project: RedcapProject,
-    member: np.ndarray,
+    outside: np.ndarray,
     *,
     rows: np.ndarray,
     path: Path,
 ) -> None:
-    """Fail on a value of the form on a row that does not belong to it."""
+    """Fail on a value of the form on a row that does not belong to it (``outside``)."""
     columns_of_form = [c for f in fields if f.name != project.record_id_field for c in export_columns(f)]
     columns_of_form.append(f"{form}_complete")
-    outside = ~member
     for name in columns_of_form:
         if name not in table.column_names or not outside.any():
             continue

@@ -27,6 +27,7 @@ from proximite.cohort.redcap.dictionary import (
     export_columns,
     staged_fields,
 )
+from proximite.cohort.sources.rows import RowLocator, active_log
 from proximite.errors import InputError
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -67,8 +68,21 @@ def flat_columns(project: RedcapProject) -> list[str]:
     return columns
 
 
-def fail_rows(mask: np.ndarray, *, path: Path, rows: np.ndarray, rule: str, column: str, detail: str) -> None:
+def fail_rows(
+    mask: np.ndarray,
+    *,
+    path: Path,
+    rows: np.ndarray,
+    rule: str,
+    column: str,
+    detail: str,
+    allowed: str = "",
+    cells: pa.Array | None = None,
+) -> None:
     """Raise an :class:`~proximite.errors.InputError` naming the first row of ``mask``, if any.
+
+    Inside :func:`~proximite.cohort.sources.rows.collecting_defects`, every row of ``mask`` is
+    recorded instead (with ``allowed`` and its cell of ``cells``, given for codes only).
 
     Parameters
     ----------
@@ -79,7 +93,14 @@ def fail_rows(mask: np.ndarray, *, path: Path, rows: np.ndarray, rule: str, colu
         The 1-based file row of each position.
     rule, column, detail : str, keyword-only
         As the error says them; ``count`` is the number of rows in ``mask``.
+    allowed : str, keyword-only
+    cells : pyarrow.Array, optional, keyword-only
     """
+    log = active_log()
+    if log is not None and mask.any():
+        locator = RowLocator(path=path, rows=pa.array(np.asarray(rows, dtype=np.int64)))
+        log.add_rows(mask, locator=locator, column=column, rule=rule, detail=detail, allowed=allowed, cells=cells)
+        return
     if mask.any():
         first = int(np.argmax(mask))
         raise InputError(path, rule, row=int(rows[first]), column=column, detail=detail, count=int(mask.sum()))

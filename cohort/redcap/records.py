@@ -42,8 +42,9 @@ import pyarrow.compute as pc
 from proximite.cohort.redcap.dictionary import DAG, EVENT, INSTANCE, INSTRUMENT, staged_fields
 from proximite.cohort.redcap.form_types import type_form
 from proximite.cohort.redcap.layout import as_string_table, check_export_columns, fail_rows
+from proximite.cohort.redcap.refusal import StagingRefused, defects_frame
 from proximite.cohort.sources.coerce import blank_to_null, to_int
-from proximite.cohort.sources.rows import RowLocator
+from proximite.cohort.sources.rows import RowLocator, active_log, collecting_defects
 from proximite.errors import InputError
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -91,9 +92,14 @@ def stage_records(
     Raises
     ------
     InputError
-        A missing or unknown column, an unknown event, DAG or repeating instrument, a duplicate
-        (record, event, repeat instrument, instance) or (record, wave), a value on an event where
-        its form is not collected, or a cell that does not fit its field's type.
+        A column the dictionary defines is missing, or a column is not in the dictionary (the
+        file as a whole cannot be read).
+    StagingRefused
+        An :class:`InputError` listing *every* defect of the rows at once, each with its REDCap
+        record id, event, repeat instrument and instance: an unknown event, DAG or repeating
+        instrument, a duplicate (record, event, repeat instrument, instance) or (record, wave), a
+        value on an event where its form is not collected, or a cell that does not fit its
+        field's type (:mod:`~proximite.cohort.redcap.refusal` writes the report).
 
     Notes
     -----
@@ -108,18 +114,24 @@ def stage_records(
     if dropped:
         log.info("REDCap export: %d survey column(s) dropped", len(dropped))
         table = table.drop_columns(dropped)
-    meta = _key_columns(table, project, rows=rows, path=path)
-    membership = _form_membership(project, meta, rows=rows, path=path)
-    if event_waves:
-        _check_one_row_per_wave(project, meta, membership, event_waves, rows=rows, path=path)
-    _check_unique_rows(meta, rows=rows, path=path)
-    return {
-        form: type_form(
-            table, form, [f for f in fields if f.form == form], project, membership[form],
-            rows=rows, path=path, meta=meta,
-        )
-        for form in project.forms
-    }
+    with collecting_defects() as found:
+        meta = _key_columns(table, project, rows=rows, path=path)
+        membership = _form_membership(project, meta, rows=rows, path=path)
+        if event_waves:
+            _check_one_row_per_wave(project, meta, membership, event_waves, rows=rows, path=path)
+        _check_unique_rows(meta, rows=rows, path=path)
+        # A row whose keys are wrong belongs to no form: its values are not reported again.
+        unplaced = np.isin(rows, [defect.row for defect in found.defects])
+        staged = {
+            form: type_form(
+                table, form, [f for f in fields if f.form == form], project, membership[form],
+                rows=rows, path=path, meta=meta, unplaced=unplaced,
+            )
+            for form in project.forms
+        }
+    if found.defects:
+        raise StagingRefused(path, defects_frame(found.defects, meta, rows=rows, record_field=project.record_id_field))
+    return staged
 
 
 def _key_columns(table: pa.Table, project: RedcapProject, *, rows: np.ndarray, path: Path) -> dict[str, pa.Array]:
@@ -248,9 +260,15 @@ def _check_known(
     if not unknown:
         return
     mask = pc.is_in(values, value_set=pa.array(unknown, pa.string())).to_numpy(zero_copy_only=False)
+    listed = sorted(value for value in allowed if value)
+    if active_log() is not None:
+        fail_rows(
+            mask, path=path, rows=rows, rule=f"unknown {what}", column=column,
+            detail=f"is not among the project's {what}s ({origin})", allowed=", ".join(listed), cells=values,
+        )
+        return
     first = int(np.argmax(mask))
     value = values[first].as_py()
-    listed = sorted(value for value in allowed if value)
     shown = ", ".join(listed) if len(listed) <= 20 else f"{len(listed)} values"
     quoted = f"'{value}'" if value else "an empty value"
     raise InputError(

@@ -8,7 +8,10 @@ of a few thousand strings. No function loops over rows in Python.
 
 Errors never quote a person's value: a date, a number or a free text that fails is located by
 file, row and column only. A coded value that is not in its list may be quoted (it is a code,
-not a fact about a family).
+not a fact about a family). Inside :func:`~proximite.cohort.sources.rows.collecting_defects`
+(REDCap staging) a failing cell becomes missing, the typing goes on, and each failing cell is
+recorded with its value (coded, numeric and date cells only: free text is never typed, so it
+never fails) for the coordinator's refusal report.
 """
 
 from __future__ import annotations
@@ -73,7 +76,7 @@ def to_int(values: pa.Array | pa.ChunkedArray, *, locator: RowLocator, column: s
     bad = pc.and_(pc.is_valid(distinct), pc.invert(looks_whole)).to_numpy(zero_copy_only=False)
     fail_where(
         bad[index], locator=locator, column=column, rule="not a whole number",
-        detail="Write an integer (digits only)",
+        detail="Write an integer (digits only)", allowed="a whole number", cells=array,
     )
     return pc.take(parsed, pa.array(index))
 
@@ -94,7 +97,7 @@ def to_float(values: pa.Array | pa.ChunkedArray, *, locator: RowLocator, column:
     bad = pc.and_(pc.is_valid(distinct), pc.invert(looks_number)).to_numpy(zero_copy_only=False)
     fail_where(
         bad[index], locator=locator, column=column, rule="not a number",
-        detail="Write a number such as 12 or 12.5",
+        detail="Write a number such as 12 or 12.5", allowed="a number", cells=array,
     )
     return pc.take(parsed, pa.array(index))
 
@@ -128,6 +131,7 @@ def to_bool(
         fail_where(
             bad[index], locator=locator, column=column, rule="not a yes/no value",
             detail=f"is not one of {allowed}", quote=lambda row: distinct[int(index[row])].as_py(),
+            allowed=allowed, cells=array,
         )
     return pc.take(parsed, pa.array(index))
 
@@ -199,7 +203,7 @@ def to_date(
                 expected += " or the mapping's date_format " + ", ".join(sorted(declared))
         fail_where(
             bad, locator=locator, column=column, rule="date cannot be parsed",
-            detail=f"Write dates as {expected} (a real calendar date)",
+            detail=f"Write dates as {expected} (a real calendar date)", allowed=expected, cells=array,
         )
     return pa.array(result, type=pa.timestamp("ns"), from_pandas=True)
 
@@ -228,7 +232,7 @@ def check_codes(
         fail_where(
             bad[index], locator=locator, column=column, rule="unknown code",
             detail=f"is not a code of {list_name} (allowed: {shown})",
-            quote=lambda row: distinct[int(index[row])].as_py(),
+            quote=lambda row: distinct[int(index[row])].as_py(), allowed=", ".join(allowed), cells=array,
         )
     return array
 

@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.csv as pv
 
 from proximite.errors import InputError
@@ -152,7 +153,7 @@ def read_csv_strings(
     try:
         table = pv.read_csv(
             pa.BufferReader(data),
-            read_options=pv.ReadOptions(column_names=names, skip_rows=1, use_threads=True),
+            read_options=pv.ReadOptions(column_names=names, skip_rows=1, use_threads=True, block_size=_BLOCK_BYTES),
             parse_options=pv.ParseOptions(delimiter=delimiter, newlines_in_values=True, invalid_row_handler=on_bad_row),
             convert_options=pv.ConvertOptions(
                 column_types={name: pa.string() for name in names},
@@ -163,6 +164,14 @@ def read_csv_strings(
         )
     except pa.ArrowInvalid:
         # pyarrow's messages quote the offending row: never pass them on.
+        oversized = _oversized_field(data, delimiter, names)
+        if oversized is not None:
+            row, column, size = oversized
+            raise InputError(
+                path, "field larger than the limit", row=row, column=column,
+                detail=f"A cell holds {size:,} bytes, more than the {MAX_FIELD_BYTES:,} bytes a cell may hold; "
+                "it is often an unclosed quote that swallowed the rows after it, else a text to shorten",
+            ) from None
         raise InputError(path, "not a readable CSV file", detail="Check quoting and line endings") from None
     if bad_rows:
         row = _first_bad_record(data.decode("utf-8"), delimiter, len(names))
@@ -171,9 +180,53 @@ def read_csv_strings(
             detail=f"The header has {len(names)} columns (delimiter '{delimiter}'); check for an "
             "unquoted delimiter inside a value",
         )
+    _check_field_sizes(table, path)
     # Cells keep their blanks here; typing trims them (blank_to_null), once.
     raw = RawTable(path=path, table=table, source_rows=np.arange(1, table.num_rows + 1, dtype=np.int64), encoding=used)
     return require_rows(raw, rows_required=rows_required)
+
+
+#: Largest cell a CSV may hold: a quoted cell with line breaks must fit in one of pyarrow's blocks.
+MAX_FIELD_BYTES = 4 << 20
+_BLOCK_BYTES = 2 * MAX_FIELD_BYTES + (1 << 20)
+
+
+def _check_field_sizes(table: pa.Table, path: Path) -> None:
+    """Refuse a cell over :data:`MAX_FIELD_BYTES` that pyarrow could still read (the same limit either way)."""
+    for name in table.column_names:
+        lengths = pc.binary_length(table[name])
+        longest = pc.max(lengths).as_py()
+        if longest is not None and longest > MAX_FIELD_BYTES:
+            row = int(pc.index(pc.greater(lengths, MAX_FIELD_BYTES), True).as_py()) + 1
+            raise InputError(
+                path, "field larger than the limit", row=row, column=name,
+                detail=f"A cell holds {longest:,} bytes, more than the {MAX_FIELD_BYTES:,} bytes a cell may hold; "
+                "it is often an unclosed quote that swallowed the rows after it, else a text to shorten",
+            )
+
+
+def _oversized_field(data: bytes, delimiter: str, names: list[str]) -> tuple[int, str, int] | None:
+    """``(1-based data row, column, bytes)`` of the first cell over :data:`MAX_FIELD_BYTES`, or None.
+
+    Read with the standard library (slow, but only once a file has already failed) and a
+    limit high enough to measure the cell.
+    """
+    previous = csv.field_size_limit()
+    csv.field_size_limit(max(previous, len(data) + 1))
+    try:
+        reader = csv.reader(io.StringIO(data.decode("utf-8", errors="replace"), newline=""), delimiter=delimiter)
+        next(reader, None)
+        for row, record in enumerate(reader, start=1):
+            for position, cell in enumerate(record):
+                size = len(cell.encode("utf-8"))
+                if size > MAX_FIELD_BYTES:
+                    column = names[position] if position < len(names) else f"column {position + 1}"
+                    return row, column, size
+    except csv.Error:
+        return None
+    finally:
+        csv.field_size_limit(previous)
+    return None
 
 
 def cell_text(value: Any) -> str:

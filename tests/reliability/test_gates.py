@@ -121,7 +121,12 @@ def test_a_clean_cohort_passes_both_gates_and_leaves_its_results_in_reporting(bu
     assert harmonised["passed"] is True and harmonised["layer"] == "harmonised"
     summary = pd.read_csv(settings.reporting_dir / "validation" / "harmonised.csv")
     # No rule fires on the clean synthetic cohort, warnings included: a firing rule is a false alarm.
-    assert (summary["failed"] == 0).all(), summary.loc[summary["failed"] > 0, ["rule_id", "failed", "checked"]]
+    # Except *.not_after_pull: the generator's complete follow-up runs past today (recruitment ends
+    # 2025-03-31, T24 two years later) until it censors at the day it runs: a true alarm, a warning.
+    dated = summary["rule_id"].str.endswith(".not_after_pull")
+    assert (summary.loc[dated, "severity"] == "warning").all()
+    firing = summary[~dated & (summary["failed"] > 0)]
+    assert firing.empty, firing[["rule_id", "failed", "checked"]]
     docs = settings.reporting_dir / "data_docs"
     assert docs.is_dir() and any(docs.rglob("*.html"))
     assert settings.warehouse_path.is_file()

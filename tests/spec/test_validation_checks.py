@@ -513,3 +513,25 @@ def test_clean_synthetic_cohort_passes_the_harmonised_gate(cohort) -> None:
     result = validate(tables, settings)
     assert result.passed, result.blocking[["rule_id", "failed"]].to_dict("records")
     assert flagged(result) == {}
+
+
+# ------------------------------------------------------------------------------------ issue 15
+def test_an_activity_of_a_family_that_is_not_in_the_cohort_fails(settings: Settings) -> None:
+    # A record deleted in REDCap leaves its activities in the registry, naming a family no longer there.
+    result = validate(planted(("activity", "A1", {"family_id": "F9"})), settings)
+    assert flagged(result) == {"harmonised.activity.family_exists": 1}
+    assert not result.passed  # an error: the build stops until the registry or REDCap is put right
+
+
+def test_a_date_after_the_pull_is_reported_with_its_value(tmp_path: Path) -> None:
+    settings = configured(tmp_path, "")
+    from proximite.expectations.rules import ValidationConfig
+
+    as_of = ValidationConfig.from_settings(settings).as_of
+    future = (dt.date.fromisoformat(as_of[:10]) + dt.timedelta(days=400)).isoformat()
+    result = validate(planted(("assessment", "F1", {"assessment_date": future})), settings)
+    rule = "harmonised.assessment.assessment_date.not_after_pull"
+    assert flagged(result)[rule] == 1
+    rows = result.failures[result.failures["rule_id"] == rule]
+    assert rows["value"].tolist() == [future]
+    assert result.summary.set_index("rule_id").loc[rule, "category"] == "plausibility"

@@ -27,7 +27,7 @@ os.environ.setdefault("PREFECT_LOGGING_HANDLERS_CONSOLE_LEVEL", "WARNING")
 os.environ.setdefault("PREFECT_LOGGING_LOGGERS_PREFECT_FLOW_RUNS_LEVEL", "INFO")
 os.environ.setdefault("PREFECT_LOGGING_LOGGERS_PREFECT_TASK_RUNS_LEVEL", "INFO")
 
-from proximite.cli import codebook, data, demo, economics, models, monitoring, orchestration, pull, redcap  # noqa: E402
+from proximite.cli import codebook, data, demo, economics, lookup, models, monitoring, orchestration, pull, redcap  # noqa: E402
 
 __all__ = ["app", "main"]
 
@@ -48,6 +48,7 @@ for command in (
     pull.sandbox,
     data.snapshot,
     monitoring.followups,
+    lookup.lookup,
     orchestration.server,
     orchestration.schedule,
     monitoring.status,
