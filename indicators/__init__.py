@@ -14,7 +14,10 @@ to each). The families:
 - :mod:`~proximite.indicators.needs_offer`: match rate, referral completion, time to need met,
   service gaps, referral intensity and destinations;
 - :mod:`~proximite.indicators.concertation`: active partners and the referral network's structure;
-- :mod:`~proximite.indicators.implementation`: PTP time, travel, supervision, turnover.
+- :mod:`~proximite.indicators.implementation`: PTP time, travel, supervision, turnover;
+- :mod:`~proximite.indicators.effectiveness`: empowerment and parental stress by wave, paired
+  and meaningful change, adjusted (and attrition-weighted) wave effects, the generic score
+  trajectory of :mod:`~proximite.indicators.score_trajectory` that isolation's index uses too.
 
 :mod:`~proximite.indicators.fanout` splits the work into units (a family at one scope level) that
 can run in parallel and puts their rows back together in the same order as :func:`compute_all`.
@@ -44,6 +47,8 @@ FAMILIES: dict[str, str] = {
     "needs_offer": "proximite.indicators.needs_offer",
     "concertation": "proximite.indicators.concertation",
     "implementation": "proximite.indicators.implementation",
+    # Score trajectories of empowerment and parental stress (the evaluation's effectiveness axis).
+    "effectiveness": "proximite.indicators.effectiveness",
 }
 
 #: Called after each family: ``progress(family, done, total)``.
