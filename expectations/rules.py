@@ -224,7 +224,7 @@ def _pull_time(settings: Settings) -> str:
     return iso_utc(moment)
 
 
-#: Rules added by issue 15, beside :data:`HAND_WRITTEN_RULES`: id → (category, description).
+#: The cross-table and date rules added beside :data:`HAND_WRITTEN_RULES`: id → (category, description).
 #: ``<table>.<column>.not_after_pull`` covers every date a REDCap pull brings (not the
 #: registry's, which arrive by files on their own schedule; not birth months, which may be
 #: expected months of unborn children).

@@ -19,6 +19,9 @@ to each). The families:
 - :mod:`~proximite.indicators.relevance`: non-use of services by wave and its change from T0;
 - :mod:`~proximite.indicators.systemic`: referrals crossing networks and the partner networks
   each territory reaches ("décloisonnement").
+- :mod:`~proximite.indicators.effectiveness`: empowerment and parental stress by wave, paired
+  and meaningful change, adjusted (and attrition-weighted) wave effects, the generic score
+  trajectory of :mod:`~proximite.indicators.score_trajectory` that isolation's index uses too.
 
 :mod:`~proximite.indicators.fanout` splits the work into units (a family at one scope level) that
 can run in parallel and puts their rows back together in the same order as :func:`compute_all`.
@@ -48,10 +51,12 @@ FAMILIES: dict[str, str] = {
     "needs_offer": "proximite.indicators.needs_offer",
     "concertation": "proximite.indicators.concertation",
     "implementation": "proximite.indicators.implementation",
-    # The evaluation's axes (issue 17).
+    # The evaluation's axes: acceptability, relevance, systemic effects, effectiveness.
     "acceptability": "proximite.indicators.acceptability",
     "relevance": "proximite.indicators.relevance",
     "systemic": "proximite.indicators.systemic",
+    # Score trajectories of empowerment and parental stress (the evaluation's effectiveness axis).
+    "effectiveness": "proximite.indicators.effectiveness",
 }
 
 #: Called after each family: ``progress(family, done, total)``.

@@ -129,6 +129,11 @@ class IndicatorParameters:
         A family is isolated at a wave when its index is at least this.
     meaningful_reduction_points : float
         δ: a fall of the index by at least this many points is a meaningful reduction.
+    score_meaningful_change : tuple of (str, float)
+        δ of each 1–5 score of the effectiveness family (``empowerment``, ``parental_stress``):
+        a move of at least this in the good direction is a meaningful change (default 0.5, half a
+        point of the scale, about half a standard deviation of such scales; see
+        :meth:`meaningful_change_of`).
     periods : str
         Registry periods: ``"wave"`` (the waves' calendar windows, see :func:`registry_periods`),
         ``"quarter"`` or ``"year"``.
@@ -150,6 +155,7 @@ class IndicatorParameters:
     baseline_days: int = 30
     isolated_threshold: float = 50.0
     meaningful_reduction_points: float = 10.0
+    score_meaningful_change: tuple[tuple[str, float], ...] = (("empowerment", 0.5), ("parental_stress", 0.5))
     periods: str = "wave"
     confidence: float = 0.95
     strata: tuple[str, ...] = ("environment", "host_type")
@@ -169,6 +175,10 @@ class IndicatorParameters:
         if not self.waves or self.waves[0] != 0:
             raise ValueError(f"waves must start at 0 (T0), not {list(self.waves)!r}")
 
+    def meaningful_change_of(self, score: str) -> float:
+        """δ of a score (:attr:`score_meaningful_change`); 0.5 for a score it does not name."""
+        return dict(self.score_meaningful_change).get(score, 0.5)
+
     @property
     def z(self) -> float:
         """Standard normal quantile of the two-sided interval."""
@@ -187,6 +197,10 @@ class IndicatorParameters:
             "isolated_threshold": float(isolation.get("isolated_threshold", cls.isolated_threshold)),
             "meaningful_reduction_points": float(
                 section.get("meaningful_reduction_points", cls.meaningful_reduction_points)
+            ),
+            "score_meaningful_change": tuple(
+                (str(score), float(delta))
+                for score, delta in (dict(cls.score_meaningful_change) | dict(section.get("meaningful_change", {}))).items()
             ),
             "periods": str(section.get("periods", cls.periods)),
             "confidence": float(section.get("confidence", cls.confidence)),

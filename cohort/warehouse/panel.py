@@ -6,6 +6,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
 import pandas as pd
 
 from proximite.cohort.harmonise import PANDAS_DTYPES, model_dtypes
@@ -18,7 +19,10 @@ if TYPE_CHECKING:  # pragma: no cover
     from proximite.cohort.codebook import Codebook
     from proximite.config import Settings
 
-__all__ = ["panel"]
+__all__ = ["DTYPES", "numpy_dtypes", "panel"]
+
+#: Values of ``panel(..., dtypes=)``: pandas' nullable dtypes (the warehouse's) or plain NumPy ones.
+DTYPES = ("pandas", "numpy")
 
 
 def panel(
@@ -31,6 +35,7 @@ def panel(
     ptp_minutes: bool = False,
     attrition_weight: bool = False,
     attrition_options: Mapping[str, Any] | None = None,
+    dtypes: str = "pandas",
 ) -> pd.DataFrame:
     """The long panel: one row per family and wave, from the current warehouse.
 
@@ -55,6 +60,11 @@ def panel(
     attrition_options : mapping, optional, keyword-only
         Options of :func:`~proximite.cohort.models.attrition.attrition_weights` (``outcome``,
         ``covariates``, ``previous``, ``numerator``).
+    dtypes : {"pandas", "numpy"}, keyword-only
+        ``"pandas"`` (default): the warehouse's nullable dtypes (``boolean``, ``Float64``,
+        ``Int64``, ``string``), where a missing answer stays ``<NA>``. ``"numpy"``: plain NumPy
+        dtypes that statsmodels formulas (``smf.ols``, ``smf.mixedlm``), patsy and linearmodels
+        accept as they are (see :func:`numpy_dtypes`).
 
     Returns
     -------
@@ -76,7 +86,8 @@ def panel(
     WarehouseNotFoundError
         The project has no warehouse yet.
     ValueError
-        A requested column is not in the panel, or an unknown key of ``attrition_options``.
+        A requested column is not in the panel, an unknown key of ``attrition_options`` or an
+        unknown ``dtypes``.
     ModelError
         The attrition model cannot be fitted (a covariate not in the panel).
 
@@ -96,6 +107,8 @@ def panel(
     """
     from proximite.config import load_settings
 
+    if dtypes not in DTYPES:
+        raise ValueError(f"panel dtypes must be one of {', '.join(map(repr, DTYPES))}, not {dtypes!r}")
     settings = settings if settings is not None else load_settings(project_dir)
     book = resolve_codebook(codebook)
     chosen, derived = _panel_columns(book, columns, asked={"ptp_minutes": ptp_minutes, "attrition_weight": attrition_weight})
@@ -122,7 +135,55 @@ def panel(
     frame.attrs["codebook"] = panel_codebook(["family_id", "wave", *chosen, *derived], codebook=book)
     frame.attrs["build_id"] = build[0] if build else None
     frame.attrs["waves_not_due"] = not_due
-    return frame
+    return numpy_dtypes(frame) if dtypes == "numpy" else frame
+
+
+def numpy_dtypes(frame: pd.DataFrame) -> pd.DataFrame:
+    """The frame with plain NumPy dtypes, for statsmodels formulas and linearmodels (a new frame).
+
+    Parameters
+    ----------
+    frame : DataFrame
+        A panel (or any frame) with pandas' nullable dtypes; not modified.
+
+    Returns
+    -------
+    DataFrame
+        The same values, index and ``attrs``: ``boolean`` → float64 1.0 / 0.0 with NaN for a
+        missing value; ``Int64``, ``Float64`` and other nullable numbers → float64 with NaN;
+        ``string`` → object with NaN (``category`` and dates stay as they are); index levels
+        converted the same way (``family_id`` becomes object, ``wave`` stays int64).
+
+    Notes
+    -----
+    Why: patsy cannot interpret ``BooleanDtype`` (``smf.ols`` fails with "Cannot interpret
+    'BooleanDtype'") and statsmodels' missing-value check asks ``bool(pd.NA)`` ("boolean value
+    of NA is ambiguous" in ``smf.mixedlm``). A boolean becomes a 0/1 float rather than a NumPy
+    bool, so that a missing answer stays missing (NaN) and formulas drop the row, instead of
+    being read as False. Integers become float64 for the same reason: NumPy integers have no NaN.
+    """
+    converted = pd.DataFrame({name: _numpy_column(frame[name]) for name in frame.columns}, index=frame.index)
+    if isinstance(frame.index, pd.MultiIndex):
+        levels = [_numpy_column(pd.Series(frame.index.get_level_values(i))) for i in range(frame.index.nlevels)]
+        converted.index = pd.MultiIndex.from_arrays([level.to_numpy() for level in levels], names=frame.index.names)
+    else:
+        converted.index = pd.Index(_numpy_column(pd.Series(frame.index)).to_numpy(), name=frame.index.name)
+    converted.attrs = dict(frame.attrs)
+    return converted
+
+
+def _numpy_column(column: pd.Series) -> pd.Series:
+    """One column in a NumPy dtype (see :func:`numpy_dtypes`)."""
+    dtype = column.dtype
+    if isinstance(dtype, pd.CategoricalDtype) or pd.api.types.is_datetime64_any_dtype(dtype):
+        return column
+    if isinstance(dtype, pd.BooleanDtype) or pd.api.types.is_bool_dtype(dtype):
+        return pd.Series(column.to_numpy(dtype="float64", na_value=np.nan), index=column.index, name=column.name)
+    if isinstance(dtype, pd.StringDtype):
+        return pd.Series(column.to_numpy(dtype=object, na_value=np.nan), index=column.index, name=column.name)
+    if isinstance(dtype, pd.api.extensions.ExtensionDtype) and pd.api.types.is_numeric_dtype(dtype):
+        return pd.Series(column.to_numpy(dtype="float64", na_value=np.nan), index=column.index, name=column.name)
+    return column
 
 
 def _panel_columns(book: Codebook, columns: Sequence[str] | None, *, asked: Mapping[str, bool]) -> tuple[list[str], list[str]]:

@@ -85,7 +85,7 @@ REACH_TABLE = (
     "reach.children_unborn_share",
     "reach.children_0_5_share",
 )
-#: The evaluation's axes (issue 17): family → the indicators of its table, by wave or by period.
+#: The evaluation's axes: family → the indicators of its table, by wave or by period.
 AXES_TABLES: dict[str, tuple[str, ...]] = {
     "acceptability": ("acceptability.trust_agree_share", "acceptability.help_agree_share",
                       "acceptability.recommend_agree_share"),
@@ -100,6 +100,9 @@ ISOLATION_TABLE = (
     "isolation.leaving_isolation",
     "isolation.adjusted_effect",
 )
+#: The effectiveness block: each score's mean by wave (chart and table) and its paired indicators.
+EFFECTIVENESS_SCORES = ("empowerment", "parental_stress")
+EFFECTIVENESS_TABLE = ("change", "meaningful_change", "adjusted_effect_ipw")
 IMPLEMENTATION_OTHER = (
     "implementation.travel_share",
     "implementation.supervision_hours_per_month",
@@ -410,6 +413,7 @@ class PageBuilder:
         blocks = [
             self.reach_block(rows, anchor),
             self.isolation_block(rows, anchor),
+            self.effectiveness_block(rows, anchor),
             self.needs_block(rows, anchor),
             self.network_block(rows, anchor),
             self.ptp_block(rows, anchor),
@@ -521,6 +525,40 @@ class PageBuilder:
             cells += [self.value_cell(others[indicator].get(wave)) for indicator in present]
             table_rows.append(cells)
         block.tables.append(HtmlTable(self.text("isolation_caption"), columns, table_rows))
+        return block
+
+    def effectiveness_block(self, rows: _ScopeRows, anchor: str) -> Block:
+        """Empowerment and parental stress: means by wave (chart), change, meaningful change, weighted effect."""
+        block = Block("effectiveness", self.text("effectiveness_heading"))
+        shown = [
+            (f"effectiveness.{score}_mean", [f"effectiveness.{score}_{kind}" for kind in EFFECTIVENESS_TABLE])
+            for score in EFFECTIVENESS_SCORES
+        ]
+        series = {indicator: by_wave(rows.rows(indicator)) for mean, others in shown for indicator in (mean, *others)}
+        waves = sorted({wave for column in series.values() for wave in column})
+        if not waves:
+            block.note = self.text("no_data")
+            return block
+        lines = [(self.label(mean), [self.point(self.wave_label(w), series[mean].get(w)) for w in waves])
+                 for mean, _ in shown]
+        if any(charts.any_drawable(points) for _, points in lines):
+            block.chart = charts.line_chart(
+                lines, chart_id=f"{anchor}-effectiveness",
+                title=self.text("chart_label", caption=self.text("effectiveness_chart")),
+                unit="mean", fmt=self.fmt, y_range=(1.0, 5.0), x_title=self.text("wave_axis"),
+            )
+        for mean, others in shown:
+            present = [indicator for indicator in others if series[indicator]]
+            columns = [self.text("col_wave"), self.label(mean), self.ci_header, self.text("col_n")]
+            columns += [self.label(indicator) for indicator in present]
+            table_rows = []
+            for wave in waves:
+                row = series[mean].get(wave)
+                cells = [Cell(self.wave_label(wave), header=True), self.value_cell(row), self.ci_cell(row),
+                         self.n_cell(row)]
+                table_rows.append(cells + [self.value_cell(series[indicator].get(wave)) for indicator in present])
+            block.tables.append(HtmlTable(self.text("effectiveness_caption", score=self.label(mean)), columns,
+                                          table_rows))
         return block
 
     def needs_block(self, rows: _ScopeRows, anchor: str) -> Block:
@@ -829,6 +867,7 @@ PAGE_INDICATORS = frozenset(
         *REACH_TABLE,
         "isolation.mean_index",
         *ISOLATION_TABLE,
+        *(f"effectiveness.{score}_{kind}" for score in EFFECTIVENESS_SCORES for kind in ("mean", *EFFECTIVENESS_TABLE)),
         "needs_offer.match_rate",
         "needs_offer.service_gaps",
         "needs_offer.time_to_met",

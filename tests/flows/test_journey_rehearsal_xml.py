@@ -1,4 +1,4 @@
-"""Journey (a) of issue 15: rehearse on the cohort's own project XML, as a coordinator types it.
+"""Journey: rehearse on the cohort's own project XML, as a coordinator types it.
 
 ``proximite codebook export --format redcap-xml`` → ``proximite sandbox --project X.xml`` (a
 subprocess: it prints the URL and the token file) → the coordinator enters a synthetic cohort

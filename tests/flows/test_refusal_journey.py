@@ -1,4 +1,4 @@
-"""Journey (b) of issue 15: a coordinator acts on a refused pull.
+"""Journey: a coordinator acts on a refused pull.
 
 Five defects are planted in five records of a sandbox project (as a REDCap project holds them when
 its dictionary changed after data entry: a choice removed, a validation added). The coordinator:

@@ -515,7 +515,7 @@ def test_clean_synthetic_cohort_passes_the_harmonised_gate(cohort) -> None:
     assert flagged(result) == {}
 
 
-# ------------------------------------------------------------------------------------ issue 15
+# ------------------------------------------------------------------ refusals and new rules
 def test_an_activity_of_a_family_that_is_not_in_the_cohort_fails(settings: Settings) -> None:
     # A record deleted in REDCap leaves its activities in the registry, naming a family no longer there.
     result = validate(planted(("activity", "A1", {"family_id": "F9"})), settings)

@@ -237,3 +237,53 @@ def test_plot_draws_a_forest_plot(panel: pd.DataFrame) -> None:
     ax = compare(result, RandomEffects("isolation_index ~ 1 + C(wave)").fit(panel)).plot()
     assert len(ax.get_legend().get_texts()) == 2
     plt.close("all")
+
+
+# ------------------------------------------------------------------ plain NumPy dtypes for formulas
+def test_numpy_dtypes_make_the_panel_statsmodels_formula_input(panel: pd.DataFrame) -> None:
+    import statsmodels.formula.api as smf
+
+    from proximite.cohort.warehouse.panel import numpy_dtypes
+
+    nullable = panel.reset_index()
+    nullable.loc[3, "isolated_at_contact"] = pd.NA  # a missing answer
+    # The failures the conversion is for (patsy and statsmodels on nullable dtypes).
+    with pytest.raises(TypeError, match="BooleanDtype"):
+        smf.ols("isolation_index ~ C(wave) + isolated_at_contact", data=nullable).fit()
+    with pytest.raises(TypeError, match="ambiguous"):
+        smf.mixedlm("isolation_index ~ C(wave)", data=nullable, groups="family_id").fit()
+
+    plain = numpy_dtypes(nullable)
+    assert str(plain["isolated_at_contact"].dtype) == "float64"
+    assert np.isnan(plain.loc[3, "isolated_at_contact"]) and set(plain["isolated_at_contact"].dropna()) <= {0.0, 1.0}
+    assert plain["family_id"].dtype == object and str(plain["isolation_index"].dtype) == "float64"
+    pd.testing.assert_frame_equal(nullable, copy.deepcopy(nullable))  # the input is left alone
+
+    ols = smf.ols("isolation_index ~ C(wave) + isolated_at_contact", data=plain).fit()
+    # Reference: the same regression by hand, rows with a missing value dropped.
+    complete = plain.dropna(subset=["isolation_index", "isolated_at_contact"])
+    design = np.column_stack([np.ones(len(complete))] + [(complete["wave"] == k).to_numpy(float) for k in (6, 12, 24)]
+                             + [complete["isolated_at_contact"].to_numpy()])
+    reference = sm.OLS(complete["isolation_index"].to_numpy(), design).fit()
+    np.testing.assert_allclose(ols.params.to_numpy(), reference.params, rtol=1e-10)
+    assert ols.nobs == len(complete) == len(plain) - 2  # the missing index and the missing answer
+
+    mixed = smf.mixedlm("isolation_index ~ C(wave)", data=plain, groups="family_id", missing="drop").fit()
+    # The wave effects are planted at -5, -8, -10 with a family effect of SD 10 and noise of SD 4.
+    effects = [mixed.params[f"C(wave)[T.{k}]"] for k in (6, 12, 24)]
+    np.testing.assert_allclose(effects, [WAVE_EFFECT[k] for k in (6, 12, 24)], atol=4.0)
+    assert mixed.nobs == len(plain) - 1
+
+
+def test_numpy_dtypes_of_an_indexed_panel_keep_index_and_attrs(panel: pd.DataFrame) -> None:
+    from proximite.cohort.warehouse.panel import numpy_dtypes
+
+    tagged = panel.copy()
+    tagged.attrs["build_id"] = "b1"
+    plain = numpy_dtypes(tagged)
+    assert plain.index.names == ["family_id", "wave"] and plain.attrs == {"build_id": "b1"}
+    assert plain.index.get_level_values("family_id").dtype == object
+    assert plain.index.get_level_values("wave").dtype == "int64"
+    assert list(plain.index) == list(panel.index)
+    assert (plain.dtypes.astype(str) == pd.Series({"isolation_index": "float64", "ptp_minutes": "float64",
+            "territory_id": "object", "isolated_at_contact": "float64", "weight": "float64"})).all()

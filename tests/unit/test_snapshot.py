@@ -146,6 +146,12 @@ def indicator_table() -> pd.DataFrame:
             rows.append(_share(round((0.55 - wave / 100) * assessed), assessed, **base, indicator="isolation.share_isolated"))
             rows.append(_share(round((0.4 + wave / 100) * assessed), assessed, **base, indicator="needs_offer.match_rate"))
             rows.append(_share(round(0.8 * assessed), assessed, **base, indicator="acceptability.trust_agree_share"))
+            for score in ("empowerment", "parental_stress"):
+                rows.append({**base, "indicator": f"effectiveness.{score}_mean", "value": 3.2, "ci_low": 3.0,
+                             "ci_high": 3.4, "n": int(assessed), "unit": "mean", "method": "mean"})
+                if wave:
+                    rows.append(_share(round(0.4 * assessed), assessed, **base,
+                                       indicator=f"effectiveness.{score}_meaningful_change"))
             rows.append({**base, "indicator": "relevance.non_recours_mean", "value": 1.5 - wave / 24, "ci_low": 1.3 - wave / 24,
                          "ci_high": 1.7 - wave / 24, "n": int(assessed), "unit": "mean", "method": "mean"})
             if wave:

@@ -261,6 +261,27 @@ def test_panel_index_columns_and_dtypes(settings: Settings, built: BuildInfo) ->
     assert str(frame["baseline_isolation_index"].dtype) == "Float64" and str(frame["n_children"].dtype) == "Int64"
 
 
+def test_panel_with_numpy_dtypes_is_formula_input(settings: Settings, built: BuildInfo) -> None:
+    import statsmodels.formula.api as smf
+
+    nullable = panel(settings=settings)
+    plain = panel(settings=settings, dtypes="numpy")
+    assert list(plain.index) == list(nullable.index) and list(plain.columns) == list(nullable.columns)
+    assert plain.attrs["codebook"] == nullable.attrs["codebook"] and plain.attrs["build_id"] == built.build_id
+    for column in plain.columns:
+        dtype = str(nullable[column].dtype)
+        expected = {"boolean": "float64", "Float64": "float64", "Int64": "float64", "string": "object"}.get(dtype, dtype)
+        assert str(plain[column].dtype) == expected, column
+        # Same values, a missing one missing (NaN), True/False as 1/0.
+        same = nullable[column].astype(object).where(nullable[column].notna(), None).tolist()
+        got = [None if pd.isna(value) else value for value in plain[column].tolist()]
+        assert got == [None if v is None else (float(v) if expected == "float64" else v) for v in same], column
+    fit = smf.ols("isolation_index ~ C(wave) + isolated_at_contact", data=plain.reset_index()).fit()
+    assert fit.nobs == plain[["isolation_index", "isolated_at_contact"]].dropna().shape[0]
+    with pytest.raises(ValueError, match="dtypes must be one of 'pandas', 'numpy', not 'numpi'"):
+        panel(settings=settings, dtypes="numpi")
+
+
 def test_panel_covariates(settings: Settings, built: BuildInfo) -> None:
     frame = panel(settings=settings)
     f1, f2, f3 = frame.loc["f1"], frame.loc["f2"], frame.loc["f3"]

@@ -1,4 +1,4 @@
-"""Tiny harmonised tables for the acceptability and relevance spec tests (issue 17's axes).
+"""Tiny harmonised tables for the acceptability and relevance spec tests (the evaluation's axes).
 
 The world of :mod:`._reach_isolation_tables` (T1 and T2 in region 01, urban and rural; T3 alone
 in region 02, so its region cells are clustered by family); each test lists its families'
