@@ -74,7 +74,8 @@ lock:
 # The installed package as a user gets it: build the wheel, install it with its dependencies into
 # a clean environment, and run the spec tests and a 60-family demo with no source tree on the path.
 wheel-check: $(STAMP)
-	rm -rf $(WHEEL_DIR) $(WHEEL_VENV)
+	# setuptools builds in build/lib: a stale copy there would put deleted modules into the wheel.
+	rm -rf build/lib build/bdist.* $(WHEEL_DIR) $(WHEEL_VENV)
 	$(BIN)/python -m pip wheel --quiet --no-deps -w $(WHEEL_DIR) .
 	$(PYTHON) -m venv $(WHEEL_VENV)
 	$(WHEEL_VENV)/bin/python -m pip install --quiet --upgrade pip -c $(CONSTRAINTS)
