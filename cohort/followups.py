@@ -1,8 +1,10 @@
 """Follow-ups due: which families' next wave window is open, closing soon, or overdue.
 
-Coordinators chase these families inside REDCap, so the lists carry pseudonymous ids only; the
-mapping back to a REDCap record is done in REDCap itself. Pure functions over the harmonised
-``family`` and ``assessment`` tables.
+Coordinators chase these families inside REDCap: their lists (``proximite followups``, the
+internal snapshot's follow-up page) carry the REDCap record id beside the pseudonymous id,
+resolved with the pseudonym key over the latest staged REDCap pull
+(:func:`proximite.cohort.record_lookup.record_ids_for`). Public and decision-maker outputs never
+list families. Pure functions over the harmonised ``family`` and ``assessment`` tables.
 
 The schedule (DESIGN, *Waves*): T0 is due within ``baseline_within_days`` of the first contact;
 wave *k* is due at T0 + *k* months (from the T0 assessment's date, or from the first contact while
@@ -256,6 +258,12 @@ class FollowupReport:
         ``territory_id`` → the territory's name, for display.
     closing_days : int
         The horizon of the ``closing`` status.
+    record_ids_reason : str or None
+        Why some ``record_id`` cells of ``due`` are empty: ``"no_key"``, ``"no_pull"``,
+        ``"not_found"`` (:class:`~proximite.cohort.record_lookup.RecordIds`), ``"not_asked"`` when
+        the report was made without record ids, ``None`` when every family has its record id.
+    record_ids_detail : str
+        The configuration error behind ``"no_key"`` (where the key was looked for).
     """
 
     due: pd.DataFrame
@@ -265,6 +273,15 @@ class FollowupReport:
     territories: tuple[str, ...]
     territory_names: Mapping[str, str] = field(default_factory=dict)
     closing_days: int = 14
+    record_ids_reason: str | None = None
+    record_ids_detail: str = ""
+
+    @property
+    def missing_record_ids(self) -> int:
+        """Due families shown without a REDCap record id (all of them when the column is absent)."""
+        if "record_id" not in self.due.columns:
+            return len(self.due)
+        return int(self.due["record_id"].isna().sum())
 
     def status_counts(self) -> dict[str, int]:
         """Follow-ups due per status, most urgent first (every status, zeros included)."""
@@ -278,6 +295,7 @@ def followups_from_warehouse(
     as_of: dt.date | None = None,
     territories: Sequence[str] | None = None,
     closing_days: int = 14,
+    record_ids: bool = True,
 ) -> FollowupReport:
     """Follow-ups due and completion by wave, from the project's current warehouse.
 
@@ -292,6 +310,10 @@ def followups_from_warehouse(
         Keep these territory ids only (default: every territory).
     closing_days : int, keyword-only
         A window closing within this many days is ``closing`` (default 14).
+    record_ids : bool, keyword-only
+        Put each due family's REDCap record id beside its pseudonym (column ``record_id``, empty
+        where it cannot be resolved: the report's ``record_ids_reason`` says why). Default true:
+        the report is for coordinators, who see record ids in REDCap anyway.
 
     Returns
     -------
@@ -334,6 +356,7 @@ def followups_from_warehouse(
     # No family completed T0 among those due at a later wave: the rate has no denominator.
     completion[rates] = completion[rates].replace([np.inf, -np.inf], np.nan)
     names = dict(zip(known, territory["name"].astype(str))) if "name" in territory.columns else {}
+    due, reason, detail = _with_record_ids(settings, due) if record_ids else (due, "not_asked", "")
     return FollowupReport(
         due=due,
         completion=completion,
@@ -342,7 +365,19 @@ def followups_from_warehouse(
         territories=tuple(chosen),
         territory_names=names,
         closing_days=closing_days,
+        record_ids_reason=reason,
+        record_ids_detail=detail,
     )
+
+
+def _with_record_ids(settings: Settings, due: pd.DataFrame) -> tuple[pd.DataFrame, str | None, str]:
+    """``due`` with a ``record_id`` column right after ``family_id``, and why cells are empty."""
+    from proximite.cohort.record_lookup import record_ids_for
+
+    found = record_ids_for(settings, due["family_id"])
+    result = due.copy()
+    result.insert(result.columns.get_loc("family_id") + 1, "record_id", found.record_id)
+    return result, found.reason, found.detail
 
 
 def _check_territories(asked: Sequence[str] | None, *, known: Sequence[str]) -> list[str]:

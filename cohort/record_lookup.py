@@ -10,6 +10,7 @@ the record id beside the pseudonym; public and decision-maker outputs never call
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import pandas as pd
@@ -20,7 +21,14 @@ from proximite.cohort.pseudonym import pseudonymise
 if TYPE_CHECKING:  # pragma: no cover
     from proximite.config import Settings
 
-__all__ = ["REDCAP", "lookup_records", "record_ids_by_pseudonym", "staged_record_ids"]
+__all__ = [
+    "REDCAP",
+    "RecordIds",
+    "lookup_records",
+    "record_ids_by_pseudonym",
+    "record_ids_for",
+    "staged_record_ids",
+]
 
 REDCAP = "redcap"
 
@@ -82,3 +90,61 @@ def record_ids_by_pseudonym(
 def lookup_records(family_ids: Iterable[str], by_pseudonym: Mapping[str, str]) -> dict[str, str | None]:
     """Each asked family id with its record id (None when no record of the pull hashes to it)."""
     return {str(family).strip(): by_pseudonym.get(str(family).strip()) for family in family_ids}
+
+
+@dataclass(frozen=True)
+class RecordIds:
+    """The REDCap record id of each family asked, and why some could not be given.
+
+    Attributes
+    ----------
+    record_id : Series
+        Aligned with the family ids asked (same index); missing (``<NA>``) where no record id
+        could be given.
+    reason : str or None
+        ``None`` when every family was found; ``"no_key"`` (no pseudonym key: none can be
+        resolved), ``"no_pull"`` (no staged REDCap pull to hash) or ``"not_found"`` (some
+        families hash to no record of the latest pull: another source, another key, a record
+        deleted since).
+    detail : str
+        For ``no_key``, the configuration error (where the key was looked for, never the key).
+    """
+
+    record_id: pd.Series
+    reason: str | None = None
+    detail: str = ""
+
+    @property
+    def missing(self) -> int:
+        """How many families have no record id."""
+        return int(self.record_id.isna().sum())
+
+
+def record_ids_for(settings: Settings, family_ids: pd.Series, *, key: bytes | None = None) -> RecordIds:
+    """The REDCap record id beside each pseudonymous family id, for a coordinator's own output.
+
+    Parameters
+    ----------
+    settings : Settings
+    family_ids : Series
+        Pseudonymous family ids (not modified).
+    key : bytes, optional, keyword-only
+        The pseudonym key (default: the project's, as :func:`record_ids_by_pseudonym` finds it).
+
+    Returns
+    -------
+    RecordIds
+        Never raises for a missing key or pull: the column is then empty and ``reason`` says why,
+        so the output is still written and says once why the cells are empty.
+    """
+    from proximite.config import ConfigError
+
+    empty = pd.Series(pd.NA, index=family_ids.index, dtype="string", name="record_id")
+    if latest_pull(settings, REDCAP) is None:
+        return RecordIds(empty, reason="no_pull" if len(family_ids) else None)
+    try:
+        by_pseudonym = record_ids_by_pseudonym(settings, key=key)
+    except ConfigError as error:
+        return RecordIds(empty, reason="no_key" if len(family_ids) else None, detail=str(error))
+    found = family_ids.astype("string").map(by_pseudonym).astype("string").rename("record_id")
+    return RecordIds(found, reason="not_found" if found.isna().any() else None)

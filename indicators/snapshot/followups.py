@@ -1,9 +1,9 @@
 """The follow-ups page of an internal snapshot: ``followups.html`` and ``followups.<lang>.html``.
 
 For the research team, not for decision-makers: it lists, per territory of the snapshot's scope,
-the families whose next wave window is open, closing soon or overdue (by **pseudonymous id**
-only; the mapping to a REDCap record is done inside REDCap), and completion and attrition by
-wave. It is written only when the snapshot's disclosure level is ``internal``; a public snapshot
+the families whose next wave window is open, closing soon or overdue (by **pseudonymous id**,
+with the **REDCap record id** beside it when the tables carry a ``record_id`` column: the
+coordinators open that record in REDCap), and completion and attrition by wave. It is written only when the snapshot's disclosure level is ``internal``; a public snapshot
 has no such page, no link to it and no family id anywhere.
 
 The tables come from :func:`proximite.cohort.followups.followups_from_warehouse` (any object with
@@ -42,6 +42,8 @@ class FollowupTables(Protocol):
     as_of: dt.date
     territories: tuple[str, ...]
     closing_days: int
+    # Optional: ``due["record_id"]`` (shown beside the pseudonym) and ``record_ids_reason`` (why
+    # some of its cells are empty, as FollowupReport has them).
 
 
 def followups_page_name(snapshot: SnapshotContext, lang: str) -> str:
@@ -79,11 +81,14 @@ class _FollowupsBuilder:
     # -------------------------------------------------------------- tables
     def due_table(self, rows: pd.DataFrame) -> HtmlTable:
         table_rows = []
+        with_records = "record_id" in rows.columns
         for row in rows.itertuples(index=False):
             window = self.text("date_range", start=f"{row.window_start:%Y-%m-%d}", end=f"{row.window_end:%Y-%m-%d}")
+            record = [Cell("" if is_missing(row.record_id) else str(row.record_id))] if with_records else []
             table_rows.append(
                 [
                     Cell(str(row.family_id), header=True),
+                    *record,
                     Cell(self.base.wave_label(int(row.wave))),
                     Cell(f"{row.due_date:%Y-%m-%d}"),
                     Cell(window),
@@ -93,6 +98,7 @@ class _FollowupsBuilder:
             )
         columns = [
             self.text("followups_col_family"),
+            *([self.text("followups_col_record")] if with_records else []),
             self.text("col_wave"),
             self.text("followups_col_due_date"),
             self.text("followups_col_window"),
@@ -142,6 +148,17 @@ class _FollowupsBuilder:
         )
         columns = [self.text("followups_col_territory"), *(self.status(status) for status in STATUS_ORDER), self.text("col_total")]
         return HtmlTable(self.text("followups_summary_caption", date=self.as_of), columns, table_rows)
+
+    def record_ids_note(self) -> str:
+        """Once on the page: why some record id cells are empty (empty text when none is)."""
+        due = self.followups.due
+        if "record_id" not in due.columns:
+            return ""
+        missing = int(due["record_id"].isna().sum())
+        reason = getattr(self.followups, "record_ids_reason", None)
+        if missing == 0 or reason not in {"no_key", "no_pull", "not_found"}:
+            return ""
+        return self.text(f"followups_record_ids_{reason}", count=self.count(missing))
 
     # -------------------------------------------------------------- page
     def sections(self, territories: Sequence[str]) -> list[dict[str, Any]]:
@@ -201,6 +218,7 @@ class _FollowupsBuilder:
             "about_heading": self.text("followups_about_heading"),
             "internal": self.text("followups_internal"),
             "pseudonymous": self.text("followups_pseudonymous"),
+            "record_ids_note": self.record_ids_note(),
             "rule": self.text("followups_rule"),
             "legend": [self.text(f"followups_legend_{status}", days=days) for status in STATUS_ORDER],
             "completion_note": self.text("followups_completion_note"),

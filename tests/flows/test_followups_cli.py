@@ -18,17 +18,27 @@ from typer.testing import CliRunner
 
 from proximite.cli import app
 from proximite import pipeline
+from proximite.cohort.pseudonym import pseudonym
 from proximite.cohort.followups import FollowupSchedule, followup_completion, followups_due, followups_from_warehouse
 from proximite.cohort.warehouse import table
 from proximite.config import load_settings
+from proximite.cohort.codebook import load_codebook
+
+CB_TEXT = load_codebook().snapshot_text
 
 runner = CliRunner()
 KEY = "followups-cli-test-key-0123456789abcdef"
 DATA_AS_OF = "2025-01-15"
 #: A day after the data's cut-off on which the cohort has open, closing and overdue follow-ups.
 AS_OF = dt.date(2025, 3, 4)
-#: A table row of the CLI: a pseudonymous id (16 hex characters) first, then the wave.
-ROW = re.compile(r"^\s*([0-9a-f]{16})\s+T(\d+)\s", re.MULTILINE)
+#: A table row of the CLI: a pseudonymous id (16 hex characters) first, its record id (may be empty), then the wave.
+ROW = re.compile(r"^\s*([0-9a-f]{16})\s+(?:(\S+)\s+)?T(\d+)\s", re.MULTILINE)
+
+
+@pytest.fixture(autouse=True)
+def key(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The coordinator's shell has the project's pseudonym key, as when the project was ingested."""
+    monkeypatch.setenv("PROXIMITE_PSEUDONYM_KEY", KEY)
 
 
 def _invoke(*args: str) -> str:
@@ -66,11 +76,24 @@ def expected(tables: tuple[pd.DataFrame, pd.DataFrame, FollowupSchedule]) -> pd.
 
 
 def _rows(output: str) -> list[tuple[str, int]]:
-    return [(ident, int(wave)) for ident, wave in ROW.findall(output)]
+    return [(ident, int(wave)) for ident, _record, wave in ROW.findall(output)]
 
 
-def test_the_table_lists_every_due_family_by_pseudonymous_id_most_urgent_first(
-    project: Path, expected: pd.DataFrame
+def _records_shown(output: str) -> dict[str, str]:
+    return {ident: record for ident, record, _wave in ROW.findall(output)}
+
+
+@pytest.fixture(scope="module")
+def record_of(project: Path) -> dict[str, str]:
+    """``{family_id: record_id}`` computed here from the synthetic REDCap export and the key."""
+    records = pd.read_csv(project.parent / "input" / "redcap" / "records.csv", dtype=str, keep_default_na=False)
+    settings = load_settings(project)
+    return {pseudonym(record, key=KEY.encode(), project=settings.project_name): record
+            for record in records["record_id"].unique()}
+
+
+def test_the_table_lists_every_due_family_with_its_record_id_most_urgent_first(
+    project: Path, expected: pd.DataFrame, record_of: dict[str, str]
 ) -> None:
     output = _invoke("followups", "--project-dir", str(project), "--as-of", AS_OF.isoformat())
     # Same families, same waves, same order (territory, then most urgent first).
@@ -80,12 +103,47 @@ def test_the_table_lists_every_due_family_by_pseudonymous_id_most_urgent_first(
     counts = expected["status"].value_counts()
     assert f"{len(expected)} follow-up(s) due on {AS_OF.isoformat()}" in output
     assert f"{counts['overdue']} overdue, {counts['closing']} closing, {counts['open']} open" in output
-    assert "Completion and attrition by wave" in output and "pseudonymous" in output
-    # Never a REDCap record id: every id shown is a warehouse family id, none is a record id.
-    records = pd.read_csv(project.parent / "input" / "redcap" / "records.csv", dtype=str, keep_default_na=False)
-    shown = {ident for ident, _wave in _rows(output)}
-    assert not shown & set(records["record_id"])
-    assert "record_id" not in output
+    assert "Completion and attrition by wave" in output and re.search(r"^\s+record\s", output, re.MULTILINE)
+    # Each family's REDCap record id is beside its pseudonym: the record the coordinator opens.
+    shown = _records_shown(output)
+    assert shown == {ident: record_of[ident] for ident in expected["family_id"]}
+    assert "left empty" not in output
+
+
+def test_without_the_key_the_record_ids_are_empty_and_the_list_says_so_once(
+    project: Path, expected: pd.DataFrame, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.delenv("PROXIMITE_PSEUDONYM_KEY")
+    target = tmp_path / "due.csv"
+    output = _invoke("followups", "--project-dir", str(project), "--as-of", AS_OF.isoformat(), "--csv", str(target))
+    assert _rows(output) == list(zip(expected["family_id"], expected["wave"].astype(int)))
+    assert set(_records_shown(output).values()) == {""}
+    flat = " ".join(output.split())
+    assert flat.count("Record ids left empty") == 1 and "PROXIMITE_PSEUDONYM_KEY" in flat
+    written = pd.read_csv(target, dtype=str, keep_default_na=False)
+    assert len(written) == len(expected) and set(written["record_id"]) == {""}
+
+
+def test_a_family_missing_from_the_latest_pull_has_an_empty_record_id(
+    project: Path, expected: pd.DataFrame, record_of: dict[str, str], tmp_path: Path
+) -> None:
+    import shutil
+
+    from proximite.cohort.layers import latest_pull, staged_dir
+
+    copy = tmp_path / "project"
+    shutil.copytree(project, copy)
+    settings = load_settings(copy)
+    # The family's record was deleted in REDCap since the warehouse was built: the next pull lacks it.
+    gone = str(expected["family_id"].iloc[0])
+    for path in staged_dir(settings, "redcap", latest_pull(settings, "redcap")).glob("*.parquet"):
+        frame = pd.read_parquet(path)
+        if "record_id" in frame.columns:
+            frame[frame["record_id"] != record_of[gone]].to_parquet(path)
+    output = _invoke("followups", "--project-dir", str(copy), "--as-of", AS_OF.isoformat())
+    shown = _records_shown(output)
+    assert shown[gone] == "" and all(shown[ident] == record_of[ident] for ident in shown if ident != gone)
+    assert "1 family(ies) not found in the latest staged REDCap pull" in " ".join(output.split())
 
 
 def test_territory_filter_and_status_filter(project: Path, expected: pd.DataFrame) -> None:
@@ -123,7 +181,8 @@ def test_bad_territory_bad_date_bad_status_and_no_warehouse_fail_clearly(project
 
 
 def test_csv_rows_equal_the_due_list_and_completion_is_written_beside_it(
-    project: Path, tables: tuple[pd.DataFrame, pd.DataFrame, FollowupSchedule], expected: pd.DataFrame, tmp_path: Path
+    project: Path, tables: tuple[pd.DataFrame, pd.DataFrame, FollowupSchedule], expected: pd.DataFrame, tmp_path: Path,
+    record_of: dict[str, str],
 ) -> None:
     target = tmp_path / "out" / "due.csv"
     output = _invoke("followups", "--project-dir", str(project), "--as-of", AS_OF.isoformat(), "--csv", str(target))
@@ -133,7 +192,10 @@ def test_csv_rows_equal_the_due_list_and_completion_is_written_beside_it(
     assert target.is_file() and completion_path.is_file()
 
     written = pd.read_csv(target, dtype=str, keep_default_na=False)
-    assert list(written.columns) == list(expected.columns)
+    # The coordinator's CSV: the record id right after the pseudonym, the rest as followups_due gives it.
+    assert list(written.columns) == ["territory_id", "family_id", "record_id", *expected.columns[2:]]
+    assert written["record_id"].tolist() == [record_of[ident] for ident in expected["family_id"]]
+    written = written.drop(columns="record_id")
     want = expected.astype(object).copy()
     for column in ("due_date", "window_start", "window_end"):
         want[column] = expected[column].dt.strftime("%Y-%m-%d")
@@ -151,7 +213,8 @@ def test_a_past_day_ignores_assessments_made_after_it(
 ) -> None:
     family, assessment, schedule = tables
     day = dt.date(2024, 8, 1)
-    report = followups_from_warehouse(load_settings(project), as_of=day)
+    report = followups_from_warehouse(load_settings(project), as_of=day, record_ids=False)
+    assert "record_id" not in report.due.columns and report.record_ids_reason == "not_asked"
     before = assessment[assessment["assessment_date"] <= pd.Timestamp(day)]
     pd.testing.assert_frame_equal(report.due, followups_due(family, before, as_of=day, schedule=schedule))
     # Families later assessed for that wave were still due on the day.
@@ -166,7 +229,7 @@ def _family_ids(project: Path) -> set[str]:
 
 
 def test_internal_snapshot_has_the_followups_pages_and_a_public_one_has_no_id(
-    project: Path, expected: pd.DataFrame, tmp_path: Path
+    project: Path, expected: pd.DataFrame, tmp_path: Path, record_of: dict[str, str]
 ) -> None:
     import shutil
 
@@ -191,13 +254,19 @@ def test_internal_snapshot_has_the_followups_pages_and_a_public_one_has_no_id(
         assert in_scope and all(ident in text for ident in in_scope)
         assert not any(ident in text for ident in out_of_scope)
         assert "REDCap" in text and "<script" not in text and "http" not in text
+        # The record to open in REDCap, in the cell right after the family's pseudonym.
+        for ident in in_scope:
+            assert f'<th scope="row">{ident}</th><td>{record_of[ident]}</td>' in text, (page, ident)
     assert 'href="followups.html"' in (out / "index.html").read_text(encoding="utf-8")
     assert 'href="followups.en.html"' in (out / "index.en.html").read_text(encoding="utf-8")
 
     public = pipeline.write_snapshot_from_warehouse(settings, level="public", today=AS_OF + dt.timedelta(days=1))
     assert not list(public.glob("followups*"))
     identifiers = _family_ids(copy)
-    for path in public.iterdir():
-        text = path.read_text(encoding="utf-8")
+    # Record ids here are small numbers that counts also show: the column and its cells are what must not leak.
+    headers = [CB_TEXT("followups_col_record", lang=lang) for lang in ("fr", "en")]
+    for path in (path for path in public.rglob("*") if path.is_file()):
+        text = path.read_bytes().decode("utf-8", errors="replace")
         assert "followups" not in text, path.name
         assert not any(ident in text for ident in identifiers), path.name
+        assert not any(header in text for header in headers), path.name

@@ -8,6 +8,7 @@ the index pages only for their link to it.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import hashlib
 import json
@@ -169,8 +170,8 @@ def test_a_public_snapshot_refuses_followups_and_holds_no_id(tmp_path: Path) -> 
     assert not (tmp_path / "snapshot-2024-08-15").exists()
     out = _write(tmp_path, level="public")
     assert not list(out.glob("followups*"))
-    for path in out.iterdir():
-        text = path.read_text(encoding="utf-8")
+    for path in (path for path in out.rglob("*") if path.is_file()):
+        text = path.read_text(encoding="utf-8", errors="replace")
         assert "followups" not in text and not any(ident in text for ident in IDS.values()), path.name
 
 
@@ -193,3 +194,54 @@ def test_a_region_snapshot_shows_its_territories_only(tmp_path: Path) -> None:
     page = (out / "followups.html").read_text(encoding="utf-8")
     assert 'id="territory-T1"' in page and 'id="territory-T2"' in page and 'id="territory-T3"' not in page
     assert 'id="all-territories"' in page
+
+
+#: REDCap record ids of the due families, as ``followups_from_warehouse`` puts them beside the pseudonyms.
+RECORDS = {IDS["fa"]: "REC-1001", IDS["fe"]: "REC-1005"}
+
+
+def _report_with_records(reason: str | None) -> FollowupReport:
+    report = _report()
+    due = report.due.copy()
+    due.insert(2, "record_id", due["family_id"].map(RECORDS).astype("string"))
+    return dataclasses.replace(report, due=due, record_ids_reason=reason)
+
+
+def test_the_page_shows_each_record_id_beside_its_pseudonym_and_says_once_why_one_is_missing(tmp_path: Path) -> None:
+    out = _write(tmp_path, report=_report_with_records("not_found"))
+    for name, lang in (("followups.html", "fr"), ("followups.en.html", "en")):
+        page = (out / name).read_text(encoding="utf-8")
+        assert f"<th>{CB.snapshot_text('followups_col_record', lang=lang)}</th>" in page.replace(' scope="col"', "")
+        for ident, record in RECORDS.items():
+            assert re.search(rf'<th scope="row">{ident}</th><td>{record}</td>', page), (lang, ident)
+        # fb is due but not in the pull: an empty cell, and one sentence saying why.
+        assert re.search(rf'<th scope="row">{IDS["fb"]}</th><td></td>', page), lang
+        note = CB.snapshot_text("followups_record_ids_not_found", lang=lang, count="1")
+        assert page.replace("&#39;", "'").count(note) == 1, lang
+
+
+def test_without_the_key_every_record_cell_is_empty_and_the_page_says_so(tmp_path: Path) -> None:
+    report = _report_with_records("no_key")
+    report = dataclasses.replace(report, due=report.due.assign(record_id=pd.Series(pd.NA, dtype="string")))
+    page = (_write(tmp_path, report=report) / "followups.en.html").read_text(encoding="utf-8")
+    assert CB.snapshot_text("followups_record_ids_no_key", lang="en") in page
+    assert not any(record in page for record in RECORDS.values())
+
+
+def test_a_page_with_every_record_id_found_has_no_missing_note(tmp_path: Path) -> None:
+    report = _report_with_records(None)
+    page = (_write(tmp_path, report=report) / "followups.en.html").read_text(encoding="utf-8")
+    assert "Record ids missing" not in page and "without a record id" not in page
+
+
+def test_record_ids_are_in_the_internal_follow_up_page_and_in_no_file_of_a_public_snapshot(tmp_path: Path) -> None:
+    internal = _write(tmp_path / "internal", report=_report_with_records(None))
+    pages = [(internal / name).read_text(encoding="utf-8") for name in ("followups.html", "followups.en.html")]
+    assert all(record in page for page in pages for record in RECORDS.values())
+    public = _write(tmp_path / "public", level="public")
+    written = [path for path in public.rglob("*") if path.is_file()]
+    assert written
+    for path in written:
+        text = path.read_bytes().decode("utf-8", errors="replace")
+        assert not any(record in text for record in RECORDS.values()), path.name
+        assert CB.snapshot_text("followups_col_record", lang="fr") not in text, path.name

@@ -36,8 +36,10 @@ def followups(
 ) -> None:
     """List, per territory, the families whose next wave window is open, closing within 14 days, or overdue.
 
-    Then completion and attrition by wave, and a count by status. Families appear by their
-    pseudonymous id only: look the id up inside REDCap to reach the record.
+    Then completion and attrition by wave, and a count by status. Each family shows its
+    pseudonymous id and its REDCap record id, resolved with the pseudonym key over the latest
+    staged REDCap pull; without the key or the pull, or for a family not in it, the record id is
+    left empty and a line says why.
     """
     from proximite.cohort.followups import FOLLOWUP_STATUSES, FollowupError, followups_from_warehouse
     from proximite.config import load_settings
@@ -53,7 +55,6 @@ def followups(
         settings = load_settings(project_dir)
         report = followups_from_warehouse(settings, as_of=as_of_date, territories=territory or None)
     due = report.due if not status else report.due[report.due["status"].isin(status)].reset_index(drop=True)
-    console.print("Family ids are pseudonymous: look a family up inside REDCap to reach its record.", highlight=False)
     _print_followups(report, due)
     counts = due["status"].value_counts()
     summary = ", ".join(f"{int(counts.get(name, 0)):,} {name}" for name in reversed(FOLLOWUP_STATUSES) if not status or name in status)
@@ -62,12 +63,28 @@ def followups(
         f"{report.closing_days} days), warehouse build {report.build_id}.",
         highlight=False,
     )
+    note = _record_ids_note(report.record_ids_reason, missing=int(due["record_id"].isna().sum()), detail=report.record_ids_detail)
+    if note:
+        console.print(note, highlight=False, soft_wrap=True)
     if csv is not None:
         completion_path = csv.with_name(f"{csv.stem}.completion.csv")
         with user_errors():
             _write_followup_csv(due, report.completion, due_path=csv, completion_path=completion_path)
         console.print(f"Follow-ups written to {csv} ({len(due):,} rows); completion and attrition to {completion_path}.",
                       highlight=False, soft_wrap=True)
+
+
+def _record_ids_note(reason: str | None, *, missing: int, detail: str) -> str | None:
+    """The one line saying why record id cells are empty (None when none is)."""
+    if reason is None or missing == 0:
+        return None
+    if reason == "no_key":
+        return f"Record ids left empty: {detail}."
+    if reason == "no_pull":
+        return ("Record ids left empty: the project has no staged REDCap pull to resolve pseudonyms against "
+                "(`proximite pull redcap` or `proximite ingest` first).")
+    return (f"{missing:,} family(ies) not found in the latest staged REDCap pull, record id left empty: a family from "
+            "another source, another pseudonym key, or a record deleted in REDCap since.")
 
 
 def _print_followups(report: FollowupReport, due: pd.DataFrame) -> None:
@@ -87,19 +104,21 @@ def _print_followups(report: FollowupReport, due: pd.DataFrame) -> None:
             title_justify="left",
             box=box.SIMPLE_HEAD,
             pad_edge=False,
-            collapse_padding=True,  # fits an 80-column terminal without cutting an id
+            padding=(0, 0),  # one space between columns: fits an 80-column terminal without cutting an id
         )
-        # Ids and dates are never cut: the id is what the coordinator looks up in REDCap.
+        # Ids and dates are never cut: the record id is what the coordinator opens in REDCap.
         table.add_column("family id", no_wrap=True, min_width=16)
+        table.add_column("record\nid", no_wrap=True)
         table.add_column("wave", no_wrap=True)
         table.add_column("due date", no_wrap=True, min_width=10)
         table.add_column("window", no_wrap=True, min_width=23)
-        table.add_column("status", no_wrap=True)
-        table.add_column("days left", justify="right")
+        table.add_column("status", no_wrap=True, min_width=7)
+        table.add_column("days\nleft", justify="right")
         style = {"overdue": "bold red", "closing": "yellow", "open": ""}
         for row in rows.itertuples(index=False):
             table.add_row(
                 str(row.family_id),
+                "" if pd.isna(row.record_id) else str(row.record_id),
                 f"T{int(row.wave)}",
                 f"{row.due_date:%Y-%m-%d}",
                 f"{row.window_start:%Y-%m-%d} – {row.window_end:%Y-%m-%d}",
