@@ -467,11 +467,41 @@ def render_html(
 
 
 # --------------------------------------------------------------------------------------- CLI lines
+#: The summary's words, one language per output (French by default).
+SUMMARY_WORDS: dict[str, dict[str, str]] = {
+    "fr": {
+        "refused": "REFUSÉ : {n} règle(s) bloquante(s)",
+        "warned": "accepté avec {n} avertissement(s)",
+        "passed": "accepté",
+        "rules_passed": "{passed} / {total} règles respectées",
+        "blocking": "BLOQUANT",
+        "warning": "avert.  ",
+        "tolerated": "toléré  ",
+        "rows": "lignes",
+        "more": "… {n} autre(s) règle(s) en échec : voir le rapport",
+        "report": "Rapport : {path}",
+    },
+    "en": {
+        "refused": "REFUSED: {n} blocking rule(s)",
+        "warned": "passed with {n} warning(s)",
+        "passed": "passed",
+        "rules_passed": "{passed} / {total} rules passed",
+        "blocking": "BLOCKING",
+        "warning": "warning ",
+        "tolerated": "allowed ",
+        "rows": "rows",
+        "more": "… {n} more failing rule(s): see the report",
+        "report": "Report: {path}",
+    },
+}
+
+
 def summary_lines(
     result: ValidationResult,
     report_dir: str | Path | None = None,
     *,
     max_rules: int = 12,
+    lang: str = "fr",
 ) -> list[str]:
     """The one-screen summary of a gate, as plain text lines (no markup, no row-level data).
 
@@ -482,6 +512,8 @@ def summary_lines(
         Where the report was written (named on the last line).
     max_rules : int, keyword-only
         Failing rules listed; the rest are counted on one line.
+    lang : {"fr", "en"}, keyword-only
+        The lines' language (one language per output; French by default).
 
     Returns
     -------
@@ -489,35 +521,45 @@ def summary_lines(
         A heading line (layer, source, batch, outcome, rule counts), one line per failing rule
         (blocking first: severity, rule id, table, failed / checked rows), then the report path.
     """
+    if lang not in SUMMARY_WORDS:
+        raise ValueError(f"lang must be one of {', '.join(SUMMARY_WORDS)} (got {lang!r})")
+    words = SUMMARY_WORDS[lang]
     summary = ordered_summary(result.summary)
     failed = pd.to_numeric(summary["failed"], errors="coerce").fillna(0).astype(int)
     failing = summary[(failed > 0) | ~summary["passed"].astype(bool)]
     blocking = int(len(result.blocking))
     beyond = int((~summary["passed"].astype(bool)).sum())
-    what = _what(result)
     if blocking:
-        outcome = f"REFUSÉ (refused): {blocking} règle(s) bloquante(s) (blocking rule(s))"
+        outcome = words["refused"].format(n=blocking)
     elif beyond:
-        outcome = f"accepté avec {beyond} avertissement(s) (passed with warning(s))"
+        outcome = words["warned"].format(n=beyond)
     else:
-        outcome = "accepté (passed)"
-    lines = [f"{what}: {outcome}; {len(summary) - beyond} / {len(summary)} règles respectées (rules passed)"]
-    if len(failing):
-        width = min(max((len(str(rule_id)) for rule_id in failing["rule_id"].head(max_rules)), default=0), 60)
-        for row in failing.head(max_rules).itertuples(index=False):
-            if not bool(row.passed):
-                tag = "BLOQUANT" if row.severity == "error" else "avert.  "
-            else:
-                tag = "toléré  "
-            lines.append(
-                f"  {tag} {str(row.rule_id):<{width}}  {str(row.table):<14} "
-                f"{_count(row.failed):>9} / {_count(row.checked):<9} lignes (rows)"
-            )
-        if len(failing) > max_rules:
-            more = len(failing) - max_rules
-            lines.append(f"  … {more} autre(s) règle(s) en échec (more failing rules): voir le rapport (see the report)")
+        outcome = words["passed"]
+    counts = words["rules_passed"].format(passed=len(summary) - beyond, total=len(summary))
+    lines = [f"{_what(result)}: {outcome}; {counts}"]
+    lines.extend(_failing_rule_lines(failing, words, max_rules=max_rules))
     if report_dir is not None:
         directory = Path(report_dir)
         html = directory / REPORT_HTML if directory.suffix != ".html" else directory
-        lines.append(f"Rapport (report): {html}")
+        lines.append(words["report"].format(path=html))
+    return lines
+
+
+def _failing_rule_lines(failing: pd.DataFrame, words: dict[str, str], *, max_rules: int) -> list[str]:
+    """One line per failing rule (its tag, id, table, failed / checked rows), then what was left out."""
+    lines: list[str] = []
+    if not len(failing):
+        return lines
+    width = min(max((len(str(rule_id)) for rule_id in failing["rule_id"].head(max_rules)), default=0), 60)
+    for row in failing.head(max_rules).itertuples(index=False):
+        if not bool(row.passed):
+            tag = words["blocking"] if row.severity == "error" else words["warning"]
+        else:
+            tag = words["tolerated"]
+        lines.append(
+            f"  {tag} {str(row.rule_id):<{width}}  {str(row.table):<14} "
+            f"{_count(row.failed):>9} / {_count(row.checked):<9} {words['rows']}"
+        )
+    if len(failing) > max_rules:
+        lines.append("  " + words["more"].format(n=len(failing) - max_rules))
     return lines

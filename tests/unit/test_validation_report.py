@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import pickle
 from pathlib import Path
 
@@ -162,7 +163,8 @@ def test_a_clean_result_makes_a_short_report(tmp_path: Path) -> None:
     assert "Lot accepté" in html and "Lot refusé" not in html
     assert pd.read_csv(paths.failures_csv, encoding="utf-8-sig").empty
     lines = summary_lines(result)
-    assert lines == ["Validation harmonised · abc: accepté (passed); 1 / 1 règles respectées (rules passed)"]
+    assert lines == ["Validation harmonised · abc: accepté; 1 / 1 règles respectées"]
+    assert summary_lines(result, lang="en") == ["Validation harmonised · abc: passed; 1 / 1 rules passed"]
 
 
 def test_summary_lines_list_blocking_rules_first_then_the_report(tmp_path: Path) -> None:
@@ -173,12 +175,26 @@ def test_summary_lines_list_blocking_rules_first_then_the_report(tmp_path: Path)
     assert lines[2].split()[:2] == ["BLOQUANT", ORPHAN]
     assert lines[3].split()[:2] == ["avert.", WARN]
     assert lines[4].split()[:2] == ["toléré", TOLERATED]
-    assert lines[-1] == f"Rapport (report): {tmp_path / 'report' / 'report.html'}"
+    assert lines[-1] == f"Rapport : {tmp_path / 'report' / 'report.html'}"
     assert len(lines) == 6
     assert not any("[" in line for line in lines)  # no rich markup by accident
     assert not any("1001" in line or "9" == line.split()[-1] for line in lines)  # no record ids or values
     short = summary_lines(result, max_rules=1)
     assert "… 3 autre(s) règle(s)" in short[-1]
+    english = summary_lines(result, tmp_path / "report", lang="en")
+    assert english[0].endswith("REFUSED: 2 blocking rule(s); 2 / 5 rules passed")
+    assert english[1].split()[:2] == ["BLOCKING", RANGE] and english[-1].startswith("Report: ")
+
+
+def test_summary_lines_use_one_language() -> None:
+    """Never a French word with its English in brackets: each language alone."""
+    result = make_result()
+    french, english = summary_lines(result, "r", lang="fr"), summary_lines(result, "r", lang="en")
+    assert not any(re.search(r"\((passed|rules|refused|report|rows|blocking|see)", line, re.I) for line in french)
+    assert not any(word in " ".join(english) for word in ("règle", "REFUSÉ", "lignes", "Rapport"))
+    assert not any(word in " ".join(french) for word in ("rules", "REFUSED", " rows", "Report"))
+    with pytest.raises(ValueError, match="lang"):
+        summary_lines(result, lang="de")
 
 
 def test_summary_lines_of_warnings_only_say_passed() -> None:

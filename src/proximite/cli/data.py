@@ -73,6 +73,7 @@ def validate(
     source: Annotated[
         Optional[list[str]], typer.Option("--source", "-s", help="Staged layer only: these sources (repeatable).")
     ] = None,
+    lang: Annotated[str, typer.Option(help="Language of the summary: fr or en.")] = "fr",
 ) -> None:
     """Run a validation gate again and print its one-screen summary.
 
@@ -88,6 +89,8 @@ def validate(
 
     if layer not in {"staged", "harmonised"}:
         raise typer.BadParameter("layer must be staged or harmonised")
+    if lang not in {"fr", "en"}:
+        raise typer.BadParameter("lang must be fr or en")
     with user_errors():
         settings = load_settings(project_dir)
         results = []
@@ -108,11 +111,11 @@ def validate(
                     harmonised_dir = pipeline.harmonise_staged(settings, key=key)
                 results.append(gate_harmonised(settings, harmonised_dir=harmonised_dir))
         except GateFailed as failure:
-            for line in summary_lines(failure.result, failure.report_dir):
+            for line in summary_lines(failure.result, failure.report_dir, lang=lang):
                 console.print(line, highlight=False)
             raise
         for result in results:
-            for line in summary_lines(result):
+            for line in summary_lines(result, lang=lang):
                 console.print(line, highlight=False)
 
 

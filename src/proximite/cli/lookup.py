@@ -29,11 +29,11 @@ def lookup(
     with user_errors():
         settings = load_settings(project_dir)
         found = lookup_records(family_ids, record_ids_by_pseudonym(settings))
-    table = Table(title="Pseudonyme → dossier REDCap (pseudonym → REDCap record)")
+    table = Table(title="Pseudonym → REDCap record")
     table.add_column("family_id")
     table.add_column("record_id")
     for family, record in found.items():
-        table.add_row(family, record if record is not None else "— introuvable (not found)")
+        table.add_row(family, record if record is not None else "— not found")
     console.print(table)
     missing = [family for family, record in found.items() if record is None]
     if missing:
