@@ -15,6 +15,12 @@ For every source present in the input directory (``reference/``, ``redcap/``, ``
    renamed to ``data/02_staged/<source>/<pull_id>/`` and each source's ``LATEST`` is pointed at
    the pull.
 
+Before step 1, what a killed ingest or pull left (hidden ``.<pull_id>.partial`` staging folders,
+raw folders whose manifest still says "in progress" while their process is gone) is removed
+(:func:`proximite.cohort.leftovers.clean_leftovers`; a finished pull's raw folder never is). Step
+1 writes each raw folder's manifest first, as "in progress" with this process's id, so that a run
+killed outright can be recognised by the next one.
+
 On any error the raw copies stay (they are the evidence, and their manifest says why the pull was
 not staged), the temporary directories are removed and every ``LATEST`` keeps pointing at the last
 good pull. Errors on input are :class:`~proximite.errors.InputError`: file, row or column,
@@ -32,6 +38,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from proximite.cohort.leftovers import IN_PROGRESS, clean_leftovers
 from proximite.cohort.layers import STAGED, StagedGate, mark_latest, new_pull_id, raw_dir, staged_dir
 from proximite.cohort.raw import MANIFEST_NAME, as_received, copy_as_received, utc_now, write_manifest
 from proximite.cohort.sources import SOURCES, Source, get_source
@@ -145,6 +152,7 @@ def _write_manifest(
     file_rows: dict[str, int],
     staged: bool,
     error: str | None,
+    in_progress: bool = False,
 ) -> None:
     files = [{**entry, "rows": file_rows.get(entry["path"])} for entry in entries]
     write_manifest(
@@ -156,6 +164,7 @@ def _write_manifest(
         files=files,
         staged=staged,
         error=error,
+        in_progress=in_progress,
     )
 
 
@@ -226,15 +235,22 @@ def ingest(
     if not _PULL_ID.match(pull_id):
         raise ValueError(f"pull id {pull_id!r} must be letters, digits, '.', '_' or '-'")
     chosen = _select_sources(input_dir, sources)
+    # What a killed run left (its staging folders, its unfinished raw copies) goes first.
+    clean_leftovers(settings, current_pull=pull_id)
+    _check_new_pull(chosen, settings=settings, input_dir=input_dir, pull_id=pull_id)
     received_at = utc_now()
     report = progress or (lambda step, done, total: None)
-    # 1. Layer 01: every file as received (checked first, so nothing is half-copied).
-    entries = _copy_to_raw(chosen, settings=settings, input_dir=input_dir, pull_id=pull_id, report=report)
-    # 2. Layer 02 into temporary directories; 3. commit all at once.
+    entries: dict[str, list[dict[str, Any]]] = {}  # a source is here once its raw folder exists
     file_rows: dict[str, dict[str, int]] = {name: {} for name in chosen}
     table_rows: dict[str, dict[str, int]] = {}
     error_text: str | None = None
     try:
+        # 1. Layer 01: every file as received, under a manifest that says "in progress".
+        _copy_to_raw(
+            chosen, settings=settings, input_dir=input_dir, pull_id=pull_id, report=report,
+            received_at=received_at, entries=entries,
+        )
+        # 2. Layer 02 into temporary directories; 3. commit all at once.
         _stage_and_commit(
             chosen, settings=settings, input_dir=input_dir, pull_id=pull_id, codebook=codebook, gate=gate,
             report=report, file_rows=file_rows, table_rows=table_rows,
@@ -245,6 +261,8 @@ def ingest(
         raise
     finally:
         for name, (source, _) in chosen.items():
+            if name not in entries:
+                continue
             _write_manifest(
                 raw_dir(settings, name, pull_id), source=source, pull_id=pull_id, received_at=received_at,
                 input_dir=input_dir, entries=entries[name], file_rows=file_rows[name],
@@ -262,10 +280,8 @@ def ingest(
     )
 
 
-def _copy_to_raw(
-    chosen: Mapping[str, tuple[Source, list[Path]]], *, settings: Settings, input_dir: Path, pull_id: str, report: Progress
-) -> dict[str, list[dict[str, Any]]]:
-    """Copy every source's files into 01 raw, after checking none would clash; their manifest entries."""
+def _check_new_pull(chosen: Mapping[str, tuple[Source, list[Path]]], *, settings: Settings, input_dir: Path, pull_id: str) -> None:
+    """Refuse a reserved file name or a pull id already used, before anything is written."""
     for name, (source, files) in chosen.items():
         for path in files:
             if path.relative_to(source.source_dir(input_dir)).as_posix() == MANIFEST_NAME:
@@ -273,6 +289,23 @@ def _copy_to_raw(
         target = raw_dir(settings, name, pull_id)
         if target.exists():
             raise ProximiteError(f"{target} already exists: a pull id is used once (01 raw is never edited)")
+
+
+def _copy_to_raw(
+    chosen: Mapping[str, tuple[Source, list[Path]]],
+    *,
+    settings: Settings,
+    input_dir: Path,
+    pull_id: str,
+    report: Progress,
+    received_at: str,
+    entries: dict[str, list[dict[str, Any]]],
+) -> None:
+    """Copy every source's files into 01 raw; fill ``entries`` with their manifest entries.
+
+    Each source's folder gets its in-progress manifest (naming this process) before any file, so
+    a run killed while copying or staging leaves a folder the next run knows as abandoned.
+    """
     total_files = sum(len(files) for _, files in chosen.values())
     copied = 0
 
@@ -281,13 +314,16 @@ def _copy_to_raw(
         copied += 1
         report(STEP_COPY, copied, total_files)
 
-    entries: dict[str, list[dict[str, Any]]] = {}
     for name, (source, files) in chosen.items():
-        entries[name] = copy_as_received(
-            source, files, input_dir=input_dir, target=raw_dir(settings, name, pull_id), tick=tick
+        target = raw_dir(settings, name, pull_id)
+        target.mkdir(parents=True)
+        entries[name] = []
+        _write_manifest(
+            target, source=source, pull_id=pull_id, received_at=received_at, input_dir=input_dir, entries=[],
+            file_rows={}, staged=False, error=IN_PROGRESS, in_progress=True,
         )
+        entries[name] = copy_as_received(source, files, input_dir=input_dir, target=target, tick=tick)
     log.info("pull %s: %d file(s) copied into 01 raw for %s", pull_id, total_files, ", ".join(chosen))
-    return entries
 
 
 def _stage_and_commit(

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from proximite.cohort.layers import sha256_of
+from proximite.cohort.leftovers import running_process
 from proximite.cohort.sources import Source
 from proximite.errors import InputError, ProximiteError
 from proximite.version import code_version
@@ -42,6 +43,7 @@ def write_manifest(
     staged: bool,
     error: str | None,
     extra: dict[str, Any] | None = None,
+    in_progress: bool = False,
 ) -> Path:
     """Write (or rewrite) the ``manifest.json`` of a raw pull directory, read-only.
 
@@ -61,6 +63,11 @@ def write_manifest(
         Why it did not (a message without values or secrets).
     extra : dict, optional, keyword-only
         More keys (a pull's mode, watermark, ...), written after the standard ones.
+    in_progress : bool, keyword-only
+        The run's first manifest, written as soon as its folder exists: it says ``"in_progress":
+        true`` and names the process (``{"pid", "host"}``), so that the next run can tell a
+        killed run's folder from a live one (:mod:`proximite.cohort.leftovers`). The last
+        manifest (staged, failed or refused) drops both.
 
     Returns
     -------
@@ -78,6 +85,8 @@ def write_manifest(
         "error": error,
         **(extra or {}),
     }
+    if in_progress:
+        manifest.update({"in_progress": True, "process": running_process()})
     path = target / MANIFEST_NAME
     if path.exists():  # a pull rewrites its manifest as it goes: in progress, then done or failed
         path.chmod(0o644)
@@ -94,10 +103,13 @@ def make_read_only(path: Path) -> None:
 
 
 def copy_as_received(source: Source, files: list[Path], *, input_dir: Path, target: Path, tick: Callable[[], None]) -> list[dict[str, Any]]:
-    """Copy a source's files byte for byte, read-only; return their manifest entries."""
+    """Copy a source's files byte for byte, read-only; return their manifest entries.
+
+    ``target`` may exist already (holding only the run's in-progress manifest).
+    """
     root = source.source_dir(input_dir)
     relatives = [path.relative_to(root) for path in files]
-    target.mkdir(parents=True)
+    target.mkdir(parents=True, exist_ok=True)
     entries = []
     for path, relative in zip(files, relatives, strict=True):
         destination = target / relative

@@ -15,7 +15,7 @@ import pandas as pd
 from proximite.cohort import layers
 from proximite.config import Settings
 
-__all__ = ["gate_refusals", "last_snapshot", "pull_history", "project_status"]
+__all__ = ["gate_refusals", "interrupted_leftovers", "last_snapshot", "pull_history", "project_status"]
 
 
 def _staged_rows(settings: Settings, source: str, pull_id: str) -> int | None:
@@ -170,3 +170,30 @@ def gate_refusals(settings: Settings, *, limit: int = 10) -> list[dict[str, Any]
         )
     found.sort(key=lambda entry: str(entry["quarantined_at"] or ""), reverse=True)
     return found[:limit]
+
+
+def interrupted_leftovers(settings: Settings) -> list[dict[str, Any]]:
+    """What killed runs left and no run has removed yet: staging temporaries and unfinished raw pulls.
+
+    Parameters
+    ----------
+    settings : Settings
+
+    Returns
+    -------
+    list of dict
+        ``kind`` (``staging temporary`` or ``unfinished raw pull``), ``source``, ``pull_id``,
+        ``path`` and ``reason`` (why it is taken as abandoned), sorted by path. Paths and ids only.
+
+    Notes
+    -----
+    The rule is :mod:`proximite.cohort.leftovers`'s: a raw folder whose manifest is finished is
+    never listed, nor one whose run may still be going. The next ingest or pull removes what is
+    listed; what is still listed after it could not be removed (its log says how many).
+    """
+    from proximite.cohort.leftovers import find_leftovers
+
+    return [
+        {"kind": item.kind, "source": item.source, "pull_id": item.pull_id, "path": str(item.path), "reason": item.reason}
+        for item in find_leftovers(settings)
+    ]

@@ -20,6 +20,10 @@ A failed request is retried (:mod:`~proximite.cohort.redcap.retries`); after the
 pull stops with a :class:`~proximite.cohort.redcap.errors.RedcapPullError`; what was received
 stays in 01 raw with its manifest marked ``"staged": false`` and the error, and ``LATEST`` (hence
 the warehouse built from it) is untouched. The API token is never written anywhere.
+
+The raw manifest is written first, saying "in progress" and naming this process: a pull killed
+outright leaves it so, and the next pull or ingest of the project removes that raw folder and
+its staging temporaries once the process is gone (:mod:`proximite.cohort.leftovers`).
 """
 
 from __future__ import annotations
@@ -31,6 +35,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from proximite.cohort.leftovers import IN_PROGRESS, clean_leftovers
 from proximite.cohort.raw import utc_now, write_manifest
 from proximite.cohort.layers import StagedGate, latest_pull, new_pull_id, raw_dir, staged_dir
 from proximite.cohort.redcap.client import Client
@@ -200,6 +205,7 @@ def pull_redcap(
     previous_pull = latest_pull(settings, SOURCE)
 
     pull_id = new_pull_id()
+    clean_leftovers(settings, current_pull=pull_id)  # what killed runs left goes first
     raw = raw_dir(settings, SOURCE, pull_id)
     raw.mkdir(parents=True)
     received_at = utc_now()
@@ -218,10 +224,11 @@ def pull_redcap(
     }
     client: Client | None = None
 
-    def manifest(*, staged: bool, error: str | None) -> None:
-        _write_manifest(raw, client, pull_id=pull_id, received_at=received_at, parameters=parameters, staged=staged, error=error)
+    def manifest(*, staged: bool, error: str | None, in_progress: bool = False) -> None:
+        _write_manifest(raw, client, pull_id=pull_id, received_at=received_at, parameters=parameters,
+                        staged=staged, error=error, in_progress=in_progress)
 
-    manifest(staged=False, error="pull in progress (or interrupted)")
+    manifest(staged=False, error=IN_PROGRESS, in_progress=True)  # names this process, for the next run
     try:
         client = Client(url, token, raw=raw, policy=policy, timeout=timeout_seconds)
         outcome = run_pull(
@@ -269,6 +276,7 @@ def _write_manifest(
     parameters: dict[str, Any],
     staged: bool,
     error: str | None,
+    in_progress: bool = False,
 ) -> None:
     """The raw manifest: every answer kept so far, the parameters, and whether the pull is staged."""
     files = [
@@ -277,5 +285,5 @@ def _write_manifest(
     ]
     write_manifest(
         raw, source=SOURCE, pull_id=pull_id, received_at=received_at, parameters=parameters, files=files,
-        staged=staged, error=error, extra={"requests": client.requests if client else 0},
+        staged=staged, error=error, extra={"requests": client.requests if client else 0}, in_progress=in_progress,
     )

@@ -171,13 +171,15 @@ def status(
     Read from the project's own files (the raw layer's manifests, the warehouse's build table,
     the snapshots' manifests, the quarantine folder); nothing is recomputed. Counts and ids only.
     """
-    from proximite.cohort.status import project_status
+    from proximite.cohort.status import interrupted_leftovers, project_status
     from proximite.config import load_settings
 
     with user_errors():
         settings = load_settings(project_dir)
         state = project_status(settings, limit=limit)
-    if not state["pulls"] and state["build"] is None and state["snapshot"] is None and not state["quarantined"]:
+        leftovers = interrupted_leftovers(settings)
+    _print_leftovers(leftovers)
+    if not state["pulls"] and state["build"] is None and state["snapshot"] is None and not state["quarantined"] and not leftovers:
         console.print(
             f"Nothing in {settings.project_dir} yet: no pull, no warehouse, no snapshot. Start with "
             f"`proximite ingest INPUT_DIR --project-dir {project_dir}` (or `proximite pull redcap`), then `proximite build`.",
@@ -274,6 +276,24 @@ def _print_refusals(settings: object, *, limit: int) -> None:
             f"- {_short_time(refusal['quarantined_at'])} UTC, {refusal['gate']} gate refused {what}: "
             f"{refusal['rows']:,} failing row(s) break {refusal['rules']} rule(s) ({', '.join(refusal['rule_ids'][:3])}); "
             f"quarantine: {refusal['quarantine']}; report: {refusal['report']}",
+            highlight=False,
+            soft_wrap=True,
+        )
+
+
+def _print_leftovers(leftovers: list[dict[str, object]]) -> None:
+    """What killed runs left (staging folders, unfinished raw pulls holding identifiers), one line each."""
+    if not leftovers:
+        return
+    console.print(
+        f"Left by interrupted runs: {len(leftovers)} (the next `proximite ingest` or `proximite pull redcap` "
+        "removes them; one still listed after that could not be removed: remove it by hand):",
+        highlight=False,
+        soft_wrap=True,
+    )
+    for item in leftovers:
+        console.print(
+            f"- {item['kind']} of {item['source']} pull {item['pull_id']}: {item['path']} ({item['reason']})",
             highlight=False,
             soft_wrap=True,
         )
