@@ -49,7 +49,7 @@ from proximite.cohort.models.survival import CoxPH, KaplanMeier  # noqa: E402
 from proximite.config import Settings, load_settings  # noqa: E402
 
 EXAMPLES = Path(__file__).resolve().parent
-SPEC = EXAMPLES / "models" / "isolation_panel.yaml"
+SPEC = EXAMPLES.parent.parent / "cohort" / "models" / "examples" / "isolation_panel.yaml"
 
 
 def section(title: str) -> None:

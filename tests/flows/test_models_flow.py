@@ -15,7 +15,7 @@ from tests.flows.conftest import fast_project
 
 pytestmark = pytest.mark.usefixtures("prefect_api")
 
-EXAMPLES = Path(__file__).resolve().parents[2] / "docs" / "examples" / "models"
+EXAMPLES = Path(__file__).resolve().parents[2] / "cohort" / "models" / "examples"
 SPEC = """\
 description: Wave effects, two ways
 data:

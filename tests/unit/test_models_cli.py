@@ -26,6 +26,7 @@ from proximite.config import Settings, load_settings
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLES = ROOT / "docs" / "examples"
+SPECS = ROOT / "cohort" / "models" / "examples"  # the example specs ship with the package
 runner = CliRunner()
 
 
@@ -72,7 +73,7 @@ def test_the_worked_example_fits_compares_and_writes(worked: tuple[dict[str, Any
             assert (out / f"{name}.{suffix}").is_file(), f"{name}.{suffix}"
     manifest = json.loads(Path(figures["spec_manifest"]).read_text(encoding="utf-8"))
     assert manifest["build_id"] == figures["build_id"]
-    assert manifest["spec_sha256"] == spec_hash(load_specs(EXAMPLES / "models" / "isolation_panel.yaml"))
+    assert manifest["spec_sha256"] == spec_hash(load_specs(SPECS / "isolation_panel.yaml"))
     assert manifest["comparison"]["models"] == ["fe", "re", "ols"]
     assert f"Manifest: {figures['spec_manifest']}" in printed
 
@@ -92,7 +93,7 @@ def test_models_list_names_every_kind_and_its_options() -> None:
 
 def test_models_run_fits_the_example_specs(worked: tuple[dict[str, Any], str, Settings], tmp_path: Path) -> None:
     _, _, settings = worked
-    specs = [EXAMPLES / "models" / "growth.yaml", EXAMPLES / "models" / "time_to_need_met.yaml"]
+    specs = [SPECS / "growth.yaml", SPECS / "time_to_need_met.yaml"]
     result = invoke("models", "run", *map(str, specs), "--project-dir", str(settings.project_dir), "--out", str(tmp_path / "out"))
     assert result.exit_code == 0, result.output
     lines = [line.strip() for line in result.output.splitlines() if line.strip()]
@@ -150,7 +151,7 @@ def test_a_failed_run_keeps_the_previous_results(worked: tuple[dict[str, Any], s
 
 
 def test_models_run_without_a_warehouse_says_so(tmp_path: Path) -> None:
-    result = invoke("models", "run", str(EXAMPLES / "models" / "growth.yaml"), "--project-dir", str(tmp_path))
+    result = invoke("models", "run", str(SPECS / "growth.yaml"), "--project-dir", str(tmp_path))
     assert result.exit_code == 1
     assert "error:" in result.output and "warehouse" in result.output.lower()
 
