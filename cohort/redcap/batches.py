@@ -7,7 +7,7 @@ batches are then typed at once (:func:`stage_batches`), an error naming the batc
 from __future__ import annotations
 
 import bisect
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -102,7 +102,7 @@ def stage_batches(
     raw: Path,
     settings: Settings,
     token_group: str | None = None,
-    record_url: str | None = None,
+    record_url: str | Callable[[], str | None] | None = None,
 ) -> dict[str, pd.DataFrame]:
     """Type the batches at once; an error names the batch file and its row.
 
@@ -119,8 +119,9 @@ def stage_batches(
         For the event → wave map.
     token_group : str, optional, keyword-only
         The one data access group the token sees, if so.
-    record_url : str, optional, keyword-only
-        :func:`~proximite.cohort.redcap.refusal.record_home_url`: a refusal links each record.
+    record_url : str or callable, optional, keyword-only
+        :func:`~proximite.cohort.redcap.refusal.record_home_url` (or what returns it, called only
+        when the batches are refused): a refusal links each record.
 
     When the answers have no group column (a token bound to a data access group) and the token
     sees exactly one group, that group is every row's.
@@ -141,8 +142,9 @@ def stage_batches(
     try:
         return stage_records(table, project, event_waves=settings.event_waves, path=raw / "records_*.csv")
     except StagingRefused as error:
+        link = record_url() if callable(record_url) else record_url
         raise quarantine_refusal(
-            error, settings=settings, pull_id=raw.name, names=names, offsets=offsets, record_url=record_url
+            error, settings=settings, pull_id=raw.name, names=names, offsets=offsets, record_url=link
         ) from None
     except InputError as error:
         if error.row is None or not names:

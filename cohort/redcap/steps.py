@@ -116,7 +116,7 @@ def run_pull(
         structure, fetched = apply_to_pull(structure, fetched, mapping, codebook=codebook)
     tables, unchanged = stage_state(
         fetched, names, structure, settings=settings, raw=client.raw, previous=previous if incremental else None,
-        changed=ids, deleted=deleted,
+        changed=ids, deleted=deleted, record_url=lambda: record_url_of(client, url, project_id=structure.project_id),
     )
     watermark = Watermark(
         pull_id=pull_id, server_time=structure.server_time, url=public_url(url), project_id=structure.project_id,
@@ -145,6 +145,7 @@ def stage_state(
     previous: Watermark | None,
     changed: Sequence[str],
     deleted: Sequence[str],
+    record_url: Callable[[], str | None] | None = None,
 ) -> tuple[dict[str, pd.DataFrame | pa.Table], dict[str, Path]]:
     """The new staged state, in the project's form order, and the forms whose previous file stays.
 
@@ -156,10 +157,14 @@ def stage_state(
     tables: dict[str, pd.DataFrame | pa.Table]
     unchanged: dict[str, Path] = {}
     if previous is None:
-        tables = dict(stage_batches(fetched, names, project, raw=raw, settings=settings, token_group=structure.token_group))
+        tables = dict(stage_batches(
+            fetched, names, project, raw=raw, settings=settings, token_group=structure.token_group, record_url=record_url
+        ))
         return _in_form_order(project, tables), unchanged
     fresh = (
-        stage_batches(fetched, names, project, raw=raw, settings=settings, token_group=structure.token_group)
+        stage_batches(
+            fetched, names, project, raw=raw, settings=settings, token_group=structure.token_group, record_url=record_url
+        )
         if fetched else {}
     )
     before = read_staged_tables(settings, previous.pull_id)
@@ -193,3 +198,23 @@ def _records_in_state(tables: Mapping[str, pd.DataFrame | pa.Table]) -> int:
     if not distinct:
         return 0
     return pc.count_distinct(pa.chunked_array([values.cast(pa.string()) for values in distinct], pa.string())).as_py()
+
+
+def record_url_of(client: Client, url: str, *, project_id: str) -> str | None:
+    """The record home page template of this REDCap (``{record}``, ``{arm}``), or None when unknown.
+
+    Asked only when a refusal is written (one ``exportVersion`` request, kept in 01 raw as every
+    answer), so a pull that passes makes no extra request. Any failure leaves the links out: a
+    report without links is still a report.
+    """
+    from proximite.cohort.redcap.refusal import record_home_url
+
+    try:
+        version = client.fetch(
+            "version", "version.txt", lambda p: p.export_version(), parse=lambda data: data.decode("utf-8").strip()
+        )
+    except Exception:  # noqa: BLE001 - best effort: the refusal matters, not its links
+        log.info("REDCap version not available: the refusal report has no record links")
+        return None
+    return record_home_url(url, version=version, project_id=project_id) if version else None
+

@@ -81,6 +81,11 @@ def test_a_refused_pull_lists_every_defect_then_passes_once_they_are_corrected(
             assert (row["field"], row["rule"], row["value"], row["event"]) == (where["field"], rule, bad, where["event"])
             assert row["source_file"].startswith("records_") and int(row["source_row"]) >= 1
         assert failures["allowed"].str.len().gt(0).all()
+        # Each defect links to its record's home page in this REDCap (the version asked once, on refusal).
+        base = server.url.removesuffix("api/")
+        for row in failures.itertuples(index=False):
+            assert row.link.startswith(f"{base}redcap_v") and "/DataEntry/record_home.php?pid=" in row.link
+            assert row.link.split("&id=")[1].split("&")[0] == row.record_id
 
         corrections = [
             {"record_id": record, EVENT: where["event"], INSTRUMENT: where["instrument"] or "",
