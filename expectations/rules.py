@@ -526,7 +526,7 @@ def _redcap_rules(codebook: Codebook, *, tables: Mapping[str, pd.DataFrame] | No
     fields = staged_fields(project)
     kinds = {f.name: f.kind for f in fields}
     record_field = project.record_id_field
-    model_type = {"date": "date", "datetime": "date", "int": "int", "float": "float", "bool": "bool", "code": "string", "text": "string"}
+    model_type = {"date": "date", "month": "string", "datetime": "date", "int": "int", "float": "float", "bool": "bool", "code": "string", "text": "string"}
     rules: list[Rule] = []
     for form in project.forms:
         if tables is not None and form not in tables:
@@ -563,7 +563,7 @@ def _redcap_rules(codebook: Codebook, *, tables: Mapping[str, pd.DataFrame] | No
                 values=list(field_.codes) if field_.kind == "code" else None,
                 minimum=_redcap_bound(row["text_validation_min"], kind) if bounded else None,
                 maximum=_redcap_bound(row["text_validation_max"], kind) if bounded else None,
-                regex=REDCAP_FORMATS.get(str(row["text_validation_type_or_show_slider_number"])) if kind == "string" else None,
+                regex=_staged_regex(field_.kind, row) if kind == "string" else None,
                 condition=condition, report_value=field_.kind != "text",
             )
         rules += _column_rules(**common, column=f"{form}_complete", model_type="int", values=[0, 1, 2], what="the form status")
@@ -585,6 +585,13 @@ def _redcap_rules(codebook: Codebook, *, tables: Mapping[str, pd.DataFrame] | No
             )
         )
     return rules
+
+
+def _staged_regex(kind: str, row: pd.Series) -> str | None:
+    """The pattern a staged text column follows: ``YYYY-MM`` for a month, else REDCap's validation."""
+    if kind == "month":
+        return r"\d{4}-(0[1-9]|1[0-2])"
+    return REDCAP_FORMATS.get(str(row["text_validation_type_or_show_slider_number"]))
 
 
 def _redcap_bound(value: Any, kind: str) -> Any:

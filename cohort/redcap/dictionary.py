@@ -144,12 +144,21 @@ class StagedField:
 
     name: str
     form: str
-    kind: str  # date, datetime, int, float, bool, code, checkbox, text
+    kind: str  # date, month, datetime, int, float, bool, code, checkbox, text
     codes: tuple[str, ...] = ()
 
 
+#: A date whose annotation sends it to a month column of the model (``harmonise: child.birth_month``):
+#: staged as its year-month, so the exact day of a child's birth never leaves layer 01.
+MONTH_TARGET = re.compile(r"harmonise:\s*\w+\.\w*month\b")
+
+
 def field_kind(row: pd.Series) -> str:
-    """The staged kind of a dictionary row: date, datetime, int, float, bool, code, checkbox or text."""
+    """The staged kind of a dictionary row: date, month, datetime, int, float, bool, code, checkbox or text.
+
+    ``month`` is a date field whose annotation names a month column of the harmonised model
+    (:data:`MONTH_TARGET`): it is typed as a date, then staged as ``YYYY-MM``.
+    """
     field_type = row["field_type"]
     validation = row["text_validation_type_or_show_slider_number"]
     if field_type in {"yesno", "truefalse"}:
@@ -166,7 +175,7 @@ def field_kind(row: pd.Series) -> str:
         if validation.startswith("datetime"):
             return "datetime"
         if validation.startswith("date"):
-            return "date"
+            return "month" if MONTH_TARGET.search(str(row.get("field_annotation", "") or "")) else "date"
         if validation == "integer":
             return "int"
         if validation.startswith("number"):

@@ -188,6 +188,8 @@ def _typed_field(
         values, reason = _split_missing(values, missing_codes)
     if field_.kind == "date":
         typed = to_date(values, locator=locator, column=name)
+    elif field_.kind == "month":  # checked as a date, kept as its year-month only
+        typed = pc.strftime(to_date(values, locator=locator, column=name), format="%Y-%m")
     elif field_.kind == "datetime":
         typed = to_date(values, locator=locator, column=name, with_time=True)
     elif field_.kind == "int":

@@ -198,7 +198,9 @@ def test_repeating_forms_keep_their_instances(staged) -> None:
     assert enfant["redcap_repeat_instrument"].tolist() == ["enfant"] * 3
     assert enfant["redcap_repeat_instance"].tolist() == [1, 2, 1]
     assert enfant["enf_a_naitre"].tolist() == [False, True, False]
-    assert str(enfant["enf_date_naissance"].dtype) == "datetime64[ns]"
+    # A child's exact birth date stays in layer 01: layer 02 keeps its year-month only.
+    assert enfant["enf_date_naissance"].tolist() == ["2021-06", "2024-07", "2023-01"]
+    assert not enfant["enf_date_naissance"].str.fullmatch(r"\d{4}-\d{2}-\d{2}").any()
     besoin = staged["redcap"]["besoin"]
     assert besoin[["bes_categorie", "bes_statut"]].iloc[0].tolist() == ["logement", "en_cours"]
 
