@@ -590,7 +590,7 @@ def _redcap_rules(codebook: Codebook, *, tables: Mapping[str, pd.DataFrame] | No
 def _staged_regex(kind: str, row: pd.Series) -> str | None:
     """The pattern a staged text column follows: ``YYYY-MM`` for a month, else REDCap's validation."""
     if kind == "month":
-        return r"\d{4}-(0[1-9]|1[0-2])"
+        return r"\d{4}-(?:0[1-9]|1[0-2])"
     return REDCAP_FORMATS.get(str(row["text_validation_type_or_show_slider_number"]))
 
 
