@@ -24,6 +24,8 @@ from proximite.pipeline import ingest
 from proximite.cohort.sandbox.synth import generate_cohort
 from proximite.cohort.warehouse import current_build, table
 from proximite.config import load_settings
+from proximite.indicators import FAMILIES
+from proximite.indicators.base import SCOPES
 
 runner = CliRunner()
 KEY = b"snapshot-cli-test-key-0123456789abcdef"
@@ -90,7 +92,10 @@ def test_snapshot_writes_layer_04_and_a_dated_snapshot_without_any_row_level_id(
     assert build is not None
     out = settings.reporting_dir / f"snapshot-{dt.date.today().isoformat()}-public-quebec"
     assert index == out / "index.html"
-    assert {path.name for path in out.iterdir()} == {"index.html", "index.en.html", "indicators.csv", "indicators.json", "manifest.json"}
+    assert {path.name for path in out.iterdir()} == {
+        "index.html", "index.en.html", "indicators.csv", "indicators.json", "manifest.json",
+        "overview.html", "overview.en.html", "glossary.html", "glossary.en.html", "regions", "territories",
+    }
 
     layer = settings.data_dir / "04_indicators" / build.build_id
     indicators = pd.read_parquet(layer / "indicators.parquet")
@@ -117,7 +122,7 @@ def test_snapshot_writes_layer_04_and_a_dated_snapshot_without_any_row_level_id(
 
     identifiers = _row_level_ids(project)
     assert len(identifiers) > 200
-    for path in [*out.iterdir(), *layer.iterdir()]:
+    for path in [*(path for path in out.rglob("*") if path.is_file()), *layer.iterdir()]:
         assert not _leaks(path, identifiers), f"{path.name} holds a row-level id"
 
 
@@ -140,7 +145,7 @@ def test_layer_04_is_reused_for_the_same_build_and_recomputed_on_request(project
 
 def test_an_internal_region_snapshot_gets_its_own_folder_beside_the_public_quebec_one(project: Path) -> None:
     public = _snapshot_path(_invoke("snapshot", "--project-dir", str(project))).parent
-    public_files = {path.name: path.read_bytes() for path in public.iterdir()}
+    public_files = {str(path.relative_to(public)): path.read_bytes() for path in public.rglob("*") if path.is_file()}
     settings = load_settings(project)
     region = str(table(settings, "territory")["region_code"].iloc[0])
     output = _invoke("snapshot", "--project-dir", str(project), "--lang", "en", "--scope", f"region:{region}", "--level", "internal")
@@ -149,9 +154,13 @@ def test_an_internal_region_snapshot_gets_its_own_folder_beside_the_public_quebe
     assert public.name == f"snapshot-{today}-public-quebec"
     assert out.name == f"snapshot-{today}-internal-region-{region}"
     # An internal snapshot also lists the follow-ups due (pseudonymous ids), in both languages.
-    assert {path.name for path in out.iterdir()} == {
+    names = {path.name for path in out.iterdir()}
+    assert {
         "index.html", "index.fr.html", "indicators.csv", "indicators.json", "manifest.json", "followups.html", "followups.fr.html"
-    }
+    } <= names
+    # Beside them, only the transfer pages (overview, glossary, region and territory files).
+    assert all(name.startswith(("index", "indicators", "manifest", "followups", "overview", "glossary"))
+               or name in {"regions", "territories"} for name in names)
     assert '<html lang="en">' in (out / "index.html").read_text(encoding="utf-8")
     assert '<html lang="fr">' in (out / "index.fr.html").read_text(encoding="utf-8")
     manifest = json.loads((out / "manifest.json").read_text())
@@ -159,7 +168,7 @@ def test_an_internal_region_snapshot_gets_its_own_folder_beside_the_public_quebe
     csv = pd.read_csv(out / "indicators.csv", dtype=str, keep_default_na=False)
     assert set(csv["scope"]) <= {"region", "territory"} and "QC" not in set(csv["scope_id"])
     # The public Québec snapshot of the same day is untouched: same files, same bytes, no follow-ups page.
-    assert {path.name: path.read_bytes() for path in public.iterdir()} == public_files
+    assert {str(path.relative_to(public)): path.read_bytes() for path in public.rglob("*") if path.is_file()} == public_files
     assert not any(name.startswith("followups") for name in public_files)
     # Writing the public Québec snapshot again replaces only its own folder.
     _invoke("snapshot", "--project-dir", str(project), "--lang", "en")
@@ -174,13 +183,13 @@ def test_out_chooses_the_folder_and_never_mixes_levels_or_scopes(project: Path, 
     output = _invoke("snapshot", "--project-dir", str(project), "--out", str(chosen))
     assert _snapshot_path(output) == chosen / "index.html"
     assert json.loads((chosen / "manifest.json").read_text())["disclosure"]["level"] == "public"
-    before = {path.name: path.read_bytes() for path in chosen.iterdir()}
+    before = {str(path.relative_to(chosen)): path.read_bytes() for path in chosen.rglob("*") if path.is_file()}
     # An internal snapshot into the public one's folder is refused, and the folder left as it was.
     result = runner.invoke(app, ["snapshot", "--project-dir", str(project), "--out", str(chosen), "--level", "internal"])
     assert result.exit_code == 1, result.output
     text = " ".join(result.output.split())
     assert "public snapshot of quebec" in text and "internal" in text and "--out" in text
-    assert {path.name: path.read_bytes() for path in chosen.iterdir()} == before
+    assert {str(path.relative_to(chosen)): path.read_bytes() for path in chosen.rglob("*") if path.is_file()} == before
     # So is another scope, and a folder that holds something else than a snapshot.
     region = str(table(load_settings(project), "territory")["region_code"].iloc[0])
     result = runner.invoke(app, ["snapshot", "--project-dir", str(project), "--out", str(chosen), "--scope", f"region:{region}"])
@@ -218,7 +227,7 @@ def test_the_indicators_and_snapshot_flows_write_layer_04_and_the_snapshot(proje
     computed = indicators(str(project), build.build_id)
     indicators_dir = computed["indicators_dir"]
     assert Path(indicators_dir) == project / "data" / "04_indicators" / build.build_id
-    assert (Path(indicators_dir) / "indicators.parquet").is_file() and computed["units"] == 15
+    assert (Path(indicators_dir) / "indicators.parquet").is_file() and computed["units"] == len(FAMILIES) * len(SCOPES)
     snapshot_dir = snapshot(str(project), indicators_dir)["snapshot_dir"]
     assert Path(snapshot_dir) == project / "reporting" / f"snapshot-{dt.date.today().isoformat()}-public-quebec"
     assert json.loads((Path(snapshot_dir) / "manifest.json").read_text())["data_version"] == build.build_id
