@@ -14,10 +14,6 @@ os.environ.setdefault("PREFECT_HOME", tempfile.mkdtemp(prefix="proximite-prefect
 os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
 # The ephemeral API server starts slowly on a busy two-core machine (default: 20 s).
 os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "120")
-# As the CLI: a quiet terminal, but flow and task runs keep their INFO lines for the UI.
-os.environ.setdefault("PREFECT_LOGGING_HANDLERS_CONSOLE_LEVEL", "WARNING")
-os.environ.setdefault("PREFECT_LOGGING_LOGGERS_PREFECT_FLOW_RUNS_LEVEL", "INFO")
-os.environ.setdefault("PREFECT_LOGGING_LOGGERS_PREFECT_TASK_RUNS_LEVEL", "INFO")
 
 import pytest  # noqa: E402
 
