@@ -25,6 +25,7 @@ from proximite.indicators.base import (
     expand_scopes,
     wilson_interval,
 )
+from proximite.indicators.score_trajectory import score_panel
 
 __all__ = ["cell_means", "cell_shares", "item_panel", "paired_from_baseline", "wave_cells"]
 
@@ -51,19 +52,10 @@ def item_panel(
         ``family_id``, ``territory_id``, ``wave`` (int64) and ``value`` (float64), one row per
         family and wave where the value is known, sorted by family and wave.
     """
-    waves = assessment["wave"].astype("Int64")
-    values = pd.to_numeric(assessment[column], errors="coerce").astype("Float64")
-    keep = (waves.isin(list(parameters.waves)) & values.notna()).to_numpy(dtype=bool)
-    observed = pd.DataFrame(
-        {
-            "family_id": assessment["family_id"].to_numpy()[keep],
-            "wave": waves.to_numpy(dtype="int64", na_value=-1)[keep],
-            "value": values.to_numpy(dtype="float64", na_value=np.nan)[keep],
-        }
-    )
-    home = family[["family_id", "territory_id"]].drop_duplicates("family_id")
-    panel = observed.merge(home, on="family_id", how="inner")[["family_id", "territory_id", "wave", "value"]]
-    return panel.sort_values(["family_id", "wave"], kind="stable").reset_index(drop=True)
+    # The score trajectory's panel, on the item read as numbers (codes that are not numbers: missing).
+    numeric = assessment[["family_id", "wave"]].assign(**{column: pd.to_numeric(assessment[column], errors="coerce")})
+    panel = score_panel(numeric, family, column=column, waves=parameters.waves)
+    return panel.rename(columns={"score": "value"})
 
 
 def paired_from_baseline(panel: pd.DataFrame) -> pd.DataFrame:
