@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import stat
+import subprocess
 from pathlib import Path
 
 import duckdb
@@ -12,6 +14,7 @@ from typer.testing import CliRunner
 
 from proximite.cli import app
 from proximite.cohort.codebook import load_codebook
+from tests.flows.server_processes import proximite_command
 
 runner = CliRunner()
 
@@ -78,13 +81,22 @@ def test_build_without_a_key_fails_clearly_and_keeps_the_warehouse(
     assert (project / "warehouse.duckdb").read_bytes() == before
 
 
-def test_demo_runs_the_pipeline_flow_in_prefects_ephemeral_mode(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from prefect.testing.utilities import prefect_test_harness
-
-    monkeypatch.delenv("PROXIMITE_PSEUDONYM_KEY", raising=False)
+def test_demo_runs_the_pipeline_flow_in_prefects_ephemeral_mode(tmp_path: Path) -> None:
+    # `proximite demo` as a user types it, in its own process: no API URL and no pseudonym key in
+    # the environment, so Prefect starts its ephemeral server and the demo writes its key file.
+    # (In-process, a second Prefect test harness beside the session's hung draining its workers.)
+    env = {
+        name: value for name, value in os.environ.items()
+        if name not in {"PROXIMITE_PSEUDONYM_KEY", "PREFECT_API_URL"}
+    }
+    env.update({"COLUMNS": "250", "NO_COLOR": "1", "TERM": "dumb"})
     project = tmp_path / "demo"
-    with prefect_test_harness(server_startup_timeout=120):
-        output = _invoke("demo", "--project-dir", str(project), "--families", "40", "--territories", "3")
+    done = subprocess.run(
+        [*proximite_command(), "demo", "--project-dir", str(project), "--families", "40", "--territories", "3"],
+        env=env, capture_output=True, text=True, timeout=600,
+    )
+    assert done.returncode == 0, f"{done.stdout}\n{done.stderr}"
+    output = done.stdout
     key_file = project / ".pseudonym_key"
     assert key_file.is_file() and stat.S_IMODE(key_file.stat().st_mode) == 0o600
     assert "Pseudonym key" in output and "mode 0600" in output
