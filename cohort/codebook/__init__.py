@@ -7,10 +7,13 @@ The files beside this module are the single source of truth:
 - ``model.yaml``: the harmonised tables (layer 03);
 - ``registry.yaml``: the activity-registry template and the action-type → component map;
 - ``indicators.yaml``: every indicator id with its family, unit, timing and French/English labels;
+- ``surveys.yaml``: the yearly questionnaires' REDCap projects (partners; PTP and managers), read as
+  :class:`~proximite.cohort.codebook.survey_projects.SurveyProject` (:attr:`Codebook.surveys`);
 - ``reference/``: regions, and the default territories and organisations;
 - ``redcap/``: the REDCap files generated from the above (data dictionary in REDCap's 18-column
   format, events, arms, form–event mapping, repeating instruments, data access groups);
-- ``registry/``: the registry template as CSV and XLSX.
+- ``registry/``: the registry template as CSV and XLSX;
+- ``surveys/<name>/``: each questionnaire's REDCap files (as ``redcap/``).
 
 Harmonisation, validation, the synthetic cohort and the docs page all read these through
 :func:`load_codebook`.
@@ -37,13 +40,16 @@ from proximite.cohort.codebook.redcap_layout import (
     events_frame,
     fields_frame,
     form_event_mapping_frame,
+    form_export_columns,
     repeating_forms_frame,
 )
 from proximite.cohort.codebook.redcap_layout import project_info as redcap_project_info
+from proximite.cohort.codebook.survey_projects import SurveyProject, load_surveys
 
 __all__ = [
     "Codebook",
     "Label",
+    "SurveyProject",
     "load_codebook",
     "REDCAP_METADATA_COLUMNS",
     "REDCAP_DICTIONARY_HEADERS",
@@ -100,6 +106,7 @@ class Codebook:
             name: Label(*labels) for name, labels in indicators["families"].items()
         }
         self.indicators: dict[str, dict[str, Any]] = indicators["indicators"]
+        self.surveys: dict[str, SurveyProject] = load_surveys(_read_yaml(self.directory, "surveys.yaml") or {}, self)
         self._check_consistency()
 
     # ------------------------------------------------------------------ enumerations
@@ -162,14 +169,21 @@ class Codebook:
 
     def export_columns(self, form: str) -> list[str]:
         """Columns a REDCap flat export gives for a form: checkboxes expanded, then ``<form>_complete``."""
-        columns: list[str] = []
-        for name, spec in self.forms[form].items():
-            if spec["type"] == "checkbox":
-                columns.extend(f"{name}___{code}" for code in self.enumeration(spec["enum"]))
-            else:
-                columns.append(name)
-        columns.append(f"{form}_complete")
-        return columns
+        return form_export_columns(self, form)
+
+    # ------------------------------------------------------------------ questionnaires
+    def survey(self, name: str) -> SurveyProject:
+        """One yearly questionnaire's REDCap project (``partner_survey``, ``staff_survey``).
+
+        Raises
+        ------
+        CodebookError
+            No questionnaire of that name.
+        """
+        try:
+            return self.surveys[name]
+        except KeyError:
+            raise CodebookError(f"no questionnaire named {name!r} (questionnaires: {', '.join(self.surveys)})") from None
 
     @cached_property
     def data_dictionary(self) -> pd.DataFrame:

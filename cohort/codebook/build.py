@@ -9,7 +9,9 @@
   with a message while that file does not exist);
 - ``registry/activity_template.csv`` and ``activity_template.xlsx`` (drop-down lists on the coded
   columns, formats, an "Explications" sheet in French), and the ``worker``, ``supervision`` and
-  ``cost`` CSV templates.
+  ``cost`` CSV templates;
+- ``surveys/<name>/``: the same REDCap files for each yearly questionnaire of ``surveys.yaml``
+  (``partner_survey``, ``staff_survey``).
 
 Output bytes are stable: the same codebook gives the same files (the workbook's dates and the zip
 entries' times are fixed), so a test can check that the shipped files are up to date.
@@ -32,6 +34,7 @@ from proximite.cohort.codebook import (
     REDCAP_DICTIONARY_HEADERS,
     REDCAP_METADATA_COLUMNS,
     Codebook,
+    SurveyProject,
     load_codebook,
     package_dir,
 )
@@ -53,25 +56,33 @@ def _csv_bytes(frame: pd.DataFrame) -> bytes:
     return frame.to_csv(index=False, lineterminator="\n").encode("utf-8")
 
 
-def generated_files(codebook: Codebook | None = None) -> tuple[dict[str, bytes], list[str]]:
-    """Every generated file's bytes by path relative to the codebook folder, and what was skipped."""
-    cb = codebook or load_codebook()
-    dictionary = cb.data_dictionary.rename(
+def _project_files(project: Codebook | SurveyProject, folder: str, *, territories: Path) -> tuple[dict[str, bytes], list[str]]:
+    """A REDCap project's files under ``folder``: data dictionary (UI headers), events, arms, mapping, repeating, DAGs."""
+    dictionary = project.data_dictionary.rename(
         columns=dict(zip(REDCAP_METADATA_COLUMNS, REDCAP_DICTIONARY_HEADERS, strict=True))
     )
     files: dict[str, bytes] = {
-        "redcap/data_dictionary.csv": _csv_bytes(dictionary),
-        "redcap/events.csv": _csv_bytes(cb.events),
-        "redcap/arms.csv": _csv_bytes(cb.arms),
-        "redcap/form_event_mapping.csv": _csv_bytes(cb.form_event_mapping),
-        "redcap/repeating_forms_events.csv": _csv_bytes(cb.repeating_forms_events),
+        f"{folder}/data_dictionary.csv": _csv_bytes(dictionary),
+        f"{folder}/events.csv": _csv_bytes(project.events),
+        f"{folder}/arms.csv": _csv_bytes(project.arms),
+        f"{folder}/form_event_mapping.csv": _csv_bytes(project.form_event_mapping),
+        f"{folder}/repeating_forms_events.csv": _csv_bytes(project.repeating_forms_events),
     }
-    skipped: list[str] = []
-    territories = Path(cb.directory) / "reference" / "territories.csv"
     if territories.is_file():
-        files["redcap/dags.csv"] = _csv_bytes(cb.dags())
-    else:
-        skipped.append(f"redcap/dags.csv: skipped, {territories} does not exist yet (one DAG per territory)")
+        files[f"{folder}/dags.csv"] = _csv_bytes(project.dags())
+        return files, []
+    return files, [f"{folder}/dags.csv: skipped, {territories} does not exist yet (one DAG per territory)"]
+
+
+def generated_files(codebook: Codebook | None = None) -> tuple[dict[str, bytes], list[str]]:
+    """Every generated file's bytes by path relative to the codebook folder, and what was skipped."""
+    cb = codebook or load_codebook()
+    territories = Path(cb.directory) / "reference" / "territories.csv"
+    files, skipped = _project_files(cb, "redcap", territories=territories)
+    for name, survey in cb.surveys.items():
+        survey_files, survey_skipped = _project_files(survey, f"surveys/{name}", territories=territories)
+        files.update(survey_files)
+        skipped.extend(survey_skipped)
     for table in ("activity", "worker", "supervision", "cost"):
         files[f"registry/{table}_template.csv"] = _csv_bytes(pd.DataFrame(columns=list(cb.registry[table])))
     files["registry/activity_template.xlsx"] = activity_workbook(cb)

@@ -14,8 +14,8 @@ def consistency_problems(codebook: Codebook) -> list[str]:
     """Every contradiction between the codebook's files, one line each (empty when none).
 
     Indicators name known families and have every key; forms' fields name known enumerations
-    and target known model columns; model columns name known enumerations; the registry maps
-    exactly the action types, to known components.
+    and target known model columns (the questionnaires' too); model columns name known enumerations;
+    the registry maps exactly the action types, to known components.
     """
     problems = []
     for indicator_id, spec in codebook.indicators.items():
@@ -39,6 +39,8 @@ def consistency_problems(codebook: Codebook) -> list[str]:
             enum = column_spec.get("enum")
             if enum and enum not in codebook.enumerations:
                 problems.append(f"model.yaml: {table}.{column} names unknown enumeration {enum!r}")
+    for survey in getattr(codebook, "surveys", {}).values():
+        problems.extend(survey.consistency_problems())
     if set(codebook.action_component) != set(codebook.enumerations["action_type"]):
         problems.append("registry.yaml: action_component must map exactly the action types")
     if set(codebook.action_component.values()) - set(codebook.enumerations["component"]):

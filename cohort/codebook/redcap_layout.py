@@ -24,6 +24,7 @@ __all__ = [
     "form_event_mapping_frame",
     "project_info",
     "repeating_forms_frame",
+    "form_export_columns",
 ]
 
 #: The 18 columns of REDCap's metadata, as the API exports them.
@@ -98,6 +99,23 @@ def fields_frame(forms: dict[str, dict[str, dict[str, Any]]]) -> pd.DataFrame:
                 }
             )
     return pd.DataFrame(rows)
+
+
+def form_export_columns(codebook: Codebook, form: str) -> list[str]:
+    """Columns a REDCap flat export gives for a form: checkboxes expanded, then ``<form>_complete``.
+
+    ``codebook`` is the cohort's codebook or a questionnaire
+    (:class:`~proximite.cohort.codebook.survey_projects.SurveyProject`): anything with ``forms`` and
+    ``enumeration``.
+    """
+    columns: list[str] = []
+    for name, spec in codebook.forms[form].items():
+        if spec["type"] == "checkbox":
+            columns.extend(f"{name}___{code}" for code in codebook.enumeration(spec["enum"]))
+        else:
+            columns.append(name)
+    columns.append(f"{form}_complete")
+    return columns
 
 
 def data_dictionary_frame(codebook: Codebook) -> pd.DataFrame:
@@ -182,15 +200,17 @@ def repeating_forms_frame(project: dict[str, Any]) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def project_info(project: dict[str, Any], *, notes: str = "") -> dict[str, Any]:
+def project_info(project: dict[str, Any], *, notes: str = "", surveys: bool = False) -> dict[str, Any]:
     """The project's information as REDCap's ``content=project`` exports it.
 
     Parameters
     ----------
     project : dict
-        The ``project`` section of ``forms.yaml``.
+        The ``project`` section of ``forms.yaml`` (or of a questionnaire of ``surveys.yaml``).
     notes : str, keyword-only
         The ``project_notes`` text (who made this copy of the project, and how).
+    surveys : bool, keyword-only
+        Whether the project's forms are surveys (the yearly questionnaires).
     """
     return {
         "project_id": 1,
@@ -205,8 +225,8 @@ def project_info(project: dict[str, Any], *, notes: str = "") -> dict[str, Any]:
         "custom_record_label": "",
         "secondary_unique_field": "",
         "is_longitudinal": 1,
-        "has_repeating_instruments_or_events": 1,
-        "surveys_enabled": 0,
+        "has_repeating_instruments_or_events": int(bool(project.get("repeating"))),
+        "surveys_enabled": int(surveys),
         "scheduling_enabled": 0,
         "record_autonumbering_enabled": 1,
         "randomization_enabled": 0,

@@ -41,7 +41,10 @@ def test_shipped_files_equal_a_fresh_build(cb) -> None:
     stale = [relative for relative, content in files.items() if (SHIPPED / relative).read_bytes() != content]
     assert not stale, f"run `python -m proximite.cohort.codebook.build`: out of date: {stale}"
     shipped = {
-        path.relative_to(SHIPPED).as_posix() for folder in ("redcap", "registry") for path in (SHIPPED / folder).iterdir()
+        path.relative_to(SHIPPED).as_posix()
+        for folder in ("redcap", "registry", "surveys")
+        for path in (SHIPPED / folder).rglob("*")
+        if path.is_file()
     }
     assert shipped == set(files), "a shipped file is no longer generated (or a generated one is missing)"
     assert all("dags.csv" in message for message in skipped)
