@@ -154,11 +154,13 @@ def redcap_columns(codebook: Codebook) -> list[str]:
     return REDCAP_PREFIX + [c for form in codebook.forms for c in codebook.export_columns(form) if c != record_id]
 
 
-class _RecordsBuilder:
+class RecordsBuilder:
     """Collects the rows of ``records.csv`` form by form, then writes them in REDCap's order."""
 
-    def __init__(self, codebook: Codebook) -> None:
+    def __init__(self, codebook: Codebook, *, repeat_columns: bool = True) -> None:
         self.codebook = codebook
+        # A project without repeating instruments exports no redcap_repeat_* column.
+        self.prefix = REDCAP_PREFIX if repeat_columns else [c for c in REDCAP_PREFIX if "repeat" not in c]
         self.form_columns = {
             form: [c for c in codebook.export_columns(form) if c != codebook.record_id_field] for form in codebook.forms
         }
@@ -194,7 +196,7 @@ class _RecordsBuilder:
                 "redcap_repeat_instance": _int_text(instance) if repeating else np.full(n, "", dtype=object),
                 "redcap_data_access_group": np.asarray(dag, dtype=object),
             }
-        )
+        )[self.prefix]
         body = pd.DataFrame({column: values[column] for column in columns}, columns=columns)
         prefix_lines = prefix.to_csv(index=False, header=False, lineterminator="\n").split("\n")[:-1]
         body_lines = body.to_csv(index=False, header=False, lineterminator="\n").split("\n")[:-1]
@@ -219,7 +221,7 @@ class _RecordsBuilder:
 
     def write(self, path: Path) -> int:
         """Write the header and the rows ordered by record, event, form, instance."""
-        header = ",".join(REDCAP_PREFIX + self.all_form_columns)
+        header = ",".join(self.prefix + self.all_form_columns)
         if self.lines:
             lines = np.concatenate(self.lines)
             keys = np.concatenate(self.keys)
@@ -248,7 +250,7 @@ def write_redcap(directory: Path, ctx: Context, tables: Tables, written: Written
     event_of = {
         name: ctx.codebook.events_of_form(name)[0] for name in ("famille", "enfant", "besoin", "reference", "sortie")
     }
-    builder = _RecordsBuilder(ctx.codebook)
+    builder = RecordsBuilder(ctx.codebook)
     famille = _famille_values(ctx, families)
     builder.add("famille", event_of["famille"], families["record_num"].to_numpy(), family_dag, famille)
     _add_repeating(builder, "enfant", event_of["enfant"], tables.children, dag_of, _enfant_values(tables.children))
@@ -275,7 +277,7 @@ def write_redcap(directory: Path, ctx: Context, tables: Tables, written: Written
 
 
 def _add_repeating(
-    builder: _RecordsBuilder, form: str, event: str, rows: pd.DataFrame, dag_of: Any, values: dict[str, np.ndarray]
+    builder: RecordsBuilder, form: str, event: str, rows: pd.DataFrame, dag_of: Any, values: dict[str, np.ndarray]
 ) -> None:
     """Add a repeating form's block: one row per ``rows`` row, its ``instance`` as the instance."""
     records = rows["record_num"].to_numpy()
@@ -342,7 +344,7 @@ def _reference_values(referrals: pd.DataFrame) -> dict[str, np.ndarray]:
     }
 
 
-def _add_suivi(builder: _RecordsBuilder, ctx: Context, assessments: pd.DataFrame, dag_of: Any) -> None:
+def _add_suivi(builder: RecordsBuilder, ctx: Context, assessments: pd.DataFrame, dag_of: Any) -> None:
     cb = ctx.codebook
     fields = cb.fields
     suivi = fields.loc[fields["form_name"] == "suivi"]
@@ -393,26 +395,36 @@ def _add_suivi(builder: _RecordsBuilder, ctx: Context, assessments: pd.DataFrame
 
 
 def _write_redcap_metadata(directory: Path, ctx: Context, written: Written) -> None:
-    cb = ctx.codebook
-    dictionary = cb.data_dictionary.copy()
+    notes = "Cohorte synthétique générée par proximite.cohort.sandbox.synth (aucune personne réelle)."
+    written.paths.update(write_project_files(directory, ctx.codebook, ctx.territories, notes=notes))
+
+
+def write_project_files(directory: Path, project: Any, territories: pd.DataFrame, *, notes: str) -> dict[str, Path]:
+    """A REDCap project's files as an export folder holds them; the paths written, by key.
+
+    ``project`` is the cohort's codebook or a questionnaire's
+    :class:`~proximite.cohort.codebook.survey_projects.SurveyProject`: data dictionary (UI
+    headers), events, arms, form–event mapping, repeating instruments, one data access group per
+    territory, and ``project.json`` (REDCap's project information).
+    """
+    dictionary = project.data_dictionary.copy()
     dictionary.columns = REDCAP_DICTIONARY_HEADERS
     files = {
         "data_dictionary": (dictionary, "data_dictionary.csv"),
-        "events": (cb.events, "events.csv"),
-        "arms": (cb.arms, "arms.csv"),
-        "form_event_mapping": (cb.form_event_mapping, "form_event_mapping.csv"),
-        "repeating_forms_events": (cb.repeating_forms_events, "repeating_forms_events.csv"),
-        "dags": (cb.dags(ctx.territories), "dags.csv"),
+        "events": (project.events, "events.csv"),
+        "arms": (project.arms, "arms.csv"),
+        "form_event_mapping": (project.form_event_mapping, "form_event_mapping.csv"),
+        "repeating_forms_events": (project.repeating_forms_events, "repeating_forms_events.csv"),
+        "dags": (project.dags(territories), "dags.csv"),
     }
+    paths: dict[str, Path] = {}
     for key, (frame, name) in files.items():
         _write_csv(frame, directory / name)
-        written.paths[key] = directory / name
-    project = cb.project_info(
-        notes="Cohorte synthétique générée par proximite.cohort.sandbox.synth (aucune personne réelle)."
-    )
+        paths[key] = directory / name
     path = directory / "project.json"
-    path.write_text(json.dumps(project, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
-    written.paths["project"] = path
+    path.write_text(json.dumps(project.project_info(notes=notes), ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
+    paths["project"] = path
+    return paths
 
 
 # =============================================================================================

@@ -198,3 +198,14 @@ def add_identities(ctx: Context, families: pd.DataFrame, children: pd.DataFrame)
         parent_birth=parent_birth,
     )
 
+
+
+def fake_respondents(rng: np.random.Generator, n: int) -> tuple[np.ndarray, np.ndarray]:
+    """Full names and e-mails (``.example`` domain) of ``n`` fake questionnaire respondents."""
+    first_index = rng.integers(0, len(_FIRST_NAMES), n)
+    last_index = rng.integers(0, len(_SURNAMES), n)
+    names = concat_text(_FIRST_NAMES[first_index], " ", _SURNAMES[last_index])
+    first_slug = np.array([ascii_slug(name) for name in _FIRST_NAMES], dtype=object)[first_index]
+    last_slug = np.array([ascii_slug(name) for name in _SURNAMES], dtype=object)[last_index]
+    emails = concat_text(first_slug, ".", last_slug, "@organisme.example")
+    return names, emails

@@ -54,6 +54,8 @@ from proximite.cohort.sandbox._isolation import WAVE_SHIFT_CALIBRATIONS
 from proximite.cohort.sandbox._needs import make_needs
 from proximite.cohort.sandbox._referrals import make_referrals
 from proximite.cohort.sandbox._sampling import NO_DATE, day_number, to_date
+from proximite.cohort.sandbox._survey_export import censor_surveys, write_surveys
+from proximite.cohort.sandbox._surveys import make_surveys, survey_truth
 from proximite.cohort.sandbox.geography import (
     PILOT_HOST_TYPES,
     PILOT_REGIONS,
@@ -96,6 +98,7 @@ STEPS = (
     "écriture REDCap",
     "registre",
     "références et coûts",
+    "questionnaires",
     "vérité",
 )
 
@@ -232,7 +235,11 @@ def generate_cohort(
       index changes by ``-20 (1 - exp(-months / 10))`` points from T0;
     - attrition: ``logit P(drop before wave k) = alpha_k + 0.3 (T0 index - 50) / 10``;
     - service gaps per territory × need category, time to a need being met (log-normal by
-      category), PTP turnover (1–4 workers per territory), rural travel time.
+      category), PTP turnover (1–4 workers per territory), rural travel time;
+    - the yearly questionnaires (``partner_survey/``, ``staff_survey/``): ties that carry
+      referrals get higher trust and value, a PTP's supervision adequacy rises with the
+      registry's supervision hours, a PTP who leaves within a year rarely intends to stay
+      (:mod:`~proximite.cohort.sandbox._surveys`; truth.json ``surveys``).
 
     Every step is vectorised with numpy (loops run over waves or territories, never over
     families or activities).
@@ -251,6 +258,10 @@ def generate_cohort(
     tables, costs, parts["costs"] = _observe(ctx, complete, as_of_day, horizon_end)
     report(9)
     written, formats, format_counts = _write_inputs(out_dir, ctx, tables, costs, complete.families, report)
+    surveys = censor_surveys(make_surveys(ctx, complete, horizon_end), as_of_day)
+    write_surveys(out_dir, ctx, surveys, written)
+    parts["surveys"] = survey_truth(ctx, surveys)
+    report(13)
 
     counts = _counts(ctx, tables, costs, written, format_counts)
     truth = _truth(
@@ -272,7 +283,7 @@ def generate_cohort(
     truth_path = out_dir / "truth.json"
     _export.write_truth(truth_path, truth)
     written.paths["truth"] = truth_path
-    report(13)
+    report(14)
 
     seconds = time.perf_counter() - started
     log.info(
@@ -418,7 +429,7 @@ def _write_inputs(
     complete_families: pd.DataFrame,
     report: Callable[[int], None],
 ) -> tuple[_export.Written, dict[str, str], dict[str, int]]:
-    """Write redcap/, registry/, reference/ and costs/; the registry formats and their counts."""
+    """Write redcap/, registry/, reference/ and costs/; the registry formats and their counts (the questionnaires come after)."""
     out_dir.mkdir(parents=True, exist_ok=True)
     _clear_stale_outputs(out_dir)
     written = _export.Written(paths={}, rows={})
@@ -452,6 +463,8 @@ def _counts(
         "organisations": int(len(ctx.organisations)),
         "redcap_records_rows": int(written.rows["redcap_records_rows"]),
         "activity_files": int(sum(format_counts.values())),
+        "partner_survey_records_rows": int(written.rows.get("partner_survey_records_rows", 0)),
+        "staff_survey_records_rows": int(written.rows.get("staff_survey_records_rows", 0)),
     }
 
 
