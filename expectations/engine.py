@@ -37,6 +37,7 @@ from proximite.expectations.base import (
     ValidationResult,
 )
 from proximite.expectations.rules import (
+    REDCAP_SOURCES,
     RuleOutcome,
     ValidationConfig,
     accepts_dtype,
@@ -88,7 +89,8 @@ def rules_for(
     settings : Settings, keyword-only
         ``[validation]`` (severities, thresholds, plausibility bounds) and ``[waves]``.
     source : str, optional, keyword-only
-        The staged source (``reference``, ``redcap``, ``registry``, ``cost``); required for
+        The staged source (``reference``, ``redcap``, ``registry``, ``cost``, ``partner_survey``,
+        ``staff_survey``); required for
         ``layer="staged"``.
     codebook : Codebook, optional, keyword-only
         Defaults to the packaged codebook.
@@ -230,7 +232,7 @@ def _text(values: pd.Series) -> pd.Series:
 
 
 def _key_columns(layer: Layer, source: str | None, table: str, frame: pd.DataFrame, codebook: Codebook) -> list[str]:
-    if layer == "staged" and source == "redcap":
+    if layer == "staged" and source in REDCAP_SOURCES:
         return []
     from proximite.cohort.codebook import CodebookError
 
@@ -262,7 +264,7 @@ def _failure_rows(
     rows = frame.iloc[positions]
     data: dict[str, Any] = {name: [value] * len(rows) for name, value in base.items()}
     data["column"] = [rule.column] * len(rows)
-    if layer == "staged" and source == "redcap":
+    if layer == "staged" and source in REDCAP_SOURCES:
         for column, target in (("record_id", "record_id"), ("redcap_event_name", "event"), ("redcap_repeat_instance", "instance")):
             if column in rows.columns:
                 data[target] = rows[column].to_numpy()

@@ -357,7 +357,7 @@ def gate_staged(
     ----------
     settings : Settings
     source : str, keyword-only
-        ``reference``, ``redcap``, ``registry`` or ``cost``.
+        ``reference``, ``redcap``, ``registry``, ``cost``, ``partner_survey`` or ``staff_survey``.
     pull_id : str, keyword-only
     staged_dir : str or Path, keyword-only
         The candidate (ingest's and the REDCap pull's hidden ``.<pull_id>.partial`` directory).

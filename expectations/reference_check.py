@@ -330,6 +330,32 @@ def _redcap_one_territory(table: str, tables: Mapping[str, pd.DataFrame], params
     return scope, failing
 
 
+def _known(table: str, column: str, lookup: str, key: str) -> Callable[[Mapping[str, pd.DataFrame], Mapping[str, Any]], tuple[np.ndarray, np.ndarray]]:
+    """Rows of ``table`` whose ``column`` is filled and not a ``key`` of ``lookup``."""
+
+    def check(tables: Mapping[str, pd.DataFrame], params: Mapping[str, Any]) -> tuple[np.ndarray, np.ndarray]:
+        values = tables[table][column]
+        scope = _present(values)
+        return scope, scope & ~values.isin(tables[lookup][key].dropna().unique()).to_numpy(dtype=bool)
+
+    return check
+
+
+def _not_self(tables: Mapping[str, pd.DataFrame], params: Mapping[str, Any]) -> tuple[np.ndarray, np.ndarray]:
+    ties = tables["partner_tie"]
+    scope = _present(ties["from_org_id"]) & _present(ties["to_org_id"])
+    same = ties["from_org_id"].astype(object).to_numpy() == ties["to_org_id"].astype(object).to_numpy()
+    return scope, scope & same
+
+
+def _duplicate_answer(table: str, tables: Mapping[str, pd.DataFrame], params: Mapping[str, Any]) -> tuple[np.ndarray, np.ndarray]:
+    """Rows whose complete key repeats another row's (every such row fails)."""
+    keys = tables[table][list(params["columns"])].astype(object)
+    scope = keys.notna().all(axis=1).to_numpy(dtype=bool)
+    repeated = keys.duplicated(keep=False).to_numpy(dtype=bool)
+    return scope, scope & repeated
+
+
 def _not_after(tables: Mapping[str, pd.DataFrame], table: str, column: str, as_of: str) -> tuple[np.ndarray, np.ndarray]:
     """Dates after the pull's day (the independent check of ``*.not_after_pull``)."""
     days = pd.to_datetime(tables[table][column], errors="coerce")
@@ -353,6 +379,11 @@ _CROSS_TABLE: dict[str, Callable[[Mapping[str, pd.DataFrame], Mapping[str, Any]]
     "harmonised.activity.worker_known": _worker_known,
     "harmonised.activity.within_tenure": _within_tenure,
     "harmonised.activity.family_exists": _family_exists("activity"),
+    "harmonised.partner_response.organisation_exists": _known("partner_response", "org_id", "organisation", "org_id"),
+    "harmonised.partner_tie.organisation_exists": _known("partner_tie", "to_org_id", "organisation", "org_id"),
+    "harmonised.partner_tie.response_exists": _known("partner_tie", "response_id", "partner_response", "response_id"),
+    "harmonised.partner_tie.not_self": _not_self,
+    "harmonised.staff_survey.worker_known": _known("staff_survey", "worker_id", "worker", "worker_id"),
 }
 
 
@@ -381,6 +412,8 @@ def evaluate_reference(
     for rule in rules:
         if rule.params.get("check") == "redcap_one_territory":
             scope, failing = _redcap_one_territory(rule.table, tables, rule.params)
+        elif rule.params.get("check") == "duplicate_answer":
+            scope, failing = _duplicate_answer(rule.table, tables, rule.params)
         elif rule.params.get("check") == "not_after":
             scope, failing = _not_after(tables, rule.table, str(rule.column), str(rule.params["as_of"]))
         elif rule.params["kind"] == "sql":

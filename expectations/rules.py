@@ -57,7 +57,7 @@ from proximite.expectations.base import HAND_WRITTEN_RULES, Category, Layer, Rul
 if TYPE_CHECKING:  # pragma: no cover
     import pandas as pd
 
-    from proximite.cohort.codebook import Codebook
+    from proximite.cohort.codebook import Codebook, SurveyProject
     from proximite.config import Settings
 
 __all__ = [
@@ -67,7 +67,9 @@ __all__ = [
     "MODEL_DTYPES",
     "MORE_RULES",
     "REDCAP_FORMATS",
+    "REDCAP_SOURCES",
     "STAGED_SOURCES",
+    "SURVEY_DUPLICATES",
     "RuleOutcome",
     "ValidationConfig",
     "accepts_dtype",
@@ -126,6 +128,31 @@ STAGED_SOURCES: dict[str, tuple[str, ...]] = {
     "reference": ("region", "territory", "organisation"),
     "registry": ("activity", "worker", "supervision"),
     "cost": ("cost",),
+}
+
+#: Staged sources that are REDCap projects (their tables are forms, typed from a data dictionary):
+#: the cohort's and the yearly questionnaires'.
+REDCAP_SOURCES: tuple[str, ...] = ("redcap", "partner_survey", "staff_survey")
+
+#: The questionnaires' duplicate answers, by source: rule id → (form, columns that identify one
+#: answer, what the rule asks). Rows whose key is incomplete are left to the ``required`` rules.
+SURVEY_DUPLICATES: dict[str, dict[str, tuple[str, tuple[str, ...], str]]] = {
+    "partner_survey": {
+        "staged.organisme.one_response_per_organisation_year": (
+            "organisme", ("org_code", "redcap_event_name"),
+            "an organisation answers once per year (two records name the same organisation code in one year)",
+        ),
+        "staged.partenaire.one_row_per_partner": (
+            "partenaire", ("record_id", "redcap_event_name", "lien_org"),
+            "a response names each partner organisation once",
+        ),
+    },
+    "staff_survey": {
+        "staged.questionnaire.one_response_per_ptp_year": (
+            "questionnaire", ("ptp_code", "redcap_event_name"),
+            "a PTP answers once per year (two records name the same PTP code in one year)",
+        ),
+    },
 }
 
 #: REDCap staged metadata columns (``proximite.cohort.redcap.records.META_COLUMNS``).
@@ -234,6 +261,17 @@ MORE_RULES: dict[str, tuple[Category, str]] = {
         "an activity that names a family names one of the cohort's families (a record deleted in REDCap leaves "
         "its activities orphaned)",
     ),
+    "harmonised.partner_response.organisation_exists": (
+        "conformance", "the organisation answering the partner questionnaire is in the organisation table",
+    ),
+    "harmonised.partner_tie.organisation_exists": (
+        "conformance", "every partner organisation named in the partner questionnaire is in the organisation table",
+    ),
+    "harmonised.partner_tie.response_exists": ("conformance", "every tie belongs to a response of the partner questionnaire"),
+    "harmonised.partner_tie.not_self": ("plausibility", "an organisation does not name itself as its partner"),
+    "harmonised.staff_survey.worker_known": (
+        "conformance", "a PTP's code in the PTP questionnaire is a worker of the activity registry",
+    ),
     **{
         f"harmonised.{table}.{column}.not_after_pull": (
             "plausibility", f"{table}.{column} is not after the REDCap pull's time (a date in the future is a typo)",
@@ -247,12 +285,35 @@ MORE_RULES: dict[str, tuple[Category, str]] = {
 }
 
 
+def _survey_specs() -> dict[str, dict[str, Any]]:
+    """Parameters of the questionnaires' rules of :data:`MORE_RULES` (organisation codes are no one's data)."""
+    organisations = {"organisation": ["org_id"]}
+    return {
+        "harmonised.partner_response.organisation_exists": {
+            "column": "org_id", "reads": {"partner_response": ["org_id"], **organisations}, "report_value": True,
+        },
+        "harmonised.partner_tie.organisation_exists": {
+            "column": "to_org_id", "reads": {"partner_tie": ["to_org_id"], **organisations}, "report_value": True,
+        },
+        "harmonised.partner_tie.response_exists": {
+            "column": "response_id", "reads": {"partner_tie": ["response_id"], "partner_response": ["response_id"]},
+        },
+        "harmonised.partner_tie.not_self": {
+            "column": "to_org_id", "reads": {"partner_tie": ["from_org_id", "to_org_id"]}, "report_value": True,
+        },
+        "harmonised.staff_survey.worker_known": {
+            "column": "worker_id", "reads": {"staff_survey": ["worker_id"], "worker": ["worker_id"]},
+        },
+    }
+
+
 def _more_specs(config: ValidationConfig) -> dict[str, dict[str, Any]]:
     """Parameters of :data:`MORE_RULES`."""
     specs: dict[str, dict[str, Any]] = {
         "harmonised.activity.family_exists": {
             "column": "family_id", "reads": {"activity": ["family_id"], "family": ["family_id"]},
         },
+        **_survey_specs(),
     }
     for rule_id in MORE_RULES:
         if rule_id.endswith(".not_after_pull"):
@@ -440,7 +501,7 @@ def staged_rules(
 
     Parameters
     ----------
-    source : {"reference", "redcap", "registry", "cost"}
+    source : {"reference", "redcap", "registry", "cost", "partner_survey", "staff_survey"}
     codebook : Codebook, keyword-only
     tables : mapping, optional, keyword-only
         The staged tables: rules are made only for tables present, and a REDCap field's
@@ -449,9 +510,14 @@ def staged_rules(
     Returns
     -------
     list of Rule
+        For a questionnaire, its data dictionary's rules (as the cohort's) and its duplicate
+        answers (:data:`SURVEY_DUPLICATES`).
     """
     if source == "redcap":
-        rules = _redcap_rules(codebook, tables=tables)
+        rules = _redcap_rules(codebook, source=source, tables=tables)
+    elif source in REDCAP_SOURCES:
+        rules = _redcap_rules(codebook.survey(source), source=source, tables=tables)
+        rules += _duplicate_rules(source, tables=tables)
     elif source in STAGED_SOURCES:
         rules = []
         for table in STAGED_SOURCES[source]:
@@ -459,7 +525,7 @@ def staged_rules(
                 continue
             rules.extend(_staged_model_rules(source, table, codebook=codebook))
     else:
-        raise ValueError(f"unknown staged source {source!r} (sources: redcap, {', '.join(STAGED_SOURCES)})")
+        raise ValueError(f"unknown staged source {source!r} (sources: {', '.join([*REDCAP_SOURCES, *STAGED_SOURCES])})")
     return rules
 
 
@@ -512,8 +578,28 @@ def _branching_condition(branching: str, kinds: Mapping[str, str]) -> list[dict[
     return clauses
 
 
-def _redcap_rules(codebook: Codebook, *, tables: Mapping[str, pd.DataFrame] | None) -> list[Rule]:
-    """Rules of the staged REDCap forms, from the project's data dictionary (as staging types it)."""
+def _duplicate_rules(source: str, *, tables: Mapping[str, pd.DataFrame] | None) -> list[Rule]:
+    """A questionnaire's duplicate answers (:data:`SURVEY_DUPLICATES`), in DuckDB: every row of a repeated key."""
+    rules = []
+    for rule_id, (form, columns, description) in SURVEY_DUPLICATES.get(source, {}).items():
+        if tables is not None and form not in tables:
+            continue
+        rules.append(
+            Rule(
+                rule_id=rule_id, layer="staged", table=form, category="conformance", description=description,
+                column=columns[0], engine="duckdb", source=source,
+                params={"kind": "sql", "check": "duplicate_answer", "columns": list(columns),
+                        "reads": {form: ["record_id", *columns]}, "report_value": False},
+            )
+        )
+    return rules
+
+
+def _redcap_rules(codebook: Codebook | SurveyProject, *, source: str, tables: Mapping[str, pd.DataFrame] | None) -> list[Rule]:
+    """Rules of the staged REDCap forms, from the project's data dictionary (as staging types it).
+
+    ``codebook`` is the cohort's codebook or a questionnaire's project (``source``).
+    """
     from proximite.cohort.redcap.dictionary import checkbox_column
 
     # Staging's own field typing (one source of truth for what each staged column holds).
@@ -534,7 +620,7 @@ def _redcap_rules(codebook: Codebook, *, tables: Mapping[str, pd.DataFrame] | No
         frame = tables.get(form) if tables is not None else None
         repeats = form in project.repeating
         events = sorted(set(project.form_events.get(form, ())))
-        common = {"layer": "staged", "table": form, "source": "redcap"}
+        common = {"layer": "staged", "table": form, "source": source}
         rules += _column_rules(**common, column="record_id", model_type="string", required=True, what="the record id")
         rules += _column_rules(**common, column=_EVENT, model_type="string", required=True, values=events, what="the event")
         if repeats:
@@ -568,7 +654,7 @@ def _redcap_rules(codebook: Codebook, *, tables: Mapping[str, pd.DataFrame] | No
             )
         rules += _column_rules(**common, column=f"{form}_complete", model_type="int", values=[0, 1, 2], what="the form status")
         rules.append(
-            _key_rule(layer="staged", table=form, columns=["record_id", _EVENT, _INSTANCE], source="redcap")
+            _key_rule(layer="staged", table=form, columns=["record_id", _EVENT, _INSTANCE], source=source)
         )
     forms = [form for form in project.forms if tables is None or form in tables]
     for form in forms:
@@ -577,7 +663,7 @@ def _redcap_rules(codebook: Codebook, *, tables: Mapping[str, pd.DataFrame] | No
                 rule_id=f"staged.{form}.one_territory", layer="staged", table=form, category="conformance",
                 description="the row is in its record's data access group (the group of most of the record's rows, "
                 "all forms together): a family belongs to one territory",
-                column=_DAG, engine="duckdb", source="redcap",
+                column=_DAG, engine="duckdb", source=source,
                 params={
                     "kind": "sql", "check": "redcap_one_territory", "forms": forms,
                     "reads": {name: ["record_id", _DAG] for name in forms}, "report_value": True,

@@ -234,6 +234,64 @@ def _redcap_one_territory(table: str) -> Callable[[Mapping[str, Any]], str]:
     return sql
 
 
+def _organisation_known(table: str, column: str) -> Callable[[Mapping[str, Any]], str]:
+    def sql(params: Mapping[str, Any]) -> str:
+        return f"""
+            SELECT t._row, o.org_id IS NULL AS failing
+            FROM {table} t
+            LEFT JOIN (SELECT DISTINCT org_id FROM organisation WHERE org_id IS NOT NULL) o ON t.{column} = o.org_id
+            WHERE t.{column} IS NOT NULL
+        """
+
+    return sql
+
+
+def _response_exists(params: Mapping[str, Any]) -> str:
+    return """
+        SELECT t._row, r.response_id IS NULL AS failing
+        FROM partner_tie t
+        LEFT JOIN (SELECT DISTINCT response_id FROM partner_response WHERE response_id IS NOT NULL) r
+          ON t.response_id = r.response_id
+        WHERE t.response_id IS NOT NULL
+    """
+
+
+def _not_self(params: Mapping[str, Any]) -> str:
+    return """
+        SELECT _row, from_org_id = to_org_id AS failing
+        FROM partner_tie WHERE from_org_id IS NOT NULL AND to_org_id IS NOT NULL
+    """
+
+
+def _staff_worker_known(params: Mapping[str, Any]) -> str:
+    return """
+        SELECT s._row, w.worker_id IS NULL AS failing
+        FROM staff_survey s
+        LEFT JOIN (SELECT DISTINCT worker_id FROM worker WHERE worker_id IS NOT NULL) w ON s.worker_id = w.worker_id
+        WHERE s.worker_id IS NOT NULL
+    """
+
+
+def _duplicate_answer(table: str) -> Callable[[Mapping[str, Any]], str]:
+    """Rows whose complete key (every column filled) repeats another row's: each of them fails."""
+
+    def sql(params: Mapping[str, Any]) -> str:
+        keys = [_quoted(column) for column in params["columns"]]
+        complete = " AND ".join(f"{key} IS NOT NULL" for key in keys)
+        same = " AND ".join(f"t.{key} = d.{key}" for key in keys)
+        return f"""
+            WITH repeated AS (
+                SELECT {", ".join(keys)}, 1 AS hit FROM {_quoted(table)} WHERE {complete}
+                GROUP BY ALL HAVING count(*) > 1
+            )
+            SELECT t._row, d.hit IS NOT NULL AS failing
+            FROM {_quoted(table)} t LEFT JOIN repeated d ON {same}
+            WHERE {" AND ".join(f"t.{key} IS NOT NULL" for key in keys)}
+        """
+
+    return sql
+
+
 #: SQL of each cross-table or cross-wave rule: ``params -> SELECT _row, failing`` (rows in scope).
 SQL_RULES: dict[str, Callable[[Mapping[str, Any]], str]] = {
     "harmonised.assessment.in_wave_window": _in_wave_window,
@@ -251,6 +309,11 @@ SQL_RULES: dict[str, Callable[[Mapping[str, Any]], str]] = {
     "harmonised.activity.worker_known": _worker_known,
     "harmonised.activity.within_tenure": _within_tenure,
     "harmonised.activity.family_exists": _family_exists("activity"),
+    "harmonised.partner_response.organisation_exists": _organisation_known("partner_response", "org_id"),
+    "harmonised.partner_tie.organisation_exists": _organisation_known("partner_tie", "to_org_id"),
+    "harmonised.partner_tie.response_exists": _response_exists,
+    "harmonised.partner_tie.not_self": _not_self,
+    "harmonised.staff_survey.worker_known": _staff_worker_known,
 }
 
 
@@ -293,12 +356,15 @@ def rule_sql(rule: Rule) -> str:
     """The ``SELECT _row, failing`` of a rule (for reading and for reports).
 
     Besides :data:`SQL_RULES`: a key-uniqueness rule of a large table (``engine="duckdb"``,
-    see ``[validation] sql_keys_above_rows``), and the staged REDCap forms' ``one_territory``.
+    see ``[validation] sql_keys_above_rows``), the staged REDCap forms' ``one_territory`` and the
+    questionnaires' duplicate answers (``check = "duplicate_answer"``).
     """
     if rule.params.get("kind") == "key_unique":
         return _key_unique(rule.table, rule.params["columns"])
     if rule.params.get("check") == "redcap_one_territory":
         return _redcap_one_territory(rule.table)(rule.params)
+    if rule.params.get("check") == "duplicate_answer":
+        return _duplicate_answer(rule.table)(rule.params)
     if rule.params.get("check") == "not_after":
         return _not_after(rule.table, str(rule.column))(rule.params)
     try:

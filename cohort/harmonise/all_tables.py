@@ -22,6 +22,7 @@ from proximite.cohort.harmonise.rules import (
     HarmoniseRules,
     resolve_codebook,
 )
+from proximite.cohort.harmonise.surveys import harmonise_partner_survey, harmonise_staff_survey, survey_identifier_leaks
 from proximite.cohort.harmonise.tables import (
     empty_table,
     harmonise_activity,
@@ -56,9 +57,10 @@ def harmonise(
     staged : mapping
         ``{source: {table: frame}}`` for the sources ``reference`` (region, territory,
         organisation), ``redcap`` (famille, enfant, suivi, besoin, reference, sortie),
-        ``registry`` (activity, worker, supervision) and ``cost`` (cost), as
-        :func:`~proximite.cohort.layers.read_staged` gives them. A missing source or table
-        gives an empty harmonised table.
+        ``registry`` (activity, worker, supervision) and ``cost`` (cost), and the yearly
+        questionnaires ``partner_survey`` (organisme, partenaire) and ``staff_survey``
+        (questionnaire), as :func:`~proximite.cohort.layers.read_staged` gives them. A missing
+        source or table gives an empty harmonised table.
     key : bytes, keyword-only
         The pseudonymisation key.
     settings : Settings, keyword-only
@@ -90,6 +92,7 @@ def harmonise(
     rules = HarmoniseRules.from_settings(settings)
     redcap = staged.get("redcap", {})
     _check_no_identifiers(redcap, book)
+    _check_no_survey_identifiers(staged, book)
     counts: dict[str, int] = {}
     tables: dict[str, pd.DataFrame] = {}
     for table, (source, name) in REFERENCE_TABLES.items():
@@ -99,6 +102,7 @@ def harmonise(
         staged.get("registry", {}).get("activity"), redcap.get(FAMILY_FORM), rules=rules, key=key, book=book, counts=counts
     )
     counts.update(_unknown_family_counts(tables, redcap, book))
+    tables.update(_survey_tables(staged, territory=tables["territory"], rules=rules, key=key, book=book))
     for name, value in counts.items():
         if value:
             logger.warning("harmonise: %s = %d", name, value)
@@ -169,6 +173,30 @@ def _unknown_family_counts(
     for table in ("child", "assessment", "need", "referral"):
         counts[f"{table}_rows_unknown_family"] = int((~tables[table]["family_id"].isin(family_ids)).sum())
     return counts
+
+
+def _survey_tables(
+    staged: Mapping[str, Mapping[str, pd.DataFrame]],
+    *,
+    territory: pd.DataFrame,
+    rules: HarmoniseRules,
+    key: bytes,
+    book: Codebook,
+) -> dict[str, pd.DataFrame]:
+    """The questionnaires' tables (empty when a questionnaire has not been staged)."""
+    common = {"territory": territory, "rules": rules, "key": key, "codebook": book}
+    tables = harmonise_partner_survey(staged.get("partner_survey", {}), **common)
+    tables["staff_survey"] = harmonise_staff_survey(staged.get("staff_survey", {}).get("questionnaire"), **common)
+    return tables
+
+
+def _check_no_survey_identifiers(staged: Mapping[str, Mapping[str, pd.DataFrame]], codebook: Codebook) -> None:
+    """The questionnaires' identifier fields (names, e-mails, comments) stay in layer 01 too."""
+    leaked = survey_identifier_leaks(staged, codebook)
+    if leaked:
+        raise HarmoniseError(
+            f"staged questionnaire tables hold identifier field(s) {', '.join(leaked)}; they must not leave layer 01 (re-run ingest)"
+        )
 
 
 def _check_no_identifiers(redcap: Mapping[str, pd.DataFrame], codebook: Codebook) -> None:

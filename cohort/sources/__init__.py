@@ -9,6 +9,10 @@ source (layer folder)   what it reads                                   class
 ``registry``            ``registry/`` the activity registry (CSV,       :class:`~.files.RegistryFilesSource`
                         XLSX, SPSS, Stata + mapping YAML)
 ``cost``                ``costs/`` program costs                        :class:`~.files.CostFilesSource`
+``partner_survey``      ``partner_survey/`` the yearly partner          :class:`~.surveys.PartnerSurveySource`
+                        questionnaire (a REDCap export)
+``staff_survey``        ``staff_survey/`` the yearly PTP and manager    :class:`~.surveys.StaffSurveySource`
+                        questionnaire (a REDCap export)
 ======================  ==============================================  ========================
 
 :data:`SOURCES` maps a source name to its class (the file sources that ``ingest`` discovers).
@@ -26,6 +30,7 @@ from proximite.cohort.sources.files import (
     ReferenceFilesSource,
     RegistryFilesSource,
 )
+from proximite.cohort.sources.surveys import PartnerSurveySource, StaffSurveySource
 
 __all__ = ["SOURCES", "Source", "Staged", "get_source"]
 
@@ -35,6 +40,9 @@ SOURCES: dict[str, type[Source]] = {
     "redcap": RedcapExportSource,
     "registry": RegistryFilesSource,
     "cost": CostFilesSource,
+    # The yearly questionnaires: optional, a build uses them when they have been staged.
+    "partner_survey": PartnerSurveySource,
+    "staff_survey": StaffSurveySource,
 }
 
 

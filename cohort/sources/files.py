@@ -24,10 +24,10 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import pandas as pd
 import pyarrow as pa
@@ -51,7 +51,7 @@ from proximite.cohort.sources.rows import RowLocator
 from proximite.cohort.sources.tabular import read_csv_strings
 
 if TYPE_CHECKING:  # pragma: no cover
-    from proximite.cohort.codebook import Codebook
+    from proximite.cohort.codebook import Codebook, SurveyProject
     from proximite.config import Settings
 
 __all__ = [
@@ -264,12 +264,14 @@ _PROJECT_FILES = {
 
 
 def read_redcap_project(
-    raw_dir: Path, *, codebook: Codebook, records_header: Sequence[str] | None = None
+    raw_dir: Path, *, codebook: Codebook | SurveyProject, records_header: Sequence[str] | None = None
 ) -> tuple[RedcapProject, dict[str, int]]:
     """The project of a REDCap export folder: its data dictionary and the optional project files.
 
     A folder with none of ``events.csv``, ``form_event_mapping.csv`` and
-    ``repeating_forms_events.csv`` takes the cohort project's whole structure from the codebook.
+    ``repeating_forms_events.csv`` takes the whole structure of the codebook's project (the
+    cohort's, or a yearly questionnaire's when ``codebook`` is its
+    :class:`~proximite.cohort.codebook.survey_projects.SurveyProject`).
     A folder that gives its own structure must give what its records need
     (:func:`~proximite.cohort.redcap.folder_check.check_structure_files`: the events and the
     form–event mapping of a longitudinal project, the repeating setup when the records have repeat
@@ -335,11 +337,20 @@ class RedcapExportSource(Source):
     """A REDCap project exported to files (``redcap/``): data dictionary, records and project files.
 
     Staged tables: one per form (famille, enfant, suivi, besoin, reference, sortie for the cohort
-    project); see :func:`proximite.cohort.redcap.records.stage_records`.
+    project); see :func:`proximite.cohort.redcap.records.stage_records`. The yearly
+    questionnaires' exports are read the same way (:mod:`proximite.cohort.sources.surveys`).
     """
 
     name = "redcap"
     folder = "redcap"
+
+    def project_spec(self, codebook: Codebook) -> Any:
+        """The project a folder without structure files takes its structure from (the cohort's)."""
+        return codebook
+
+    def event_waves(self, settings: Settings) -> Mapping[str, int] | None:
+        """``{event: wave}``: a record has one row per wave of a non-repeating form."""
+        return settings.event_waves
 
     def stage(self, raw_dir: Path, *, codebook: Codebook, settings: Settings) -> Staged:
         raw_dir = Path(raw_dir)
@@ -347,10 +358,13 @@ class RedcapExportSource(Source):
         if not records_path.is_file():
             raise InputError(records_path, "required file missing", detail="Export the records (type=flat, rawOrLabel=raw)")
         records = read_csv_strings(records_path, hint=_REDCAP_HINT, rows_required=True)
-        project, file_rows = read_redcap_project(raw_dir, codebook=codebook, records_header=records.table.column_names)
+        project, file_rows = read_redcap_project(
+            raw_dir, codebook=self.project_spec(codebook), records_header=records.table.column_names
+        )
         file_rows["records.csv"] = records.num_rows
         tables = stage_records(
-            records.table, project, event_waves=settings.event_waves, path=records_path, source_rows=records.source_rows
+            records.table, project, event_waves=self.event_waves(settings), path=records_path,
+            source_rows=records.source_rows,
         )
-        log.info("REDCap export: %d records rows staged into %d forms", records.num_rows, len(tables))
+        log.info("%s export: %d records rows staged into %d forms", self.folder, records.num_rows, len(tables))
         return Staged(tables, file_rows=file_rows)

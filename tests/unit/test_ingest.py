@@ -29,6 +29,7 @@ from proximite.cohort.codebook import load_codebook  # noqa: E402
 from proximite.errors import InputError  # noqa: E402
 from proximite.cohort.ingest import MANIFEST_NAME  # noqa: E402
 from proximite.pipeline import ingest  # noqa: E402
+from proximite.cohort import layers  # noqa: E402
 from proximite.cohort.layers import latest_pull, raw_dir, read_staged  # noqa: E402
 from proximite.cohort.sources import SOURCES, Source, get_source  # noqa: E402
 from proximite.cohort.sources.encodings import decode_to_utf8  # noqa: E402
@@ -62,14 +63,16 @@ def ingested(input_dir: Path, settings):
 
 @pytest.fixture
 def staged(ingested, settings) -> dict[str, dict[str, pd.DataFrame]]:
-    return {source: read_staged(settings, source) for source in SOURCES}
+    return {source: read_staged(settings, source) for source in layers.SOURCES}
 
 
 # ------------------------------------------------------------------------------ registry of sources
 
 
-def test_sources_registry_holds_the_four_sources() -> None:
-    assert list(SOURCES) == ["reference", "redcap", "registry", "cost"]
+def test_sources_registry_holds_the_four_sources_and_the_questionnaires() -> None:
+    assert list(SOURCES) == ["reference", "redcap", "registry", "cost", "partner_survey", "staff_survey"]
+    assert list(layers.SOURCES) == ["reference", "redcap", "registry", "cost"]  # what a build needs
+    assert layers.ALL_SOURCES == (*layers.SOURCES, "partner_survey", "staff_survey")
     for name in SOURCES:
         source = get_source(name)
         assert isinstance(source, Source)

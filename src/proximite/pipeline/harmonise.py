@@ -28,8 +28,9 @@ def harmonise_staged(settings: Settings, *, key: bytes) -> Path:
     -------
     Path
         ``data/03_harmonised/<id>/``, one Parquet file per harmonised table plus ``inputs.json``
-        (the staged pull ids it was made from). The id is derived from those pull ids, so the
-        same staged inputs give the same directory.
+        (the staged pull ids it was made from). The id is derived from what those pulls hold, so
+        the same staged inputs give the same directory. The yearly questionnaires
+        (:data:`~proximite.cohort.layers.SURVEY_SOURCES`) are used when they have a staged pull.
 
     Raises
     ------
@@ -69,8 +70,10 @@ def harmonised_dir_for(settings: Settings, content: dict[str, str]) -> Path:
         ``{source: SHA-256}`` of every source's staged tables (:func:`layers.staged_content`): the
         directory is named by what it was made from, so identical pulls share it.
     """
-    harmonised_id = "-".join(content[source] for source in layers.SOURCES)
-    return settings.data_dir / HARMONISED / _short_id(harmonised_id)
+    parts = [content[source] for source in layers.SOURCES]
+    # The questionnaires are optional: named when present, so a project without them keeps its ids.
+    parts += [f"{source}={content[source]}" for source in layers.SURVEY_SOURCES if source in content]
+    return settings.data_dir / HARMONISED / _short_id("-".join(parts))
 
 
 def _short_id(text: str) -> str:
