@@ -16,7 +16,8 @@ bool     ``"boolean"``
 
 It is made of small pure functions, one per rule or table, each tested on its own
 (``tests/spec/test_harmonise.py``): events → waves, data access groups → territories, checkboxes
-→ a count, the isolation grid, item means, repeat instances → rows, pseudonymous ids. Which REDCap
+→ a count, the isolation grid, item means, repeat instances → rows, pseudonymous ids; the yearly
+questionnaires' events → survey years (:mod:`~proximite.cohort.harmonise.surveys`). Which REDCap
 field feeds which column is read from the codebook (``target`` in ``forms.yaml``), not written
 here. Nothing here reads or writes files, and no input frame is modified.
 
@@ -46,6 +47,7 @@ from proximite.cohort.harmonise.scores import (
     item_mean,
     non_recours_score,
 )
+from proximite.cohort.harmonise.surveys import event_years, harmonise_partner_survey, harmonise_staff_survey
 from proximite.cohort.harmonise.tables import (
     harmonise_activity,
     harmonise_child,
@@ -83,4 +85,7 @@ __all__ = [
     "harmonise_need",
     "harmonise_referral",
     "harmonise_activity",
+    "harmonise_partner_survey",
+    "harmonise_staff_survey",
+    "event_years",
 ]
