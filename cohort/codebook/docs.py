@@ -10,7 +10,7 @@ import html
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from proximite.cohort.codebook import Codebook, load_codebook
+from proximite.cohort.codebook import Codebook, SurveyProject, load_codebook
 from proximite.config import Settings, load_settings
 
 TEXT = {
@@ -49,6 +49,11 @@ TEXT = {
             "Non-recours selon le nombre de ressources utilisées au cours des 3 derniers mois : {bands}."
         ),
         "regions": "Régions administratives",
+        "survey": "Questionnaire annuel : {title}",
+        "survey_text": (
+            "Projet REDCap d'enquête : un événement par année ({years}); un dossier par personne ou organisme "
+            "répondant, conservé d'une année à l'autre; un groupe d'accès aux données par territoire."
+        ),
         "yes": "oui",
     },
     "en": {
@@ -86,6 +91,11 @@ TEXT = {
             "the number of resources used in the last 3 months: {bands}."
         ),
         "regions": "Administrative regions",
+        "survey": "Yearly questionnaire: {title}",
+        "survey_text": (
+            "A REDCap survey project: one event per year ({years}); a record per responding person or "
+            "organisation, kept from one year to the next; one data access group per territory."
+        ),
         "yes": "yes",
     },
 }
@@ -143,8 +153,38 @@ def codebook_sections(codebook: Codebook, settings: Settings, *, lang: str = "fr
     sections.append(
         Section(words["events"], level=3, tables=[([words["event"], words["label"], words["wave"], words["forms"]], event_rows)])
     )
-    for form in codebook.forms:
-        fields = codebook.fields[codebook.fields["form_name"] == form]
+    sections.extend(_form_sections(codebook, words))
+
+    sections.append(Section(words["registry"]))
+    for table, columns in codebook.registry.items():
+        rows = [
+            [name, spec["type"], words["yes"] if spec.get("required") else "", spec.get("enum", ""), spec["explanation"]]
+            for name, spec in columns.items()
+        ]
+        header = [words["column"], words["type"], words["required"], words["codes"], words["explanation"]]
+        sections.append(Section(f"`{table}`", level=3, tables=[(header, rows)]))
+
+    for survey in codebook.surveys.values():
+        years = ", ".join(str(year) for year in survey.years)
+        sections.append(Section(words["survey"].format(title=survey.project["title"]), text=words["survey_text"].format(years=years)))
+        sections.extend(_form_sections(survey, words))
+
+    regions = codebook.regions
+    label_column = "name_en" if lang == "en" else "name_fr"
+    sections.append(
+        Section(
+            words["regions"],
+            tables=[([words["code"], words["label"]], regions[["region_code", label_column]].astype(str).values.tolist())],
+        )
+    )
+    return sections
+
+
+def _form_sections(project: Codebook | SurveyProject, words: dict[str, str]) -> list[Section]:
+    """One section per REDCap form of a project (the cohort's or a questionnaire's): its fields."""
+    sections = []
+    for form in project.forms:
+        fields = project.fields[project.fields["form_name"] == form]
         rows = [
             [
                 row.field_name,
@@ -156,27 +196,9 @@ def codebook_sections(codebook: Codebook, settings: Settings, *, lang: str = "fr
             ]
             for row in fields.itertuples()
         ]
-        title = f"`{form}`" + (f" ({words['repeating']})" if form in codebook.repeating_forms else "")
+        title = f"`{form}`" + (f" ({words['repeating']})" if form in project.repeating_forms else "")
         header = [words["field"], words["type"], words["label"], words["codes"], words["identifier"], words["target"]]
         sections.append(Section(title, level=3, tables=[(header, rows)]))
-
-    sections.append(Section(words["registry"]))
-    for table, columns in codebook.registry.items():
-        rows = [
-            [name, spec["type"], words["yes"] if spec.get("required") else "", spec.get("enum", ""), spec["explanation"]]
-            for name, spec in columns.items()
-        ]
-        header = [words["column"], words["type"], words["required"], words["codes"], words["explanation"]]
-        sections.append(Section(f"`{table}`", level=3, tables=[(header, rows)]))
-
-    regions = codebook.regions
-    label_column = "name_en" if lang == "en" else "name_fr"
-    sections.append(
-        Section(
-            words["regions"],
-            tables=[([words["code"], words["label"]], regions[["region_code", label_column]].astype(str).values.tolist())],
-        )
-    )
     return sections
 
 

@@ -24,7 +24,14 @@ from proximite.errors import InputError
 if TYPE_CHECKING:  # pragma: no cover
     from proximite.cohort.codebook import Codebook
 
-__all__ = ["PROJECT_FILES", "codebook_project", "load_project", "project_from_directory", "write_codebook_project_xml"]
+__all__ = [
+    "CODEBOOK_PROJECTS",
+    "PROJECT_FILES",
+    "codebook_project",
+    "load_project",
+    "project_from_directory",
+    "write_codebook_project_xml",
+]
 
 #: The files of a project folder (``<folder>/redcap/`` of an input directory, or the folder itself).
 PROJECT_FILES = {
@@ -118,13 +125,19 @@ def load_project(path: str | Path) -> RedcapProject:
     raise InputError(location, "no such project", detail="Give a REDCap project XML file or a folder of CSV files")
 
 
-def codebook_project(codebook: Codebook | None = None) -> RedcapProject:
-    """The cohort's REDCap project from the codebook, without records.
+#: The projects the codebook ships: the cohort's and the yearly questionnaires'.
+CODEBOOK_PROJECTS = ("cohort", "partner_survey", "staff_survey")
+
+
+def codebook_project(codebook: Codebook | None = None, *, project: str = "cohort") -> RedcapProject:
+    """A REDCap project of the codebook, without records: the cohort's or a yearly questionnaire's.
 
     Parameters
     ----------
     codebook : Codebook, optional
         The codebook (default: :func:`~proximite.cohort.codebook.load_codebook`).
+    project : {"cohort", "partner_survey", "staff_survey"}, keyword-only
+        Which project (:data:`CODEBOOK_PROJECTS`); a questionnaire's forms are surveys.
 
     Returns
     -------
@@ -133,16 +146,25 @@ def codebook_project(codebook: Codebook | None = None) -> RedcapProject:
         form–event mapping and repeating instruments from the codebook) with the project
         information, one data access group per default territory, and an empty records frame
         with the flat export's columns; every table as strings.
+
+    Raises
+    ------
+    ValueError
+        An unknown project.
     """
     from proximite.cohort.codebook import load_codebook
 
+    if project not in CODEBOOK_PROJECTS:
+        raise ValueError(f"unknown project {project!r} (projects: {', '.join(CODEBOOK_PROJECTS)})")
     cb = codebook or load_codebook()
-    structure = RedcapProject.from_codebook(cb)
-    dags = string_table(cb.dags())
+    spec = cb if project == "cohort" else cb.survey(project)
+    structure = RedcapProject.from_codebook(spec)
+    dags = string_table(spec.dags())
     layout = ProjectLayout.from_metadata(structure.metadata)
-    columns = records_columns(layout, longitudinal=True, repeating=True, dags=not dags.empty)
-    info = cb.project_info(
-        notes="Projet de la cohorte Proximité, généré depuis le codebook (proximite codebook export --format redcap-xml)."
+    repeating = not structure.repeating_forms_events.empty
+    columns = records_columns(layout, longitudinal=True, repeating=repeating, dags=not dags.empty)
+    info = spec.project_info(
+        notes=f"Projet {spec.project['title']}, généré depuis le codebook (proximite codebook export --project {project})."
     )
     return dataclasses.replace(
         structure,
@@ -150,20 +172,23 @@ def codebook_project(codebook: Codebook | None = None) -> RedcapProject:
         records=pd.DataFrame({column: pd.Series([], dtype=object) for column in columns}),
         dags=dags,
         origins={},
+        survey_forms=[] if project == "cohort" else list(spec.forms),
     )
 
 
-def write_codebook_project_xml(out: str | Path) -> Path:
-    """Write the cohort's project (no data) as a REDCap project XML.
+def write_codebook_project_xml(out: str | Path, *, project: str = "cohort") -> Path:
+    """Write a project of the codebook (no data) as a REDCap project XML.
 
     Upload it in REDCap (New project → "Upload a REDCap project XML file") to create the
     project, its events, form–event mapping, repeating instruments and data access groups in
-    one step.
+    one step (and, for a questionnaire, its forms enabled as surveys).
 
     Parameters
     ----------
     out : str or Path
         The file to write (its folder is created).
+    project : {"cohort", "partner_survey", "staff_survey"}, keyword-only
+        Which project (:func:`codebook_project`).
 
     Returns
     -------
@@ -178,5 +203,5 @@ def write_codebook_project_xml(out: str | Path) -> Path:
     """
     path = Path(out)
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_bytes(project_to_xml(codebook_project(), include_data=False))
+    path.write_bytes(project_to_xml(codebook_project(project=project), include_data=False))
     return path

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pandas as pd
+import pytest
 from typer.testing import CliRunner
 
 from proximite.cli import app
@@ -57,3 +59,49 @@ def test_export_refuses_an_unknown_format(tmp_path: Path) -> None:
     result = CliRunner().invoke(app, ["codebook", "export", "--format", "spss", "--out", str(tmp_path / "x")])
     assert result.exit_code != 0
     assert "unknown format 'spss'" in result.output
+
+
+
+@pytest.mark.parametrize(("survey", "repeating"), [("partner_survey", {"partenaire"}), ("staff_survey", set())])
+def test_export_a_questionnaire_writes_its_survey_project(tmp_path: Path, survey: str, repeating: set[str]) -> None:
+    from proximite.cohort.codebook import load_codebook
+    from proximite.cohort.redcap.loaders import load_project, project_from_directory
+
+    out = tmp_path / f"{survey}.REDCap.xml"
+    result = CliRunner().invoke(app, ["codebook", "export", "--project", survey, "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    cb = load_codebook()
+    spec, project = cb.survey(survey), load_project(out)
+    # What REDCap creates from the XML is the project whose files the codebook ships.
+    shipped = project_from_directory(cb.directory / "surveys" / survey, records=False)
+    pd.testing.assert_frame_equal(project.metadata, shipped.metadata)
+    for name in ("events", "arms", "form_event_mapping", "repeating_forms_events", "dags"):
+        ours, theirs = getattr(project, name), getattr(shipped, name)
+        if theirs.empty:  # the XML of a project without repeating forms has no such table at all
+            assert ours.empty, name
+        else:
+            pd.testing.assert_frame_equal(ours, theirs, obj=name)
+    assert project.events["unique_event_name"].tolist() == [f"annee_{year}_arm_1" for year in spec.years]
+    assert set(project.repeating) == repeating
+    assert project.survey_forms == list(spec.forms) and project.records.empty  # every form is a survey; no data
+
+
+def test_export_refuses_an_unknown_project(tmp_path: Path) -> None:
+    result = CliRunner().invoke(app, ["codebook", "export", "--project", "famille", "--out", str(tmp_path / "x.xml")])
+    assert result.exit_code != 0
+    assert "unknown project 'famille'" in result.output and "partner_survey" in result.output
+    assert not (tmp_path / "x.xml").exists()
+
+
+def test_the_page_has_a_section_per_questionnaire(tmp_path: Path) -> None:
+    out = tmp_path / "codebook.md"
+    result = CliRunner().invoke(app, ["codebook", "--out", str(out), "--lang", "en"])
+    assert result.exit_code == 0, result.output
+    text = out.read_text(encoding="utf-8")
+    from proximite.cohort.codebook import load_codebook
+
+    for survey in load_codebook().surveys.values():
+        assert f"Yearly questionnaire: {survey.project['title']}" in text
+        years = ", ".join(str(year) for year in survey.years)
+        assert f"one event per year ({years})" in text
+    assert "### `partenaire` (repeating)" in text and "### `questionnaire`" in text

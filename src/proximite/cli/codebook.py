@@ -1,4 +1,4 @@
-"""``proximite codebook``: the codebook as a readable page, or the cohort project as a REDCap XML."""
+"""``proximite codebook``: the codebook as a readable page, or a REDCap project (cohort, questionnaires) as XML."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from proximite.cli.common import console
 __all__ = ["codebook_app"]
 
 codebook_app = typer.Typer(
-    help="The codebook: a readable page (default), or the cohort project as REDCap files.",
+    help="The codebook: a readable page (default), or a REDCap project of it (cohort, questionnaires) as XML.",
     no_args_is_help=False,
     add_completion=False,
 )
@@ -40,18 +40,26 @@ def codebook(
 @codebook_app.command("export")
 def codebook_export(
     format_: Annotated[
-        str, typer.Option("--format", "-f", help="redcap-xml: the cohort project as a REDCap project XML (no data).")
+        str, typer.Option("--format", "-f", help="redcap-xml: the project as a REDCap project XML (no data).")
     ] = "redcap-xml",
-    out: Annotated[Path, typer.Option("--out", "-o", help="File to write.")] = Path("proximite_cohorte.REDCap.xml"),
+    out: Annotated[Path | None, typer.Option("--out", "-o", help="File to write (default: <project>.REDCap.xml).")] = None,
+    project: Annotated[
+        str, typer.Option("--project", "-p", help="cohort, partner_survey (partner questionnaire) or staff_survey (PTP and managers).")
+    ] = "cohort",
 ) -> None:
-    """Export the cohort's REDCap project (metadata, events, arms, mapping, repeating instruments, DAGs).
+    """Export a REDCap project of the codebook (metadata, events, arms, mapping, repeating instruments, DAGs).
 
-    Upload the XML in REDCap (New project → "Upload a REDCap project XML file") to create the
-    project in one step; `proximite sandbox --project FILE` serves it locally.
+    The cohort's project by default; `--project partner_survey` or `staff_survey` exports a yearly
+    questionnaire's survey project. Upload the XML in REDCap (New project → "Upload a REDCap
+    project XML file") to create the project in one step; `proximite sandbox --project FILE`
+    serves it locally.
     """
     if format_ != "redcap-xml":
         raise typer.BadParameter(f"unknown format {format_!r}; the one format is redcap-xml")
-    from proximite.cohort.redcap.loaders import write_codebook_project_xml
+    from proximite.cohort.redcap.loaders import CODEBOOK_PROJECTS, write_codebook_project_xml
 
-    path = write_codebook_project_xml(out)
+    if project not in CODEBOOK_PROJECTS:
+        raise typer.BadParameter(f"unknown project {project!r}; the projects are {', '.join(CODEBOOK_PROJECTS)}")
+    default = "proximite_cohorte.REDCap.xml" if project == "cohort" else f"proximite_{project}.REDCap.xml"
+    path = write_codebook_project_xml(out or Path(default), project=project)
     console.print(f"REDCap project XML written to [bold]{path}[/].")
