@@ -103,6 +103,7 @@ def stage_batches(
     settings: Settings,
     token_group: str | None = None,
     record_url: str | Callable[[], str | None] | None = None,
+    source: str = "redcap",
 ) -> dict[str, pd.DataFrame]:
     """Type the batches at once; an error names the batch file and its row.
 
@@ -122,6 +123,9 @@ def stage_batches(
     record_url : str or callable, optional, keyword-only
         :func:`~proximite.cohort.redcap.refusal.record_home_url` (or what returns it, called only
         when the batches are refused): a refusal links each record.
+    source : str, keyword-only
+        The data layer: the cohort's (``redcap``: its events are the waves of ``settings``) or a
+        yearly questionnaire's (its events are years).
 
     When the answers have no group column (a token bound to a data access group) and the token
     sees exactly one group, that group is every row's.
@@ -140,11 +144,12 @@ def stage_batches(
         table = table.add_column(position, DAG, pa.array([token_group] * table.num_rows, pa.string()))
     offsets = np.cumsum([0] + [part.num_rows for part in fetched]).tolist()
     try:
-        return stage_records(table, project, event_waves=settings.event_waves, path=raw / "records_*.csv")
+        waves = settings.event_waves if source == "redcap" else None
+        return stage_records(table, project, event_waves=waves, path=raw / "records_*.csv")
     except StagingRefused as error:
         link = record_url() if callable(record_url) else record_url
         raise quarantine_refusal(
-            error, settings=settings, pull_id=raw.name, names=names, offsets=offsets, record_url=link
+            error, settings=settings, pull_id=raw.name, source=source, names=names, offsets=offsets, record_url=link
         ) from None
     except InputError as error:
         if error.row is None or not names:

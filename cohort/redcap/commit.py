@@ -1,6 +1,6 @@
 """Commit a pull's staged state: written aside, gated, moved into place, then marked ``LATEST``.
 
-A pull the gate refuses goes to ``data/quarantine/<pull_id>/redcap/`` with its report (the gate
+A pull the gate refuses goes to ``data/quarantine/<pull_id>/<source>/`` with its report (the gate
 does that), and ``LATEST`` does not move.
 """
 
@@ -30,11 +30,11 @@ __all__ = ["PARQUET_COMPRESSION", "commit_staged", "read_staged_tables"]
 PARQUET_COMPRESSION = "lz4"
 
 
-def read_staged_tables(settings: Settings, pull_id: str) -> dict[str, pa.Table]:
-    """The tables of a staged REDCap pull as Arrow tables (no conversion to pandas)."""
+def read_staged_tables(settings: Settings, pull_id: str, *, source: str = SOURCE) -> dict[str, pa.Table]:
+    """The tables of a staged REDCap pull (of ``source``) as Arrow tables (no conversion to pandas)."""
     import pyarrow.parquet as pq
 
-    directory = staged_dir(settings, SOURCE, pull_id)
+    directory = staged_dir(settings, source, pull_id)
     return {path.stem: pq.read_table(path) for path in sorted(directory.glob("*.parquet"))}
 
 
@@ -46,19 +46,21 @@ def commit_staged(
     *,
     unchanged: Mapping[str, Path] | None = None,
     gate: StagedGate | None = None,
+    source: str = SOURCE,
 ) -> None:
     """Write the staged pull into a hidden directory, gate it, move it into place, then mark it LATEST.
 
     ``unchanged`` maps forms to the previous pull's file holding exactly their rows: those are
     hard-linked (copied where links are not possible) instead of written again. With a
     ``gate``, the hidden directory passes it first; a refused pull is moved to the quarantine and nothing is committed.
+    ``source`` is the data layer (the cohort's ``redcap``, or a yearly questionnaire's).
     """
     import pyarrow.parquet as pq
 
     unchanged = dict(unchanged or {})
 
-    temporary = settings.data_dir / STAGED / SOURCE / f".{pull_id}.partial"
-    final = staged_dir(settings, SOURCE, pull_id)
+    temporary = settings.data_dir / STAGED / source / f".{pull_id}.partial"
+    final = staged_dir(settings, source, pull_id)
     if final.exists():
         raise ProximiteError(f"{final} already exists: a pull id is used once")
     shutil.rmtree(temporary, ignore_errors=True)
@@ -84,13 +86,13 @@ def commit_staged(
         (temporary / WATERMARK_NAME).write_text(json.dumps(dict(watermark), indent=2) + "\n", encoding="utf-8")
         if gate is not None:
             # The whole new state is checked (an incremental pull's merge included), as committed.
-            gate({SOURCE: temporary}, pull_id)
+            gate({source: temporary}, pull_id)
         os.rename(temporary, final)
     except BaseException:
         shutil.rmtree(temporary, ignore_errors=True)
         raise
     try:
-        mark_latest(settings, SOURCE, pull_id)
+        mark_latest(settings, source, pull_id)
     except BaseException:
         shutil.rmtree(final, ignore_errors=True)  # never a staged pull that LATEST does not know
         raise

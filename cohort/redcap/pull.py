@@ -1,4 +1,4 @@
-"""Pull the cohort from a REDCap project through PyCap: layers 01 raw and 02 staged.
+"""Pull the cohort (or a yearly questionnaire) from a REDCap project through PyCap: layers 01 raw and 02 staged.
 
 :func:`pull_redcap` does, through :class:`redcap.Project` only (PyCap, unchanged):
 
@@ -42,6 +42,7 @@ from proximite.cohort.redcap.client import Client
 from proximite.cohort.redcap.errors import TOKEN_PATTERN, RedcapPullError, public_url, redact
 from proximite.cohort.redcap.retries import RetryPolicy
 from proximite.cohort.redcap.steps import run_pull
+from proximite.cohort.redcap.structure import project_spec
 from proximite.cohort.redcap.watermark import SOURCE, read_watermark
 from proximite.errors import ProximiteError
 
@@ -128,6 +129,7 @@ def pull_redcap(
     progress: Progress | None = None,
     codebook: Codebook | None = None,
     gate: StagedGate | None = None,
+    source: str = SOURCE,
 ) -> PullResult:
     """Pull a REDCap project through PyCap into 01 raw and 02 staged (incremental unless ``full``).
 
@@ -161,6 +163,10 @@ def pull_redcap(
         staged state before it is committed. :func:`proximite.pipeline.stage.pull_redcap` passes
         the project's gate; without one, nothing is validated (tests that stage data the gate
         would refuse).
+    source : str, keyword-only
+        The project pulled and its data layer: ``redcap`` (the cohort, default), or a yearly
+        questionnaire's survey project, ``partner_survey`` or ``staff_survey``
+        (``data/01_raw/<source>/``, ``data/02_staged/<source>/``; its watermark is its own).
 
     Returns
     -------
@@ -201,12 +207,13 @@ def pull_redcap(
         raise ValueError(f"batch_size must be at least 1 (got {batch_size})")
     report = progress or (lambda step, done, total: None)
     codebook = codebook or load_codebook()
-    previous = None if full else read_watermark(settings)
-    previous_pull = latest_pull(settings, SOURCE)
+    project_spec(codebook, source)  # an unknown source stops here, before anything is written
+    previous = None if full else read_watermark(settings, source=source)
+    previous_pull = latest_pull(settings, source)
 
     pull_id = new_pull_id()
     clean_leftovers(settings, current_pull=pull_id)  # what killed runs left goes first
-    raw = raw_dir(settings, SOURCE, pull_id)
+    raw = raw_dir(settings, source, pull_id)
     raw.mkdir(parents=True)
     received_at = utc_now()
     parameters: dict[str, Any] = {
@@ -226,7 +233,7 @@ def pull_redcap(
 
     def manifest(*, staged: bool, error: str | None, in_progress: bool = False) -> None:
         _write_manifest(raw, client, pull_id=pull_id, received_at=received_at, parameters=parameters,
-                        staged=staged, error=error, in_progress=in_progress)
+                        staged=staged, error=error, in_progress=in_progress, source=source)
 
     manifest(staged=False, error=IN_PROGRESS, in_progress=True)  # names this process, for the next run
     try:
@@ -234,7 +241,7 @@ def pull_redcap(
         outcome = run_pull(
             client, settings=settings, codebook=codebook, previous=previous, parameters=parameters,
             batch_size=batch_size, pause_seconds=pause_seconds, report=report, pull_id=pull_id, url=url,
-            full=full, previous_pull=previous_pull, gate=gate,
+            full=full, previous_pull=previous_pull, gate=gate, source=source,
         )
     except BaseException as error:
         text = redact(str(error), token) if isinstance(error, ProximiteError) else f"{type(error).__name__} during the pull"
@@ -247,7 +254,7 @@ def pull_redcap(
     result = PullResult(
         pull_id=pull_id, mode=parameters["mode"], watermark=parameters["watermark"],
         records=outcome.records, deleted=outcome.deleted, rows=outcome.rows,
-        raw_dir=raw, staged_dir=staged_dir(settings, SOURCE, pull_id), requests=client.requests,
+        raw_dir=raw, staged_dir=staged_dir(settings, source, pull_id), requests=client.requests,
         seconds=time.monotonic() - started, previous_pull=previous_pull, reason=outcome.reason,
     )
     log.info(
@@ -277,6 +284,7 @@ def _write_manifest(
     staged: bool,
     error: str | None,
     in_progress: bool = False,
+    source: str = SOURCE,
 ) -> None:
     """The raw manifest: every answer kept so far, the parameters, and whether the pull is staged."""
     files = [
@@ -284,6 +292,6 @@ def _write_manifest(
         for item in (client.received if client else [])
     ]
     write_manifest(
-        raw, source=SOURCE, pull_id=pull_id, received_at=received_at, parameters=parameters, files=files,
+        raw, source=source, pull_id=pull_id, received_at=received_at, parameters=parameters, files=files,
         staged=staged, error=error, extra={"requests": client.requests if client else 0}, in_progress=in_progress,
     )

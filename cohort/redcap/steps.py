@@ -25,7 +25,7 @@ from proximite.cohort.redcap.errors import public_url
 from proximite.cohort.redcap.fetch import fetch_deletions, fetch_ids, fetch_records
 from proximite.cohort.redcap.incremental import merge_incremental
 from proximite.cohort.redcap.mapping import apply_to_pull, mapping_from_settings, with_mapping_fingerprint
-from proximite.cohort.redcap.structure import ProjectStructure, check_cohort_project, fetch_structure
+from proximite.cohort.redcap.structure import ProjectStructure, check_cohort_project, fetch_structure, project_spec
 from proximite.cohort.redcap.watermark import SOURCE, Watermark, iso_utc, server_clock, server_timezone
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -86,15 +86,21 @@ def run_pull(
     full: bool,
     previous_pull: str | None,
     gate: StagedGate | None = None,
+    source: str = SOURCE,
 ) -> PullOutcome:
-    """The pull's steps once the raw directory exists; fills ``parameters`` (mode, watermark, since)."""
-    structure = fetch_structure(client, codebook=codebook, parameters=parameters, report=report)
-    mapping = mapping_from_settings(settings, codebook=codebook)  # a team's own project: [redcap] mapping
+    """The pull's steps once the raw directory exists; fills ``parameters`` (mode, watermark, since).
+
+    ``source`` is the project pulled: the cohort's (``redcap``) or a yearly questionnaire's.
+    """
+    spec = project_spec(codebook, source)
+    structure = fetch_structure(client, codebook=spec, parameters=parameters, report=report, source=source)
+    # A team's own cohort project: [redcap] mapping (the questionnaires are always the codebook's).
+    mapping = mapping_from_settings(settings, codebook=codebook) if source == SOURCE else None
     if mapping is not None:  # checked before any record is read; a changed mapping makes the pull full
         structure = with_mapping_fingerprint(structure, mapping)
         parameters["mapping"] = {"file": mapping.path.name, "sha256": mapping.digest}
-    else:  # the cohort's own project: name the cohort forms it lacks before any record is read
-        check_cohort_project(structure.project, codebook=codebook)
+    else:  # the codebook's own project: name the forms it lacks before any record is read
+        check_cohort_project(structure.project, codebook=spec, source=source)
     incremental, reason = choose_mode(structure, previous, url=url, full=full, previous_pull=previous_pull)
     parameters["mode"] = "incremental" if incremental else "full"
     parameters["reason"] = reason
@@ -117,6 +123,7 @@ def run_pull(
     tables, unchanged = stage_state(
         fetched, names, structure, settings=settings, raw=client.raw, previous=previous if incremental else None,
         changed=ids, deleted=deleted, record_url=lambda: record_url_of(client, url, project_id=structure.project_id),
+        source=source,
     )
     watermark = Watermark(
         pull_id=pull_id, server_time=structure.server_time, url=public_url(url), project_id=structure.project_id,
@@ -124,7 +131,7 @@ def run_pull(
     )
     commit_staged(
         settings, pull_id, tables, watermark.to_json(mode=parameters["mode"], previous_pull=previous_pull),
-        unchanged=unchanged, gate=gate,
+        unchanged=unchanged, gate=gate, source=source,
     )
     report(STEP_STAGE, 1, 1)
     return PullOutcome(
@@ -146,6 +153,7 @@ def stage_state(
     changed: Sequence[str],
     deleted: Sequence[str],
     record_url: Callable[[], str | None] | None = None,
+    source: str = SOURCE,
 ) -> tuple[dict[str, pd.DataFrame | pa.Table], dict[str, Path]]:
     """The new staged state, in the project's form order, and the forms whose previous file stays.
 
@@ -156,18 +164,12 @@ def stage_state(
     project = structure.project
     tables: dict[str, pd.DataFrame | pa.Table]
     unchanged: dict[str, Path] = {}
+    staging = {"raw": raw, "settings": settings, "token_group": structure.token_group, "record_url": record_url, "source": source}
     if previous is None:
-        tables = dict(stage_batches(
-            fetched, names, project, raw=raw, settings=settings, token_group=structure.token_group, record_url=record_url
-        ))
+        tables = dict(stage_batches(fetched, names, project, **staging))
         return _in_form_order(project, tables), unchanged
-    fresh = (
-        stage_batches(
-            fetched, names, project, raw=raw, settings=settings, token_group=structure.token_group, record_url=record_url
-        )
-        if fetched else {}
-    )
-    before = read_staged_tables(settings, previous.pull_id)
+    fresh = stage_batches(fetched, names, project, **staging) if fetched else {}
+    before = read_staged_tables(settings, previous.pull_id, source=source)
     tables = dict(
         merge_incremental(
             before,
@@ -177,7 +179,7 @@ def stage_state(
         )
     )
     unchanged = {
-        form: staged_dir(settings, SOURCE, previous.pull_id) / f"{form}.parquet"
+        form: staged_dir(settings, source, previous.pull_id) / f"{form}.parquet"
         for form, table in tables.items()
         if form in before and table is before[form]
     }

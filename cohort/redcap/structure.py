@@ -32,10 +32,19 @@ from proximite.cohort.redcap.project import RedcapProject
 from proximite.cohort.redcap.watermark import iso_utc, parse_server_date, structure_fingerprint
 
 if TYPE_CHECKING:  # pragma: no cover
-    from proximite.cohort.codebook import Codebook
+    from proximite.cohort.codebook import Codebook, SurveyProject
     from proximite.cohort.redcap.client import Client
 
-__all__ = ["PROJECT_REQUESTS", "STEP_PROJECT", "ProjectStructure", "check_cohort_project", "count_rows", "fetch_structure"]
+__all__ = [
+    "PROJECT_LABELS",
+    "PROJECT_REQUESTS",
+    "STEP_PROJECT",
+    "ProjectStructure",
+    "check_cohort_project",
+    "count_rows",
+    "fetch_structure",
+    "project_spec",
+]
 
 log = logging.getLogger(__name__)
 
@@ -102,14 +111,34 @@ def count_rows(table: pa.Table) -> int:
     return table.num_rows
 
 
+#: What each REDCap source pulls, in messages: the cohort's project or a yearly questionnaire's.
+PROJECT_LABELS = {"redcap": "cohort", "partner_survey": "partner questionnaire", "staff_survey": "PTP and manager questionnaire"}
+
+
+def project_spec(codebook: Codebook, source: str) -> Codebook | SurveyProject:
+    """The codebook's project a REDCap source pulls: the cohort's (``redcap``) or a questionnaire's."""
+    if source not in PROJECT_LABELS:
+        raise ValueError(f"unknown REDCap source {source!r} (sources: {', '.join(PROJECT_LABELS)})")
+    return codebook if source == "redcap" else codebook.survey(source)
+
+
+def _export_hint(source: str) -> str:
+    option = "--format redcap-xml" if source == "redcap" else f"--project {source}"
+    return f"the {PROJECT_LABELS[source]} project can be created in REDCap from `proximite codebook export {option}`"
+
+
 def fetch_structure(
     client: Client,
     *,
-    codebook: Codebook,
+    codebook: Codebook | SurveyProject,
     parameters: dict[str, Any],
     report: Callable[[str, int, int], None],
+    source: str = "redcap",
 ) -> ProjectStructure:
     """Fetch the project information and structure; fills ``parameters`` (watermark, DAGs seen).
+
+    ``codebook`` is the project expected (:func:`project_spec` of ``source``): its structure
+    stands in for what the answers do not give.
 
     Raises
     ------
@@ -129,10 +158,11 @@ def fetch_structure(
     parameters["watermark"] = iso_utc(server_time)
     if str(info.get("is_longitudinal", "1")).strip() not in _TRUE:
         events = ", ".join(codebook.events["unique_event_name"].astype(str))
+        label = PROJECT_LABELS[source]
         raise RedcapPullError(
             f"the REDCap project (project_id {info.get('project_id', '')}) is a classic project, without events; "
-            f"the cohort project is longitudinal (events {events}): check the URL and that the token is the "
-            f"cohort project's. {UNTOUCHED}."
+            f"the {label} project is longitudinal (events {events}): check the URL and that the token is the "
+            f"{label} project's. {UNTOUCHED}."
         )
     has_repeating = str(info.get("has_repeating_instruments_or_events", "1")).strip() in _TRUE
     tables = _fetch_tables(client, has_repeating=has_repeating, report=report, total=total)
@@ -201,22 +231,27 @@ def _parse_structure(data: bytes, content: str, required: tuple[str, ...]) -> pa
     return table
 
 
-def check_cohort_project(project: RedcapProject, *, codebook: Codebook) -> None:
-    """Refuse a project that is not the cohort's: cohort forms it lacks, or that do not repeat.
+def check_cohort_project(project: RedcapProject, *, codebook: Codebook | SurveyProject, source: str = "redcap") -> None:
+    """Refuse a project that is not the expected one: forms it lacks, or that do not repeat.
 
     Parameters
     ----------
     project : RedcapProject
         The project as its structure answers describe it.
-    codebook : Codebook, keyword-only
-        The cohort's project (its forms and repeating instruments).
+    codebook : Codebook or SurveyProject, keyword-only
+        The expected project (its forms and repeating instruments): the cohort's, or a yearly
+        questionnaire's (:func:`project_spec`).
+    source : str, keyword-only
+        The source pulled, named in the message (``redcap``: the cohort).
 
     Raises
     ------
     RedcapPullError
-        The data dictionary lacks cohort forms (named, with the forms it has), or cohort forms
-        that repeat (enfant, besoin, reference) do not repeat in the project.
+        The data dictionary lacks the expected forms (named, with the forms it has), or forms
+        that repeat there (the cohort's enfant, besoin, reference; the partner questionnaire's
+        partenaire) do not repeat in the project.
     """
+    label = PROJECT_LABELS[source]
     cohort = RedcapProject.from_codebook(codebook)
     lacking = [form for form in cohort.forms if form not in project.forms]
     repeating = project.repeating
@@ -230,22 +265,22 @@ def check_cohort_project(project: RedcapProject, *, codebook: Codebook) -> None:
     problems = []
     if lacking:
         problems.append(
-            f"its data dictionary lacks the cohort form(s) {', '.join(lacking)} (it has {', '.join(project.forms)})"
+            f"its data dictionary lacks the {label} form(s) {', '.join(lacking)} (it has {', '.join(project.forms)})"
         )
     if not_repeating:
         problems.append(
-            f"the cohort form(s) {', '.join(not_repeating)} do not repeat in it as they do in the cohort project "
+            f"the {label} form(s) {', '.join(not_repeating)} do not repeat in it as they do in the {label} project "
             "(REDCap: Project Setup → Repeating instruments and events)"
         )
     raise RedcapPullError(
-        "the REDCap project is not the cohort project: " + "; ".join(problems) + ". Check the URL and that the "
-        "token is the cohort project's; the cohort project can be created in REDCap from "
-        f"`proximite codebook export --format redcap-xml`. {UNTOUCHED}."
+        f"the REDCap project is not the {label} project: " + "; ".join(problems) + ". Check the URL and that the "
+        f"token is the {label} project's; {_export_hint(source)}. {UNTOUCHED}."
     )
 
 
 def _project(
-    tables: dict[str, pa.Table], *, dags: pd.DataFrame | None, raw: Path, codebook: Codebook, missing_data_codes: str
+    tables: dict[str, pa.Table], *, dags: pd.DataFrame | None, raw: Path, codebook: Codebook | SurveyProject,
+    missing_data_codes: str,
 ) -> RedcapProject:
     """The project from the structure's answers; errors name their raw files."""
     return RedcapProject.from_frames(

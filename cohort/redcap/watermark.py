@@ -115,16 +115,17 @@ def iso_utc(moment: dt.datetime) -> str:
     return moment.astimezone(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def read_watermark(settings: Settings, pull_id: str | None = None) -> Watermark | None:
+def read_watermark(settings: Settings, pull_id: str | None = None, *, source: str = SOURCE) -> Watermark | None:
     """The watermark of a staged REDCap pull (the latest by default), or None.
 
     None when there is no staged pull, or when it came from files (a REDCap export ingested
-    with ``proximite ingest``), which have no watermark.
+    with ``proximite ingest``), which have no watermark. ``source`` is the data layer: the
+    cohort's (``redcap``) or a yearly questionnaire's (``partner_survey``, ``staff_survey``).
     """
-    pull_id = pull_id or latest_pull(settings, SOURCE)
+    pull_id = pull_id or latest_pull(settings, source)
     if pull_id is None:
         return None
-    path = staged_dir(settings, SOURCE, pull_id) / WATERMARK_NAME
+    path = staged_dir(settings, source, pull_id) / WATERMARK_NAME
     if not path.is_file():
         return None
     try:

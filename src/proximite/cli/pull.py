@@ -65,27 +65,40 @@ def pull_redcap_command(
     mapping: Annotated[
         Optional[Path], typer.Option("--mapping", help="Your own project's mapping YAML (default: [redcap] mapping).")
     ] = None,
+    survey: Annotated[
+        Optional[str],
+        typer.Option("--survey", help="Pull a yearly questionnaire's project instead of the cohort's: partner_survey or staff_survey."),
+    ] = None,
 ) -> None:
-    """Pull the cohort from REDCap through PyCap: batched by record id, incremental unless --full.
+    """Pull the cohort (or, with --survey, a yearly questionnaire) from REDCap through PyCap.
 
-    Every response lands in 01 raw as received; the typed tables are staged only when the whole
-    pull succeeded. The token is read from the environment and never printed or stored.
+    Batched by record id, incremental unless --full. Every response lands in 01 raw as received;
+    the typed tables are staged only when the whole pull succeeded. The token (the project's:
+    each questionnaire is its own REDCap project) is read from the environment and never printed
+    or stored.
     """
     from proximite.cohort.redcap.errors import token_from_env
     from proximite.pipeline import pull_redcap
     from proximite.config import load_settings
 
+    if survey is not None and survey not in {"partner_survey", "staff_survey"}:
+        raise typer.BadParameter(f"unknown questionnaire {survey!r}; the questionnaires are partner_survey and staff_survey")
+    if survey is not None and mapping is not None:
+        raise typer.BadParameter("--mapping maps a team's own cohort project; a questionnaire is pulled as the codebook defines it")
     with user_errors():
         settings = load_settings(project_dir)
         token = token_from_env(token_env)
         with progress_display() as progress:
             result = pull_redcap(
                 url, token=token, settings=settings, full=full, batch_size=batch_size, pause_seconds=pause, progress=progress,
-                mapping=mapping,
+                mapping=mapping, source=survey or "redcap",
             )
+    from proximite.cohort.redcap.structure import PROJECT_LABELS
+
     summary = result.summary()
     console.print(
-        f"REDCap pull {summary['pull_id']} ({summary['mode']}): {summary['records']:,} records fetched, "
+        f"REDCap pull {summary['pull_id']} of the {PROJECT_LABELS[survey or 'redcap']} project ({summary['mode']}): "
+        f"{summary['records']:,} records fetched, "
         f"{summary['deleted']:,} deleted, {summary['requests']:,} requests in {summary['seconds']:.1f} s."
     )
     print_counts("Staged", summary["rows"])

@@ -78,7 +78,7 @@ def pull_redcap(
         mapping that leaves a field the cohort requires unmapped.
     codebook, **options
         Passed to :func:`proximite.cohort.redcap.pull.pull_redcap` (``full``, ``batch_size``,
-        retries, progress ...).
+        retries, progress, ``source`` to pull a yearly questionnaire's project ...).
 
     Raises
     ------
@@ -88,7 +88,8 @@ def pull_redcap(
     if mapping is not None:
         settings = with_mapping(settings, mapping)
     gate = staged_gate(settings, codebook=codebook) if validate else None
-    chosen = mapping_from_settings(settings, codebook=codebook)
+    # A mapping maps a team's own cohort project; the questionnaires are pulled as the codebook defines them.
+    chosen = mapping_from_settings(settings, codebook=codebook) if options.get("source", "redcap") == "redcap" else None
     if chosen is not None and validate:
         gate = require_mapped(gate, chosen, unmapped_required(chosen, codebook=codebook))
     return redcap.pull_redcap(url, token=token, settings=settings, codebook=codebook, gate=gate, **options)
