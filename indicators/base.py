@@ -59,10 +59,12 @@ __all__ = [
     "poisson_rate_interval",
     "registry_periods",
     "registry_span",
+    "summed_shares",
     "territory_attributes",
     "wave_window_close",
     "wave_window_note",
     "wilson_interval",
+    "year_periods",
     "SCOPE_KEYS",
     "session_territories",
 ]
@@ -571,3 +573,67 @@ def registry_span(
     last = pd.Timestamp(parameters.as_of) if parameters.as_of is not None else dates.max().normalize()
     periods = registry_periods(tables["family"], parameters=parameters, first_date=first, last_date=last)
     return periods, first, last
+
+
+# ---------------------------------------------------------------------------- survey years
+def year_periods(years: Any) -> pd.DataFrame:
+    """The periods of yearly questionnaires: ``period`` (``"2024"``), ``period_start``, ``period_end``.
+
+    Parameters
+    ----------
+    years : iterable of int
+        Survey years (duplicates and missing values are dropped).
+
+    Returns
+    -------
+    DataFrame
+        One row per year, in order: 1 January to 31 December.
+    """
+    distinct = sorted({int(year) for year in pd.Series(list(years), dtype="Int64").dropna()})
+    return pd.DataFrame(
+        {
+            "period": pd.array([str(year) for year in distinct], dtype="string"),
+            "period_start": pd.to_datetime([f"{year}-01-01" for year in distinct]).astype("datetime64[ns]"),
+            "period_end": pd.to_datetime([f"{year}-12-31" for year in distinct]).astype("datetime64[ns]"),
+        }
+    )
+
+
+def summed_shares(
+    counts: pd.DataFrame, territory: pd.DataFrame, *, keys: Sequence[str], parameters: IndicatorParameters
+) -> pd.DataFrame:
+    """Shares of summed counts per scope cell: territory counts added up the hierarchy, Wilson intervals.
+
+    Parameters
+    ----------
+    counts : DataFrame
+        ``territory_id``, the ``keys`` columns, ``numerator`` and ``denominator`` (counts).
+    territory : DataFrame
+        The harmonised territory table.
+    keys : sequence of str, keyword-only
+        Columns the shares are taken within besides the scope cell (``period``, breakdowns ...).
+    parameters : IndicatorParameters, keyword-only
+        ``strata``, ``scopes``, ``confidence``.
+
+    Returns
+    -------
+    DataFrame
+        The scope columns, ``keys``, ``numerator``, ``denominator``, ``value``, ``ci_low``,
+        ``ci_high`` and ``n`` (the denominator); cells with a zero denominator are left out.
+
+    Notes
+    -----
+    .. math:: p = \\frac{\\sum_t k_t}{\\sum_t m_t}
+
+    over the cell's territories, with the Wilson interval of :func:`wilson_interval`.
+    """
+    expanded = expand_scopes(counts, territory, strata=parameters.strata, scopes=parameters.scopes)
+    if expanded.empty:
+        return pd.DataFrame()
+    summed = expanded.groupby([*SCOPE_KEYS, *keys], sort=False, observed=True)[["numerator", "denominator"]].sum()
+    summed = summed.reset_index()
+    summed = summed.loc[summed["denominator"] > 0]
+    k = summed["numerator"].to_numpy(dtype="float64")
+    m = summed["denominator"].to_numpy(dtype="float64")
+    low, high = wilson_interval(k, m, confidence=parameters.confidence)
+    return summed.assign(numerator=k, denominator=m, value=k / m, ci_low=low, ci_high=high, n=m.astype("int64"))

@@ -61,6 +61,7 @@ __all__ = [
     "network_measures",
     "reciprocity",
     "reciprocity_change",
+    "referral_edges",
     "referral_networks",
     "tie_stability",
 ]
@@ -240,7 +241,7 @@ def _host_of_territory(organisation: pd.DataFrame) -> pd.Series:
     return hosts.astype("string").drop_duplicates("territory_id").set_index("territory_id")["org_id"]
 
 
-def _referral_edges(tables: Mapping[str, pd.DataFrame]) -> pd.DataFrame:
+def referral_edges(tables: Mapping[str, pd.DataFrame]) -> pd.DataFrame:
     """``territory_id, date, source, target`` of every referral (organisations as strings).
 
     The territory is the family's (else the partner organisation's); a referral whose PTP end
@@ -455,7 +456,7 @@ def referral_networks(
         [periods[_PERIOD_KEYS], pd.DataFrame({"period": [ALL], "period_start": [first], "period_end": [last]})],
         ignore_index=True,
     ).astype({"period": "string"})
-    edges = _with_period(_referral_edges(tables), periods)
+    edges = _with_period(referral_edges(tables), periods)
     partners = _with_period(_partner_events(tables, edges.loc[edges["period"] != ALL]), periods)
     return ReferralNetworks(
         periods=periods,

@@ -1,7 +1,8 @@
 """Shared fixtures of the indicator tests: harmonised tables of a synthetic cohort, made once.
 
-``harmonised_cohort(families=..., territories=..., seed=...)`` generates a synthetic cohort,
-ingests it without the gates, harmonises it, and returns ``(tables, truth)``: the harmonised
+``harmonised_cohort(families=..., territories=..., seed=...)`` generates a synthetic cohort (its
+yearly questionnaires included), ingests it without the gates, harmonises it, and returns
+``(tables, truth)``: the harmonised
 tables as ``{name: DataFrame}`` (what :func:`proximite.cohort.warehouse.table` returns) and the
 generator's ``truth.json``. Each size is made once per test session; treat the frames as
 read-only (the indicator functions never modify their inputs, and a test checks that).
@@ -19,7 +20,7 @@ import pytest
 
 from proximite.cohort.harmonise import harmonise
 from proximite.pipeline import ingest
-from proximite.cohort.layers import read_staged
+from proximite.cohort.layers import ALL_SOURCES, latest_pull, read_staged
 from proximite.cohort.sandbox.synth import generate_cohort
 from proximite.config import load_settings
 
@@ -39,7 +40,7 @@ def make_harmonised_cohort(root: Path, *, families: int, territories: int, seed:
     generate_cohort(input_dir, families=families, territories=territories, seed=seed)
     settings = load_settings(root / "project")
     ingest(input_dir, settings=settings, validate=False)
-    staged = {source: read_staged(settings, source) for source in ("reference", "redcap", "registry", "cost")}
+    staged = {source: read_staged(settings, source) for source in ALL_SOURCES if latest_pull(settings, source)}
     tables = harmonise(staged, key=KEY, settings=settings)
     truth = json.loads((input_dir / "truth.json").read_text(encoding="utf-8"))
     return tables, truth
