@@ -24,7 +24,10 @@ to each). The families:
   trajectory of :mod:`~proximite.indicators.score_trajectory` that isolation's index uses too;
 - :mod:`~proximite.indicators.partner_survey`: the yearly partner questionnaire (response rate,
   appreciation of the collaboration, trust and value, the reported network beside the referral
-  network) per survey year.
+  network) per survey year;
+- :mod:`~proximite.indicators.staff_survey`: the yearly PTP and manager questionnaire (supervision,
+  training, the mandate's clarity, workload, intention to stay) beside the registry's supervision
+  hours and turnover, per survey year.
 
 :mod:`~proximite.indicators.fanout` splits the work into units (a family at one scope level) that
 can run in parallel and puts their rows back together in the same order as :func:`compute_all`.
@@ -60,8 +63,9 @@ FAMILIES: dict[str, str] = {
     "systemic": "proximite.indicators.systemic",
     # Score trajectories of empowerment and parental stress (the evaluation's effectiveness axis).
     "effectiveness": "proximite.indicators.effectiveness",
-    # The yearly partner questionnaire: collaboration, trust and value, the reported network.
+    # The yearly questionnaires: partners (collaboration, trust, reported network); PTP and managers.
     "partner_survey": "proximite.indicators.partner_survey",
+    "staff_survey": "proximite.indicators.staff_survey",
 }
 
 #: Called after each family: ``progress(family, done, total)``.
