@@ -43,6 +43,7 @@ from proximite.indicators.snapshot.formatting import (
 )
 
 __all__ = [
+    "SURVEY_TABLES",
     "Cell",
     "HtmlFormat",
     "HtmlTable",
@@ -93,6 +94,26 @@ AXES_TABLES: dict[str, tuple[str, ...]] = {
                   "relevance.resources_used_change", "relevance.no_resource_share"),
     "systemic": ("systemic.cross_network_referral_share", "systemic.partner_networks"),
 }
+#: The yearly questionnaires: family → the indicators of its table, by survey year (each
+#: questionnaire's measures beside the registry's figures for the same years).
+SURVEY_TABLES: dict[str, tuple[str, ...]] = {
+    "partner_survey": (
+        "partner_survey.response_rate", "partner_survey.positive_collaboration_share",
+        "partner_survey.trust_dyad_mean", "partner_survey.value_dyad_mean", "partner_survey.trust_org_mean",
+        "partner_survey.value_org_mean", "partner_survey.reported_density", "partner_survey.referral_density",
+        "partner_survey.reported_centralisation", "partner_survey.referral_centralisation", "partner_survey.tie_overlap",
+        "partner_survey.reported_density_change", "partner_survey.reported_centralisation_change",
+        "partner_survey.tie_overlap_change",
+    ),
+    "staff_survey": (
+        "staff_survey.supervision_monthly_share", "staff_survey.supervision_adequacy_share",
+        "staff_survey.registry_supervision_hours_per_month", "staff_survey.training_adequacy_share",
+        "staff_survey.role_clarity_mean", "staff_survey.mandate_misread_share", "staff_survey.heavy_workload_share",
+        "staff_survey.intention_to_stay_share", "staff_survey.registry_worker_turnover",
+    ),
+}
+#: Families whose tables run by period (registry periods, survey years) rather than by wave.
+PERIOD_FAMILIES = frozenset({"systemic", *SURVEY_TABLES})
 ISOLATION_TABLE = (
     "isolation.share_isolated",
     "isolation.change_from_baseline",
@@ -418,6 +439,7 @@ class PageBuilder:
             self.network_block(rows, anchor),
             self.ptp_block(rows, anchor),
             *(self.axis_block(rows, family) for family in AXES_TABLES),
+            *(self.axis_block(rows, family) for family in SURVEY_TABLES),
         ]
         strata = self.strata_table(rows, name) if scope != "territory" else None
         return Section(anchor, heading, subheading, self.key_figures(rows, name), blocks, strata)
@@ -663,10 +685,10 @@ class PageBuilder:
         return block
 
     def axis_block(self, rows: _ScopeRows, family: str) -> Block:
-        """One of the evaluation's axes: a table of its indicators by wave (cohort) or by period (registry)."""
+        """One of the evaluation's axes or a questionnaire: its indicators by wave (cohort) or by period (registry, years)."""
         block = Block(family, self.cb.indicator_family_label(family, lang=self.lang))
-        indicators = AXES_TABLES[family]
-        by_wave_rows = family != "systemic"
+        indicators = {**AXES_TABLES, **SURVEY_TABLES}[family]
+        by_wave_rows = family not in PERIOD_FAMILIES
         columns = {
             indicator: (by_wave if by_wave_rows else by_period)(rows.rows(indicator)) for indicator in indicators
         }
@@ -876,6 +898,7 @@ PAGE_INDICATORS = frozenset(
         "implementation.ptp_hours",
         *IMPLEMENTATION_OTHER,
         *(indicator for table in AXES_TABLES.values() for indicator in table),
+        *(indicator for table in SURVEY_TABLES.values() for indicator in table),
     }
 )
 PAGE_BREAKDOWNS = frozenset({ALL, COMPONENT, NEED_CATEGORY})

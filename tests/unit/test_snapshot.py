@@ -167,6 +167,12 @@ def indicator_table() -> pd.DataFrame:
         rows.append(_share(round(0.69 * needs), needs, **base, indicator="needs_offer.service_gaps"))
         rows.append({**base, "indicator": "needs_offer.time_to_met", "value": 42.0, "ci_low": 35.0, "ci_high": 50.0,
                      "n": int(needs), "unit": "days", "method": "Kaplan-Meier"})
+        # The yearly questionnaires: their periods are survey years.
+        year = {**cell, "period": "2024", "period_start": "2024-01-01", "period_end": "2024-12-31"}
+        rows.append(_share(6.0 * k, 10.0 * k, **year, indicator="partner_survey.response_rate"))
+        rows.append({**year, "indicator": "partner_survey.reported_density", "value": 0.4, "n": 8 * k, "unit": "ratio",
+                     "method": "networkx"})
+        rows.append(_share(5.0 * k, 10.0 * k, **year, indicator="staff_survey.intention_to_stay_share"))
     frame = pd.DataFrame(rows)
     return indicator_frame(frame)
 
