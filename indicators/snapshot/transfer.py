@@ -28,6 +28,7 @@ from typing import Any
 from proximite.indicators.base import ALL, QUEBEC
 from proximite.indicators.snapshot import charts
 from proximite.indicators.snapshot.base import FormatContext
+from proximite.indicators.snapshot.formatting import format_percent
 from proximite.indicators.snapshot.glossary import glossary_entries
 from proximite.indicators.snapshot.html import (
     MAX_ROUNDING_SHIFT,
@@ -195,7 +196,7 @@ class TransferBuilder:
             self.b.text("gaps_caption"),
             [self.b.text("col_rank"), self.b.text("col_category"), self.b.label("needs_offer.service_gaps"), self.b.ci_header],
             [
-                [Cell(str(rank), header=True), Cell(self.b.code_label(NEED_CATEGORY, str(row["breakdown_value"]))),
+                [Cell(self.b.fmt.count(rank), header=True), Cell(self.b.code_label(NEED_CATEGORY, str(row["breakdown_value"]))),
                  self.b.value_cell(row), self.b.ci_cell(row)]
                 for rank, row in enumerate(top, start=1)
             ],
@@ -211,10 +212,14 @@ class TransferBuilder:
             notes.append(
                 self.b.text(
                     "transfer_rounding_note",
-                    base=base,
+                    base=self.b.fmt.count(base),
                     shift_10=self.b.fmt.number(base / 20, unit="share"),
                     shift_100=self.b.fmt.number(base / 200, unit="share"),
-                    smallest=smallest,
+                    # A rate on 10 families read after rounding (every number goes through the formatter).
+                    example=format_percent(0.6, decimals=0, lang=self.lang),
+                    example_low=format_percent(0.5, decimals=0, lang=self.lang),
+                    example_high=format_percent(0.7, decimals=0, lang=self.lang),
+                    smallest=self.b.fmt.count(smallest),
                     max_shift=self.b.fmt.number(MAX_ROUNDING_SHIFT, unit="share"),
                 )
             )

@@ -21,7 +21,7 @@ from proximite.economics.cheers import PAGE_SECTIONS
 from proximite.economics.report import EconomicsSummary
 from proximite.indicators.base import indicator_frame
 from proximite.indicators.snapshot import SnapshotError, write_snapshot
-from proximite.indicators.snapshot.formatting import NBSP, format_money
+from proximite.indicators.snapshot.formatting import NBSP, NNBSP, format_money
 from test_economics_report import summary_dict
 
 CB = load_codebook()
@@ -42,10 +42,10 @@ M = "\u2212"  # the minus sign of the snapshot's numbers
 
 #: Figures of the run as each language writes them (money: "1 234 567 $" / "$1,234,567").
 FIGURES = {
-    "fr": [f"1{NBSP}234{NBSP}567{NBSP}$", f"600{NBSP}000{NBSP}$", f"1{NBSP}800{NBSP}000{NBSP}$", ">1,50<",
-           f"{M}100{NBSP}000{NBSP}$ à 1{NBSP}300{NBSP}000{NBSP}$", "0,92 à 2,10", f">87,3{NBSP}%<",
-           f"2{NBSP}346{NBSP}$", f"2{NBSP}100{NBSP}$ à 2{NBSP}600{NBSP}$", f"2{NBSP}500{NBSP}000{NBSP}$", ">1,62<",
-           f"900{NBSP}000{NBSP}$"],
+    "fr": [f"1{NNBSP}234{NNBSP}567{NBSP}$", f"600{NNBSP}000{NBSP}$", f"1{NNBSP}800{NNBSP}000{NBSP}$", ">1,50<",
+           f"{M}100{NNBSP}000{NBSP}$ à 1{NNBSP}300{NNBSP}000{NBSP}$", "0,92 à 2,10", f">87,3{NNBSP}%<",
+           f"2{NNBSP}346{NBSP}$", f"2{NNBSP}100{NBSP}$ à 2{NNBSP}600{NBSP}$", f"2{NNBSP}500{NNBSP}000{NBSP}$", ">1,62<",
+           f"900{NNBSP}000{NBSP}$"],
     "en": ["$1,234,567", "$600,000", "$1,800,000", ">1.50<", f"{M}$100,000 to $1,300,000", "0.92 to 2.10", ">87.3%<",
            "$2,346", "$2,100 to $2,600", "$2,500,000", ">1.62<", "$900,000"],
 }
@@ -86,9 +86,9 @@ def _text(key: str, lang: str, **values: Any) -> str:
 
 
 def test_money_is_formatted_as_the_snapshot_formats_numbers() -> None:
-    assert format_money(1_234_567.4, lang="fr") == f"1{NBSP}234{NBSP}567{NBSP}$"
+    assert format_money(1_234_567.4, lang="fr") == f"1{NNBSP}234{NNBSP}567{NBSP}$"
     assert format_money(1_234_567.4, lang="en") == "$1,234,567"
-    assert format_money(-1234.5, decimals=2, lang="fr") == f"{M}1{NBSP}234,50{NBSP}$"
+    assert format_money(-1234.5, decimals=2, lang="fr") == f"{M}1{NNBSP}234,50{NBSP}$"
     assert format_money(-1234.5, lang="en") == f"{M}$1,234"
     assert format_money(5.0, lang="en", currency="USD") == f"5{NBSP}USD"
 
@@ -170,7 +170,7 @@ def test_a_publishable_run_shows_its_figures_in_the_public_snapshot(tmp_path: Pa
         assert _text("economics_provisional_banner", lang) not in page
         assert _text("economics_all_sourced", lang) in page
         # A single territory's cost per outcome stays out of a public page, and the page says so.
-        assert "7" + ("\u00a0" if lang == "fr" else ",") + "777" not in page and "Quartier Brisson" not in page
+        assert "7" + (NNBSP if lang == "fr" else ",") + "777" not in page and "Quartier Brisson" not in page
         assert _text("economics_cost_per_outcome_public_note", lang) in page
     internal = _write(tmp_path, _summary(tmp_path, publishable=True, blocking=[], cost_per_outcome=rows))
     assert "Quartier Brisson" in _pages(internal)["en"] and "$7,777" in _pages(internal)["en"]
