@@ -8,6 +8,12 @@ languages, i.e. over a minute and ~30 MB of SVG. These charts take well under a 
 Every chart is an ``<svg role="img">`` with a ``<title>`` it is labelled by; its numbers are also
 in the HTML table beside it, so the chart never carries information the table lacks. A suppressed
 point is drawn as the suppressed symbol on the axis, never as a bar or a dot.
+
+A chart with axes (bars, lines, stacked bars) takes both axis titles, in the page's language, and
+each must name what the axis's ticks are: a chart whose ticks are waves (``T0``, ``T6``…) is
+titled as waves, one whose ticks are registry periods as those periods
+(:meth:`~proximite.indicators.snapshot.html.PageBuilder.period_axis`). The titles are required
+arguments, so no chart can be drawn without them.
 """
 
 from __future__ import annotations
@@ -19,13 +25,28 @@ from html import escape
 
 from proximite.indicators.snapshot.formatting import Formatter
 
-__all__ = ["PALETTE", "Point", "any_drawable", "bar_chart", "hbar_chart", "line_chart", "stacked_bar_chart", "y_axis_title"]
+__all__ = [
+    "PALETTE",
+    "Point",
+    "any_drawable",
+    "bar_chart",
+    "hbar_chart",
+    "line_chart",
+    "stacked_bar_chart",
+    "x_axis_title",
+    "y_axis_title",
+]
 
 #: Okabe–Ito colours (distinguishable with the common colour-vision deficiencies).
 PALETTE = ("#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#F0E442", "#000000")
 
 WIDTH = 420
-LEFT, RIGHT, TOP, BOTTOM = 52, 12, 12, 34
+# LEFT leaves room for the y axis's title (written upwards at x = 10) beside the widest ticks.
+LEFT, RIGHT, TOP, BOTTOM = 64, 12, 12, 34
+#: Height of the plot (axes, ticks and tick labels); the x axis's title and a legend go below it.
+PLOT_HEIGHT = 200
+#: Height of one line of text below the plot (the x axis's title, a legend entry).
+LINE = 16
 
 
 @dataclass(frozen=True)
@@ -128,36 +149,40 @@ def bar_chart(
     title: str,
     unit: str,
     fmt: Formatter,
+    x_title: str,
+    y_title: str,
     y_max: float | None = None,
     error_bars: bool = True,
-    height: int = 200,
 ) -> str:
-    """Vertical bars, one per point, with confidence-interval whiskers."""
+    """Vertical bars, one per point, with confidence-interval whiskers and both axes' titles."""
     _, top_value = _range_of(points, with_ci=error_bars)
     low, high, step = nice_scale(y_max if y_max is not None else top_value)
     if y_max is not None:
         high = y_max
+    height = PLOT_HEIGHT + (LINE if x_title else 0)
     parts = _open(chart_id, title, height)
-    _y_axis(parts, low=low, high=high, step=step, height=height, unit=unit, fmt=fmt)
+    _y_axis(parts, low=low, high=high, step=step, height=PLOT_HEIGHT, unit=unit, fmt=fmt)
+    y_axis_title(parts, y_title, height=PLOT_HEIGHT)
     slot = (WIDTH - LEFT - RIGHT) / max(len(points), 1)
     bar = min(slot * 0.6, 56)
     for index, point in enumerate(points):
         x = LEFT + slot * (index + 0.5)
-        parts.append(f'<text class="label" x="{_f(x)}" y="{height - BOTTOM + 16}" text-anchor="middle">{escape(point.label)}</text>')
+        parts.append(f'<text class="label" x="{_f(x)}" y="{PLOT_HEIGHT - BOTTOM + 16}" text-anchor="middle">{escape(point.label)}</text>')
         if point.suppressed:
-            _suppressed_mark(parts, x, height, fmt)
+            _suppressed_mark(parts, x, PLOT_HEIGHT, fmt)
             continue
         if not point.drawable:
             continue
-        y = _scale(float(point.value), low=low, high=high, height=height)  # type: ignore[arg-type]
-        base = _scale(0.0, low=low, high=high, height=height)
+        y = _scale(float(point.value), low=low, high=high, height=PLOT_HEIGHT)  # type: ignore[arg-type]
+        base = _scale(0.0, low=low, high=high, height=PLOT_HEIGHT)
         parts.append(
             f'<rect x="{_f(x - bar / 2)}" y="{_f(min(y, base))}" width="{_f(bar)}" height="{_f(abs(base - y))}" '
             f'fill="{PALETTE[0]}"/>'
         )
         if error_bars:
-            _error_bar(parts, x, point, low=low, high=high, height=height)
-    parts.append(f'<line class="axis" x1="{LEFT}" x2="{WIDTH - RIGHT}" y1="{height - BOTTOM}" y2="{height - BOTTOM}"/>')
+            _error_bar(parts, x, point, low=low, high=high, height=PLOT_HEIGHT)
+    parts.append(f'<line class="axis" x1="{LEFT}" x2="{WIDTH - RIGHT}" y1="{PLOT_HEIGHT - BOTTOM}" y2="{PLOT_HEIGHT - BOTTOM}"/>')
+    x_axis_title(parts, x_title, height=PLOT_HEIGHT)
     parts.append("</svg>")
     return "".join(parts)
 
@@ -169,13 +194,13 @@ def line_chart(
     title: str,
     unit: str,
     fmt: Formatter,
+    x_title: str,
+    y_title: str,
     y_range: tuple[float, float] | None = None,
     error_bars: bool = True,
-    x_title: str = "",
-    y_title: str = "",
 ) -> str:
-    """Lines over the same x positions (the points' labels), dots with CI whiskers, a legend,
-    and the axes' titles when given."""
+    """Lines over the same x positions (the points' labels), dots with CI whiskers, a legend
+    (two series or more) and both axes' titles."""
     labels = [point.label for point in series[0][1]] if series else []
     all_points = [point for _, points in series for point in points]
     if y_range is None:
@@ -185,8 +210,8 @@ def line_chart(
         low, high = y_range
         _, _, step = nice_scale(high, minimum=low)
     legend_rows = len(series) if len(series) > 1 else 0
-    height = 200 + (16 if x_title else 0) + 16 * legend_rows
-    plot_height = 200
+    height = PLOT_HEIGHT + (LINE if x_title else 0) + LINE * legend_rows
+    plot_height = PLOT_HEIGHT
     parts = _open(chart_id, title, height)
     _y_axis(parts, low=low, high=high, step=step, height=plot_height, unit=unit, fmt=fmt)
     y_axis_title(parts, y_title, height=plot_height)
@@ -227,14 +252,22 @@ def line_chart(
             y = _scale(float(point.value), low=low, high=high, height=plot_height)  # type: ignore[arg-type]
             parts.append(f'<circle cx="{_f(x + offset)}" cy="{_f(y)}" r="3.5" fill="{colour}"/>')
     parts.append(f'<line class="axis" x1="{LEFT}" x2="{WIDTH - RIGHT}" y1="{plot_height - BOTTOM}" y2="{plot_height - BOTTOM}"/>')
-    y_next = plot_height
-    if x_title:
-        parts.append(f'<text class="label" x="{_f((LEFT + WIDTH - RIGHT) / 2)}" y="{y_next - 2}" text-anchor="middle">{escape(x_title)}</text>')
-        y_next += 16
+    y_next = x_axis_title(parts, x_title, height=plot_height)
     if legend_rows:
         _legend(parts, [name for name, _ in series], top=y_next - 8)
     parts.append("</svg>")
     return "".join(parts)
+
+
+def x_axis_title(parts: list[str], title: str, *, height: int) -> int:
+    """The x axis's title, centred under the tick labels; returns where the next line goes."""
+    if not title:
+        return height
+    parts.append(
+        f'<text class="label axis-title x-title" x="{_f((LEFT + WIDTH - RIGHT) / 2)}" y="{height - 2}" '
+        f'text-anchor="middle">{escape(title)}</text>'
+    )
+    return height + LINE
 
 
 def y_axis_title(parts: list[str], title: str, *, height: int) -> None:
@@ -243,7 +276,7 @@ def y_axis_title(parts: list[str], title: str, *, height: int) -> None:
         return
     middle = (TOP + height - BOTTOM) / 2
     parts.append(
-        f'<text class="label axis-title" x="10" y="{_f(middle)}" text-anchor="middle" '
+        f'<text class="label axis-title y-title" x="10" y="{_f(middle)}" text-anchor="middle" '
         f'transform="rotate(-90 10 {_f(middle)})">{escape(title)}</text>'
     )
 
@@ -260,7 +293,7 @@ def _legend(parts: list[str], names: Sequence[str], *, top: float) -> None:
 def hbar_chart(points: Sequence[Point], *, chart_id: str, title: str, unit: str, fmt: Formatter) -> str:
     """Horizontal bars (ranked items with long labels), value at the end of each bar."""
     row = 30
-    label_width = 150
+    label_width = 172  # a 26-character category label at 11 px fits beside its bar
     height = TOP + row * max(len(points), 1) + 22
     _, top_value = _range_of(points, with_ci=True)
     low, high, _step = nice_scale(top_value)
@@ -296,8 +329,11 @@ def stacked_bar_chart(
     title: str,
     unit: str,
     fmt: Formatter,
+    x_title: str,
+    y_title: str,
 ) -> str:
-    """Bars per label, each stacked by series (hours by component per period), with a legend.
+    """Bars per label, each stacked by series (hours by component per period), with a legend and
+    both axes' titles.
 
     A bar with a suppressed or missing part shows the drawable parts and the suppressed symbol.
     """
@@ -306,10 +342,11 @@ def stacked_bar_chart(
         totals.append(sum(float(points[index].value) for _, points in stacks if points[index].drawable))  # type: ignore[arg-type]
     low, high, step = nice_scale(max(totals) if totals else 1.0)
     legend_rows = len(stacks)
-    plot_height = 200
-    height = plot_height + 16 * legend_rows
+    plot_height = PLOT_HEIGHT
+    height = plot_height + (LINE if x_title else 0) + LINE * legend_rows
     parts = _open(chart_id, title, height)
     _y_axis(parts, low=low, high=high, step=step, height=plot_height, unit=unit, fmt=fmt)
+    y_axis_title(parts, y_title, height=plot_height)
     slot = (WIDTH - LEFT - RIGHT) / max(len(labels), 1)
     bar = min(slot * 0.6, 56)
     for index, label in enumerate(labels):
@@ -333,6 +370,7 @@ def stacked_bar_chart(
             y = _scale(running, low=low, high=high, height=plot_height) - 4
             parts.append(f'<text class="mark" x="{_f(x)}" y="{_f(y)}" text-anchor="middle">{escape(fmt.suppressed_symbol)}</text>')
     parts.append(f'<line class="axis" x1="{LEFT}" x2="{WIDTH - RIGHT}" y1="{plot_height - BOTTOM}" y2="{plot_height - BOTTOM}"/>')
-    _legend(parts, [name for name, _ in stacks], top=plot_height - 8)
+    y_next = x_axis_title(parts, x_title, height=plot_height)
+    _legend(parts, [name for name, _ in stacks], top=y_next - 8)
     parts.append("</svg>")
     return "".join(parts)

@@ -109,8 +109,9 @@ def indicator_table() -> pd.DataFrame:
         k = len(members)
         periods = [(label, wave, start, end, [REACHED[t][i] for t in members]) for i, (label, wave, start, end) in enumerate(PERIODS)]
         periods.append((*WHOLE, [sum(REACHED[t]) for t in members]))
-        for label, wave, start, end, reached in periods:
-            base = {**cell, "period": label, "wave": wave, "period_start": start, "period_end": end}
+        for label, _wave, start, end, reached in periods:
+            # Registry rows have a period and no wave, as the indicators write them (waves have period "all").
+            base = {**cell, "period": label, "wave": None, "period_start": start, "period_end": end}
             families = float(sum(reached))
             rows.append({**base, "indicator": "reach.families_reached", "value": families, "numerator": families,
                          "n": int(families), "unit": "count", "method": "count"})
@@ -347,6 +348,52 @@ def test_the_checker_catches_numbers_written_the_other_languages_way() -> None:
     assert number_faults("<p>59,9\u202f% et 1\u202f234,5</p>", "fr") == []
     assert len(number_faults("<p>59,9% of 1\u202f234</p>", "en")) == 2
     assert number_faults("<p>59.9% of 1,234.5 families</p>", "en") == []
+
+
+#: What each chart's x ticks are, by the end of its id: waves, or registry periods (here the
+#: waves' calendar windows T0, T6, T12, which look like wave labels but are periods).
+CHART_TICKS = {
+    "-reach": "period_axis_wave", "-network": "period_axis_wave", "-ptp": "period_axis_wave",
+    "-concertation-density": "period_axis_wave",
+    "-isolation": "wave_axis", "-effectiveness": "wave_axis", "-needs": "wave_axis",
+    "-isolation-mean_index": "wave_axis", "-needs_offer-match_rate": "wave_axis",
+}
+
+
+def _axis_titles(svg: str) -> tuple[str | None, str | None]:
+    import html
+
+    x = re.search(r'<text class="label axis-title x-title"[^>]*>([^<]*)</text>', svg)
+    y = re.search(r'<text class="label axis-title y-title"[^>]*>([^<]*)</text>', svg)
+    return (html.unescape(x.group(1)) if x else None), (html.unescape(y.group(1)) if y else None)
+
+
+def test_every_chart_names_what_its_ticks_are_in_the_pages_language(snapshot: Path) -> None:
+    seen = set()
+    for path in sorted(snapshot.rglob("*.html")):
+        lang = "en" if path.name.endswith(".en.html") else "fr"
+        for chart_id, svg in re.findall(r'<svg class="chart"[^>]*aria-labelledby="([^"]+)-t">(.*?)</svg>',
+                                        path.read_text(encoding="utf-8"), re.S):
+            if chart_id.endswith("-gaps"):  # ranked categories named on each bar: no axis
+                continue
+            suffix = next(end for end in sorted(CHART_TICKS, key=len, reverse=True) if chart_id.endswith(end))
+            x_title, y_title = _axis_titles(svg)
+            assert x_title == CB.snapshot_text(CHART_TICKS[suffix], lang=lang), (path.name, chart_id)
+            assert y_title, (path.name, chart_id)
+            seen.add(suffix)
+    assert seen == set(CHART_TICKS)
+    # The two kinds of axis read differently in both languages.
+    for lang in ("fr", "en"):
+        assert CB.snapshot_text("wave_axis", lang=lang) != CB.snapshot_text("period_axis_wave", lang=lang)
+
+
+def test_a_period_axis_names_the_kind_of_period() -> None:
+    from proximite.indicators.snapshot.html import period_kind
+
+    assert [period_kind(label) for label in ("T0", "T24", "2024-T3", "2024", "all", "T1x")] == [
+        "wave", "wave", "quarter", "year", None, None]
+    for kind, fr, en in (("quarter", "Trimestre", "Quarter"), ("year", "Année", "Year")):
+        assert CB.snapshot_text(f"period_axis_{kind}", lang="fr") == fr and CB.snapshot_text(f"period_axis_{kind}", lang="en") == en
 
 
 def test_suppressed_cells_show_the_symbol_with_a_legend(snapshot: Path) -> None:
