@@ -19,7 +19,7 @@ arguments, so no chart can be drawn without them.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from html import escape
 
@@ -33,6 +33,8 @@ __all__ = [
     "hbar_chart",
     "line_chart",
     "stacked_bar_chart",
+    "TornadoBar",
+    "tornado_chart",
     "x_axis_title",
     "y_axis_title",
 ]
@@ -372,5 +374,111 @@ def stacked_bar_chart(
     parts.append(f'<line class="axis" x1="{LEFT}" x2="{WIDTH - RIGHT}" y1="{plot_height - BOTTOM}" y2="{plot_height - BOTTOM}"/>')
     y_next = x_axis_title(parts, x_title, height=plot_height)
     _legend(parts, [name for name, _ in stacks], top=y_next - 8)
+    parts.append("</svg>")
+    return "".join(parts)
+
+
+@dataclass(frozen=True)
+class TornadoBar:
+    """One parameter of a tornado chart: the metric with the parameter at its low and high end."""
+
+    label: str
+    low: float | None
+    high: float | None
+
+
+TORNADO_WIDTH = 680
+_TORNADO_LABEL, _TORNADO_ROW, _TORNADO_LABEL_CHARS = 340, 18, 56
+
+
+def short_label(label: str, limit: int) -> str:
+    """``label`` in at most ``limit`` characters, cut in its head so that what follows the last
+    colon (a parameter's field: "effet", "valeur unitaire") stays readable."""
+    if len(label) <= limit:
+        return label
+    head, colon, tail = label.rpartition(":")
+    gap = head[len(head.rstrip()):]  # the space French puts before its colon
+    keep = limit - len(gap) - len(colon) - len(tail) - 1  # 1: the ellipsis
+    if colon and keep >= 8:
+        return head.rstrip()[:keep].rstrip() + "…" + gap + colon + tail
+    return label[: limit - 1] + "…"
+
+
+def _span_scale(minimum: float, maximum: float, *, ticks: int = 4) -> tuple[float, float, float]:
+    """``(low, high, step)`` covering ``[minimum, maximum]`` with round steps, without forcing 0 in."""
+    span = maximum - minimum
+    if not math.isfinite(span) or span <= 0:
+        return nice_scale(maximum, minimum=minimum, ticks=ticks)
+    raw = span / ticks
+    magnitude = 10 ** math.floor(math.log10(raw))
+    step = next(m * magnitude for m in (1, 2, 2.5, 5, 10) if m * magnitude >= raw)
+    return math.floor(minimum / step) * step, math.ceil(maximum / step) * step, step
+
+
+def tornado_chart(
+    bars: Sequence[TornadoBar],
+    *,
+    chart_id: str,
+    title: str,
+    base: float,
+    tick: Callable[[float], str],
+    x_title: str,
+    legend: tuple[str, str],
+) -> str:
+    """A tornado chart: per parameter, a bar from the base value to the metric at its low end and
+    one to the metric at its high end, widest first as given; the x axis's title names the metric.
+
+    Parameters
+    ----------
+    bars : sequence of TornadoBar
+        In the order to draw (the caller sorts by swing); labels longer than 56 characters are
+        cut in their head with "…", keeping the field after the colon (the table beside the chart
+        has them whole).
+    base : float
+        The metric at every parameter's base value (the vertical line).
+    tick : callable
+        Formats a tick's value in the page's language (money, or a ratio).
+    x_title : str
+        What the ticks are (the metric and its unit).
+    legend : (str, str)
+        The names of the low-end and the high-end bars.
+    """
+    values = [base] + [v for bar in bars for v in (bar.low, bar.high) if v is not None and math.isfinite(v)]
+    # A tornado's bars start at the base value: its axis need not reach 0 (an NPV of −2.4 M would shrink).
+    low, high, step = _span_scale(min(values), max(values), ticks=4)
+    left, right = _TORNADO_LABEL + 10, TORNADO_WIDTH - RIGHT - 24
+    plot_bottom = TOP + _TORNADO_ROW * max(len(bars), 1)
+    height = plot_bottom + 20 + 2 * LINE + LINE
+
+    def x_of(value: float) -> float:
+        return left + (value - low) / (high - low) * (right - left)
+
+    parts = [
+        f'<svg class="chart tornado" viewBox="0 0 {TORNADO_WIDTH} {height}" width="{TORNADO_WIDTH}" height="{height}" '
+        f'role="img" aria-labelledby="{chart_id}-t">',
+        f'<title id="{chart_id}-t">{escape(title)}</title>',
+    ]
+    for index in range(int(round((high - low) / step)) + 1):
+        x = x_of(low + index * step)
+        parts.append(f'<line class="grid" x1="{_f(x)}" x2="{_f(x)}" y1="{TOP}" y2="{plot_bottom}"/>')
+        parts.append(f'<text class="tick" x="{_f(x)}" y="{plot_bottom + 14}" text-anchor="middle">{escape(tick(low + index * step))}</text>')
+    for index, bar in enumerate(bars):
+        y = TOP + index * _TORNADO_ROW
+        text = short_label(bar.label, _TORNADO_LABEL_CHARS)
+        parts.append(f'<text class="label" x="{_TORNADO_LABEL}" y="{_f(y + 13)}" text-anchor="end">{escape(text)}</text>')
+        for value, colour in ((bar.low, PALETTE[0]), (bar.high, PALETTE[1])):
+            if value is None or not math.isfinite(value):
+                continue
+            x1, x2 = sorted((x_of(base), x_of(value)))
+            parts.append(f'<rect x="{_f(x1)}" y="{_f(y + 3)}" width="{_f(max(x2 - x1, 0.5))}" height="12" fill="{colour}"/>')
+    parts.append(f'<line class="axis" x1="{_f(x_of(base))}" x2="{_f(x_of(base))}" y1="{TOP}" y2="{plot_bottom}"/>')
+    parts.append(
+        f'<text class="label axis-title x-title" x="{_f((left + right) / 2)}" y="{plot_bottom + 32}" '
+        f'text-anchor="middle">{escape(x_title)}</text>'
+    )
+    for index, (name, colour) in enumerate(zip(legend, PALETTE[:2])):
+        y = plot_bottom + 40 + index * LINE
+        parts.append(f'<rect x="{left}" y="{y}" width="10" height="10" fill="{colour}"/>')
+        parts.append(f'<text class="legend" x="{left + 14}" y="{y + 9}">{escape(name)}</text>')
     parts.append("</svg>")
     return "".join(parts)
