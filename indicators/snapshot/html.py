@@ -884,11 +884,13 @@ class PageBuilder:
         return links
 
     def economics_note(self) -> str:
-        """Without an economics run for the build: how to produce one (else empty)."""
+        """Without an economics run: how to produce one, or, on a region or territory snapshot, that
+        the analysis is Québec's and where it is (else empty)."""
         if self.context.economics is not None:
             return ""
-        if self.snapshot.scope_obj.kind != "quebec":  # the economic evaluation is run for Québec only
-            return self.text("economics_quebec_only")
+        scope = self.snapshot.scope_obj
+        if scope.kind != "quebec":  # the economic evaluation is run for Québec only: say so, name whose it is
+            return self.text("economics_quebec_only", scope=self.scope_name(scope.kind, scope.id))
         return self.text("economics_missing", build_id=self.snapshot.build_id or self.text("missing_symbol"))
 
 

@@ -282,8 +282,14 @@ def test_a_region_snapshot_shows_no_quebec_economics_and_keeps_the_quebec_one(
     region = pipeline.write_snapshot_from_warehouse(settings, level="public", scope="region:06", indicators_dir=layer, today=day)
     assert region.name == "snapshot-2025-11-21-public-region-06"
     assert not list(region.glob("economics*")) and "economics" not in json.loads((region / "manifest.json").read_text())
-    index = (region / "index.html").read_text(encoding="utf-8")
-    assert "ensemble du Québec seulement" in index and "proximite economics run" not in index
+    # Its index pages say plainly that the analysis is Québec's, name the region, and show no figure of it.
+    for name, lang, scope in (("index.html", "fr", "Région 06 – Montréal"), ("index.en.html", "en", "Region 06 – Montreal")):
+        index = html.unescape((region / name).read_text(encoding="utf-8"))
+        assert CB.snapshot_text("economics_quebec_only", lang=lang, scope=scope) in index
+        assert "proximite economics run" not in index and 'href="economics' not in index
+        assert not any(figure.replace("&#39;", "'") in index for figure in FIGURES[lang] if "$" in figure)
+    for page in region.rglob("*.html"):  # nor any other page of the region snapshot
+        assert "$" not in page.read_text(encoding="utf-8"), page.name
     quebec = pipeline.write_snapshot_from_warehouse(settings, level="public", indicators_dir=layer, today=day)
     assert quebec.name == "snapshot-2025-11-21-public-quebec" and (quebec / "economics.html").is_file()
     # Written again without any new economics run (a scheduled pipeline without economics), the
