@@ -52,7 +52,7 @@ def synth(
     families: Annotated[int, typer.Option(help="Number of families (the pilot: 5,305).", min=1)] = 5305,
     territories: Annotated[int, typer.Option(help="Number of territories (the pilot: 50).", min=1)] = 50,
     waves: Annotated[str, typer.Option(help="Waves in months after T0, comma-separated.")] = "0,6,12,24",
-    seed: Annotated[int, typer.Option(help="Random seed: the same seed writes the same bytes.")] = 20240101,
+    seed: Annotated[int, typer.Option(help="Random seed: the same seed and --as-of write the same bytes.")] = 20240101,
     as_of: AsOf = None,
     complete_follow_up: Annotated[
         bool,
