@@ -73,7 +73,7 @@ def synth(
     from proximite.cohort.sandbox.synth import generate_cohort
     from proximite.config import load_settings
 
-    if complete_follow_up and as_of:
+    if complete_follow_up and as_of is not None:
         raise typer.BadParameter("give --as-of or --complete-follow-up, not both", param_hint="--as-of")
     as_of_date = None if complete_follow_up else cohort_as_of(as_of)
     with user_errors(), progress_display() as progress:
