@@ -27,6 +27,7 @@ pytestmark = pytest.mark.skipif(
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "flows"))
 
 from server_processes import ServerProcess, free_loopback_port, server_command, wait_healthy  # noqa: E402
+from synth_dates import SYNTH_AS_OF  # noqa: E402
 
 TEST_KEY = "test-key-not-secret-0123456789abcdef"
 RUN_ARTIFACTS = ("proximite-run-summary", "proximite-validation-summary", "proximite-headline-indicators")
@@ -42,7 +43,7 @@ def served_run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[tupl
     from proximite.flows.pipeline import pipeline
 
     input_dir = tmp_path / "input"
-    generate_cohort(input_dir, families=40, territories=3, seed=11)
+    generate_cohort(input_dir, families=40, territories=3, seed=11, as_of=SYNTH_AS_OF)
     project = tmp_path / "project"
     project.mkdir()
     (project / "proximite.toml").write_text("[validation]\ndata_docs = false\n", encoding="utf-8")
