@@ -235,6 +235,19 @@ def test_cox_errors_name_the_option_or_column(cox_data: pd.DataFrame) -> None:
     assert get_model("cox") is CoxPH
 
 
+def test_a_cox_formula_naming_an_unknown_column_says_which(cox_data: pd.DataFrame) -> None:
+    # Before, formula columns missing from the data were dropped silently and the fit failed later
+    # with the formula library's message.
+    with pytest.raises(ModelError, match=r"cox: column\(s\) 'levle', 'x3' not in the data \(did you mean 'level'\?\)"):
+        CoxPH(formula="x2 + x3 + C(levle)").fit(cox_data)
+    with pytest.raises(ModelError, match=r"cox_time_varying: column\(s\) 'x9' not in the data"):
+        CoxTimeVarying(formula="x2 + np.log(x9)", n_boot=5).fit(_split(cox_data, [0.3]))
+    with pytest.raises(ModelError, match=r"cox: the formula 'x2 \+ \(' cannot be read"):
+        CoxPH(formula="x2 + (").fit(cox_data)
+    # Functions of known columns are not taken for columns.
+    assert CoxPH(formula="np.log(duration + 1) + C(level)").fit(cox_data).statistics["nobs"] == len(cox_data)
+
+
 # ------------------------------------------------------------------------------ time-varying Cox
 def _split(table: pd.DataFrame, cuts: list[float]) -> pd.DataFrame:
     rows = []
