@@ -142,10 +142,28 @@ def test_km_plot_draws_one_curve_per_stratum() -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    table = pd.concat([HAND, HAND.assign(group="b")], ignore_index=True)
-    ax = KaplanMeier(strata="group").fit(table).plot()
+    # Stratum b: the hand table's times shifted by one, less its last family.
+    other = HAND.assign(group="b", duration=HAND["duration"] + 1).iloc[:-1]
+    ax = KaplanMeier(strata="group").fit(pd.concat([HAND, other], ignore_index=True)).plot()
     assert len(ax.get_lines()) == 2
+    assert ax.get_title() == "Share still without the event 'event' over 'duration' (Kaplan–Meier) by group"
+    assert [text.get_text() for text in ax.get_legend().get_texts()] == ["group = a", "group = b"]
+    # The numbers at risk under the axis, counted by hand from the durations at each tick.
+    texts = [(text.get_position(), text.get_text()) for text in ax.texts]
+    assert "at risk" in [label for _, label in texts]
+    ticks = [tick for tick in ax.get_xticks() if ax.get_xlim()[0] <= tick <= ax.get_xlim()[1]]
+    for row, durations in enumerate([HAND["duration"], other["duration"]]):
+        y = -0.2 - 0.07 * (row + 1)
+        shown = [label for (x, at), label in texts if at == pytest.approx(y) and x in ticks]
+        assert shown == [str(int((durations >= tick).sum())) for tick in ticks]
     plt.close("all")
+
+
+def test_at_risk_counts_read_the_first_observed_time_at_or_after_each_time() -> None:
+    from proximite.cohort.models.survival.results import at_risk_at
+
+    curve = pd.DataFrame({"time": [0.0, 2, 3, 5], "at_risk": [8, 8, 7, 3]})
+    assert at_risk_at(curve, [0, 1, 2, 2.5, 5, 6]) == [8, 8, 8, 7, 3, 0]
 
 
 # ------------------------------------------------------------------------------ Cox
