@@ -47,6 +47,21 @@ _FIXED = {
     "the row is in its record's data access group (the group of most of the record's rows, all forms together): "
     "a family belongs to one territory": "la ligne est dans le groupe d'accès (DAG) de son dossier (celui de la plupart "
     "des lignes du dossier, tous formulaires confondus) : une famille appartient à un seul territoire",
+    # The yearly questionnaires (partners; PTP and managers).
+    "an organisation answers once per year (two records name the same organisation code in one year)":
+        "un organisme répond une fois par année (deux dossiers nomment le même code d'organisme la même année)",
+    "a response names each partner organisation once": "une réponse nomme chaque organisme partenaire une seule fois",
+    "a PTP answers once per year (two records name the same PTP code in one year)":
+        "un·e PTP répond une fois par année (deux dossiers nomment le même code de PTP la même année)",
+    "the organisation answering the partner questionnaire is in the organisation table":
+        "l'organisme qui répond au questionnaire des partenaires est dans la table des organismes",
+    "every partner organisation named in the partner questionnaire is in the organisation table":
+        "chaque organisme partenaire nommé dans le questionnaire des partenaires est dans la table des organismes",
+    "every tie belongs to a response of the partner questionnaire":
+        "chaque lien appartient à une réponse au questionnaire des partenaires",
+    "an organisation does not name itself as its partner": "un organisme ne se nomme pas lui-même comme partenaire",
+    "a PTP's code in the PTP questionnaire is a worker of the activity registry":
+        "le code d'un·e PTP dans le questionnaire des PTP est celui d'un·e PTP du registre d'activités",
 }
 
 # (English pattern, French template), first match wins: the specific before the general.

@@ -141,11 +141,11 @@ def test_every_rule_of_the_gates_has_its_french() -> None:
     from proximite.cohort.codebook import load_codebook
     from proximite.config import load_settings
     from proximite.expectations.descriptions import has_french
-    from proximite.expectations.rules import STAGED_SOURCES, ValidationConfig, harmonised_rules, staged_rules
+    from proximite.expectations.rules import REDCAP_SOURCES, STAGED_SOURCES, ValidationConfig, harmonised_rules, staged_rules
 
     codebook = load_codebook()
     rules = harmonised_rules(codebook=codebook, config=ValidationConfig.from_settings(load_settings()))
-    for source in ("redcap", *STAGED_SOURCES):
+    for source in (*REDCAP_SOURCES, *STAGED_SOURCES):
         rules += staged_rules(source, codebook=codebook)
     untranslated = sorted({rule.description for rule in rules if not has_french(rule.description)})
     assert not untranslated, untranslated
