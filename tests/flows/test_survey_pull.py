@@ -81,7 +81,8 @@ def test_the_command_pulls_a_questionnaire(sandbox_project_dir: Path, tmp_path: 
         result = CliRunner().invoke(app, arguments)
         refused = CliRunner().invoke(app, [*arguments[:-1], "registry"])
     assert result.exit_code == 0, result.output
-    assert "of the PTP and manager questionnaire project (full)" in " ".join(result.output.split())
+    assert "Pulled the PTP and manager questionnaire project (staged as staff_survey)." in " ".join(result.output.split())
+    assert "(full)" in result.output
     assert server.token not in result.output
     assert latest_pull(load_settings(project), "staff_survey") is not None
     assert refused.exit_code != 0 and "partner_survey and staff_survey" in refused.output

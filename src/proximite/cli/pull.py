@@ -93,12 +93,13 @@ def pull_redcap_command(
                 url, token=token, settings=settings, full=full, batch_size=batch_size, pause_seconds=pause, progress=progress,
                 mapping=mapping, source=survey or "redcap",
             )
-    from proximite.cohort.redcap.structure import PROJECT_LABELS
-
     summary = result.summary()
+    if survey is not None:
+        from proximite.cohort.redcap.structure import PROJECT_LABELS
+
+        console.print(f"Pulled the {PROJECT_LABELS[survey]} project (staged as [bold]{survey}[/]).")
     console.print(
-        f"REDCap pull {summary['pull_id']} of the {PROJECT_LABELS[survey or 'redcap']} project ({summary['mode']}): "
-        f"{summary['records']:,} records fetched, "
+        f"REDCap pull {summary['pull_id']} ({summary['mode']}): {summary['records']:,} records fetched, "
         f"{summary['deleted']:,} deleted, {summary['requests']:,} requests in {summary['seconds']:.1f} s."
     )
     print_counts("Staged", summary["rows"])
