@@ -319,6 +319,23 @@ def test_panel_codebook_attrs_are_plain_and_copyable(settings: Settings, built: 
     assert frame[["isolation_index"]].attrs["codebook"] == book  # pandas deep-copies attrs on selection
 
 
+def test_every_panel_column_has_its_english_description(settings: Settings, built: BuildInfo) -> None:
+    every = ["family_id", "wave", *(c for c in CB.columns("assessment") if c not in {"family_id", "wave"})]
+    every += [*warehouse.PANEL_COVARIATES, *warehouse.PANEL_DERIVED]
+    book = warehouse.panel_codebook(every, codebook=CB)
+    assert list(book) == every
+    missing = [name for name, entry in book.items() if not entry["description_en"].strip() or not entry["description"].strip()]
+    assert missing == []
+    assert book["wave"]["description_en"] == "Wave (months after T0)"
+    assert book["empowerment"]["description_en"] == "Empowerment (mean of the items, 1 to 5)"
+    assert book["region_code"]["description_en"] == "Administrative region of the territory"
+    # The panel read from the warehouse carries the same English texts in its attrs.
+    attrs = panel(settings=settings).attrs["codebook"]
+    assert {name: entry["description_en"] for name, entry in attrs.items()} == {
+        name: book[name]["description_en"] for name in attrs
+    }
+
+
 def test_panel_from_project_dir_through_the_package(settings: Settings, built: BuildInfo) -> None:
     frame = cohort.panel(settings.project_dir)
     assert len(frame) == 6 and frame.attrs["build_id"] == built.build_id
