@@ -96,7 +96,7 @@ def validate(
         results = []
         try:
             if layer == "staged":
-                chosen = source or [name for name in layers.SOURCES if layers.latest_pull(settings, name)]
+                chosen = source or [name for name in layers.ALL_SOURCES if layers.latest_pull(settings, name)]
                 if not chosen:
                     raise FileNotFoundError("no staged pull yet: run `proximite ingest` or `proximite pull redcap` first")
                 for name in chosen:
