@@ -43,6 +43,7 @@ from proximite.indicators.base import (
 )
 
 __all__ = [
+    "AXES",
     "AXIS_FAMILY",
     "INDICATORS",
     "PARTICIPANT_TYPE",
@@ -58,6 +59,8 @@ THEME_ID = "qualitative.theme_sessions"
 INDICATORS: tuple[str, ...] = (SESSIONS_ID, THEME_ID)
 #: The stratum of the sessions' participant type.
 PARTICIPANT_TYPE = "participant_type"
+#: The axes of ``qual_axis``, in the order the joint display shows them (``autre``: outside the four).
+AXES: tuple[str, ...] = ("acceptabilite", "pertinence", "efficacite", "effets_systemiques", "autre")
 #: Axis of a theme (``qual_axis``) → the indicator family of that axis (``autre`` has none).
 AXIS_FAMILY: dict[str, str] = {
     "acceptabilite": "acceptability",
