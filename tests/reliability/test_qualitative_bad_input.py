@@ -130,3 +130,19 @@ def test_the_good_pulls_build(project: tuple[Settings, Path]) -> None:
     settings, _ = project
     harmonised = harmonise_staged(settings, key=KEY)
     assert {path.stem for path in harmonised.glob("qual_*.parquet")} == {"qual_session", "qual_code", "qual_coding"}
+
+
+def test_a_name_in_participant_ids_is_refused_by_the_staged_gate(project: tuple[Settings, Path]) -> None:
+    from proximite.expectations.gates import GateFailed
+
+    settings, bad = project
+    rows = [list(row) for row in REGISTER_ROWS]
+    rows[0][8] = "Marie Tremblay"
+    write_qualitative(bad, register_rows=rows)
+    with pytest.raises(GateFailed) as caught:
+        ingest(bad, settings=settings, pull_id=BAD, sources=["qual_register"])
+    failures = caught.value.result.failures
+    failing = failures[failures["rule_id"] == "staged.qual_session.participant_ids.format"]
+    assert (failing["source_file"].tolist(), failing["source_row"].tolist()) == (["register.csv"], [1])
+    assert "Marie" not in failures.astype(str).to_csv() and "Marie" not in str(caught.value)
+    assert latest_pull(settings, "qual_register") == GOOD
