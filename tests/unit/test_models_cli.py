@@ -45,7 +45,9 @@ def worked(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict[str, Any], st
     module = _load_worked_example()
     printed = io.StringIO()
     with contextlib.redirect_stdout(printed):
-        figures = module.main(["--workdir", str(workdir), "--families", "240", "--territories", "9", "--seed", "3", "--no-validate"])
+        # Complete follow-up (no gate): the planted T24 effect is recovered from every wave.
+        figures = module.main(["--workdir", str(workdir), "--families", "240", "--territories", "9", "--seed", "3",
+                               "--complete-follow-up", "--no-validate"])
     return figures, printed.getvalue(), load_settings(workdir / "project")
 
 
