@@ -2,7 +2,8 @@
 
 Per territory: parent interviews (5 to 8), PTP focus groups (2), a manager interview, a partners'
 focus group and 0 to 2 partner interviews, held between the start of recruitment and the end of
-the data. Parents' interviews are coded in ``entrevues-parents.qdpx``, the others in
+the data (``as_of`` when the cohort is censored: no session after it); a parent's interview
+belongs to a wave the cohort had reached by its date. Parents' interviews are coded in ``entrevues-parents.qdpx``, the others in
 ``groupes-intervenants.qdpx``, whose codebooks name the same themes differently (``Relation`` and
 ``Lien de confiance``, ``Besoins > Transport`` and ``Obstacles > Déplacements``): ``themes.yaml``
 maps both onto the themes and their axes, as a team's file would.
@@ -30,7 +31,7 @@ import pandas as pd
 
 from proximite.cohort.sandbox._context import Context
 from proximite.cohort.sandbox._qdpx import SynthCode, SynthSource, write_qdpx
-from proximite.cohort.sandbox._sampling import iso_dates, stream
+from proximite.cohort.sandbox._sampling import add_months, iso_dates, stream
 
 __all__ = ["PREVALENCE", "RURAL_PREVALENCE", "THEMES", "write_qualitative"]
 
@@ -112,22 +113,26 @@ def _theme_codes(guids: dict[str, str]) -> dict[str, list[str]]:
 def _sessions(ctx: Context, first_day: int, last_day: int, rng: np.random.Generator) -> pd.DataFrame:
     """The register's rows before coding: id, territory, date, participant type, kind, modality, size."""
     rows: list[dict[str, Any]] = []
+    # A wave a session belongs to has been reached by its date (T6 from six months after recruitment began).
+    wave_start = {wave: int(add_months(np.array([ctx.recruitment_start]), wave)[0]) for wave in ctx.waves}
     for territory in ctx.territories["territory_id"].astype(str):
         plan = [("parent", "entrevue")] * int(rng.integers(5, 9)) + [("ptp", "groupe_discussion")] * 2
         plan += [("gestionnaire", "entrevue"), ("partenaire", "groupe_discussion")]
         plan += [("partenaire", "entrevue")] * int(rng.integers(0, 3))
         for number, (kind_of_people, kind) in enumerate(plan, start=1):
             group = kind == "groupe_discussion"
+            day = int(rng.integers(first_day, last_day + 1))
+            reached = [wave for wave in ctx.waves if wave_start[wave] <= day]
             rows.append({
                 "session_id": f"{'GD' if group else 'ENT'}-{territory}-{number:03d}",
                 "territory_id": territory,
-                "day": int(rng.integers(first_day, last_day + 1)),
+                "day": day,
                 "participant_type": kind_of_people,
                 "session_kind": kind,
                 "modality": rng.choice(["presentiel", "visioconference"] if group else ["presentiel", "telephone", "visioconference"],
                                        p=[0.7, 0.3] if group else [0.6, 0.3, 0.1]),
                 "participants": int(rng.integers(3, 9)) if group else 1,
-                "wave": int(rng.choice(ctx.waves)) if kind_of_people == "parent" else None,
+                "wave": int(rng.choice(reached)) if kind_of_people == "parent" else None,
             })
     frame = pd.DataFrame(rows)
     frame["participant_ids"] = [

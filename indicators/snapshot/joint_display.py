@@ -106,5 +106,5 @@ def joint_display(b: PageBuilder, scope: tuple[str, str]) -> tuple[HtmlTable | N
                                        "col_sessions", "col_by_participant_type")]
     table = HtmlTable(b.text("joint_caption", scope=b.scope_name(*scope)), columns, table_rows)
     note = b.text("joint_note", sessions=b.fmt.value(sessions[0]), symbol=b.fmt.suppressed_symbol,
-                  threshold=b.snapshot.threshold)
+                  threshold=b.fmt.count(b.snapshot.threshold))
     return table, note
