@@ -33,8 +33,12 @@ HARMONISED = "03_harmonised"
 QUARANTINE = "quarantine"
 LATEST = "LATEST"
 
-#: Sources, in the order a pipeline ingests them.
+#: Sources every build needs, in the order a pipeline ingests them.
 SOURCES = ("reference", "redcap", "registry", "cost")
+#: Sources a build uses when they have been staged: the qualitative strand (register and coding).
+OPTIONAL_SOURCES = ("qual_register", "qual_coding")
+#: Every source of the data layers.
+ALL_SOURCES = SOURCES + OPTIONAL_SOURCES
 
 #: The staged validation gate, as the sources receive it: called with ``{source: candidate
 #: directory}`` and the pull id before a pull is committed; it raises (a ``GateFailed`` of
@@ -123,12 +127,12 @@ def read_staged(settings: Settings, source: str, pull_id: str | None = None) -> 
     return {path.stem: pd.read_parquet(path) for path in sorted(directory.glob("*.parquet"))}
 
 
-def staged_fingerprint(settings: Settings, sources: tuple[str, ...] = SOURCES) -> dict[str, str]:
-    """``{source: pull_id}`` of the latest staged pulls (what a build is made from)."""
+def staged_fingerprint(settings: Settings, sources: tuple[str, ...] = ALL_SOURCES) -> dict[str, str]:
+    """``{source: pull_id}`` of the latest staged pulls (what a build is made from; sources never staged left out)."""
     return {source: pull for source in sources if (pull := latest_pull(settings, source)) is not None}
 
 
-def staged_content(settings: Settings, sources: tuple[str, ...] = SOURCES) -> dict[str, str]:
+def staged_content(settings: Settings, sources: tuple[str, ...] = ALL_SOURCES) -> dict[str, str]:
     """``{source: SHA-256}`` of the latest staged pulls' tables: what they hold, whatever their pull id.
 
     Two pulls of the same files (or a REDCap incremental pull that changed nothing) stage the

@@ -50,7 +50,7 @@ def pull_history(settings: Settings, *, limit: int = 10) -> pd.DataFrame:
     """
     rows = []
     raw_root = settings.data_dir / layers.RAW
-    for source in layers.SOURCES:
+    for source in layers.ALL_SOURCES:
         latest = layers.latest_pull(settings, source)
         source_dir = raw_root / source
         if not source_dir.is_dir():

@@ -21,7 +21,9 @@ to each). The families:
   each territory reaches ("décloisonnement").
 - :mod:`~proximite.indicators.effectiveness`: empowerment and parental stress by wave, paired
   and meaningful change, adjusted (and attrition-weighted) wave effects, the generic score
-  trajectory of :mod:`~proximite.indicators.score_trajectory` that isolation's index uses too.
+  trajectory of :mod:`~proximite.indicators.score_trajectory` that isolation's index uses too;
+- :mod:`~proximite.indicators.qualitative`: the sessions analysed and the themes coded in them, by
+  territory, participant type and period (the joint display's qualitative column).
 
 :mod:`~proximite.indicators.fanout` splits the work into units (a family at one scope level) that
 can run in parallel and puts their rows back together in the same order as :func:`compute_all`.
@@ -57,6 +59,8 @@ FAMILIES: dict[str, str] = {
     "systemic": "proximite.indicators.systemic",
     # Score trajectories of empowerment and parental stress (the evaluation's effectiveness axis).
     "effectiveness": "proximite.indicators.effectiveness",
+    # The qualitative strand: themes coded in interviews and focus groups (mixed methods).
+    "qualitative": "proximite.indicators.qualitative",
 }
 
 #: Called after each family: ``progress(family, done, total)``.

@@ -19,7 +19,7 @@ import pytest
 
 from proximite.cohort.harmonise import harmonise
 from proximite.pipeline import ingest
-from proximite.cohort.layers import read_staged
+from proximite.cohort.layers import ALL_SOURCES, latest_pull, read_staged
 from proximite.cohort.sandbox.synth import generate_cohort
 from proximite.config import load_settings
 
@@ -39,7 +39,7 @@ def make_harmonised_cohort(root: Path, *, families: int, territories: int, seed:
     generate_cohort(input_dir, families=families, territories=territories, seed=seed)
     settings = load_settings(root / "project")
     ingest(input_dir, settings=settings, validate=False)
-    staged = {source: read_staged(settings, source) for source in ("reference", "redcap", "registry", "cost")}
+    staged = {source: read_staged(settings, source) for source in ALL_SOURCES if latest_pull(settings, source)}
     tables = harmonise(staged, key=KEY, settings=settings)
     truth = json.loads((input_dir / "truth.json").read_text(encoding="utf-8"))
     return tables, truth

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 import pandas as pd
 
 from proximite.cohort.harmonise.assessment import harmonise_assessment
+from proximite.cohort.harmonise.qualitative import harmonise_qualitative
 from proximite.cohort.harmonise.recoding import unmatched_family_records
 from proximite.cohort.harmonise.rules import (
     ASSESSMENT_FORM,
@@ -56,7 +57,8 @@ def harmonise(
     staged : mapping
         ``{source: {table: frame}}`` for the sources ``reference`` (region, territory,
         organisation), ``redcap`` (famille, enfant, suivi, besoin, reference, sortie),
-        ``registry`` (activity, worker, supervision) and ``cost`` (cost), as
+        ``registry`` (activity, worker, supervision), ``cost`` (cost) and, when staged, the
+        qualitative strand's ``qual_register`` and ``qual_coding``, as
         :func:`~proximite.cohort.layers.read_staged` gives them. A missing source or table
         gives an empty harmonised table.
     key : bytes, keyword-only
@@ -78,7 +80,8 @@ def harmonise(
     ------
     HarmoniseError
         A cross-table rule is broken: unknown event or data access group, duplicate key,
-        a staged identifier field.
+        a staged identifier field, a register session of an unknown territory, a QDA source
+        not in the register (:func:`~proximite.cohort.harmonise.qualitative.harmonise_qualitative`).
 
     Notes
     -----
@@ -99,6 +102,11 @@ def harmonise(
         staged.get("registry", {}).get("activity"), redcap.get(FAMILY_FORM), rules=rules, key=key, book=book, counts=counts
     )
     counts.update(_unknown_family_counts(tables, redcap, book))
+    qualitative, qualitative_counts = harmonise_qualitative(
+        staged.get("qual_register"), staged.get("qual_coding"), territory=tables["territory"], codebook=book
+    )
+    tables.update(qualitative)
+    counts.update(qualitative_counts)
     for name, value in counts.items():
         if value:
             logger.warning("harmonise: %s = %d", name, value)

@@ -9,6 +9,10 @@ source (layer folder)   what it reads                                   class
 ``registry``            ``registry/`` the activity registry (CSV,       :class:`~.files.RegistryFilesSource`
                         XLSX, SPSS, Stata + mapping YAML)
 ``cost``                ``costs/`` program costs                        :class:`~.files.CostFilesSource`
+``qual_register``       ``qualitative/`` the register of interviews     :class:`~.qualitative.QualRegisterSource`
+                        and focus groups (CSV, XLSX + mapping YAML)
+``qual_coding``         ``qualitative/`` the team's coding (``.qdpx``   :class:`~.qualitative.QualCodingSource`
+                        REFI-QDA projects) and ``themes.yaml``
 ======================  ==============================================  ========================
 
 :data:`SOURCES` maps a source name to its class (the file sources that ``ingest`` discovers).
@@ -26,6 +30,7 @@ from proximite.cohort.sources.files import (
     ReferenceFilesSource,
     RegistryFilesSource,
 )
+from proximite.cohort.sources.qualitative import QualCodingSource, QualRegisterSource
 
 __all__ = ["SOURCES", "Source", "Staged", "get_source"]
 
@@ -35,6 +40,9 @@ SOURCES: dict[str, type[Source]] = {
     "redcap": RedcapExportSource,
     "registry": RegistryFilesSource,
     "cost": CostFilesSource,
+    # The qualitative strand (optional: a project without it has empty qualitative tables).
+    "qual_register": QualRegisterSource,
+    "qual_coding": QualCodingSource,
 }
 
 

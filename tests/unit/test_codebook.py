@@ -90,6 +90,7 @@ def test_harmonised_model_has_designs_tables(cb: Codebook) -> None:
     assert cb.tables == [
         "region", "territory", "organisation", "worker", "family", "child",
         "assessment", "need", "referral", "activity", "supervision", "cost",
+        "qual_session", "qual_code", "qual_coding",
     ]
     assert cb.key_columns("assessment") == ["family_id", "wave"]
     assert "isolation_index" in cb.columns("assessment")

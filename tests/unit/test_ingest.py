@@ -62,19 +62,20 @@ def ingested(input_dir: Path, settings):
 
 @pytest.fixture
 def staged(ingested, settings) -> dict[str, dict[str, pd.DataFrame]]:
-    return {source: read_staged(settings, source) for source in SOURCES}
+    return {source: read_staged(settings, source) for source in ingested.sources}
 
 
 # ------------------------------------------------------------------------------ registry of sources
 
 
-def test_sources_registry_holds_the_four_sources() -> None:
-    assert list(SOURCES) == ["reference", "redcap", "registry", "cost"]
+def test_sources_registry_holds_the_six_sources() -> None:
+    assert list(SOURCES) == ["reference", "redcap", "registry", "cost", "qual_register", "qual_coding"]
     for name in SOURCES:
         source = get_source(name)
         assert isinstance(source, Source)
         assert source.name == name
     assert get_source("cost").folder == "costs"
+    assert get_source("qual_register").folder == get_source("qual_coding").folder == "qualitative"
     with pytest.raises(KeyError, match="sources: reference, redcap"):
         get_source("pycap")
 

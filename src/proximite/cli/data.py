@@ -19,7 +19,7 @@ def ingest(
     project_dir: ProjectDir = Path("."),
     source: Annotated[
         Optional[list[str]],
-        typer.Option("--source", "-s", help="Only these sources (reference, redcap, registry, cost); repeatable."),
+        typer.Option("--source", "-s", help="Only these sources (reference, redcap, registry, cost, qual_register, qual_coding); repeatable."),
     ] = None,
 ) -> None:
     """Copy inputs as received into 01 raw (with a manifest) and stage typed tables in 02.
@@ -96,7 +96,7 @@ def validate(
         results = []
         try:
             if layer == "staged":
-                chosen = source or [name for name in layers.SOURCES if layers.latest_pull(settings, name)]
+                chosen = source or [name for name in layers.ALL_SOURCES if layers.latest_pull(settings, name)]
                 if not chosen:
                     raise FileNotFoundError("no staged pull yet: run `proximite ingest` or `proximite pull redcap` first")
                 for name in chosen:

@@ -67,9 +67,12 @@ def harmonised_dir_for(settings: Settings, content: dict[str, str]) -> Path:
     settings : Settings
     content : dict
         ``{source: SHA-256}`` of every source's staged tables (:func:`layers.staged_content`): the
-        directory is named by what it was made from, so identical pulls share it.
+        directory is named by what it was made from, so identical pulls share it. The optional
+        sources (the qualitative strand) count when present.
     """
     harmonised_id = "-".join(content[source] for source in layers.SOURCES)
+    # Optional sources join the name only when staged, so a project without them keeps its ids.
+    harmonised_id += "".join(f"-{source}:{content[source]}" for source in layers.OPTIONAL_SOURCES if source in content)
     return settings.data_dir / HARMONISED / _short_id(harmonised_id)
 
 
