@@ -33,12 +33,16 @@ HARMONISED = "03_harmonised"
 QUARANTINE = "quarantine"
 LATEST = "LATEST"
 
-#: Sources a build needs, in the order a pipeline ingests them.
+#: Sources every build needs, in the order a pipeline ingests them.
 SOURCES = ("reference", "redcap", "registry", "cost")
-#: The yearly questionnaires: optional sources, a build uses their latest staged pull when there is one.
+#: The yearly questionnaires: a build uses their latest staged pull when there is one.
 SURVEY_SOURCES = ("partner_survey", "staff_survey")
+#: The qualitative strand (register and coding): a build uses it when it has been staged.
+QUALITATIVE_SOURCES = ("qual_register", "qual_coding")
+#: Sources a build uses when they have been staged.
+OPTIONAL_SOURCES = SURVEY_SOURCES + QUALITATIVE_SOURCES
 #: Every source of the data layers.
-ALL_SOURCES = SOURCES + SURVEY_SOURCES
+ALL_SOURCES = SOURCES + OPTIONAL_SOURCES
 
 #: The staged validation gate, as the sources receive it: called with ``{source: candidate
 #: directory}`` and the pull id before a pull is committed; it raises (a ``GateFailed`` of
@@ -128,7 +132,7 @@ def read_staged(settings: Settings, source: str, pull_id: str | None = None) -> 
 
 
 def staged_fingerprint(settings: Settings, sources: tuple[str, ...] = ALL_SOURCES) -> dict[str, str]:
-    """``{source: pull_id}`` of the latest staged pulls (what a build is made from)."""
+    """``{source: pull_id}`` of the latest staged pulls (what a build is made from; sources never staged left out)."""
     return {source: pull for source in sources if (pull := latest_pull(settings, source)) is not None}
 
 

@@ -112,6 +112,8 @@ _MONTH = r"^\d{4}-(?:0[1-9]|1[0-2])$"
 COLUMN_FORMATS: dict[str, str] = {
     "period": r"^\d{4}-T[1-4]$",
     "region_code": r"^(?:0[1-9]|1[0-7])$",
+    # Pseudonymous codes of a session's participants, ';'-separated: a name (with a space) fails.
+    "participant_ids": r"^[A-Za-z0-9_-]+(?:;[A-Za-z0-9_-]+)*$",
 }
 #: Formats of REDCap text validations that staging leaves as text.
 REDCAP_FORMATS: dict[str, str] = {
@@ -128,6 +130,8 @@ STAGED_SOURCES: dict[str, tuple[str, ...]] = {
     "reference": ("region", "territory", "organisation"),
     "registry": ("activity", "worker", "supervision"),
     "cost": ("cost",),
+    "qual_register": ("qual_session",),
+    "qual_coding": ("qual_code", "qual_coding"),
 }
 
 #: Staged sources that are REDCap projects (their tables are forms, typed from a data dictionary):
@@ -528,10 +532,10 @@ def staged_rules(
 
 
 def _staged_model_rules(source: str, table: str, *, codebook: Codebook) -> list[Rule]:
-    """Reference tables (exactly the model's columns) and registry/cost tables (the template's)."""
+    """Reference and qualitative tables (exactly the model's columns) and registry/cost tables (the template's)."""
     model = codebook.columns(table)
     rules: list[Rule] = []
-    if source == "reference":
+    if source == "reference" or table not in codebook.registry:
         for column, spec in model.items():
             rules.extend(_model_column_rules(table, column, spec, layer="staged", source=source, codebook=codebook))
     else:

@@ -89,7 +89,10 @@ def _count(value: Any) -> str:
 
 
 #: How a source's refused batch is named in a failure's reason.
-_SOURCE_NAMES = {"redcap": "REDCap pull", "registry": "registry files", "reference": "reference files", "cost": "cost files"}
+_SOURCE_NAMES = {
+    "redcap": "REDCap pull", "registry": "registry files", "reference": "reference files", "cost": "cost files",
+    "qual_register": "qualitative register", "qual_coding": "qualitative coding (.qdpx)",
+}
 
 
 def _refusal_sentence(refusal: Any) -> str:

@@ -5,7 +5,7 @@ paths, counts); large frames stay on disk in their layer. The flows, one module 
 
 ========================  ============================================================
 ``pull_cohort``           REDCap through PyCap → 01 raw, 02 staged (retries, no cache)
-``pull_registry``         registry, reference and cost files → 01 raw, 02 staged
+``pull_registry``         registry, reference, cost and qualitative files → 01 raw, 02 staged
 ``validate``              02 staged → 03 harmonised, and the harmonised gate
 ``build``                 03 harmonised → the DuckDB warehouse (atomic swap)
 ``indicators``            warehouse → 04 indicators, fanned out per family and scope level

@@ -13,7 +13,7 @@ from proximite.flows.failure import ends_with_reason, source_version
 from proximite.flows.notify import notify_failure
 
 #: File sources ingested by default (REDCap export files are ingested only when asked).
-REGISTRY_SOURCES = ("reference", "registry", "cost")
+REGISTRY_SOURCES = ("reference", "registry", "cost", "qual_register", "qual_coding")
 
 
 def present_sources(input_dir: str, *, among: tuple[str, ...] = tuple(SOURCES)) -> list[str]:
@@ -37,7 +37,7 @@ def pull_registry(
         An input directory laid out as ``docs/data-layout.md`` describes.
     project_dir : str
     sources : list of str, optional
-        Sources to ingest (default: the registry, reference and cost files present). Sources
+        Sources to ingest (default: the registry, reference, cost and qualitative files present). Sources
         not ingested keep their last good pull.
     publish : bool
         Publish this run's summary artifact.

@@ -27,7 +27,9 @@ to each). The families:
   network) per survey year;
 - :mod:`~proximite.indicators.staff_survey`: the yearly PTP and manager questionnaire (supervision,
   training, the mandate's clarity, workload, intention to stay) beside the registry's supervision
-  hours and turnover, per survey year.
+  hours and turnover, per survey year;
+- :mod:`~proximite.indicators.qualitative`: the sessions analysed and the themes coded in them, by
+  territory, participant type and period (the joint display's qualitative column).
 
 :mod:`~proximite.indicators.fanout` splits the work into units (a family at one scope level) that
 can run in parallel and puts their rows back together in the same order as :func:`compute_all`.
@@ -66,6 +68,8 @@ FAMILIES: dict[str, str] = {
     # The yearly questionnaires: partners (collaboration, trust, reported network); PTP and managers.
     "partner_survey": "proximite.indicators.partner_survey",
     "staff_survey": "proximite.indicators.staff_survey",
+    # The qualitative strand: themes coded in interviews and focus groups (mixed methods).
+    "qualitative": "proximite.indicators.qualitative",
 }
 
 #: Called after each family: ``progress(family, done, total)``.

@@ -4,7 +4,8 @@ The files beside this module are the single source of truth:
 
 - ``enumerations.yaml``: every coded value with its French and English labels;
 - ``forms.yaml``: the cohort's REDCap project (forms, fields, events, repeating instruments);
-- ``model.yaml``: the harmonised tables (layer 03);
+- ``model.yaml``: the harmonised tables (layer 03), every table and column described in French and
+  English;
 - ``registry.yaml``: the activity-registry template and the action-type → component map;
 - ``indicators.yaml``: every indicator id with its family, unit, timing and French/English labels;
 - ``surveys.yaml``: the yearly questionnaires' REDCap projects (partners; PTP and managers), read as
@@ -143,8 +144,8 @@ class Codebook:
     def fields(self) -> pd.DataFrame:
         """One row per REDCap field, with the codebook's extra keys.
 
-        Columns: field_name, form_name, field_type, label, enum, validation, identifier,
-        required, target_table, target_column, branching.
+        Columns: field_name, form_name, field_type, label (French), label_en, enum, validation,
+        identifier, required, target_table, target_column, branching.
         """
         return fields_frame(self.forms)
 
@@ -274,7 +275,7 @@ class Codebook:
         return list(self.model)
 
     def columns(self, table: str) -> dict[str, dict[str, Any]]:
-        """Column specs of a harmonised table (type, enum, key, required, min, max, description)."""
+        """Column specs of a harmonised table (type, enum, key, required, min, max, description, description_en)."""
         try:
             return self.model[table]["columns"]
         except KeyError:
@@ -282,6 +283,24 @@ class Codebook:
 
     def key_columns(self, table: str) -> list[str]:
         return [name for name, spec in self.columns(table).items() if spec.get("key")]
+
+    def description(self, table: str, column: str, *, lang: str = "fr") -> str:
+        """Description of a harmonised column in French (default) or English.
+
+        Examples
+        --------
+        >>> load_codebook().description("assessment", "wave", lang="en")
+        'Wave (months after T0)'
+        """
+        columns = self.columns(table)
+        if column not in columns:
+            raise CodebookError(f"no column {column!r} in table {table!r} (columns: {', '.join(columns)})")
+        return str(columns[column]["description_en" if lang == "en" else "description"])
+
+    def grain(self, table: str, *, lang: str = "fr") -> str:
+        """What one row of a harmonised table is, in French (default) or English."""
+        self.columns(table)  # refuses an unknown table, naming the tables
+        return str(self.model[table]["grain_en" if lang == "en" else "grain"])
 
     def component_of(self, action_type: str) -> str:
         """Component (proximite, soutien, concertation) of an action type."""

@@ -17,7 +17,7 @@ TEXT = {
     "fr": {
         "title": "Proximité — dictionnaire des données",
         "model": "Modèle harmonisé (couche 03)",
-        "grain": "Grain",
+        "grain": "Grain :",
         "column": "Colonne",
         "type": "Type",
         "key": "Clé",
@@ -30,6 +30,7 @@ TEXT = {
         "label_fr": "Libellé (français)",
         "label_en": "Libellé (anglais)",
         "redcap": "Projet REDCap de la cohorte",
+        "redcap_note": "",
         "events": "Événements",
         "event": "Événement",
         "wave": "Vague (mois)",
@@ -59,7 +60,7 @@ TEXT = {
     "en": {
         "title": "Proximité — codebook",
         "model": "Harmonised model (layer 03)",
-        "grain": "Grain",
+        "grain": "Grain:",
         "column": "Column",
         "type": "Type",
         "key": "Key",
@@ -72,6 +73,7 @@ TEXT = {
         "label_fr": "Label (French)",
         "label_en": "Label (English)",
         "redcap": "The cohort's REDCap project",
+        "redcap_note": "The questionnaire is in French: field labels here are English translations of REDCap's French labels.",
         "events": "Events",
         "event": "Event",
         "wave": "Wave (months)",
@@ -82,7 +84,7 @@ TEXT = {
         "identifier": "Identifier (stays in REDCap)",
         "target": "Feeds",
         "registry": "Activity registry (template)",
-        "explanation": "Explanation (French)",
+        "explanation": "Explanation",
         "isolation": "Isolation grid",
         "isolation_text": (
             "Six dimensions scored 0 (no difficulty) to 3 (strong difficulty). Index = 100 × weighted mean of "
@@ -112,63 +114,23 @@ class Section:
 
 
 def codebook_sections(codebook: Codebook, settings: Settings, *, lang: str = "fr") -> list[Section]:
-    """The page's content as sections, independent of the output format."""
+    """The page's content as sections, independent of the output format.
+
+    In English (``lang="en"``), column descriptions, table grains, REDCap field labels and
+    registry explanations are the codebook's English texts; code lists show both languages.
+    """
     words = TEXT[lang]
     sections = [Section(words["isolation"], text=_isolation_text(settings, words))]
-
-    sections.append(Section(words["model"]))
-    for table, spec in codebook.model.items():
-        rows = []
-        for name, column in spec["columns"].items():
-            bounds = ""
-            if "min" in column or "max" in column:
-                bounds = f"{column.get('min', '')} – {column.get('max', '')}"
-            rows.append(
-                [
-                    name,
-                    column["type"],
-                    words["yes"] if column.get("key") else "",
-                    words["yes"] if column.get("required") else "",
-                    bounds,
-                    column.get("enum", ""),
-                    column.get("description_en" if lang == "en" else "description", column.get("description", "")),
-                ]
-            )
-        header = [words[k] for k in ("column", "type", "key", "required", "range", "codes", "description")]
-        sections.append(Section(f"`{table}`", level=3, text=f"{words['grain']} : {spec['grain']}", tables=[(header, rows)]))
-
+    sections += _model_sections(codebook, words, lang=lang)
     sections.append(Section(words["enumerations"]))
     for name, codes in codebook.enumerations.items():
         rows = [[code, label.fr, label.en] for code, label in codes.items()]
         sections.append(
             Section(f"`{name}`", level=3, tables=[([words["code"], words["label_fr"], words["label_en"]], rows)])
         )
-
-    sections.append(Section(words["redcap"]))
-    waves = settings.event_waves
-    event_rows = [
-        [event["unique"], event["name"], str(waves.get(event["unique"], "")), ", ".join(event["forms"])]
-        for event in codebook.project["events"]
-    ]
-    sections.append(
-        Section(words["events"], level=3, tables=[([words["event"], words["label"], words["wave"], words["forms"]], event_rows)])
-    )
-    sections.extend(_form_sections(codebook, words))
-
-    sections.append(Section(words["registry"]))
-    for table, columns in codebook.registry.items():
-        rows = [
-            [name, spec["type"], words["yes"] if spec.get("required") else "", spec.get("enum", ""), spec["explanation"]]
-            for name, spec in columns.items()
-        ]
-        header = [words["column"], words["type"], words["required"], words["codes"], words["explanation"]]
-        sections.append(Section(f"`{table}`", level=3, tables=[(header, rows)]))
-
-    for survey in codebook.surveys.values():
-        years = ", ".join(str(year) for year in survey.years)
-        sections.append(Section(words["survey"].format(title=survey.project["title"]), text=words["survey_text"].format(years=years)))
-        sections.extend(_form_sections(survey, words))
-
+    sections += _redcap_sections(codebook, settings, words, lang=lang)
+    sections += _registry_sections(codebook, words, lang=lang)
+    sections += _survey_sections(codebook, words, lang=lang)
     regions = codebook.regions
     label_column = "name_en" if lang == "en" else "name_fr"
     sections.append(
@@ -180,8 +142,73 @@ def codebook_sections(codebook: Codebook, settings: Settings, *, lang: str = "fr
     return sections
 
 
-def _form_sections(project: Codebook | SurveyProject, words: dict[str, str]) -> list[Section]:
+def _model_sections(codebook: Codebook, words: dict[str, str], *, lang: str) -> list[Section]:
+    """The harmonised tables: one section per table, its grain and its columns."""
+    sections = [Section(words["model"])]
+    header = [words[k] for k in ("column", "type", "key", "required", "range", "codes", "description")]
+    for table in codebook.tables:
+        rows = []
+        for name, column in codebook.columns(table).items():
+            bounds = ""
+            if "min" in column or "max" in column:
+                bounds = f"{column.get('min', '')} – {column.get('max', '')}"
+            rows.append(
+                [
+                    name,
+                    column["type"],
+                    words["yes"] if column.get("key") else "",
+                    words["yes"] if column.get("required") else "",
+                    bounds,
+                    column.get("enum", ""),
+                    codebook.description(table, name, lang=lang),
+                ]
+            )
+        text = f"{words['grain']} {codebook.grain(table, lang=lang)}"
+        sections.append(Section(f"`{table}`", level=3, text=text, tables=[(header, rows)]))
+    return sections
+
+
+def _redcap_sections(codebook: Codebook, settings: Settings, words: dict[str, str], *, lang: str) -> list[Section]:
+    """The REDCap project: its events, then one section per form with its fields."""
+    waves = settings.event_waves
+    event_rows = [
+        [event["unique"], event["name"], str(waves.get(event["unique"], "")), ", ".join(event["forms"])]
+        for event in codebook.project["events"]
+    ]
+    sections = [
+        Section(words["redcap"], text=words["redcap_note"]),
+        Section(words["events"], level=3, tables=[([words["event"], words["label"], words["wave"], words["forms"]], event_rows)]),
+    ]
+    return sections + _form_sections(codebook, words, lang=lang)
+
+
+def _registry_sections(codebook: Codebook, words: dict[str, str], *, lang: str) -> list[Section]:
+    """The activity registry's templates: one section per table with its columns."""
+    explanation = "explanation_en" if lang == "en" else "explanation"
+    header = [words["column"], words["type"], words["required"], words["codes"], words["explanation"]]
+    sections = [Section(words["registry"])]
+    for table, columns in codebook.registry.items():
+        rows = [
+            [name, spec["type"], words["yes"] if spec.get("required") else "", spec.get("enum", ""), spec[explanation]]
+            for name, spec in columns.items()
+        ]
+        sections.append(Section(f"`{table}`", level=3, tables=[(header, rows)]))
+    return sections
+
+
+def _survey_sections(codebook: Codebook, words: dict[str, str], *, lang: str) -> list[Section]:
+    """The yearly questionnaires: per project, its years, then one section per form with its fields."""
+    sections = []
+    for survey in codebook.surveys.values():
+        years = ", ".join(str(year) for year in survey.years)
+        sections.append(Section(words["survey"].format(title=survey.project["title"]), text=words["survey_text"].format(years=years)))
+        sections += _form_sections(survey, words, lang=lang)
+    return sections
+
+
+def _form_sections(project: Codebook | SurveyProject, words: dict[str, str], *, lang: str) -> list[Section]:
     """One section per REDCap form of a project (the cohort's or a questionnaire's): its fields."""
+    header = [words["field"], words["type"], words["label"], words["codes"], words["identifier"], words["target"]]
     sections = []
     for form in project.forms:
         fields = project.fields[project.fields["form_name"] == form]
@@ -189,7 +216,7 @@ def _form_sections(project: Codebook | SurveyProject, words: dict[str, str]) -> 
             [
                 row.field_name,
                 row.field_type,
-                row.label,
+                row.label_en if lang == "en" else row.label,
                 row.enum,
                 words["yes"] if row.identifier else "",
                 f"{row.target_table}.{row.target_column}" if row.target_table else "",
@@ -197,7 +224,6 @@ def _form_sections(project: Codebook | SurveyProject, words: dict[str, str]) -> 
             for row in fields.itertuples()
         ]
         title = f"`{form}`" + (f" ({words['repeating']})" if form in project.repeating_forms else "")
-        header = [words["field"], words["type"], words["label"], words["codes"], words["identifier"], words["target"]]
         sections.append(Section(title, level=3, tables=[(header, rows)]))
     return sections
 

@@ -75,8 +75,8 @@ REDCAP_DICTIONARY_HEADERS = [
 def fields_frame(forms: dict[str, dict[str, dict[str, Any]]]) -> pd.DataFrame:
     """One row per REDCap field of ``forms`` (``forms.yaml``), with the codebook's extra keys.
 
-    Columns: field_name, form_name, field_type, label, enum, validation, identifier,
-    required, target_table, target_column, branching.
+    Columns: field_name, form_name, field_type, label (French), label_en, enum, validation,
+    identifier, required, target_table, target_column, branching.
     """
     rows = []
     for form, fields in forms.items():
@@ -89,6 +89,7 @@ def fields_frame(forms: dict[str, dict[str, dict[str, Any]]]) -> pd.DataFrame:
                     "form_name": form,
                     "field_type": spec["type"],
                     "label": spec["label"],
+                    "label_en": spec.get("label_en", ""),
                     "enum": spec.get("enum", "yesno" if spec["type"] == "yesno" else ""),
                     "validation": spec.get("validation", ""),
                     "identifier": bool(spec.get("identifier", False)),

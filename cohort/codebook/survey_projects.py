@@ -182,7 +182,10 @@ class SurveyProject:
 
     # ------------------------------------------------------------------ checks
     def consistency_problems(self) -> list[str]:
-        """Fields naming unknown enumerations or harmonised columns, forms without events (one line each)."""
+        """Fields naming unknown enumerations or harmonised columns or without ``label_en``, forms without events.
+
+        One line each; empty when none.
+        """
         problems = []
         for form, fields in self.forms.items():
             if form not in self.project["forms_each_year"]:
@@ -191,6 +194,9 @@ class SurveyProject:
                 enum = spec.get("enum")
                 if enum and enum not in self.codebook.enumerations:
                     problems.append(f"surveys.yaml: {self.name} {form}.{field} names unknown enumeration {enum!r}")
+                label_en = spec.get("label_en")
+                if not (isinstance(label_en, str) and label_en.strip()):
+                    problems.append(f"surveys.yaml: {self.name} {form}.{field} lacks its label_en (non-empty text)")
                 table, _, column = str(spec.get("target", "")).partition(".")
                 if table and (table not in self.codebook.model or column not in self.codebook.model[table]["columns"]):
                     problems.append(f"surveys.yaml: {self.name} {form}.{field} targets unknown column {spec['target']!r}")

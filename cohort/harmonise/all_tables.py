@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 import pandas as pd
 
 from proximite.cohort.harmonise.assessment import harmonise_assessment
+from proximite.cohort.harmonise.qualitative import harmonise_qualitative
 from proximite.cohort.harmonise.recoding import unmatched_family_records
 from proximite.cohort.harmonise.rules import (
     ASSESSMENT_FORM,
@@ -57,9 +58,10 @@ def harmonise(
     staged : mapping
         ``{source: {table: frame}}`` for the sources ``reference`` (region, territory,
         organisation), ``redcap`` (famille, enfant, suivi, besoin, reference, sortie),
-        ``registry`` (activity, worker, supervision) and ``cost`` (cost), and the yearly
+        ``registry`` (activity, worker, supervision) and ``cost`` (cost), the yearly
         questionnaires ``partner_survey`` (organisme, partenaire) and ``staff_survey``
-        (questionnaire), as :func:`~proximite.cohort.layers.read_staged` gives them. A missing
+        (questionnaire) and, when staged, the qualitative strand's ``qual_register`` and
+        ``qual_coding``, as :func:`~proximite.cohort.layers.read_staged` gives them. A missing
         source or table gives an empty harmonised table.
     key : bytes, keyword-only
         The pseudonymisation key.
@@ -80,7 +82,8 @@ def harmonise(
     ------
     HarmoniseError
         A cross-table rule is broken: unknown event or data access group, duplicate key,
-        a staged identifier field.
+        a staged identifier field, a register session of an unknown territory, a QDA source
+        not in the register (:func:`~proximite.cohort.harmonise.qualitative.harmonise_qualitative`).
 
     Notes
     -----
@@ -103,6 +106,11 @@ def harmonise(
     )
     counts.update(_unknown_family_counts(tables, redcap, book))
     tables.update(_survey_tables(staged, territory=tables["territory"], rules=rules, key=key, book=book))
+    qualitative, qualitative_counts = harmonise_qualitative(
+        staged.get("qual_register"), staged.get("qual_coding"), territory=tables["territory"], codebook=book
+    )
+    tables.update(qualitative)
+    counts.update(qualitative_counts)
     for name, value in counts.items():
         if value:
             logger.warning("harmonise: %s = %d", name, value)

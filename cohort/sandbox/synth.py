@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import shutil
 import time
 import tomllib
 from collections.abc import Callable, Sequence
@@ -35,7 +36,7 @@ import numpy as np
 import pandas as pd
 
 from proximite.cohort.codebook import load_codebook
-from proximite.cohort.sandbox import _export, _registry
+from proximite.cohort.sandbox import _export, _qualitative, _registry
 from proximite.cohort.sandbox._assessments import make_assessments
 from proximite.cohort.sandbox._attrition import apply_attrition
 from proximite.cohort.sandbox._censor import Tables, censor, observed
@@ -265,6 +266,8 @@ def generate_cohort(
     write_surveys(out_dir, ctx, surveys, written)
     parts["surveys"] = survey_truth(ctx, surveys)
     report(13)
+    last_day = horizon_end if as_of_day is None else min(as_of_day, horizon_end)
+    parts["qualitative"] = _write_qualitative(out_dir, ctx, last_day, written)
 
     counts = _counts(ctx, tables, costs, written, format_counts)
     truth = _truth(
@@ -447,6 +450,19 @@ def _write_inputs(
     return written, formats, format_counts
 
 
+def _write_qualitative(out_dir: Path, ctx: Context, last_day: int, written: _export.Written) -> dict[str, Any]:
+    """``qualitative/``: the register, two REFI-QDA projects and themes.yaml (none before any session)."""
+    first_day = ctx.recruitment_start + 30
+    folder = out_dir / "qualitative"
+    if last_day < first_day:  # censored before the first session could be held
+        shutil.rmtree(folder, ignore_errors=True)
+        return {"sessions": {"registered": 0}}
+    truth = _qualitative.write_qualitative(folder, ctx, first_day=first_day, last_day=last_day)
+    written.paths["qualitative"] = folder
+    written.rows["qual_sessions"] = truth["sessions"]["registered"]
+    return truth
+
+
 def _counts(
     ctx: Context, tables: Tables, costs: pd.DataFrame, written: _export.Written, format_counts: dict[str, int]
 ) -> dict[str, int]:
@@ -468,6 +484,7 @@ def _counts(
         "activity_files": int(sum(format_counts.values())),
         "partner_survey_records_rows": int(written.rows.get("partner_survey_records_rows", 0)),
         "staff_survey_records_rows": int(written.rows.get("staff_survey_records_rows", 0)),
+        "qual_sessions": int(written.rows.get("qual_sessions", 0)),
     }
 
 

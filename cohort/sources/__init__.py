@@ -13,6 +13,10 @@ source (layer folder)   what it reads                                   class
                         questionnaire (a REDCap export)
 ``staff_survey``        ``staff_survey/`` the yearly PTP and manager    :class:`~.surveys.StaffSurveySource`
                         questionnaire (a REDCap export)
+``qual_register``       ``qualitative/`` the register of interviews     :class:`~.qualitative.QualRegisterSource`
+                        and focus groups (CSV, XLSX + mapping YAML)
+``qual_coding``         ``qualitative/`` the team's coding (``.qdpx``   :class:`~.qualitative.QualCodingSource`
+                        REFI-QDA projects) and ``themes.yaml``
 ======================  ==============================================  ========================
 
 :data:`SOURCES` maps a source name to its class (the file sources that ``ingest`` discovers).
@@ -31,6 +35,7 @@ from proximite.cohort.sources.files import (
     RegistryFilesSource,
 )
 from proximite.cohort.sources.surveys import PartnerSurveySource, StaffSurveySource
+from proximite.cohort.sources.qualitative import QualCodingSource, QualRegisterSource
 
 __all__ = ["SOURCES", "Source", "Staged", "get_source"]
 
@@ -43,6 +48,9 @@ SOURCES: dict[str, type[Source]] = {
     # The yearly questionnaires: optional, a build uses them when they have been staged.
     "partner_survey": PartnerSurveySource,
     "staff_survey": StaffSurveySource,
+    # The qualitative strand (optional: a project without it has empty qualitative tables).
+    "qual_register": QualRegisterSource,
+    "qual_coding": QualCodingSource,
 }
 
 

@@ -12,8 +12,8 @@ temporary file is removed, the previous warehouse is untouched, and
 :class:`~proximite.errors.BuildError` is raised from the cause. Readers that had the old
 file open keep reading the old build.
 
-Statisticians use :func:`panel`; other code uses :func:`connect`, :func:`table` and
-:func:`current_build`.
+Statisticians use :func:`panel`, and :func:`regions` to name its ``region_code``; other code uses
+:func:`connect`, :func:`table` and :func:`current_build`.
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ from proximite.cohort.warehouse.build import build_warehouse
 from proximite.cohort.warehouse.panel import panel
 from proximite.cohort.warehouse.panel_codebook import PANEL_COVARIATES, PANEL_DERIVED, panel_codebook
 from proximite.cohort.warehouse.read import connect, current_build, table
+from proximite.cohort.warehouse.regions import regions
 from proximite.cohort.warehouse.schema import (
     BUILD_TABLE,
     DUCKDB_TYPES,
@@ -45,5 +46,6 @@ __all__ = [
     "inputs_sha256",
     "panel",
     "panel_codebook",
+    "regions",
     "table",
 ]

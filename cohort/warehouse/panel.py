@@ -71,7 +71,8 @@ def panel(
     DataFrame
         Indexed by ``(family_id, wave)`` (``wave`` int64, months after T0), sorted; columns are
         the assessment's (date, the six dimensions, resources used, index, isolated, scales,
-        satisfaction) then the covariates ``territory_id``, ``region_code``, ``environment``,
+        satisfaction) then the covariates ``territory_id``, ``region_code`` (two digits, named by
+        :func:`~proximite.cohort.warehouse.regions`), ``environment``,
         ``host_type``, ``isolated_at_contact``, ``single_parent``, ``baseline_isolation_index``
         (the index at the first configured wave) and ``n_children``. ``attrs["codebook"]`` maps
         every column (and index level) to ``{description, description_en, type, enum, labels,

@@ -2,7 +2,11 @@
 
 A territory adds up to its region (or to Québec when the table has no region rows), a region to
 Québec, a stratum value to its scope's ``all`` stratum, a breakdown value to the breakdown's
-``all``, each within one slice (indicator, wave, period). :func:`build_groups` finds them;
+``all``, each within one slice (indicator, wave, period). Strata come in two kinds: a territory
+attribute (environment, host type: region and Québec rows only, a territory's value read from
+the territory table) and a characteristic of the units counted (the participant type of a
+qualitative session), which territory rows carry too: a territory's row of such a stratum value
+adds up to the region's row of the same value. :func:`build_groups` finds them;
 :func:`additivity` says which of them are equations for which quantity.
 """
 
@@ -89,8 +93,11 @@ def build_groups(frame: pd.DataFrame, territory: pd.DataFrame | None) -> Groups:
     scope = labels["scope"]
     # A territory's parent is its region, or Québec itself when the table has no region rows.
     above = "region" if (scope == "region").any() else "quebec"
-    strata = sorted(set(labels["stratum"][scope == above]) - {ALL})
-    territory_rows = (scope == "territory") & (labels["stratum"] == ALL)
+    # A stratum that territory rows carry describes the units counted (a session's participant
+    # type), not the territory: each such row adds up to the same stratum value above it.
+    unit_strata = sorted(set(labels["stratum"][scope == "territory"]) - {ALL})
+    strata = sorted(set(labels["stratum"][scope == above]) - {ALL} - set(unit_strata))
+    territory_rows = (scope == "territory") & np.isin(labels["stratum"], [ALL, *unit_strata])
     has_parent = bool((scope == above).any())
     region_of = attributes = None
     if territory_rows.any() and has_parent and (above == "region" or strata):
@@ -166,7 +173,12 @@ def _hierarchy_links(
     region_of: np.ndarray | None,
     attributes: dict[str, np.ndarray] | None,
 ) -> None:
-    """Québec ← regions; a region (or Québec) ← its territories, per stratum value too."""
+    """Québec ← regions; a region (or Québec) ← its territories, per stratum value too.
+
+    ``territory_rows`` are the territory rows of stratum ``all`` and of the unit strata; the
+    attributes of ``strata`` (environment, host type) come from the territory table and apply
+    to the ``all`` rows.
+    """
     codes, code = keyer.codes, keyer.code
     # (a) Québec ← regions, within each stratum value.
     sel = labels["scope"] == "region"
@@ -183,14 +195,16 @@ def _hierarchy_links(
         parent_ids: np.ndarray | int = keyer.encode("scope_id", region_of)  # type: ignore[arg-type]
     else:
         parent_ids = code("scope_id", QUEBEC)
-    for stratum in [ALL, *strata]:
-        if stratum == ALL:
-            value_codes: np.ndarray | int = code("stratum_value", ALL)
-        else:
-            value_codes = keyer.encode("stratum_value", attributes[stratum])  # type: ignore[index]
+    # The territory's own stratum and value: all/all, or a unit stratum's value (participant type).
+    parent = keyer.find(codes["slice"][sel], code("scope", above), parent_ids, codes["stratum"][sel],
+                        codes["stratum_value"][sel], codes["breakdown"][sel], codes["breakdown_value"][sel])
+    links.add(sel, parent, GEO, 0)
+    whole = labels["stratum"][sel] == ALL  # a territory attribute splits the territory's all rows only
+    for stratum in strata:
+        value_codes = keyer.encode("stratum_value", attributes[stratum])  # type: ignore[index]
         parent = keyer.find(codes["slice"][sel], code("scope", above), parent_ids, code("stratum", stratum),
                             value_codes, codes["breakdown"][sel], codes["breakdown_value"][sel])
-        links.add(sel, parent, GEO, 0)
+        links.add(sel, np.where(whole, parent, -1), GEO, 0)
 
 
 def _stratum_and_breakdown_links(links: _Links, keyer: Keyer, labels: Mapping[str, np.ndarray]) -> None:

@@ -32,6 +32,8 @@ import numpy as np
 import pandas as pd
 
 from proximite.indicators.base import ALL, QUEBEC
+from proximite.indicators.qualitative import AXES as QUALITATIVE_AXES
+from proximite.indicators.qualitative import INDICATORS as QUALITATIVE_INDICATORS
 from proximite.indicators.snapshot import charts
 from proximite.indicators.snapshot.base import FormatContext, SnapshotFormat
 from proximite.indicators.snapshot.charts import Point
@@ -932,9 +934,11 @@ PAGE_INDICATORS = frozenset(
         *IMPLEMENTATION_OTHER,
         *(indicator for table in AXES_TABLES.values() for indicator in table),
         *(indicator for table in SURVEY_TABLES.values() for indicator in table),
+        *QUALITATIVE_INDICATORS,
     }
 )
-PAGE_BREAKDOWNS = frozenset({ALL, COMPONENT, NEED_CATEGORY})
+#: Breakdowns the page shows: components, need categories and the themes' axes (joint display).
+PAGE_BREAKDOWNS = frozenset({ALL, COMPONENT, NEED_CATEGORY, *QUALITATIVE_AXES})
 _LABELS = ("scope", "scope_id", "stratum", "stratum_value", "period", "breakdown", "breakdown_value", "indicator", "unit")
 _NUMBERS = ("numerator", "denominator", "value", "ci_low", "ci_high")
 

@@ -8,7 +8,9 @@ exists in each language of the snapshot::
     overview.html            Québec: the three key indicators with their trend, the tile map of the
                              17 regions (one map per key indicator), each tile linking to its region
     regions/06.html          the region beside Québec; "what this means"; trends with CIs
-    territories/T06-01.html  the territory beside its region and Québec (the printed report)
+    territories/T06-01.html  the territory beside its region and Québec (the printed report), with
+                             the joint display of the axes' indicators and the themes coded for
+                             them when the qualitative strand has sessions there (:mod:`.joint_display`)
     glossary.html            every technical term the pages use, in plain words
 
 Pages in the snapshot's other language end in ``.<lang>.html``. Ranks and map colours use only
@@ -45,6 +47,7 @@ from proximite.indicators.snapshot.html import (
     template_environment,
     top_service_gaps,
 )
+from proximite.indicators.snapshot.joint_display import joint_display
 from proximite.indicators.snapshot.meaning import meaning_paragraph
 from proximite.indicators.snapshot.tilemap import Tile, tile_map
 
@@ -289,7 +292,10 @@ class TransferBuilder:
         gaps, sentence = self.gaps_table((kind, scope_id))
         if gaps is not None:
             page.tables.append(gaps)
-        page.notes = ([sentence] if sentence else []) + self.notes()
+        joint, joint_note = joint_display(self.b, (kind, scope_id))
+        if joint is not None:  # the axes' indicators beside the themes coded for them
+            page.tables.append(joint)
+        page.notes = ([sentence] if sentence else []) + ([joint_note] if joint_note else []) + self.notes()
         page.links = self.common_links(1)
         if region_code:
             page.links.insert(1, {"href": self.href("region", region_code, depth=1), "label": self.b.scope_name("region", region_code)})

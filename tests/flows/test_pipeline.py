@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 import json
 import os
 import stat
@@ -108,12 +109,31 @@ def test_demo_runs_the_pipeline_flow_in_prefects_ephemeral_mode(tmp_path: Path) 
     assert "assessments at T0" in output
     assert (project / "warehouse.duckdb").is_file()
     raw_manifests = list((project / "data" / "01_raw").glob("*/*/manifest.json"))
-    assert {path.parts[-3] for path in raw_manifests} == {"reference", "redcap", "registry", "cost"}
+    assert {path.parts[-3] for path in raw_manifests} == {
+        "reference", "redcap", "registry", "cost", "partner_survey", "staff_survey", "qual_register", "qual_coding"}
     # The demo ends with the snapshot's path, and the page is there in both languages.
     last_line = [line for line in output.splitlines() if line.strip()][-1]
     assert last_line.startswith("Snapshot: ") and last_line.strip().endswith("index.html")
     snapshots = list((project / "reporting").glob("snapshot-*/index.html"))
     assert len(snapshots) == 1 and (snapshots[0].parent / "index.en.html").is_file()
+    # Every territory's report, in both languages, has the joint display: the axes' indicators beside
+    # the themes coded for them (the generator registers sessions in every territory).
+    territory_pages = sorted((snapshots[0].parent / "territories").glob("*.html"))
+    english = [page for page in territory_pages if page.name.endswith(".en.html")]
+    french = [page for page in territory_pages if page not in english]
+    assert french and len(french) == len(english), [page.name for page in territory_pages]
+    codebook = load_codebook()
+    # The yearly questionnaires' blocks are on the same snapshot (the generator writes both questionnaires).
+    index = html.unescape(snapshots[0].read_text(encoding="utf-8"))
+    for survey in ("partner_survey", "staff_survey"):
+        assert f"<caption>{codebook.snapshot_text(f'{survey}_caption', lang='fr')}" in index, survey
+    for lang, pages in (("fr", french), ("en", english)):
+        caption_start = codebook.snapshot_text("joint_caption", lang=lang).split("{scope}")[0]
+        for page in pages:
+            text = html.unescape(page.read_text(encoding="utf-8"))
+            assert f"<caption>{caption_start}" in text, page.name
+            for axis in ("acceptabilite", "pertinence", "efficacite", "effets_systemiques"):
+                assert codebook.label("qual_axis", axis, lang=lang) in text, (page.name, axis)
 
 
 def test_bad_input_through_the_cli_names_file_row_column_and_keeps_the_last_good_state(
@@ -159,7 +179,8 @@ def test_validate_reruns_both_gates_and_prints_a_summary(synthetic_input: Path, 
     staged = _invoke("validate", "--project-dir", str(project), "--layer", "staged")
     harmonised = _invoke("validate", "--project-dir", str(project), "--layer", "harmonised")
     assert "staged" in staged and "harmonised" in harmonised
-    for gate in ("staged-redcap", "staged-registry", "staged-reference", "staged-cost", "harmonised"):
+    for gate in ("staged-redcap", "staged-registry", "staged-reference", "staged-cost", "staged-partner_survey",
+                 "staged-staff_survey", "staged-qual_register", "staged-qual_coding", "harmonised"):
         assert (project / "reporting" / "validation" / f"{gate}.json").is_file()
     refused = runner.invoke(app, ["validate", "--project-dir", str(project), "--layer", "everything"])
     assert refused.exit_code != 0

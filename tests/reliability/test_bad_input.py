@@ -31,7 +31,7 @@ from proximite.errors import InputError  # noqa: E402
 from proximite.cohort.ingest import MANIFEST_NAME  # noqa: E402
 from proximite.pipeline import ingest  # noqa: E402
 from proximite.cohort.layers import STAGED, latest_pull, raw_dir  # noqa: E402
-from proximite.cohort.sources import SOURCES  # noqa: E402
+from proximite.cohort.layers import SOURCES  # noqa: E402  (the input's sources: no qualitative folder)
 from proximite.config import Settings, load_settings  # noqa: E402
 
 GOOD, BAD = "20240101T000000Z-000001", "20240101T000000Z-000002"

@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import shutil
+from pathlib import Path
+
 import pytest
+import yaml
 
 from proximite.cohort.codebook import (
     REDCAP_METADATA_COLUMNS,
     Codebook,
     CodebookError,
     load_codebook,
+    package_dir,
 )
 
 
@@ -86,6 +91,7 @@ def test_harmonised_model_has_designs_tables(cb: Codebook) -> None:
         "region", "territory", "organisation", "worker", "family", "child",
         "assessment", "need", "referral", "activity", "supervision", "cost",
         "partner_response", "partner_tie", "staff_survey",
+        "qual_session", "qual_code", "qual_coding",
     ]
     assert cb.key_columns("assessment") == ["family_id", "wave"]
     assert "isolation_index" in cb.columns("assessment")
@@ -105,6 +111,7 @@ def test_inconsistent_codebook_is_refused(cb: Codebook, monkeypatch: pytest.Monk
     broken.enumerations = cb.enumerations
     broken.forms = {"famille": {"x": {"type": "dropdown", "label": "x", "enum": "nope", "target": "family.nope"}}}
     broken.model = cb.model
+    broken.registry = cb.registry
     broken.action_component = cb.action_component
     broken.indicator_families = cb.indicator_families
     broken.indicators = {"reach.x": {"family": "nowhere", "fr": "x"}}
@@ -115,13 +122,15 @@ def test_inconsistent_codebook_is_refused(cb: Codebook, monkeypatch: pytest.Monk
     assert "reach.x lacks additive, en, method, people, timing, unit" in str(error.value)
 
 
-def test_codebook_reads_the_directory_it_is_given(tmp_path) -> None:
-    import shutil
-
-    from proximite.cohort.codebook import package_dir
-
+def codebook_copy(tmp_path: Path) -> Path:
+    """A copy of the packaged codebook's files, to edit."""
     copy = tmp_path / "codebook"
     shutil.copytree(package_dir(), copy, ignore=shutil.ignore_patterns("*.py", "__pycache__"))
+    return copy
+
+
+def test_codebook_reads_the_directory_it_is_given(tmp_path: Path) -> None:
+    copy = codebook_copy(tmp_path)
     enumerations = copy / "enumerations.yaml"
     text = enumerations.read_text(encoding="utf-8")
     assert text.count("No resource available or reachable") == 1
@@ -131,3 +140,89 @@ def test_codebook_reads_the_directory_it_is_given(tmp_path) -> None:
     assert edited.directory == copy
     assert edited.label("need_status", "aucune_ressource", lang="en") == "Nothing to offer"
     assert Codebook().label("need_status", "aucune_ressource", lang="en") == "No resource available or reachable"
+
+
+# ------------------------------------------------------------------------------ English texts
+def test_every_model_table_and_column_is_described_in_french_and_english(cb: Codebook) -> None:
+    described = 0
+    for table in cb.tables:
+        assert cb.grain(table).strip() and cb.grain(table, lang="en").strip(), table
+        for column in cb.columns(table):
+            french, english = cb.description(table, column), cb.description(table, column, lang="en")
+            assert french.strip() and english.strip(), f"{table}.{column}"
+            described += 1
+    assert described == sum(len(spec["columns"]) for spec in cb.model.values()) >= 90
+    assert cb.description("assessment", "wave", lang="en") == "Wave (months after T0)"
+    assert cb.description("assessment", "wave") == "Vague (mois après T0)"
+    assert cb.grain("assessment", lang="en") == "a family at a wave"
+    # A description holding a comma is read whole (an unquoted one was cut at the comma).
+    assert cb.description("cost", "period") == "Période (AAAA-Tn, un trimestre)"
+    assert cb.description("staff_survey", "role_clarity") == "Clarté du mandat (moyenne des items, 1 à 5)"
+    with pytest.raises(CodebookError, match="no column 'nope' in table 'assessment'"):
+        cb.description("assessment", "nope")
+
+
+def test_every_redcap_field_and_registry_column_has_its_english_text(cb: Codebook) -> None:
+    assert (cb.fields["label_en"].str.strip() != "").all()
+    assert cb.fields.set_index("field_name").loc["iso_mefiance", "label_en"] == "Distrust of institutions"
+    for survey in cb.surveys.values():  # the questionnaires' fields too
+        assert (survey.fields["label_en"].str.strip() != "").all(), survey.name
+    assert cb.survey("staff_survey").fields.set_index("field_name").loc["charge_lourde", "label_en"] == "My workload is too heavy"
+    for table, columns in cb.registry.items():
+        for name, spec in columns.items():
+            assert str(spec.get("explanation_en", "")).strip(), f"{table}.{name}"
+
+
+def _edit_model(copy: Path, edit) -> None:
+    path = copy / "model.yaml"
+    model = yaml.safe_load(path.read_text(encoding="utf-8"))
+    edit(model)
+    path.write_text(yaml.safe_dump(model, allow_unicode=True, sort_keys=False), encoding="utf-8")
+
+
+def test_a_model_column_without_its_english_description_is_refused(tmp_path: Path) -> None:
+    copy = codebook_copy(tmp_path)
+    _edit_model(copy, lambda model: model["assessment"]["columns"]["isolation_index"].pop("description_en"))
+    with pytest.raises(CodebookError, match=r"model.yaml: assessment.isolation_index lacks its description_en"):
+        Codebook(copy)
+
+
+def test_a_model_table_without_its_english_grain_is_refused(tmp_path: Path) -> None:
+    copy = codebook_copy(tmp_path)
+    _edit_model(copy, lambda model: model["need"].pop("grain_en"))
+    with pytest.raises(CodebookError, match=r"model.yaml: table need lacks its grain_en"):
+        Codebook(copy)
+
+
+def test_an_unquoted_comma_in_a_model_description_is_refused(tmp_path: Path) -> None:
+    copy = codebook_copy(tmp_path)
+    path = copy / "model.yaml"
+    text = path.read_text(encoding="utf-8")
+    quoted = 'description_en: "Period (YYYY-Tn, a quarter)"'
+    assert text.count(quoted) == 1
+    path.write_text(text.replace(quoted, "description_en: Period (YYYY-Tn, a quarter)"), encoding="utf-8")
+    with pytest.raises(CodebookError, match=r"model.yaml: cost.period has unknown key\(s\) 'a quarter\)'") as error:
+        Codebook(copy)
+    assert "quote a description holding a comma" in str(error.value)
+
+
+def test_a_redcap_field_without_its_english_label_is_refused(tmp_path: Path) -> None:
+    copy = codebook_copy(tmp_path)
+    path = copy / "forms.yaml"
+    text = path.read_text(encoding="utf-8")
+    label = ', label_en: "Distrust of institutions"'
+    assert text.count(label) == 1
+    path.write_text(text.replace(label, ""), encoding="utf-8")
+    with pytest.raises(CodebookError, match=r"forms.yaml: suivi.iso_mefiance lacks its label_en"):
+        Codebook(copy)
+
+
+def test_a_questionnaire_field_without_its_english_label_is_refused(tmp_path: Path) -> None:
+    copy = codebook_copy(tmp_path)
+    path = copy / "surveys.yaml"
+    text = path.read_text(encoding="utf-8")
+    label = ', label_en: "My workload is too heavy"'
+    assert text.count(label) == 1
+    path.write_text(text.replace(label, ""), encoding="utf-8")
+    with pytest.raises(CodebookError, match=r"surveys.yaml: staff_survey questionnaire.charge_lourde lacks its label_en"):
+        Codebook(copy)

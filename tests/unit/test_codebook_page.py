@@ -61,7 +61,6 @@ def test_export_refuses_an_unknown_format(tmp_path: Path) -> None:
     assert "unknown format 'spss'" in result.output
 
 
-
 @pytest.mark.parametrize(("survey", "repeating"), [("partner_survey", {"partenaire"}), ("staff_survey", set())])
 def test_export_a_questionnaire_writes_its_survey_project(tmp_path: Path, survey: str, repeating: set[str]) -> None:
     from proximite.cohort.codebook import load_codebook
@@ -105,3 +104,35 @@ def test_the_page_has_a_section_per_questionnaire(tmp_path: Path) -> None:
         years = ", ".join(str(year) for year in survey.years)
         assert f"one event per year ({years})" in text
     assert "### `partenaire` (repeating)" in text and "### `questionnaire`" in text
+
+
+def test_english_page_describes_every_column_grain_field_and_registry_column_in_english(tmp_path: Path) -> None:
+    from proximite.cohort.codebook import load_codebook
+
+    cb = load_codebook()
+    out = tmp_path / "codebook.md"
+    result = CliRunner().invoke(app, ["codebook", "--out", str(out), "--lang", "en"])
+    assert result.exit_code == 0, result.output
+    text = out.read_text(encoding="utf-8")
+    model = text[text.index("## Harmonised model (layer 03)") : text.index("## Code lists")]
+    for table in cb.tables:
+        assert f"Grain: {cb.grain(table, lang='en')}" in model
+        assert f"Grain : {cb.grain(table)}" not in model
+        for name in cb.columns(table):
+            row = next(line for line in model[model.index(f"### `{table}`") :].splitlines() if line.startswith(f"| {name} |"))
+            assert row.endswith(f"| {cb.description(table, name, lang='en')} |"), row
+    assert "| wave | int | yes | yes | 0 –  |  | Wave (months after T0) |" in model
+    assert "| iso_mefiance | radio | Distrust of institutions | isolation_score |  | assessment.mefiance_institutions |" in text
+    assert "| kind | string | yes | supervision_kind | Kind of session (drop-down list). |" in text
+    assert "Vague (mois après T0)" not in text and "Type de séance (liste déroulante)" not in text
+
+
+def test_french_page_keeps_the_french_descriptions(tmp_path: Path) -> None:
+    out = tmp_path / "codebook.md"
+    result = CliRunner().invoke(app, ["codebook", "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    text = out.read_text(encoding="utf-8")
+    assert "Grain : une famille à une vague" in text
+    assert "| wave | int | oui | oui | 0 –  |  | Vague (mois après T0) |" in text
+    assert "| iso_mefiance | radio | Méfiance envers les institutions | isolation_score |  | assessment.mefiance_institutions |" in text
+    assert "Wave (months after T0)" not in text

@@ -63,21 +63,24 @@ def ingested(input_dir: Path, settings):
 
 @pytest.fixture
 def staged(ingested, settings) -> dict[str, dict[str, pd.DataFrame]]:
-    return {source: read_staged(settings, source) for source in layers.SOURCES}
+    return {source: read_staged(settings, source) for source in ingested.sources}
 
 
 # ------------------------------------------------------------------------------ registry of sources
 
 
-def test_sources_registry_holds_the_four_sources_and_the_questionnaires() -> None:
-    assert list(SOURCES) == ["reference", "redcap", "registry", "cost", "partner_survey", "staff_survey"]
+def test_sources_registry_holds_the_four_sources_the_questionnaires_and_the_qualitative_strand() -> None:
+    optional = ("partner_survey", "staff_survey", "qual_register", "qual_coding")
+    assert list(SOURCES) == ["reference", "redcap", "registry", "cost", *optional]
     assert list(layers.SOURCES) == ["reference", "redcap", "registry", "cost"]  # what a build needs
-    assert layers.ALL_SOURCES == (*layers.SOURCES, "partner_survey", "staff_survey")
+    assert layers.OPTIONAL_SOURCES == optional  # what a build uses when staged
+    assert layers.ALL_SOURCES == (*layers.SOURCES, *optional)
     for name in SOURCES:
         source = get_source(name)
         assert isinstance(source, Source)
         assert source.name == name
     assert get_source("cost").folder == "costs"
+    assert get_source("qual_register").folder == get_source("qual_coding").folder == "qualitative"
     with pytest.raises(KeyError, match="sources: reference, redcap"):
         get_source("pycap")
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import html
 import json
 import re
 from pathlib import Path
@@ -62,6 +63,8 @@ WHOLE = ("all", None, "2024-01-01", "2025-06-30")
 WAVES = (0, 6, 12)
 #: Families reached per territory and period (T03-01 reaches 3 families in T12: suppressed).
 REACHED = {"T06-01": (120, 150, 140), "T06-02": (40, 60, 55), "T03-01": (30, 20, 3)}
+#: Themes of the qualitative strand: (axis, theme, sessions per territory); 3 is a small count.
+QUAL_THEMES = (("pertinence", "Transport", 7), ("acceptabilite", "Confiance envers la PTP", 9), ("autre", "Roulement", 3))
 GAPS = {"logement": 0.30, "transport": 0.20, "garde": 0.12, "alimentation": 0.05, "juridique": 0.02}
 
 
@@ -175,6 +178,12 @@ def indicator_table() -> pd.DataFrame:
         rows.append({**year, "indicator": "partner_survey.reported_density", "value": 0.4, "n": 8 * k, "unit": "ratio",
                      "method": "networkx"})
         rows.append(_share(5.0 * k, 10.0 * k, **year, indicator="staff_survey.intention_to_stay_share"))
+        rows.append({**base, "indicator": "qualitative.sessions", "value": 12.0 * k, "numerator": 12.0 * k, "n": 12 * k,
+                     "unit": "count", "method": "count"})
+        for axis, theme, count in QUAL_THEMES:
+            rows.append({**base, "indicator": "qualitative.theme_sessions", "breakdown": axis, "breakdown_value": theme,
+                         "value": float(count * k), "numerator": float(count * k), "n": count * k, "unit": "count",
+                         "method": "count"})
     frame = pd.DataFrame(rows)
     return indicator_frame(frame)
 
@@ -568,6 +577,24 @@ def test_snapshot_dir_is_named_by_date_level_and_scope() -> None:
 
 
 # ------------------------------------------------------------------ the real indicators
+@pytest.mark.parametrize(("lang", "name"), [("fr", "territories/T06-01.html"), ("en", "territories/T06-01.en.html")])
+def test_a_territory_page_has_the_joint_display(snapshot: Path, lang: str, name: str) -> None:
+    text = html.unescape(_text(_page(snapshot, name)))
+    caption = CB.snapshot_text("joint_caption", lang=lang, scope=CB.snapshot_text("scope_territory", lang=lang, name="Quartier Brisson"))
+    assert caption in text
+    for axis in ("acceptabilite", "pertinence", "autre"):
+        assert CB.label("qual_axis", axis, lang=lang) in text
+    assert CB.label("qual_axis", "efficacite", lang=lang) in text  # its indicators, beside no theme
+    assert CB.snapshot_text("joint_no_theme", lang=lang) in text
+    # The acceptability indicator beside the theme coded for acceptability, in the same row.
+    row = re.search(r"<tr>(?:(?!</tr>).)*Confiance envers la PTP(?:(?!</tr>).)*</tr>", _page(snapshot, name), re.S).group(0)
+    assert CB.indicator_label("acceptability.trust_agree_share", lang=lang) in row and ">10<" in row  # 9 rounded to 10
+    # Roulement: 3 sessions, a small count: hidden like any other.
+    roulement = re.search(r"<tr>(?:(?!</tr>).)*Roulement(?:(?!</tr>).)*</tr>", _page(snapshot, name), re.S).group(0)
+    assert 'class="num suppressed"' in roulement
+    assert "themes.yaml" in text
+
+
 def test_a_snapshot_of_the_small_cohort_has_no_family_id(
     small_cohort: tuple[dict[str, pd.DataFrame], dict[str, Any]], tmp_path: Path
 ) -> None:

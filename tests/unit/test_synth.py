@@ -408,6 +408,17 @@ def test_as_of_censors_everything_later(tmp_path: Path) -> None:
     assert (supervision["session_date"] <= as_of).all()
     costs = pd.read_csv(cut.out_dir / "costs" / "costs.csv", dtype=str)
     assert costs["period"].max() == "2024-T3"
+    # The qualitative register: no session after the cut, no parent interview of a wave not reached by
+    # then (T6 from 2024-07-01); the complete cohort has later sessions and T12, T24 interviews.
+    cut_register = pd.read_csv(cut.out_dir / "qualitative" / "register.csv", dtype=str, keep_default_na=False)
+    full_register = pd.read_csv(full.out_dir / "qualitative" / "register.csv", dtype=str, keep_default_na=False)
+    assert len(cut_register) > 0 and (cut_register["session_date"] <= as_of).all()
+    assert (full_register["session_date"] > as_of).any()
+    assert set(cut_register.loc[cut_register["wave"] != "", "wave"]) == {"0", "6"}
+    assert {"12", "24"} <= set(full_register["wave"])
+    for row in full_register.loc[full_register["wave"] != ""].itertuples(index=False):
+        wave_start = (pd.Timestamp("2024-01-01") + pd.DateOffset(months=int(row.wave))).date().isoformat()
+        assert row.session_date >= wave_start, (row.session_id, row.wave)
     assert cut.as_of == dt.date(2024, 8, 31)
 
 
@@ -439,6 +450,8 @@ def test_synth_command_writes_no_date_after_the_day_it_runs(tmp_path: Path, monk
     today = dt.date.today()
     after = _dates_after(tmp_path / "today", today)
     assert sum(after.values()) == 0, {column: count for column, count in after.items() if count}
+    register = pd.read_csv(tmp_path / "today" / "qualitative" / "register.csv", dtype=str, keep_default_na=False)
+    assert len(register) > 0 and (register["session_date"] <= today.isoformat()).all()  # interviews held by today
     truth = json.loads((tmp_path / "today" / "truth.json").read_text(encoding="utf-8"))
     assert today - dt.timedelta(days=1) <= dt.date.fromisoformat(truth["generator"]["as_of"]) <= today
     # Complete follow-up, asked for, runs past the end of recruitment's T24 (2027-03-31 at the latest).

@@ -319,6 +319,23 @@ def test_panel_codebook_attrs_are_plain_and_copyable(settings: Settings, built: 
     assert frame[["isolation_index"]].attrs["codebook"] == book  # pandas deep-copies attrs on selection
 
 
+def test_every_panel_column_has_its_english_description(settings: Settings, built: BuildInfo) -> None:
+    every = ["family_id", "wave", *(c for c in CB.columns("assessment") if c not in {"family_id", "wave"})]
+    every += [*warehouse.PANEL_COVARIATES, *warehouse.PANEL_DERIVED]
+    book = warehouse.panel_codebook(every, codebook=CB)
+    assert list(book) == every
+    missing = [name for name, entry in book.items() if not entry["description_en"].strip() or not entry["description"].strip()]
+    assert missing == []
+    assert book["wave"]["description_en"] == "Wave (months after T0)"
+    assert book["empowerment"]["description_en"] == "Empowerment (mean of the items, 1 to 5)"
+    assert book["region_code"]["description_en"] == "Administrative region of the territory"
+    # The panel read from the warehouse carries the same English texts in its attrs.
+    attrs = panel(settings=settings).attrs["codebook"]
+    assert {name: entry["description_en"] for name, entry in attrs.items()} == {
+        name: book[name]["description_en"] for name in attrs
+    }
+
+
 def test_panel_from_project_dir_through_the_package(settings: Settings, built: BuildInfo) -> None:
     frame = cohort.panel(settings.project_dir)
     assert len(frame) == 6 and frame.attrs["build_id"] == built.build_id
@@ -435,3 +452,60 @@ def test_cohort_panel_is_the_warehouse_panel_with_its_real_signature() -> None:
     assert cohort.panel is warehouse.panel
     assert inspect.signature(cohort.panel) == inspect.signature(warehouse.panel)
     assert "ptp_minutes" in inspect.signature(cohort.panel).parameters
+
+
+# ------------------------------------------------------------------------------ regions
+def with_regions(tables: dict[str, pd.DataFrame]) -> dict[str, pd.DataFrame]:
+    """The tables with Québec's 17 regions as the reference source gives them (codebook's regions.csv)."""
+    regions = CB.regions
+    return {**tables, "region": conform({name: regions[name] for name in regions.columns}, "region")}
+
+
+def test_regions_name_every_panel_row_on_region_code(settings: Settings) -> None:
+    build_warehouse(with_regions(model_tables()), settings=settings, inputs=INPUTS, code_version="0.1.0+test")
+    regions = cohort.regions(settings.project_dir)
+    assert regions["region_code"].tolist() == [f"{n:02d}" for n in range(1, 18)]
+    assert list(regions.columns) == ["region_code", "name_fr", "name_en", "children_0_5"]
+    assert isinstance(regions.index, pd.RangeIndex)
+    assert regions.attrs["codebook"]["name_en"]["description_en"] == "English name"
+    for dtypes in ("pandas", "numpy"):
+        frame = panel(settings=settings, dtypes=dtypes)
+        names = cohort.regions(settings=settings, dtypes=dtypes)
+        assert frame["region_code"].dtype == names["region_code"].dtype
+        named = frame.reset_index().merge(names, on="region_code", how="left", validate="many_to_one")
+        assert len(named) == len(frame) and named["name_fr"].notna().all(), dtypes
+        assert dict(zip(named["family_id"], named["name_en"])) == {"f1": "Bas-Saint-Laurent", "f2": "Montreal", "f3": "Bas-Saint-Laurent"}
+    with pytest.raises(ValueError, match="regions dtypes must be one of"):
+        cohort.regions(settings=settings, dtypes="arrow")
+
+
+def test_regions_of_a_built_synthetic_cohort_name_every_panel_row(harmonised_cohort: Any, settings: Settings) -> None:
+    tables, _ = harmonised_cohort(families=60, territories=4, seed=7)
+    build_warehouse(tables, settings=settings, inputs={"synthetic": "seed-7"}, code_version="test")
+    frame = panel(settings=settings, columns=["region_code"])
+    regions = cohort.regions(settings=settings)
+    assert frame["region_code"].dtype == regions["region_code"].dtype == "string"
+    assert regions["region_code"].str.fullmatch(r"\d{2}").all()
+    named = frame.reset_index().merge(regions, on="region_code", how="left", validate="many_to_one")
+    assert len(named) == len(frame) > 0
+    assert named["name_fr"].notna().all() and named["name_en"].notna().all()
+    reference = CB.regions.set_index("region_code")
+    assert (named["name_fr"].astype(str) == reference.loc[named["region_code"].astype(str), "name_fr"].to_numpy()).all()
+    # The survival tables carry the same region_code and join the same way.
+    needs = cohort.survival_table(settings=settings, event="need_met")
+    assert needs["region_code"].dtype == regions["region_code"].dtype
+    named_needs = needs.merge(regions, on="region_code", how="left", validate="many_to_one")
+    assert len(named_needs) == len(needs) > 0 and named_needs["name_en"].notna().all()
+
+
+def test_cohort_regions_is_the_warehouse_regions() -> None:
+    import inspect
+
+    assert cohort.regions is warehouse.regions
+    assert "regions" in cohort.__all__ and "regions" in dir(cohort)
+    assert inspect.signature(cohort.regions).parameters["dtypes"].default == "pandas"
+
+
+def test_regions_without_a_warehouse_say_so(settings: Settings) -> None:
+    with pytest.raises(WarehouseNotFoundError, match="run `proximite build` first"):
+        cohort.regions(settings=settings)

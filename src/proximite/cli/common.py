@@ -116,6 +116,8 @@ def print_warehouse_summary(summary: dict[str, object]) -> None:
         ("referrals", "referrals"),
         ("activities", "activities"),
         ("supervision_sessions", "supervision sessions"),
+        ("qualitative_sessions", "interviews and focus groups"),
+        ("qualitative_sessions_coded", "  coded (consent in force)"),
     ]
     for key, label in labels:
         table.add_row(label, f"{summary[key]:,}")

@@ -19,7 +19,7 @@ def ingest(
     project_dir: ProjectDir = Path("."),
     source: Annotated[
         Optional[list[str]],
-        typer.Option("--source", "-s", help="Only these sources (reference, redcap, registry, cost); repeatable."),
+        typer.Option("--source", "-s", help="Only these sources (reference, redcap, registry, cost, qual_register, qual_coding); repeatable."),
     ] = None,
 ) -> None:
     """Copy inputs as received into 01 raw (with a manifest) and stage typed tables in 02.

@@ -101,7 +101,7 @@ def demo(
     """Generate a synthetic cohort, serve it from the REDCap sandbox, and run the pipeline flow.
 
     The pipeline pulls the cohort through PyCap from the sandbox (on loopback, with a random
-    token that lives only in this process), ingests the registry, reference and cost files,
+    token that lives only in this process), ingests the registry, reference, cost and qualitative files,
     harmonises and builds the warehouse, computes the indicators and writes the decision-makers'
     snapshot, in Prefect's ephemeral mode. Creates the project's pseudonym key file (mode 0600)
     when PROXIMITE_PSEUDONYM_KEY is not set, and says so. Ends with a summary of the warehouse

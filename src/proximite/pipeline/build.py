@@ -109,4 +109,6 @@ def warehouse_summary(settings: Settings) -> dict[str, Any]:
             "referrals": scalar("SELECT count(*) FROM referral"),
             "activities": scalar("SELECT count(*) FROM activity"),
             "supervision_sessions": scalar("SELECT count(*) FROM supervision"),
+            "qualitative_sessions": scalar("SELECT count(*) FROM qual_session"),
+            "qualitative_sessions_coded": scalar("SELECT count(DISTINCT session_id) FROM qual_coding"),
         }

@@ -29,8 +29,9 @@ def harmonise_staged(settings: Settings, *, key: bytes) -> Path:
     Path
         ``data/03_harmonised/<id>/``, one Parquet file per harmonised table plus ``inputs.json``
         (the staged pull ids it was made from). The id is derived from what those pulls hold, so
-        the same staged inputs give the same directory. The yearly questionnaires
-        (:data:`~proximite.cohort.layers.SURVEY_SOURCES`) are used when they have a staged pull.
+        the same staged inputs give the same directory. The optional sources
+        (:data:`~proximite.cohort.layers.OPTIONAL_SOURCES`: the yearly questionnaires, the
+        qualitative strand) are used when they have a staged pull.
 
     Raises
     ------
@@ -68,12 +69,13 @@ def harmonised_dir_for(settings: Settings, content: dict[str, str]) -> Path:
     settings : Settings
     content : dict
         ``{source: SHA-256}`` of every source's staged tables (:func:`layers.staged_content`): the
-        directory is named by what it was made from, so identical pulls share it.
+        directory is named by what it was made from, so identical pulls share it. The optional
+        sources (the yearly questionnaires, the qualitative strand) count when present.
     """
-    parts = [content[source] for source in layers.SOURCES]
-    # The questionnaires are optional: named when present, so a project without them keeps its ids.
-    parts += [f"{source}={content[source]}" for source in layers.SURVEY_SOURCES if source in content]
-    return settings.data_dir / HARMONISED / _short_id("-".join(parts))
+    harmonised_id = "-".join(content[source] for source in layers.SOURCES)
+    # Optional sources join the name only when staged, so a project without them keeps its ids.
+    harmonised_id += "".join(f"-{source}:{content[source]}" for source in layers.OPTIONAL_SOURCES if source in content)
+    return settings.data_dir / HARMONISED / _short_id(harmonised_id)
 
 
 def _short_id(text: str) -> str:
