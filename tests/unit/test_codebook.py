@@ -150,7 +150,7 @@ def test_every_model_table_and_column_is_described_in_french_and_english(cb: Cod
             french, english = cb.description(table, column), cb.description(table, column, lang="en")
             assert french.strip() and english.strip(), f"{table}.{column}"
             described += 1
-    assert described == sum(len(spec["columns"]) for spec in cb.model.values()) == 90
+    assert described == sum(len(spec["columns"]) for spec in cb.model.values()) >= 90
     assert cb.description("assessment", "wave", lang="en") == "Wave (months after T0)"
     assert cb.description("assessment", "wave") == "Vague (mois après T0)"
     assert cb.grain("assessment", lang="en") == "a family at a wave"
