@@ -238,6 +238,11 @@ MORE_RULES: dict[str, tuple[Category, str]] = {
         "an activity that names a family names one of the cohort's families (a record deleted in REDCap leaves "
         "its activities orphaned)",
     ),
+    "harmonised.territory.region_exists": (
+        "conformance",
+        "every territory's region is one of the regions of the reference (a region missing from regions.csv "
+        "leaves the territory's families without a region name)",
+    ),
     **{
         f"harmonised.{table}.{column}.not_after_pull": (
             "plausibility", f"{table}.{column} is not after the REDCap pull's time (a date in the future is a typo)",
@@ -256,6 +261,9 @@ def _more_specs(config: ValidationConfig) -> dict[str, dict[str, Any]]:
     specs: dict[str, dict[str, Any]] = {
         "harmonised.activity.family_exists": {
             "column": "family_id", "reads": {"activity": ["family_id"], "family": ["family_id"]},
+        },
+        "harmonised.territory.region_exists": {
+            "column": "region_code", "reads": {"territory": ["region_code"], "region": ["region_code"]},
         },
     }
     for rule_id in MORE_RULES:
