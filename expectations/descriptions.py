@@ -44,6 +44,9 @@ _FIXED = {
     "an activity that names a family names one of the cohort's families (a record deleted in REDCap leaves its "
     "activities orphaned)": "une activité qui nomme une famille nomme une famille de la cohorte (un dossier supprimé "
     "dans REDCap laisse ses activités orphelines)",
+    "every territory's region is one of the regions of the reference (a region missing from regions.csv leaves the "
+    "territory's families without a region name)": "la région de chaque territoire est l'une des régions de la "
+    "référence (une région absente de regions.csv laisse les familles du territoire sans nom de région)",
     "the row is in its record's data access group (the group of most of the record's rows, all forms together): "
     "a family belongs to one territory": "la ligne est dans le groupe d'accès (DAG) de son dossier (celui de la plupart "
     "des lignes du dossier, tous formulaires confondus) : une famille appartient à un seul territoire",

@@ -148,6 +148,12 @@ def _family_exists(table: str) -> Callable[[Mapping[str, pd.DataFrame], Mapping[
     return check
 
 
+def _region_exists(tables: Mapping[str, pd.DataFrame], params: Mapping[str, Any]) -> tuple[np.ndarray, np.ndarray]:
+    codes = tables["territory"]["region_code"]
+    scope = _present(codes)
+    return scope, scope & ~codes.isin(tables["region"]["region_code"].dropna().unique()).to_numpy(dtype=bool)
+
+
 def _in_wave_window(tables: Mapping[str, pd.DataFrame], params: Mapping[str, Any]) -> tuple[np.ndarray, np.ndarray]:
     assessment = tables["assessment"]
     contact = _mapped(assessment["family_id"], _first_contact(tables["family"]))
@@ -371,6 +377,7 @@ _CROSS_TABLE: dict[str, Callable[[Mapping[str, pd.DataFrame], Mapping[str, Any]]
     "harmonised.need.family_exists": _family_exists("need"),
     "harmonised.referral.family_exists": _family_exists("referral"),
     "harmonised.referral.organisation_exists": _organisation_exists,
+    "harmonised.territory.region_exists": _region_exists,
     "harmonised.child.family_exists": _family_exists("child"),
     "harmonised.child.birth_plausible": _birth_plausible,
     "harmonised.child.unborn_born_later": _unborn_born_later,

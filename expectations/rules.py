@@ -276,6 +276,11 @@ MORE_RULES: dict[str, tuple[Category, str]] = {
     "harmonised.staff_survey.worker_known": (
         "conformance", "a PTP's code in the PTP questionnaire is a worker of the activity registry",
     ),
+    "harmonised.territory.region_exists": (
+        "conformance",
+        "every territory's region is one of the regions of the reference (a region missing from regions.csv "
+        "leaves the territory's families without a region name)",
+    ),
     **{
         f"harmonised.{table}.{column}.not_after_pull": (
             "plausibility", f"{table}.{column} is not after the REDCap pull's time (a date in the future is a typo)",
@@ -318,6 +323,9 @@ def _more_specs(config: ValidationConfig) -> dict[str, dict[str, Any]]:
             "column": "family_id", "reads": {"activity": ["family_id"], "family": ["family_id"]},
         },
         **_survey_specs(),
+        "harmonised.territory.region_exists": {
+            "column": "region_code", "reads": {"territory": ["region_code"], "region": ["region_code"]},
+        },
     }
     for rule_id in MORE_RULES:
         if rule_id.endswith(".not_after_pull"):

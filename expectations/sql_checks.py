@@ -182,6 +182,15 @@ def _one_territory(params: Mapping[str, Any]) -> str:
     """
 
 
+def _region_exists(params: Mapping[str, Any]) -> str:
+    return """
+        SELECT t._row, r.region_code IS NULL AS failing
+        FROM territory t
+        LEFT JOIN (SELECT DISTINCT region_code FROM region WHERE region_code IS NOT NULL) r ON t.region_code = r.region_code
+        WHERE t.region_code IS NOT NULL
+    """
+
+
 def _worker_known(params: Mapping[str, Any]) -> str:
     return """
         SELECT a._row, w.worker_id IS NULL AS failing
@@ -301,6 +310,7 @@ SQL_RULES: dict[str, Callable[[Mapping[str, Any]], str]] = {
     "harmonised.need.family_exists": _family_exists("need"),
     "harmonised.referral.family_exists": _family_exists("referral"),
     "harmonised.referral.organisation_exists": _organisation_exists,
+    "harmonised.territory.region_exists": _region_exists,
     "harmonised.child.family_exists": _family_exists("child"),
     "harmonised.child.birth_plausible": _birth_plausible,
     "harmonised.child.unborn_born_later": _unborn_born_later,

@@ -89,6 +89,7 @@ def model_frame(table: str, rows: list[dict[str, Any]]) -> pd.DataFrame:
 def clean_rows() -> dict[str, list[dict[str, Any]]]:
     family = {"territory_id": "T1", "recruitment_channel": "parc", "isolated_at_contact": True, "worker_id": "W1"}
     return {
+        "region": [{"region_code": "06", "name_fr": "Montréal", "name_en": "Montréal", "children_0_5": 100000}],
         "territory": [
             {"territory_id": "T1", "name": "Un", "region_code": "06", "environment": "urbain", "host_type": "OCF", "redcap_dag": "t1"},
             {"territory_id": "T2", "name": "Deux", "region_code": "06", "environment": "rural", "host_type": "CPSC", "redcap_dag": "t2"},
@@ -517,6 +518,16 @@ def test_clean_synthetic_cohort_passes_the_harmonised_gate(cohort) -> None:
 
 
 # ------------------------------------------------------------------ refusals and new rules
+def test_a_territory_whose_region_is_not_in_the_reference_fails(settings: Settings) -> None:
+    # "09" is a well-formed region code, but regions.csv has no such row: the panel's region_code
+    # would join to no name.
+    result = validate(planted(("territory", "T2", {"region_code": "09"})), settings)
+    assert flagged(result) == {"harmonised.territory.region_exists": 1}
+    assert not result.passed
+    row = result.failures[result.failures["rule_id"] == "harmonised.territory.region_exists"]
+    assert row["key"].tolist() == ["territory_id=T2"]
+
+
 def test_an_activity_of_a_family_that_is_not_in_the_cohort_fails(settings: Settings) -> None:
     # A record deleted in REDCap leaves its activities in the registry, naming a family no longer there.
     result = validate(planted(("activity", "A1", {"family_id": "F9"})), settings)
