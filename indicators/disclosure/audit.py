@@ -1,0 +1,267 @@
+"""The attacker: what the published cells of a snapshot give away about its hidden counts.
+
+:func:`audit_published` reads a published indicator table (``indicators.csv`` as written, no
+family data) and does what an outsider holding only that file can do: rebuild the linear
+relations the table carries, then minimise and maximise every hidden count over all the tables
+that agree with what is published (linear programming, :func:`scipy.optimize.linprog`).
+
+The relations (:mod:`.relations` builds them):
+
+- the additive groups of :mod:`.groups` (territories → region → Québec, stratum values → all,
+  breakdown values → all), for the numerator, denominator and n of indicators the public
+  catalogue calls additive (n always);
+- partitions without an ``all`` row: the rows of one breakdown whose published denominators are
+  all equal (a shared denominator) have numerators adding up to it;
+- links across indicators: a quantity of one indicator equal, cell for cell, to a quantity of
+  another (families reached = the denominator of "isolated at contact"; the n of a mean = the
+  denominator of a share) wherever both are published, at least :data:`MIN_EVIDENCE` times;
+- within a row: a share's numerator ≤ its denominator; an n equal to the count (denominator)
+  in every published row of the indicator;
+- the published numbers: a count rounded to base *b* (half up) lies in
+  :math:`[r - \\lfloor b/2 \\rfloor, r + \\lceil b/2 \\rceil - 1]`; an unrounded one is exact; a
+  hidden one is ≥ 0, and in :math:`[1, t - 1]` when the file says the rule hid it as a small
+  count (``suppression = primary``).
+
+**What counts as a finding.** With :math:`t` the threshold, let :math:`[lo, hi]` be the integer
+bounds of a hidden count (:math:`lo = \\lceil \\min \\rceil`, :math:`hi = \\lfloor \\max
+\\rfloor` of the linear programme; a count of a hidden cell is its count, a share's numerator,
+denominator and denominator − numerator, and any row's n). It is a finding when
+
+- *pinned*: :math:`lo = hi \\ge 1` (the count is known exactly and is not 0), or
+- *narrowed*: :math:`1 \\le lo` and :math:`hi \\le t - 1` and :math:`hi - lo < t - 2` (the count
+  is known to be a small non-zero count, more precisely than "from 1 to t − 1").
+
+A hidden count bounded only within :math:`[1, t-1]` says what the rule itself says and is not
+a finding; a count pinned to 0 names nobody. Two more checks need no solver: a mean, change or
+median (units ``mean``, ``points``, ``days``) published with more than
+:data:`MEAN_DECIMALS` decimal(s), whose n would follow from :math:`n \\cdot mean` being whole
+(*unrounded mean*), and a published numerator or denominator of such a row (*sum published*).
+
+The functions here do no I/O and never modify their inputs.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from scipy import sparse
+from scipy.optimize import linprog
+from scipy.sparse.csgraph import connected_components
+
+from proximite.indicators.disclosure.primary import COMPLEMENT, DEN, N, NUM
+from proximite.indicators.disclosure.relations import (
+    KEY_COLUMNS,
+    MIN_EVIDENCE,
+    Relations,
+    build_relations,
+    narrow_primary_shares,
+)
+
+__all__ = ["FINDING_COLUMNS", "MEAN_DECIMALS", "MIN_EVIDENCE", "AuditResult", "audit_published"]
+
+#: Decimals a published mean, change or median may carry.
+MEAN_DECIMALS = 1
+#: Columns of the findings (cell keys and bounds only: no family data).
+FINDING_COLUMNS: list[str] = [*KEY_COLUMNS, "quantity", "low", "high", "finding"]
+QUANTITY_NAMES = {NUM: "numerator", DEN: "denominator", N: "n", COMPLEMENT: "denominator - numerator"}
+_TOLERANCE = 1e-6
+
+
+@dataclass
+class AuditResult:
+    """What the attacker found.
+
+    Attributes
+    ----------
+    findings : DataFrame
+        :data:`FINDING_COLUMNS`, one row per hidden count pinned or narrowed (or mean published
+        unrounded); ``row`` positions of the input in ``rows``.
+    rows : ndarray of int
+        The input position of each finding's cell.
+    hidden_counts : int
+        The hidden counts the solver bounded.
+    seconds : float
+    inconsistent_components : int
+        Sets of linked cells the published numbers contradict (a relation the attacker guessed
+        does not hold): solved again with group equations as inequalities and no guessed links.
+    """
+
+    findings: pd.DataFrame
+    rows: np.ndarray
+    hidden_counts: int = 0
+    seconds: float = 0.0
+    inconsistent_components: int = 0
+    related: dict[int, np.ndarray] = field(default_factory=dict)
+
+    @property
+    def clean(self) -> bool:
+        """True when nothing is pinned or narrowed."""
+        return self.findings.empty
+
+
+def audit_published(
+    table: pd.DataFrame,
+    *,
+    threshold: int = 5,
+    rounding_base: int = 5,
+    codebook: Any = None,
+    territory: pd.DataFrame | None = None,
+) -> AuditResult:
+    """Attack a published indicator table: every hidden count it pins or narrows.
+
+    Parameters
+    ----------
+    table : DataFrame
+        The published rows (``indicators.csv``): the indicator key columns, ``numerator``,
+        ``denominator``, ``value``, ``n``, ``unit``, ``suppressed`` and, when published,
+        ``suppression``. Not modified.
+    threshold : int, keyword-only
+        The disclosure rule's threshold :math:`t`.
+    rounding_base : int, keyword-only
+        The base published counts were rounded to (1: not rounded, as at the internal level).
+    codebook : Codebook, keyword-only
+        The public catalogue: which indicators count people and add up (default: packaged).
+    territory : DataFrame, keyword-only
+        Public geography (``territory_id``, ``region_code``): links territory rows to their
+        region. Without it, territory rows join no geographic group when region rows exist.
+
+    Returns
+    -------
+    AuditResult
+
+    Notes
+    -----
+    For each set of linked unknowns (connected through the relations), and each hidden count
+    :math:`x = c^\\top v` in it, the attacker solves
+    :math:`\\min c^\\top v` and :math:`\\max c^\\top v` subject to
+    :math:`A_{eq} v = 0`, :math:`A_{ub} v \\le 0`, :math:`l \\le v \\le u` (HiGHS). The definition
+    of a finding is in the module docstring.
+    """
+    started = time.perf_counter()
+    relations = build_relations(table, threshold=threshold, rounding_base=rounding_base, codebook=codebook,
+                                territory=territory)
+    findings, rows, counted, inconsistent, related = _solve(relations, threshold)
+    mean_rows = _unrounded_means(relations)
+    findings.extend(mean_rows)
+    rows.extend(int(r[0]) for r in mean_rows)
+    frame = _findings_frame(table, findings)
+    return AuditResult(frame, np.asarray(rows, dtype="int64"), counted, time.perf_counter() - started, inconsistent,
+                       related)
+
+
+def _findings_frame(table: pd.DataFrame, findings: list[tuple[int, int, float, float, str]]) -> pd.DataFrame:
+    """The cell keys of each finding with its quantity, bounds and kind."""
+    if not findings:
+        return pd.DataFrame({c: pd.Series(dtype="object") for c in FINDING_COLUMNS})
+    positions = [f[0] for f in findings]
+    keys = table.iloc[positions][KEY_COLUMNS].reset_index(drop=True).astype("string")
+    keys["quantity"] = [QUANTITY_NAMES[f[1]] for f in findings]
+    keys["low"] = [f[2] for f in findings]
+    keys["high"] = [f[3] for f in findings]
+    keys["finding"] = [f[4] for f in findings]
+    return keys[FINDING_COLUMNS].sort_values(KEY_COLUMNS + ["quantity"], kind="stable").reset_index(drop=True)
+
+
+def classify(low: float, high: float, threshold: int) -> str | None:
+    """``"pinned"``, ``"narrowed"`` or None for a hidden count's LP bounds (see the module docstring)."""
+    lo = np.ceil(low - _TOLERANCE)
+    hi = np.floor(high + _TOLERANCE) if np.isfinite(high) else np.inf
+    if lo == hi and lo >= 1:
+        return "pinned"
+    if lo >= 1 and hi <= threshold - 1 and hi - lo < threshold - 2:
+        return "narrowed"
+    return None
+
+
+def _solve(relations: Relations, threshold: int) -> tuple[list, list, int, int, dict]:
+    """Bound every hidden count, narrow the shares marked primary when that says which count is small, classify."""
+    bounds, inconsistent, related = _all_bounds(relations)
+    if relations.primary_shares and narrow_primary_shares(relations, bounds):
+        bounds, inconsistent, related = _all_bounds(relations)
+    findings: list[tuple[int, int, float, float, str]] = []
+    rows: list[int] = []
+    for (row, quantity), (low, high) in bounds.items():
+        kind = classify(low, high, threshold)
+        if kind:
+            findings.append((row, quantity, float(low), float(high), kind))
+            rows.append(row)
+    return findings, rows, len(relations.targets), inconsistent, {r: related[r] for r in rows}
+
+
+def _all_bounds(relations: Relations) -> tuple[dict, int, dict]:
+    """Min and max of every target, component by component; the cells each target is linked to."""
+    bounds: dict[tuple[int, int], tuple[float, float]] = {}
+    related: dict[int, np.ndarray] = {}
+    inconsistent = 0
+    if not relations.targets:
+        return bounds, inconsistent, related
+    label = _components(relations, relations.variables)
+    by_component: dict[int, list[int]] = {}
+    for i, (_, vars_, _, _) in enumerate(relations.targets):
+        by_component.setdefault(int(label[vars_[0]]), []).append(i)
+    for component, target_ids in by_component.items():
+        members = np.flatnonzero(label == component)
+        found = _bound_targets(relations.restrict(members, strict=True), relations, target_ids, members)
+        if found is None:
+            inconsistent += 1
+            found = _bound_targets(relations.restrict(members, strict=False), relations, target_ids, members)
+            if found is None:
+                continue
+        member_rows = np.unique(members % relations.m)
+        for target_id, interval in zip(target_ids, found):
+            row, _, _, quantity = relations.targets[target_id]
+            bounds[(row, quantity)] = interval
+            related[row] = member_rows
+    return bounds, inconsistent, related
+
+
+def _components(relations: Relations, variables: int) -> np.ndarray:
+    """Connected sets of variables (two variables are linked when a relation holds both)."""
+    eq, var = relations.all_entries()
+    lines = int(eq.max()) + 1 if len(eq) else 0
+    graph = sparse.coo_matrix((np.ones(len(eq)), (var, variables + eq)), shape=(variables + lines,) * 2)
+    _, label = connected_components(graph, directed=False)
+    return label[:variables]
+
+
+def _bound_targets(system: Any, relations: Relations, target_ids: list[int], members: np.ndarray):
+    """Min and max of each target over the component's feasible set (None when it is empty)."""
+    position = {int(v): i for i, v in enumerate(members)}
+    lower, upper = relations.lower[members], relations.upper[members]
+    bounds_list = list(zip(lower, np.where(np.isfinite(upper), upper, None)))
+    out = []
+    for target_id in target_ids:
+        _, vars_, coefs, _ = relations.targets[target_id]
+        c = np.zeros(len(members))
+        for v, coef in zip(vars_, coefs):
+            c[position[int(v)]] += coef
+        result = []
+        for sign in (1.0, -1.0):
+            solved = linprog(sign * c, A_ub=system.a_ub, b_ub=system.b_ub, A_eq=system.a_eq, b_eq=system.b_eq,
+                             bounds=bounds_list, method="highs")
+            if solved.status == 2:
+                return None
+            if solved.status == 3:  # unbounded
+                result.append(-np.inf if sign > 0 else np.inf)
+            elif solved.status != 0:
+                result.append(-np.inf if sign > 0 else np.inf)  # unsolved: claim nothing
+            else:
+                result.append(sign * solved.fun)
+        out.append((max(result[0], 0.0), result[1]))
+    return out
+
+
+def _unrounded_means(relations: Relations) -> list[tuple[int, int, float, float, str]]:
+    """Published means, changes and medians with more decimals than :data:`MEAN_DECIMALS`, or with their sum."""
+    found = []
+    scale = 10.0**MEAN_DECIMALS
+    for row, value, n, has_sums in relations.mean_rows:
+        if has_sums:
+            found.append((row, N, n, n, "sum published"))
+        elif np.isfinite(value) and abs(value * scale - np.round(value * scale)) > 1e-6:
+            found.append((row, N, n, n, "unrounded mean"))
+    return found
