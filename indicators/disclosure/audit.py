@@ -27,12 +27,13 @@ bounds of a hidden count (:math:`lo = \\lceil \\min \\rceil`, :math:`hi = \\lflo
 \\rfloor` of the linear programme; a count of a hidden cell is its count, a share's numerator,
 denominator and denominator − numerator, and any row's n). It is a finding when
 
-- *pinned*: :math:`lo = hi \\ge 1` (the count is known exactly and is not 0), or
+- *pinned*: :math:`1 \\le lo = hi \\le t - 1` (a small count known exactly), or
 - *narrowed*: :math:`1 \\le lo` and :math:`hi \\le t - 1` and :math:`hi - lo < t - 2` (the count
   is known to be a small non-zero count, more precisely than "from 1 to t − 1").
 
 A hidden count bounded only within :math:`[1, t-1]` says what the rule itself says and is not
-a finding; a count pinned to 0 names nobody. Two more checks need no solver: a mean, change or
+a finding; a count pinned to 0 names nobody, and one known to be :math:`\\ge t` (a
+complementary cell, or a denominator its published siblings share) is not a small group. Two more checks need no solver: a mean, change or
 median (units ``mean``, ``points``, ``days``) published with more than
 :data:`MEAN_DECIMALS` decimal(s), whose n would follow from :math:`n \\cdot mean` being whole
 (*unrounded mean*), and a published numerator or denominator of such a row (*sum published*).
@@ -53,6 +54,7 @@ from scipy.optimize import linprog
 from scipy.sparse.csgraph import connected_components
 
 from proximite.indicators.disclosure.primary import COMPLEMENT, DEN, N, NUM
+from proximite.indicators.disclosure.rounding import MEAN_DECIMALS
 from proximite.indicators.disclosure.relations import (
     KEY_COLUMNS,
     MIN_EVIDENCE,
@@ -61,10 +63,9 @@ from proximite.indicators.disclosure.relations import (
     narrow_primary_shares,
 )
 
-__all__ = ["FINDING_COLUMNS", "MEAN_DECIMALS", "MIN_EVIDENCE", "AuditResult", "audit_published"]
+__all__ = ["FINDING_COLUMNS", "MEAN_DECIMALS", "MIN_EVIDENCE", "AuditResult", "DisclosureLeak", "audit_published",
+           "classify", "describe", "refuse_leaks"]
 
-#: Decimals a published mean, change or median may carry.
-MEAN_DECIMALS = 1
 #: Columns of the findings (cell keys and bounds only: no family data).
 FINDING_COLUMNS: list[str] = [*KEY_COLUMNS, "quantity", "low", "high", "finding"]
 QUANTITY_NAMES = {NUM: "numerator", DEN: "denominator", N: "n", COMPLEMENT: "denominator - numerator"}
@@ -170,7 +171,7 @@ def classify(low: float, high: float, threshold: int) -> str | None:
     """``"pinned"``, ``"narrowed"`` or None for a hidden count's LP bounds (see the module docstring)."""
     lo = np.ceil(low - _TOLERANCE)
     hi = np.floor(high + _TOLERANCE) if np.isfinite(high) else np.inf
-    if lo == hi and lo >= 1:
+    if lo == hi and 1 <= lo <= threshold - 1:
         return "pinned"
     if lo >= 1 and hi <= threshold - 1 and hi - lo < threshold - 2:
         return "narrowed"
@@ -265,3 +266,42 @@ def _unrounded_means(relations: Relations) -> list[tuple[int, int, float, float,
         elif np.isfinite(value) and abs(value * scale - np.round(value * scale)) > 1e-6:
             found.append((row, N, n, n, "unrounded mean"))
     return found
+
+
+class DisclosureLeak(ValueError):
+    """The audit pins or narrows hidden counts of a table about to be published."""
+
+
+def refuse_leaks(
+    table: pd.DataFrame, *, threshold: int, rounding_base: int, codebook: Any = None,
+    territory: pd.DataFrame | None = None, shown: int = 10,
+) -> AuditResult:
+    """Audit a disclosed public table as it will be published (one suppression mark) and refuse it on a finding.
+
+    Raises
+    ------
+    DisclosureLeak
+        Naming up to ``shown`` cells (keys and bounds only) and how many there are.
+    """
+    published = table.copy()
+    if "suppression" in published.columns:
+        hidden = published["suppressed"].astype("boolean").fillna(False).to_numpy(dtype=bool)
+        published["suppression"] = np.where(hidden, "suppressed", "")
+    result = audit_published(published, threshold=threshold, rounding_base=rounding_base, codebook=codebook,
+                             territory=territory)
+    if not result.clean:
+        cells = "; ".join(describe(row) for _, row in result.findings.head(shown).iterrows())
+        more = "" if len(result.findings) <= shown else f" (and {len(result.findings) - shown} more)"
+        raise DisclosureLeak(
+            f"refusing to publish: the disclosure audit recovers {len(result.findings)} hidden count(s) from the "
+            f"published cells: {cells}{more}"
+        )
+    return result
+
+
+def describe(finding: pd.Series) -> str:
+    """One finding in words: its cell key, quantity and bounds."""
+    key = " ".join(f"{c}={finding[c]}" for c in KEY_COLUMNS
+                   if pd.notna(finding[c]) and str(finding[c]) not in {"all", "<NA>"} or c in {"indicator", "scope_id"})
+    low, high = finding["low"], finding["high"]
+    return f"{key} {finding['quantity']} {finding['finding']} in [{low:g}, {high:g}]"

@@ -252,7 +252,9 @@ def _partition_relations(relations: Relations, frame: pd.DataFrame, q: np.ndarra
         sub = keys.loc[by_indicator, _GROUP_KEYS]
         partitions = [positions[np.asarray(idx)] for idx in sub.reset_index(drop=True).groupby(_GROUP_KEYS).indices.values()]
         full = [p for p in partitions if len(p) > 1 and not hidden[p].any() and np.isfinite(q[:2, p]).all()]
-        if len(full) < MIN_EVIDENCE or not all((q[DEN, p] == q[DEN, p[0]]).all() for p in full):
+        # The published denominators of each partition must agree (a shared denominator).
+        seen = [q[DEN, p[~hidden[p] & np.isfinite(q[DEN, p])]] for p in partitions]
+        if not any(len(d) > 1 for d in seen) or not all((d == d[0]).all() for d in seen if len(d)):
             continue
         slack = [abs(q[NUM, p].sum() - q[DEN, p[0]]) <= 2 * (len(p) + 1) for p in full]
         kind = EQ_LINK if all(slack) else UB

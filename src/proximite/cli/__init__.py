@@ -20,6 +20,7 @@ os.environ.setdefault("DO_NOT_TRACK", "1")
 os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "120")
 
 from proximite.cli import codebook, data, demo, economics, models, monitoring, orchestration, pull, redcap  # noqa: E402
+from proximite.cli.disclosure import disclosure_app  # noqa: E402
 
 __all__ = ["app", "main"]
 
@@ -54,6 +55,7 @@ app.add_typer(orchestration.notify_app, name="notify")
 app.add_typer(models.models_app, name="models")
 app.add_typer(economics.economics_app, name="economics")
 app.add_typer(redcap.redcap_app, name="redcap")
+app.add_typer(disclosure_app, name="disclosure")
 
 
 def main() -> None:  # pragma: no cover - console entry point
