@@ -201,15 +201,21 @@ def _all_bounds(relations: Relations) -> tuple[dict, int, dict]:
     if not relations.targets:
         return bounds, inconsistent, related
     label = _components(relations, relations.variables)
+    _, entry_var = relations.all_entries()
+    entry_order = np.argsort(label[entry_var], kind="stable")
+    entry_labels = label[entry_var][entry_order]
+    var_order = np.argsort(label, kind="stable")
+    var_labels = label[var_order]
     by_component: dict[int, list[int]] = {}
     for i, (_, vars_, _, _) in enumerate(relations.targets):
         by_component.setdefault(int(label[vars_[0]]), []).append(i)
     for component, target_ids in by_component.items():
-        members = np.flatnonzero(label == component)
-        found = _bound_targets(relations.restrict(members, strict=True), relations, target_ids, members)
+        members = np.sort(var_order[np.searchsorted(var_labels, component):np.searchsorted(var_labels, component, "right")])
+        entries = entry_order[np.searchsorted(entry_labels, component):np.searchsorted(entry_labels, component, "right")]
+        found = _bound_targets(relations.restrict(members, entries, strict=True), relations, target_ids, members)
         if found is None:
             inconsistent += 1
-            found = _bound_targets(relations.restrict(members, strict=False), relations, target_ids, members)
+            found = _bound_targets(relations.restrict(members, entries, strict=False), relations, target_ids, members)
             if found is None:
                 continue
         member_rows = np.unique(members % relations.m)
@@ -230,8 +236,15 @@ def _components(relations: Relations, variables: int) -> np.ndarray:
 
 
 def _bound_targets(system: Any, relations: Relations, target_ids: list[int], members: np.ndarray):
-    """Min and max of each target over the component's feasible set (None when it is empty)."""
+    """Min and max of each target over the component's feasible set (None when it is empty).
+
+    The maximum first: a target whose maximum reaches the threshold cannot be a finding (see
+    :func:`classify`), so its minimum is not needed (reported as 0), except for a share marked
+    ``primary`` (:func:`~proximite.indicators.disclosure.relations.narrow_primary_shares`).
+    """
     position = {int(v): i for i, v in enumerate(members)}
+    # A share marked primary needs its minima: they say which of its counts is the small one.
+    needs_minimum = set(relations.primary_shares)
     lower, upper = relations.lower[members], relations.upper[members]
     bounds_list = list(zip(lower, np.where(np.isfinite(upper), upper, None)))
     out = []
@@ -240,20 +253,29 @@ def _bound_targets(system: Any, relations: Relations, target_ids: list[int], mem
         c = np.zeros(len(members))
         for v, coef in zip(vars_, coefs):
             c[position[int(v)]] += coef
-        result = []
-        for sign in (1.0, -1.0):
-            solved = linprog(sign * c, A_ub=system.a_ub, b_ub=system.b_ub, A_eq=system.a_eq, b_eq=system.b_eq,
-                             bounds=bounds_list, method="highs")
-            if solved.status == 2:
-                return None
-            if solved.status == 3:  # unbounded
-                result.append(-np.inf if sign > 0 else np.inf)
-            elif solved.status != 0:
-                result.append(-np.inf if sign > 0 else np.inf)  # unsolved: claim nothing
-            else:
-                result.append(sign * solved.fun)
-        out.append((max(result[0], 0.0), result[1]))
+        high = _optimum(system, -c, bounds_list)
+        if high is None:
+            return None
+        high = -high
+        if high >= relations.threshold - _TOLERANCE and relations.targets[target_id][0] not in needs_minimum:
+            out.append((0.0, high))
+            continue
+        low = _optimum(system, c, bounds_list)
+        if low is None:
+            return None
+        out.append((max(low, 0.0), high))
     return out
+
+
+def _optimum(system: Any, c: np.ndarray, bounds_list: list) -> float | None:
+    """min cᵀv (−inf when unbounded or unsolved: claim nothing; None when infeasible)."""
+    solved = linprog(c, A_ub=system.a_ub, b_ub=system.b_ub, A_eq=system.a_eq, b_eq=system.b_eq, bounds=bounds_list,
+                     method="highs")
+    if solved.status == 2:
+        return None
+    if solved.status != 0:
+        return -np.inf
+    return float(solved.fun)
 
 
 def _unrounded_means(relations: Relations) -> list[tuple[int, int, float, float, str]]:

@@ -82,6 +82,7 @@ class Relations:
     mean_rows: list = field(default_factory=list)
     primary_shares: list = field(default_factory=list)
     threshold: int = 5
+    _cache: Any = None
 
     @property
     def variables(self) -> int:
@@ -99,19 +100,26 @@ class Relations:
 
     def all_entries(self) -> tuple[np.ndarray, np.ndarray]:
         """Line and unknown of every entry."""
-        if not self.line:
-            return np.zeros(0, dtype="int64"), np.zeros(0, dtype="int64")
-        return np.concatenate(self.line), np.concatenate(self.var)
+        line, var, _ = self.arrays()
+        return line, var
 
-    def restrict(self, members: np.ndarray, *, strict: bool) -> System:
-        """The constraints over ``members`` (a connected set); ``strict=False`` drops guessed links
-        and reads group equations as inequalities (parent ≥ Σ children)."""
-        line, var = self.all_entries()
-        coef = np.concatenate(self.coef) if self.coef else np.zeros(0)
+    def arrays(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Line, unknown and coefficient of every entry (concatenated once, until a line is added)."""
+        if self._cache is None or self._cache[0] != len(self.kind):
+            if not self.line:
+                empty = np.zeros(0, dtype="int64")
+                arrays = (empty, empty, np.zeros(0))
+            else:
+                arrays = (np.concatenate(self.line), np.concatenate(self.var), np.concatenate(self.coef))
+            self._cache = (len(self.kind), arrays)
+        return self._cache[1]
+
+    def restrict(self, members: np.ndarray, entries: np.ndarray, *, strict: bool) -> System:
+        """The constraints over ``members`` (a connected set, sorted) given by ``entries``; ``strict=False``
+        drops guessed links and reads group equations as inequalities (parent ≥ Σ children)."""
+        line, var, coef = (a[entries] for a in self.arrays())
         kind = np.asarray(self.kind, dtype="int64")
         rhs = np.asarray(self.rhs, dtype="float64")
-        inside = np.isin(var, members)
-        line, var, coef = line[inside], var[inside], coef[inside]
         column = np.searchsorted(members, var)
         k = kind[line]
         if not strict:
