@@ -80,9 +80,9 @@ class AuditResult:
     ----------
     findings : DataFrame
         :data:`FINDING_COLUMNS`, one row per hidden count pinned or narrowed (or mean published
-        unrounded); ``row`` positions of the input in ``rows``.
+        unrounded), sorted by cell key.
     rows : ndarray of int
-        The input position of each finding's cell.
+        The input position of each finding's cell, in the order of ``findings``.
     hidden_counts : int
         The hidden counts the solver bounded.
     seconds : float
@@ -148,23 +148,24 @@ def audit_published(
     findings, rows, counted, inconsistent, related = _solve(relations, threshold)
     mean_rows = _unrounded_means(relations)
     findings.extend(mean_rows)
-    rows.extend(int(r[0]) for r in mean_rows)
-    frame = _findings_frame(table, findings)
-    return AuditResult(frame, np.asarray(rows, dtype="int64"), counted, time.perf_counter() - started, inconsistent,
-                       related)
+    frame, rows_in_order = _findings_frame(table, findings)
+    return AuditResult(frame, rows_in_order, counted, time.perf_counter() - started, inconsistent, related)
 
 
-def _findings_frame(table: pd.DataFrame, findings: list[tuple[int, int, float, float, str]]) -> pd.DataFrame:
-    """The cell keys of each finding with its quantity, bounds and kind."""
+def _findings_frame(table: pd.DataFrame, findings: list[tuple[int, int, float, float, str]]) -> tuple[pd.DataFrame,
+                                                                                                 np.ndarray]:
+    """The cell keys of each finding with its quantity, bounds and kind, sorted; and each one's input row."""
     if not findings:
-        return pd.DataFrame({c: pd.Series(dtype="object") for c in FINDING_COLUMNS})
+        return pd.DataFrame({c: pd.Series(dtype="object") for c in FINDING_COLUMNS}), np.zeros(0, dtype="int64")
     positions = [f[0] for f in findings]
     keys = table.iloc[positions][KEY_COLUMNS].reset_index(drop=True).astype("string")
     keys["quantity"] = [QUANTITY_NAMES[f[1]] for f in findings]
     keys["low"] = [f[2] for f in findings]
     keys["high"] = [f[3] for f in findings]
     keys["finding"] = [f[4] for f in findings]
-    return keys[FINDING_COLUMNS].sort_values(KEY_COLUMNS + ["quantity"], kind="stable").reset_index(drop=True)
+    keys["row"] = positions
+    keys = keys.sort_values(KEY_COLUMNS + ["quantity"], kind="stable").reset_index(drop=True)
+    return keys[FINDING_COLUMNS], keys["row"].to_numpy(dtype="int64")
 
 
 def classify(low: float, high: float, threshold: int) -> str | None:
