@@ -248,12 +248,21 @@ def _bound_targets(system: Any, relations: Relations, target_ids: list[int], mem
     needs_minimum = set(relations.primary_shares)
     lower, upper = relations.lower[members], relations.upper[members]
     bounds_list = list(zip(lower, np.where(np.isfinite(upper), upper, None)))
-    out = []
+    objectives = []
     for target_id in target_ids:
         _, vars_, coefs, _ = relations.targets[target_id]
         c = np.zeros(len(members))
         for v, coef in zip(vars_, coefs):
             c[position[int(v)]] += coef
+        objectives.append(c)
+    reaches = _reach_threshold(system, np.array(objectives), bounds_list, float(relations.threshold))
+    if reaches is None:
+        return None
+    out = []
+    for target_id, c, certified in zip(target_ids, objectives, reaches):
+        if certified and relations.targets[target_id][0] not in needs_minimum:
+            out.append((0.0, np.inf))  # some feasible table has it ≥ t: not a finding
+            continue
         high = _optimum(system, -c, bounds_list)
         if high is None:
             return None
@@ -266,6 +275,42 @@ def _bound_targets(system: Any, relations: Relations, target_ids: list[int], mem
             return None
         out.append((max(low, 0.0), high))
     return out
+
+
+def _reach_threshold(system: Any, objectives: np.ndarray, bounds_list: list, threshold: float,
+                     rounds: int = 4) -> np.ndarray | None:
+    """Which targets some feasible table puts at ≥ t (a certificate that they are no finding); None: infeasible.
+
+    Notes
+    -----
+    One linear programme for many targets instead of one each: maximise :math:`\\sum_j y_j` with
+    :math:`y_j \\le c_j^\\top v` and :math:`y_j \\le t`, over the component's constraints. Every
+    target with :math:`c_j^\\top v \\ge t` at the optimum is certified; the others are tried again
+    alone in the objective, for a few rounds. What is left gets its own programmes.
+    """
+    k, n = objectives.shape
+    certified = np.zeros(k, dtype=bool)
+    for _ in range(rounds):
+        open_ = np.flatnonzero(~certified)
+        if not len(open_):
+            break
+        link = sparse.hstack([-sparse.csr_matrix(objectives[open_]), sparse.identity(len(open_), format="csr")])
+        a_ub = link if system.a_ub is None else sparse.vstack(
+            [sparse.hstack([system.a_ub, sparse.csr_matrix((system.a_ub.shape[0], len(open_)))]), link])
+        b_ub = np.zeros(len(open_)) if system.b_ub is None else np.r_[system.b_ub, np.zeros(len(open_))]
+        a_eq = None if system.a_eq is None else sparse.hstack(
+            [system.a_eq, sparse.csr_matrix((system.a_eq.shape[0], len(open_)))])
+        solved = linprog(np.r_[np.zeros(n), -np.ones(len(open_))], A_ub=a_ub, b_ub=b_ub, A_eq=a_eq,
+                         b_eq=system.b_eq, bounds=bounds_list + [(None, threshold)] * len(open_), method="highs")
+        if solved.status == 2:
+            return None
+        if solved.status != 0:
+            break
+        newly = objectives[open_] @ solved.x[:n] >= threshold - _TOLERANCE
+        if not newly.any():
+            break
+        certified[open_[newly]] = True
+    return certified
 
 
 def _optimum(system: Any, c: np.ndarray, bounds_list: list) -> float | None:
