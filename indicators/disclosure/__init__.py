@@ -36,6 +36,8 @@ import pandas as pd
 from proximite.indicators.base import INDICATOR_COLUMNS, INDICATOR_DTYPES
 from proximite.indicators.disclosure.complementary import Cells
 from proximite.indicators.disclosure.primary import check_aggregate
+from proximite.indicators.disclosure.relations import counts_people
+from proximite.indicators.disclosure.repair import protect_against_audit
 from proximite.indicators.disclosure.rounding import round_half_up, round_published
 from proximite.indicators.disclosure.settings import (
     LEVELS,
@@ -168,8 +170,10 @@ def apply_disclosure(
     suppressed = np.zeros(rows, dtype=bool)
     reason = np.full(rows, "", dtype=object)
     specs = {indicator: codebook.indicator(indicator) for indicator in pd.unique(frame["indicator"].astype(object))}
-    people = frame["indicator"].map(lambda i: bool(specs[i].get("people"))).to_numpy(dtype=bool)
+    people = frame["indicator"].map(lambda i: counts_people(specs[i], i)).to_numpy(dtype=bool)
     unit = frame["indicator"].map(lambda i: str(specs[i].get("unit"))).to_numpy(dtype=object)
+    # Staff rates (departures / PTP in post) are shares of people for the rule.
+    unit = np.where(people & (unit == "rate"), "share", unit)
     additive = frame["indicator"].map(lambda i: bool(specs[i].get("additive"))).to_numpy(dtype=bool)
 
     positions = np.flatnonzero(people)
@@ -177,6 +181,8 @@ def apply_disclosure(
         cells = Cells(frame.iloc[positions], unit[positions], additive[positions], threshold=threshold,
                       territory=territory)
         cells.protect()
+        protect_against_audit(cells, frame, positions, unit, base=rounding_base if level == "public" else 1,
+                              confidence=confidence, codebook=codebook, territory=territory)
         suppressed[positions] = cells.suppressed
         reason[positions] = np.where(cells.primary, PRIMARY, np.where(cells.suppressed, COMPLEMENTARY, ""))
 

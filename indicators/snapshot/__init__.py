@@ -139,6 +139,17 @@ def disclose(
     )
 
 
+def _refuse_leaks(table: pd.DataFrame, snapshot: SnapshotContext, *, territory: pd.DataFrame, codebook: Any) -> None:
+    """Run the disclosure audit on what is about to be published; refuse (SnapshotError) on a finding."""
+    from proximite.indicators.disclosure.audit import DisclosureLeak, refuse_leaks
+
+    try:
+        refuse_leaks(table, threshold=snapshot.threshold, rounding_base=snapshot.rounding_base, codebook=codebook,
+                     territory=territory)
+    except DisclosureLeak as leak:
+        raise SnapshotError(str(leak)) from None
+
+
 def _sha256(path: Path) -> str:
     digest = hashlib.sha256()
     with path.open("rb") as handle:
@@ -205,7 +216,8 @@ def write_snapshot(
     SnapshotError
         Unknown language, level, scope, region, territory or format; follow-up tables given
         for a snapshot that is not internal; an economics run of another build than the
-        snapshot's.
+        snapshot's; a public snapshot whose published cells let the disclosure audit
+        (:func:`proximite.indicators.disclosure.audit.audit_published`) pin or narrow a hidden count.
     """
     if codebook is None:
         from proximite.cohort.codebook import load_codebook
@@ -216,6 +228,8 @@ def write_snapshot(
     _check_extras(snapshot, followups=followups, economics=economics)
     disclosed = disclose(table, context=snapshot, territory=territory, codebook=codebook)
     selected = select_scope(disclosed, snapshot.scope_obj, territory=territory)
+    if snapshot.level == "public":
+        _refuse_leaks(selected, snapshot, territory=territory, codebook=codebook)
     format_context = FormatContext(
         snapshot=snapshot, territory=territory, region=region, codebook=codebook, followups=followups,
         economics=economics,
