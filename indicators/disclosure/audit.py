@@ -50,18 +50,21 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from scipy import sparse
-from scipy.optimize import linprog
-from scipy.sparse.csgraph import connected_components
 
+from proximite.indicators.disclosure.bounding import bound_targets
+from proximite.indicators.disclosure.polyhedron import Problem, components_of
 from proximite.indicators.disclosure.primary import COMPLEMENT, DEN, N, NUM
-from proximite.indicators.disclosure.rounding import MEAN_DECIMALS
 from proximite.indicators.disclosure.relations import (
+    EQ_GROUP,
+    EQ_LINK,
     KEY_COLUMNS,
     MIN_EVIDENCE,
+    UB,
     Relations,
     build_relations,
     narrow_primary_shares,
 )
+from proximite.indicators.disclosure.rounding import MEAN_DECIMALS
 
 __all__ = ["FINDING_COLUMNS", "MEAN_DECIMALS", "MIN_EVIDENCE", "AuditResult", "DisclosureLeak", "audit_published",
            "classify", "describe", "refuse_leaks"]
@@ -145,11 +148,10 @@ def audit_published(
     started = time.perf_counter()
     relations = build_relations(table, threshold=threshold, rounding_base=rounding_base, codebook=codebook,
                                 territory=territory)
-    findings, rows, counted, inconsistent, related = _solve(relations, threshold)
-    mean_rows = _unrounded_means(relations)
-    findings.extend(mean_rows)
+    findings, inconsistent, related = _solve(relations, threshold)
+    findings.extend(_unrounded_means(relations))
     frame, rows_in_order = _findings_frame(table, findings)
-    return AuditResult(frame, rows_in_order, counted, time.perf_counter() - started, inconsistent, related)
+    return AuditResult(frame, rows_in_order, relations.targets, time.perf_counter() - started, inconsistent, related)
 
 
 def _findings_frame(table: pd.DataFrame, findings: list[tuple[int, int, float, float, str]]) -> tuple[pd.DataFrame,
@@ -179,161 +181,101 @@ def classify(low: float, high: float, threshold: int) -> str | None:
     return None
 
 
-def _solve(relations: Relations, threshold: int) -> tuple[list, list, int, int, dict]:
+def _solve(relations: Relations, threshold: int) -> tuple[list, int, dict]:
     """Bound every hidden count, narrow the shares marked primary when that says which count is small, classify."""
-    bounds, inconsistent, related = _all_bounds(relations)
-    if relations.primary_shares and narrow_primary_shares(relations, bounds):
-        bounds, inconsistent, related = _all_bounds(relations)
-    findings: list[tuple[int, int, float, float, str]] = []
-    rows: list[int] = []
-    for (row, quantity), (low, high) in bounds.items():
-        kind = classify(low, high, threshold)
-        if kind:
-            findings.append((row, quantity, float(low), float(high), kind))
-            rows.append(row)
-    return findings, rows, len(relations.targets), inconsistent, {r: related[r] for r in rows}
+    bounds, inconsistent, component = _all_bounds(relations)
+    if len(relations.primary_shares) and narrow_primary_shares(relations, _as_dict(relations, bounds)):
+        bounds, inconsistent, component = _all_bounds(relations)
+    low, high, feasible = bounds
+    lo = np.ceil(low - _TOLERANCE)
+    hi = np.where(np.isfinite(high), np.floor(high + _TOLERANCE), np.inf)
+    small = feasible & (lo >= 1) & (hi <= threshold - 1)
+    findings = [(int(relations.target_row[i]), int(relations.target_quantity[i]), float(low[i]), float(high[i]),
+                 classify(low[i], high[i], threshold)) for i in np.flatnonzero(small)]
+    findings = [f for f in findings if f[4]]
+    rows = np.unique([f[0] for f in findings]).astype("int64")
+    return findings, inconsistent, _related_rows(relations, component, rows)
 
 
-def _all_bounds(relations: Relations) -> tuple[dict, int, dict]:
-    """Min and max of every target, component by component; the cells each target is linked to."""
-    bounds: dict[tuple[int, int], tuple[float, float]] = {}
-    related: dict[int, np.ndarray] = {}
+def _as_dict(relations: Relations, bounds: tuple) -> dict[tuple[int, int], tuple[float, float]]:
+    low, high, feasible = bounds
+    return {(int(r), int(q)): (float(lo), float(hi)) for r, q, lo, hi, ok in
+            zip(relations.target_row, relations.target_quantity, low, high, feasible) if ok}
+
+
+def _problem(relations: Relations, *, strict: bool, lines: np.ndarray | None = None,
+             targets: np.ndarray | None = None) -> Problem:
+    """The relations as a :class:`~.bounding.Problem`; ``strict=False`` drops guessed links and reads group
+    equations as inequalities (parent ≥ Σ children). ``lines`` / ``targets``: a subset (default all)."""
+    line, var, coef, kind, rhs = relations.arrays()
+    coef = coef.copy()
+    kind = kind.copy()
+    if not strict:
+        group = kind[line] == EQ_GROUP
+        coef[group] = -coef[group]
+        kind = np.where(kind == EQ_GROUP, UB, kind)
+    chosen = np.ones(len(kind), dtype=bool) if lines is None else np.isin(np.arange(len(kind)), lines)
+    if not strict:
+        chosen &= kind != EQ_LINK
+    keep = chosen[line]
+    codes, uniques = pd.factorize(line[keep])
+    uniques = np.asarray(uniques, dtype="int64")
+    a = sparse.csr_matrix((coef[keep], (codes, var[keep])), shape=(len(uniques), relations.variables))
+    picked = np.arange(relations.targets) if targets is None else targets
+    t_var, t_coef = relations.target_var[picked], relations.target_coef[picked]
+    present = t_var >= 0
+    t_rows = np.repeat(np.arange(len(picked)), 2).reshape(-1, 2)
+    t_matrix = sparse.csr_matrix((t_coef[present], (t_rows[present], t_var[present])),
+                                 shape=(len(picked), relations.variables))
+    need_low = np.isin(relations.target_row[picked], relations.primary_shares)
+    return Problem(a, kind[uniques] != UB, rhs[uniques], relations.lower, relations.upper, relations.integral,
+                   t_matrix, relations.threshold, need_low)
+
+
+def _all_bounds(relations: Relations) -> tuple[tuple[np.ndarray, np.ndarray, np.ndarray], int, np.ndarray]:
+    """Low, high and feasibility of every target; a self-contradicting set of linked cells is solved again
+    without the attacker's guesses (:func:`_problem` with ``strict=False``). Also each unknown's component."""
+    line, var, _, kind, _ = relations.arrays()
+    graph = sparse.csr_matrix((np.ones(len(line)), (line, var)), shape=(len(kind), relations.variables))
+    component = components_of(graph, relations.variables)
+    solution = bound_targets(_problem(relations, strict=True))
+    low, high, feasible = solution.low, solution.high, solution.feasible
     inconsistent = 0
-    if not relations.targets:
-        return bounds, inconsistent, related
-    label = _components(relations, relations.variables)
-    _, entry_var = relations.all_entries()
-    entry_order = np.argsort(label[entry_var], kind="stable")
-    entry_labels = label[entry_var][entry_order]
-    var_order = np.argsort(label, kind="stable")
-    var_labels = label[var_order]
-    by_component: dict[int, list[int]] = {}
-    for i, (_, vars_, _, _) in enumerate(relations.targets):
-        by_component.setdefault(int(label[vars_[0]]), []).append(i)
-    for component, target_ids in by_component.items():
-        members = np.sort(var_order[np.searchsorted(var_labels, component):np.searchsorted(var_labels, component, "right")])
-        entries = entry_order[np.searchsorted(entry_labels, component):np.searchsorted(entry_labels, component, "right")]
-        found = _bound_targets(relations.restrict(members, entries, strict=True), relations, target_ids, members)
-        if found is None:
-            inconsistent += 1
-            found = _bound_targets(relations.restrict(members, entries, strict=False), relations, target_ids, members)
-            if found is None:
-                continue
-        member_rows = np.unique(members % relations.m)
-        for target_id, interval in zip(target_ids, found):
-            row, _, _, quantity = relations.targets[target_id]
-            bounds[(row, quantity)] = interval
-            related[row] = member_rows
-    return bounds, inconsistent, related
+    if not feasible.all():
+        targets = np.flatnonzero(~feasible)
+        bad = np.unique(component[relations.target_var[targets, 0]])
+        inconsistent = len(bad)
+        lines = np.unique(line[np.isin(component[var], bad)])
+        again = bound_targets(_problem(relations, strict=False, lines=lines, targets=targets))
+        low[targets], high[targets], feasible[targets] = again.low, again.high, again.feasible
+    return (low, high, feasible), inconsistent, component
 
 
-def _components(relations: Relations, variables: int) -> np.ndarray:
-    """Connected sets of variables (two variables are linked when a relation holds both)."""
-    eq, var = relations.all_entries()
-    lines = int(eq.max()) + 1 if len(eq) else 0
-    graph = sparse.coo_matrix((np.ones(len(eq)), (var, variables + eq)), shape=(variables + lines,) * 2)
-    _, label = connected_components(graph, directed=False)
-    return label[:variables]
-
-
-def _bound_targets(system: Any, relations: Relations, target_ids: list[int], members: np.ndarray):
-    """Min and max of each target over the component's feasible set (None when it is empty).
-
-    The maximum first: a target whose maximum reaches the threshold cannot be a finding (see
-    :func:`classify`), so its minimum is not needed (reported as 0), except for a share marked
-    ``primary`` (:func:`~proximite.indicators.disclosure.relations.narrow_primary_shares`).
-    """
-    position = {int(v): i for i, v in enumerate(members)}
-    # A share marked primary needs its minima: they say which of its counts is the small one.
-    needs_minimum = set(relations.primary_shares)
-    lower, upper = relations.lower[members], relations.upper[members]
-    bounds_list = list(zip(lower, np.where(np.isfinite(upper), upper, None)))
-    objectives = []
-    for target_id in target_ids:
-        _, vars_, coefs, _ = relations.targets[target_id]
-        c = np.zeros(len(members))
-        for v, coef in zip(vars_, coefs):
-            c[position[int(v)]] += coef
-        objectives.append(c)
-    reaches = _reach_threshold(system, np.array(objectives), bounds_list, float(relations.threshold))
-    if reaches is None:
-        return None
-    out = []
-    for target_id, c, certified in zip(target_ids, objectives, reaches):
-        if certified and relations.targets[target_id][0] not in needs_minimum:
-            out.append((0.0, np.inf))  # some feasible table has it ≥ t: not a finding
-            continue
-        high = _optimum(system, -c, bounds_list)
-        if high is None:
-            return None
-        high = -high
-        if high >= relations.threshold - _TOLERANCE and relations.targets[target_id][0] not in needs_minimum:
-            out.append((0.0, high))
-            continue
-        low = _optimum(system, c, bounds_list)
-        if low is None:
-            return None
-        out.append((max(low, 0.0), high))
-    return out
-
-
-def _reach_threshold(system: Any, objectives: np.ndarray, bounds_list: list, threshold: float,
-                     rounds: int = 4) -> np.ndarray | None:
-    """Which targets some feasible table puts at ≥ t (a certificate that they are no finding); None: infeasible.
-
-    Notes
-    -----
-    One linear programme for many targets instead of one each: maximise :math:`\\sum_j y_j` with
-    :math:`y_j \\le c_j^\\top v` and :math:`y_j \\le t`, over the component's constraints. Every
-    target with :math:`c_j^\\top v \\ge t` at the optimum is certified; the others are tried again
-    alone in the objective, for a few rounds. What is left gets its own programmes.
-    """
-    k, n = objectives.shape
-    certified = np.zeros(k, dtype=bool)
-    for _ in range(rounds):
-        open_ = np.flatnonzero(~certified)
-        if not len(open_):
-            break
-        link = sparse.hstack([-sparse.csr_matrix(objectives[open_]), sparse.identity(len(open_), format="csr")])
-        a_ub = link if system.a_ub is None else sparse.vstack(
-            [sparse.hstack([system.a_ub, sparse.csr_matrix((system.a_ub.shape[0], len(open_)))]), link])
-        b_ub = np.zeros(len(open_)) if system.b_ub is None else np.r_[system.b_ub, np.zeros(len(open_))]
-        a_eq = None if system.a_eq is None else sparse.hstack(
-            [system.a_eq, sparse.csr_matrix((system.a_eq.shape[0], len(open_)))])
-        solved = linprog(np.r_[np.zeros(n), -np.ones(len(open_))], A_ub=a_ub, b_ub=b_ub, A_eq=a_eq,
-                         b_eq=system.b_eq, bounds=bounds_list + [(None, threshold)] * len(open_), method="highs")
-        if solved.status == 2:
-            return None
-        if solved.status != 0:
-            break
-        newly = objectives[open_] @ solved.x[:n] >= threshold - _TOLERANCE
-        if not newly.any():
-            break
-        certified[open_[newly]] = True
-    return certified
-
-
-def _optimum(system: Any, c: np.ndarray, bounds_list: list) -> float | None:
-    """min cᵀv (−inf when unbounded or unsolved: claim nothing; None when infeasible)."""
-    solved = linprog(c, A_ub=system.a_ub, b_ub=system.b_ub, A_eq=system.a_eq, b_eq=system.b_eq, bounds=bounds_list,
-                     method="highs")
-    if solved.status == 2:
-        return None
-    if solved.status != 0:
-        return -np.inf
-    return float(solved.fun)
+def _related_rows(relations: Relations, component: np.ndarray, rows: np.ndarray) -> dict[int, np.ndarray]:
+    """The rows linked to each finding's row (its unknowns' components)."""
+    if not len(rows):
+        return {}
+    m = relations.m
+    row_of_var = np.arange(relations.variables) % m
+    related = {}
+    for row in rows:
+        labels = np.unique(component[[NUM * m + row, DEN * m + row, N * m + row]])
+        related[int(row)] = np.unique(row_of_var[np.isin(component, labels)])
+    return related
 
 
 def _unrounded_means(relations: Relations) -> list[tuple[int, int, float, float, str]]:
     """Published means, changes and medians with more decimals than :data:`MEAN_DECIMALS`, or with their sum."""
-    found = []
+    means = relations.mean_rows
+    if means is None or means.empty:
+        return []
     scale = 10.0**MEAN_DECIMALS
-    for row, value, n, has_sums in relations.mean_rows:
-        if has_sums:
-            found.append((row, N, n, n, "sum published"))
-        elif np.isfinite(value) and abs(value * scale - np.round(value * scale)) > 1e-6:
-            found.append((row, N, n, n, "unrounded mean"))
-    return found
+    value = means["value"].to_numpy(dtype="float64")
+    with np.errstate(invalid="ignore"):
+        unrounded = np.isfinite(value) & (np.abs(value * scale - np.round(value * scale)) > 1e-6)
+    sums = means["sums"].to_numpy(dtype=bool)
+    kind = np.where(sums, "sum published", np.where(unrounded, "unrounded mean", ""))
+    return [(int(r), N, float(n), float(n), str(k)) for r, n, k in zip(means["row"], means["n"], kind) if k]
 
 
 class DisclosureLeak(ValueError):

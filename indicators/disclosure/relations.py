@@ -3,6 +3,9 @@
 Unknowns: the numerator, denominator and n of every row (variable ``q·m + row`` for quantity
 ``q`` of :mod:`.primary`, ``m`` rows). :func:`build_relations` gives their bounds from what is
 published and the relations between them; the module docstring of :mod:`.audit` lists them.
+Every relation is built for all cells at once (array operations and group-bys, no loop over
+cells): the audit runs on every public snapshot and inside the repair loop of
+:func:`~proximite.indicators.disclosure.apply_disclosure`.
 """
 
 from __future__ import annotations
@@ -12,14 +15,13 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from scipy import sparse
 
 from proximite.indicators.base import ALL
 from proximite.indicators.disclosure.groups import build_groups, labels_of
 from proximite.indicators.disclosure.primary import COMPLEMENT, DEN, N, NUM
 
-__all__ = ["KEY_COLUMNS", "MIN_EVIDENCE", "STAFF_INDICATORS", "Relations", "System", "build_relations",
-           "counts_people", "narrow_primary_shares"]
+__all__ = ["EQ_GROUP", "EQ_LINK", "KEY_COLUMNS", "MIN_EVIDENCE", "STAFF_INDICATORS", "UB", "Relations",
+           "build_relations", "counts_people", "narrow_primary_shares"]
 
 #: The key of a cell in a published table.
 KEY_COLUMNS = ["indicator", "wave", "period", "scope", "scope_id", "stratum", "stratum_value", "breakdown",
@@ -30,7 +32,7 @@ MIN_EVIDENCE = 3
 #: catalogue's ``people`` flag (families) is false. A catalogue entry ``staff: true`` adds to these.
 STAFF_INDICATORS = frozenset({"implementation.worker_turnover"})
 _PER_ROW = ("mean", "points", "days")
-# Kinds of relation lines.
+#: Kinds of relation lines: an additive group taken as an equation, a guessed equality, ``Σ ≤ rhs``.
 EQ_GROUP, EQ_LINK, UB = 0, 1, 2
 _GROUP_KEYS = ["wave", "period", "scope", "scope_id", "stratum", "stratum_value"]
 
@@ -38,16 +40,6 @@ _GROUP_KEYS = ["wave", "period", "scope", "scope_id", "stratum", "stratum_value"
 def counts_people(spec: dict[str, Any], indicator: str) -> bool:
     """Whether the rule applies to an indicator: it counts families, their needs, or staff."""
     return bool(spec.get("people")) or bool(spec.get("staff")) or indicator in STAFF_INDICATORS
-
-
-@dataclass
-class System:
-    """One component's constraints for :func:`scipy.optimize.linprog`."""
-
-    a_eq: Any
-    b_eq: Any
-    a_ub: Any
-    b_ub: Any
 
 
 @dataclass
@@ -60,84 +52,85 @@ class Relations:
         Rows of the table; ``variables = 3 m``.
     lower, upper : ndarray
         Bounds of each unknown.
-    line, var, coef, kind : ndarray
-        One entry per (relation line, unknown, coefficient); ``kind[line]`` is ``EQ_GROUP`` (an
-        additive group taken as an equation), ``EQ_LINK`` (a guessed equality) or ``UB``
-        (:math:`\\sum \\le 0`).
-    targets : list of (row, unknowns, coefficients, quantity)
-        The hidden counts: :math:`c^\\top v` over the given unknowns.
-    mean_rows : list of (row, value, n, sums published)
-        Published means, changes and medians.
+    integral : ndarray of bool
+        Unknowns that are whole numbers (all but a staff rate's denominator, an average headcount).
+    kind, rhs : ndarray
+        Per relation line: ``EQ_GROUP`` (an additive group), ``EQ_LINK`` (a guessed equality) or
+        ``UB``; the line is :math:`\\sum coef \\cdot v = rhs` (``≤ rhs`` for ``UB``).
+    line, var, coef : ndarray
+        One entry per (line, unknown, coefficient).
+    target_row, target_quantity : ndarray
+        The hidden counts: a row and ``NUM``, ``DEN``, ``N`` or ``COMPLEMENT`` (m − k).
+    target_var, target_coef : ndarray, shape (targets, 2)
+        Each hidden count as :math:`\\sum c \\cdot v` over at most two unknowns (−1: none).
+    mean_rows : DataFrame
+        Published means, changes and medians: ``row``, ``value``, ``n``, ``sums`` (published).
+    primary_shares : ndarray of int
+        Hidden shares the file marks ``primary``.
     """
 
     m: int
     lower: np.ndarray
     upper: np.ndarray
-    line: list = field(default_factory=list)
-    var: list = field(default_factory=list)
-    coef: list = field(default_factory=list)
-    kind: list = field(default_factory=list)
-    rhs: list = field(default_factory=list)
-    targets: list = field(default_factory=list)
-    mean_rows: list = field(default_factory=list)
-    primary_shares: list = field(default_factory=list)
+    integral: np.ndarray
     threshold: int = 5
+    _lines: list = field(default_factory=list)
+    target_row: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype="int64"))
+    target_quantity: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype="int64"))
+    target_var: np.ndarray = field(default_factory=lambda: np.zeros((0, 2), dtype="int64"))
+    target_coef: np.ndarray = field(default_factory=lambda: np.zeros((0, 2)))
+    mean_rows: pd.DataFrame | None = None
+    primary_shares: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype="int64"))
     _cache: Any = None
 
     @property
     def variables(self) -> int:
         return 3 * self.m
 
-    def add(self, variables: Any, coefficients: Any, kind: int, rhs: float = 0.0) -> None:
-        """Add one relation line over the given unknowns (``Σ coef·v = rhs``, or ``≤ rhs`` for ``UB``)."""
-        self.rhs.append(float(rhs))
-        number = len(self.kind)
-        variables = np.asarray(variables, dtype="int64")
-        self.line.append(np.full(len(variables), number))
-        self.var.append(variables)
-        self.coef.append(np.asarray(coefficients, dtype="float64"))
-        self.kind.append(kind)
+    @property
+    def targets(self) -> int:
+        return len(self.target_row)
 
-    def all_entries(self) -> tuple[np.ndarray, np.ndarray]:
-        """Line and unknown of every entry."""
-        line, var, _ = self.arrays()
-        return line, var
+    def add_lines(self, variables: np.ndarray, coefficients: Any, kind: Any, rhs: Any = 0.0) -> None:
+        """Add lines of a fixed number of unknowns: ``variables`` of shape (lines, k); −1 pads a shorter line."""
+        variables = np.atleast_2d(np.asarray(variables, dtype="int64"))
+        lines, width = variables.shape
+        if not lines:
+            return
+        coefficients = np.broadcast_to(np.asarray(coefficients, dtype="float64"), (lines, width))
+        local = np.repeat(np.arange(lines), width)
+        flat = variables.ravel()
+        keep = flat >= 0
+        self.add_ragged(local[keep], flat[keep], coefficients.ravel()[keep], lines, kind, rhs)
 
-    def arrays(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Line, unknown and coefficient of every entry (concatenated once, until a line is added)."""
-        if self._cache is None or self._cache[0] != len(self.kind):
-            if not self.line:
+    def add_ragged(self, local: np.ndarray, variables: np.ndarray, coefficients: np.ndarray, lines: int, kind: Any,
+                   rhs: Any = 0.0) -> None:
+        """Add ``lines`` lines; entry ``e`` is ``coefficients[e]`` on ``variables[e]`` in line ``local[e]``."""
+        if not lines:
+            return
+        kinds = np.broadcast_to(np.asarray(kind, dtype="int64"), (lines,)).copy()
+        rhs = np.broadcast_to(np.asarray(rhs, dtype="float64"), (lines,)).copy()
+        self._lines.append((np.asarray(local, dtype="int64"), np.asarray(variables, dtype="int64"),
+                            np.asarray(coefficients, dtype="float64"), kinds, rhs))
+        self._cache = None
+
+    def arrays(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """Line, unknown and coefficient of every entry, then each line's kind and right-hand side."""
+        if self._cache is None:
+            lines, var, coef, kinds, rhs, offset = [], [], [], [], [], 0
+            for local, variables, coefficients, kind, right in self._lines:
+                lines.append(local + offset)
+                var.append(variables)
+                coef.append(coefficients)
+                kinds.append(kind)
+                rhs.append(right)
+                offset += len(kind)
+            if not lines:
                 empty = np.zeros(0, dtype="int64")
-                arrays = (empty, empty, np.zeros(0))
+                self._cache = (empty, empty, np.zeros(0), empty, np.zeros(0))
             else:
-                arrays = (np.concatenate(self.line), np.concatenate(self.var), np.concatenate(self.coef))
-            self._cache = (len(self.kind), arrays)
-        return self._cache[1]
-
-    def restrict(self, members: np.ndarray, entries: np.ndarray, *, strict: bool) -> System:
-        """The constraints over ``members`` (a connected set, sorted) given by ``entries``; ``strict=False``
-        drops guessed links and reads group equations as inequalities (parent ≥ Σ children)."""
-        line, var, coef = (a[entries] for a in self.arrays())
-        kind = np.asarray(self.kind, dtype="int64")
-        rhs = np.asarray(self.rhs, dtype="float64")
-        column = np.searchsorted(members, var)
-        k = kind[line]
-        if not strict:
-            keep = k != EQ_LINK
-            line, column, coef, k = line[keep], column[keep], coef[keep], k[keep]
-            coef = np.where(k == EQ_GROUP, -coef, coef)
-            k = np.where(k == EQ_GROUP, UB, k)
-        return System(*_matrix(line, column, coef, k != UB, len(members), rhs),
-                      *_matrix(line, column, coef, k == UB, len(members), rhs))
-
-
-def _matrix(line: np.ndarray, column: np.ndarray, coef: np.ndarray, keep: np.ndarray, columns: int,
-            rhs: np.ndarray):
-    if not keep.any():
-        return None, None
-    codes, uniques = pd.factorize(line[keep])
-    matrix = sparse.csr_matrix((coef[keep], (codes, column[keep])), shape=(len(uniques), columns))
-    return matrix, rhs[np.asarray(uniques, dtype="int64")]
+                self._cache = tuple(np.concatenate(a) for a in (lines, var, coef, kinds, rhs))
+        return self._cache
 
 
 def build_relations(
@@ -153,28 +146,39 @@ def build_relations(
     m = len(frame)
     indicators = frame["indicator"].astype(str).to_numpy(dtype=object)
     specs = {i: codebook.indicator(i) for i in pd.unique(indicators)}
-    people = np.array([counts_people(specs[i], i) for i in indicators], dtype=bool)
-    additive = np.array([bool(specs[i].get("additive")) for i in indicators], dtype=bool)
-    unit = frame["unit"].astype(str).to_numpy(dtype=object)
-    unit = np.where(np.isin(indicators, list(STAFF_INDICATORS)) & (unit == "rate"), "share", unit)
+    people = _per_indicator(indicators, specs, lambda spec, i: counts_people(spec, i))
+    additive = _per_indicator(indicators, specs, lambda spec, i: bool(spec.get("additive")))
+    raw_unit = frame["unit"].astype(str).to_numpy(dtype=object)
+    rate = people & (raw_unit == "rate")
+    unit = np.where(rate, "share", raw_unit)  # staff rates are under the rule as shares
     hidden = frame["suppressed"].astype("boolean").fillna(False).to_numpy(dtype=bool) & people
     q = _quantities(frame, unit)
     applicable = np.vstack([np.isin(unit, ["count", "share"]), unit == "share", np.ones(m, dtype=bool)]) & people
-    relations = Relations(m, np.zeros(3 * m), np.full(3 * m, np.inf), threshold=threshold)
+    integral = np.ones(3 * m, dtype=bool)
+    integral[DEN * m + np.flatnonzero(rate)] = False  # an average headcount
+    relations = Relations(m, np.zeros(3 * m), np.full(3 * m, np.inf), integral, threshold=threshold)
     _published_bounds(relations, q, hidden, applicable, rounding_base)
-    primary = frame.get("suppression", pd.Series("", index=frame.index)).astype("string").fillna("") == "primary"
-    small_main = np.where(unit == "count", NUM, N)
-    for row in np.flatnonzero(primary.to_numpy(dtype=bool) & hidden & (unit != "share")):
-        v = small_main[row] * m + row
-        relations.lower[v], relations.upper[v] = 1.0, float(threshold - 1)
-    relations.primary_shares = [int(r) for r in np.flatnonzero(primary.to_numpy(dtype=bool) & hidden & (unit == "share"))]
+    marks = frame["suppression"] if "suppression" in frame.columns else pd.Series("", index=frame.index)
+    primary = (marks.astype("string").fillna("") == "primary").to_numpy(dtype=bool) & hidden
+    small = np.flatnonzero(primary & (unit != "share"))
+    v = np.where(unit[small] == "count", NUM, N) * m + small
+    relations.lower[v], relations.upper[v] = 1.0, float(threshold - 1)
+    relations.primary_shares = np.flatnonzero(primary & (unit == "share"))
     _group_relations(relations, frame, people, additive, applicable, territory)
-    _row_relations(relations, frame, q, hidden, unit, applicable)
+    _row_relations(relations, indicators, q, hidden, unit, applicable, rate)
     _partition_relations(relations, frame, q, hidden, unit, people)
     _link_relations(relations, frame, q, hidden, applicable, people)
     value = pd.to_numeric(frame["value"], errors="coerce").to_numpy(dtype="float64", na_value=np.nan)
-    _targets(relations, hidden, unit, applicable, q, value)
+    _targets(relations, hidden, unit, applicable, rate)
+    _mean_rows(relations, hidden, unit, applicable, q, value)
     return relations
+
+
+def _per_indicator(indicators: np.ndarray, specs: dict, test: Any) -> np.ndarray:
+    """A catalogue flag of each row's indicator (looked up once per indicator)."""
+    names = list(specs)
+    flags = np.array([test(specs[i], i) for i in names], dtype=bool)
+    return flags[pd.Index(names).get_indexer(indicators)] if len(names) else np.zeros(len(indicators), dtype=bool)
 
 
 def _quantities(frame: pd.DataFrame, unit: np.ndarray) -> np.ndarray:
@@ -192,8 +196,7 @@ def _published_bounds(relations: Relations, q: np.ndarray, hidden: np.ndarray, a
     m = relations.m
     below, above = base // 2, (base + 1) // 2 - 1
     for quantity in (NUM, DEN, N):
-        known = applicable[quantity] & ~hidden & np.isfinite(q[quantity])
-        rows = np.flatnonzero(known)
+        rows = np.flatnonzero(applicable[quantity] & ~hidden & np.isfinite(q[quantity]))
         v = q[quantity, rows]
         relations.lower[quantity * m + rows] = np.maximum(0.0, v - below)
         relations.upper[quantity * m + rows] = v + above
@@ -210,40 +213,50 @@ def _group_relations(relations: Relations, frame: pd.DataFrame, people: np.ndarr
     if not len(positions):
         return
     groups = build_groups(frame.iloc[positions].reset_index(drop=True), territory)
-    m = relations.m
-    order = groups.by_group
-    for g in range(groups.count):
-        memberships = order[groups.group_starts[g]:groups.group_starts[g + 1]]
-        rows = positions[groups.mrow[memberships]]
-        signs = np.where(groups.mrole[memberships] == 0, 1.0, -1.0)
-        parent = positions[groups.group_parent[g]]
-        for quantity in (NUM, DEN, N):
-            if quantity != N and not additive[parent]:
-                continue
-            if not applicable[quantity, rows].all():
-                continue
-            variables = quantity * m + rows
-            lo, hi = relations.lower[variables], relations.upper[variables]
-            children = signs < 0
-            fits = lo[children].sum() <= hi[~children].sum() and hi[children].sum() >= lo[~children].sum()
-            relations.add(variables, signs if fits else -signs, EQ_GROUP if fits else UB)
+    if not groups.count:
+        return
+    m, G = relations.m, groups.count
+    rows = positions[groups.mrow]
+    children = groups.mrole == 1
+    signs = np.where(children, -1.0, 1.0)
+    parent = positions[groups.group_parent]
+    for quantity in (NUM, DEN, N):
+        gated = np.ones(G, dtype=bool) if quantity == N else additive[parent]
+        missing = np.bincount(groups.mgid, weights=~applicable[quantity, rows], minlength=G) > 0
+        chosen = gated & ~missing
+        variables = quantity * m + rows
+        lo, hi = relations.lower[variables], relations.upper[variables]
+        sum_lo_children = np.bincount(groups.mgid, weights=np.where(children, lo, 0.0), minlength=G)
+        sum_hi_children = np.bincount(groups.mgid, weights=np.where(children, hi, 0.0), minlength=G)
+        fits = (sum_lo_children <= relations.upper[quantity * m + parent]) & (
+            sum_hi_children >= relations.lower[quantity * m + parent])
+        member = chosen[groups.mgid]
+        line_of, lines = np.unique(groups.mgid[member], return_inverse=True)
+        coefficient = np.where(fits[groups.mgid], signs, -signs)[member]
+        relations.add_ragged(lines, variables[member], coefficient, len(line_of),
+                             np.where(fits[line_of], EQ_GROUP, UB))
 
 
-def _row_relations(relations: Relations, frame: pd.DataFrame, q: np.ndarray, hidden: np.ndarray, unit: np.ndarray,
-                   applicable: np.ndarray) -> None:
-    """k ≤ m in a share; n equal to the count (the share's denominator) where every published row says so."""
+def _row_relations(relations: Relations, indicators: np.ndarray, q: np.ndarray, hidden: np.ndarray, unit: np.ndarray,
+                   applicable: np.ndarray, rate: np.ndarray) -> None:
+    """k ≤ m in a share; n equal to the count (the share's denominator) where every published row says so.
+
+    A staff rate (departures over the average number in post) may exceed 1: no k ≤ m for it.
+    """
     m = relations.m
-    for row in np.flatnonzero(applicable[DEN]):
-        relations.add([NUM * m + row, DEN * m + row], [1.0, -1.0], UB)
-    indicators = frame["indicator"].astype(str).to_numpy(dtype=object)
-    for indicator in pd.unique(indicators[applicable[NUM]]):
-        rows = np.flatnonzero((indicators == indicator) & applicable[NUM])
-        twin = DEN if unit[rows[0]] == "share" else NUM
-        seen = rows[~hidden[rows] & np.isfinite(q[twin, rows]) & np.isfinite(q[N, rows])]
-        if len(seen) < MIN_EVIDENCE or not np.array_equal(q[twin, seen], q[N, seen]):
-            continue
-        for row in rows:
-            relations.add([N * m + row, twin * m + row], [1.0, -1.0], EQ_LINK)
+    rows = np.flatnonzero(applicable[DEN] & ~rate)
+    relations.add_lines(np.c_[NUM * m + rows, DEN * m + rows], [1.0, -1.0], UB)
+    rows = np.flatnonzero(applicable[NUM])
+    twin = np.where(unit[rows] == "share", DEN, NUM)
+    twin_value = q[twin, rows]
+    seen = ~hidden[rows] & np.isfinite(twin_value) & np.isfinite(q[N, rows])
+    evidence = pd.DataFrame({"indicator": indicators[rows], "seen": seen,
+                             "differs": seen & (twin_value != q[N, rows])})
+    verdict = evidence.groupby("indicator", sort=False)[["seen", "differs"]].transform("sum")
+    # The unit (hence the twin) is one per indicator in a catalogue-built table.
+    linked = (verdict["seen"].to_numpy() >= MIN_EVIDENCE) & (verdict["differs"].to_numpy() == 0)
+    rows, twin = rows[linked], twin[linked]
+    relations.add_lines(np.c_[N * m + rows, twin * m + rows], [1.0, -1.0], EQ_LINK)
 
 
 def _partition_relations(relations: Relations, frame: pd.DataFrame, q: np.ndarray, hidden: np.ndarray,
@@ -254,72 +267,140 @@ def _partition_relations(relations: Relations, frame: pd.DataFrame, q: np.ndarra
     if not len(rows):
         return
     keys = frame.iloc[rows][["indicator", "breakdown", *_GROUP_KEYS]].astype("string").fillna("<NA>")
-    keys.index = pd.RangeIndex(len(rows))
-    for (indicator, breakdown), by_indicator in keys.groupby(["indicator", "breakdown"], sort=False).groups.items():
-        positions = rows[keys.index.get_indexer(by_indicator)]
-        sub = keys.loc[by_indicator, _GROUP_KEYS]
-        partitions = [positions[np.asarray(idx)] for idx in sub.reset_index(drop=True).groupby(_GROUP_KEYS).indices.values()]
-        full = [p for p in partitions if len(p) > 1 and not hidden[p].any() and np.isfinite(q[:2, p]).all()]
-        # The published denominators of each partition must agree (a shared denominator).
-        seen = [q[DEN, p[~hidden[p] & np.isfinite(q[DEN, p])]] for p in partitions]
-        if not any(len(d) > 1 for d in seen) or not all((d == d[0]).all() for d in seen if len(d)):
-            continue
-        slack = [abs(q[NUM, p].sum() - q[DEN, p[0]]) <= 2 * (len(p) + 1) for p in full]
-        kind = EQ_LINK if all(slack) else UB
-        for p in partitions:
-            for row in p[1:]:
-                relations.add([DEN * m + p[0], DEN * m + row], [1.0, -1.0], EQ_LINK)
-            sign = 1.0 if kind == EQ_LINK else -1.0
-            relations.add(np.r_[DEN * m + p[0], NUM * m + p], np.r_[sign, -sign * np.ones(len(p))], kind)
+    family = pd.factorize(pd.MultiIndex.from_frame(keys[["indicator", "breakdown"]]))[0]
+    part = pd.factorize(pd.MultiIndex.from_frame(keys))[0]
+    den, num = q[DEN, rows], q[NUM, rows]
+    seen = ~hidden[rows] & np.isfinite(den)
+    parts = pd.DataFrame({"family": family, "part": part, "size": 1, "seen": seen,
+                          "den_min": np.where(seen, den, np.inf), "den_max": np.where(seen, den, -np.inf),
+                          "full": ~hidden[rows] & np.isfinite(den) & np.isfinite(num), "num": num,
+                          "first_den": den}).groupby("part", sort=True).agg(
+        family=("family", "first"), size=("size", "sum"), seen=("seen", "sum"), den_min=("den_min", "min"),
+        den_max=("den_max", "max"), full=("full", "all"), num=("num", "sum"), first_den=("first_den", "first"))
+    parts["agree"] = (parts["seen"] == 0) | (parts["den_min"] == parts["den_max"])
+    parts["slack"] = ~(parts["full"] & (parts["size"] > 1)) | (
+        (parts["num"] - parts["first_den"]).abs() <= 2 * (parts["size"] + 1))
+    verdict = parts.groupby("family").agg(shared=("seen", lambda s: bool((s > 1).any())), agree=("agree", "all"),
+                                          slack=("slack", "all"))
+    verdict = verdict[verdict["shared"] & verdict["agree"]]
+    chosen = np.isin(family, verdict.index.to_numpy())
+    if not chosen.any():
+        return
+    rows, part = rows[chosen], part[chosen]
+    order = np.lexsort((rows, part))
+    rows, part = rows[order], part[order]
+    starts = np.r_[0, np.flatnonzero(part[1:] != part[:-1]) + 1]
+    first = np.repeat(rows[starts], np.diff(np.r_[starts, len(rows)]))
+    others = rows != first
+    relations.add_lines(np.c_[DEN * m + first[others], DEN * m + rows[others]], [1.0, -1.0], EQ_LINK)
+    # Σ numerators = the shared denominator (an upper bound only when a published partition disagrees).
+    equal = verdict["slack"].reindex(family[chosen][order][starts]).to_numpy(dtype=bool)
+    line = np.repeat(np.arange(len(starts)), np.diff(np.r_[starts, len(rows)]))
+    sign = np.where(equal, 1.0, -1.0)
+    local = np.r_[np.arange(len(starts)), line]
+    variables = np.r_[DEN * m + rows[starts], NUM * m + rows]
+    relations.add_ragged(local, variables, np.r_[sign, -sign[line]], len(starts), np.where(equal, EQ_LINK, UB))
 
 
 def _link_relations(relations: Relations, frame: pd.DataFrame, q: np.ndarray, hidden: np.ndarray,
                     applicable: np.ndarray, people: np.ndarray) -> None:
-    """A quantity of one indicator equal to a quantity of another in every cell where both are published."""
+    """A quantity of one indicator equal to a quantity of another in every cell where both are published.
+
+    The streams are (indicator, quantity): the left one read on ``all`` rows, the right one (a
+    denominator or an n) on any row of the same wave, period, scope and stratum. The evidence of
+    every pair of streams is counted at once, as sparse products over the cells' keys (never a
+    list of all pairs); only the linked pairs are then spelt out.
+    """
     m = relations.m
-    keys = frame[_GROUP_KEYS].astype("string").fillna("<NA>")
-    key = pd.factorize(pd.MultiIndex.from_frame(keys))[0]
+    key = pd.factorize(pd.MultiIndex.from_frame(frame[_GROUP_KEYS].astype("string").fillna("<NA>")))[0]
     total = labels_of(frame["breakdown"]) == ALL
-    indicators = frame["indicator"].astype(str).to_numpy(dtype=object)
-    entries = []
-    for quantity in (NUM, DEN, N):
-        rows = np.flatnonzero(applicable[quantity] & people)
-        entries.append(pd.DataFrame({
-            "key": key[rows], "indicator": indicators[rows], "quantity": quantity, "var": quantity * m + rows,
-            "value": np.where(hidden[rows], np.nan, q[quantity, rows]), "total": total[rows],
-        }))
-    stream = pd.concat(entries, ignore_index=True)
-    left = stream[stream["total"]]
-    right = stream[stream["quantity"] != NUM]
-    pairs = left.merge(right, on="key", suffixes=("_a", "_b"))
-    pairs = pairs[pairs["indicator_a"] != pairs["indicator_b"]]
-    if pairs.empty:
+    indicator = pd.factorize(frame["indicator"].astype(str))[0]
+    rows, quantity = _stream_entries(applicable & people)
+    value = np.where(hidden[rows], np.nan, q[quantity, rows])
+    stream = indicator[rows] * 3 + quantity
+    left = total[rows]
+    right = quantity != NUM
+    linked = _linked_streams(stream, key[rows], value, left, right, 3 * (int(indicator.max(initial=0)) + 1))
+    if not len(linked):
         return
-    both = pairs["value_a"].notna() & pairs["value_b"].notna()
-    pairs = pairs.assign(seen=both, agree=both & (pairs["value_a"] == pairs["value_b"]),
-                         nonzero=both & (pairs["value_a"] > 0))
-    streams = ["indicator_a", "quantity_a", "indicator_b", "quantity_b"]
-    verdict = pairs.groupby(streams)[["seen", "agree", "nonzero"]].sum()
-    linked = verdict[(verdict["seen"] >= MIN_EVIDENCE) & (verdict["agree"] == verdict["seen"]) & (verdict["nonzero"] > 0)]
-    chosen = pairs.set_index(streams).loc[pairs.set_index(streams).index.isin(linked.index)]
-    for var_a, var_b in zip(chosen["var_a"].to_numpy(), chosen["var_b"].to_numpy()):
-        relations.add([var_a, var_b], [1.0, -1.0], EQ_LINK)
+    lefts = pd.DataFrame({"stream_a": stream[left], "key": key[rows][left], "var_a": quantity[left] * m + rows[left]})
+    rights = pd.DataFrame({"stream_b": stream[right], "key": key[rows][right],
+                           "var_b": quantity[right] * m + rows[right]})
+    pairs = lefts.merge(linked, on="stream_a").merge(rights, on=["stream_b", "key"])
+    relations.add_lines(np.c_[pairs["var_a"].to_numpy(), pairs["var_b"].to_numpy()], [1.0, -1.0], EQ_LINK)
+
+
+def _stream_entries(applicable: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Every (row, quantity) a row carries."""
+    rows, quantity = [], []
+    for q in (NUM, DEN, N):
+        chosen = np.flatnonzero(applicable[q])
+        rows.append(chosen)
+        quantity.append(np.full(len(chosen), q))
+    return np.concatenate(rows), np.concatenate(quantity)
+
+
+def _linked_streams(stream: np.ndarray, key: np.ndarray, value: np.ndarray, left: np.ndarray, right: np.ndarray,
+                    streams: int) -> pd.DataFrame:
+    """Pairs of streams (of different indicators) published together at least :data:`MIN_EVIDENCE` times,
+    always equal and not always 0: columns ``stream_a``, ``stream_b``."""
+    from scipy import sparse
+
+    published = ~np.isnan(value)
+    keys = int(key.max(initial=0)) + 1
+    pair_value = pd.factorize(pd.MultiIndex.from_arrays([key, np.where(published, value, -1.0)]))[0]
+    values = int(pair_value.max(initial=0)) + 1
+
+    def incidence(select: np.ndarray, column: np.ndarray, width: int) -> sparse.csr_matrix:
+        return sparse.csr_matrix((np.ones(int(select.sum())), (stream[select], column[select])),
+                                 shape=(streams, width))
+
+    a, b = left & published, right & published
+    seen = incidence(a, key, keys) @ incidence(b, key, keys).T
+    nonzero = incidence(a & (value > 0), key, keys) @ incidence(b, key, keys).T
+    agree = incidence(a, pair_value, values) @ incidence(b, pair_value, values).T
+    seen, nonzero, agree = seen.tocoo(), nonzero.tocsr(), agree.tocsr()
+    enough = seen.data >= MIN_EVIDENCE
+    stream_a, stream_b, count = seen.row[enough], seen.col[enough], seen.data[enough]
+    if not len(count):
+        return pd.DataFrame({"stream_a": stream_a, "stream_b": stream_b})
+    same = np.asarray(agree[stream_a, stream_b]).ravel() == count
+    some = np.asarray(nonzero[stream_a, stream_b]).ravel() > 0
+    other = stream_a // 3 != stream_b // 3
+    keep = same & some & other
+    return pd.DataFrame({"stream_a": stream_a[keep], "stream_b": stream_b[keep]})
 
 
 def _targets(relations: Relations, hidden: np.ndarray, unit: np.ndarray, applicable: np.ndarray,
-             q: np.ndarray, value: np.ndarray) -> None:
+             rate: np.ndarray) -> None:
     """The hidden counts: the count, a share's numerator, denominator and m − k, every n."""
     m = relations.m
-    for row in np.flatnonzero(hidden):
-        for quantity in (NUM, DEN, N):
-            if applicable[quantity, row]:
-                relations.targets.append((int(row), np.array([quantity * m + row]), np.array([1.0]), quantity))
-        if unit[row] == "share":
-            relations.targets.append((int(row), np.array([DEN * m + row, NUM * m + row]), np.array([1.0, -1.0]),
-                                      COMPLEMENT))
-    for row in np.flatnonzero(~hidden & np.isin(unit, _PER_ROW) & applicable[N]):
-        sums = bool(np.isfinite(q[NUM, row]) or np.isfinite(q[DEN, row]))
-        relations.mean_rows.append((int(row), float(value[row]), float(q[N, row]), sums))
+    rows, quantities, variables, coefficients = [], [], [], []
+    for quantity in (NUM, DEN, N):
+        chosen = np.flatnonzero(hidden & applicable[quantity])
+        rows.append(chosen)
+        quantities.append(np.full(len(chosen), quantity))
+        variables.append(np.c_[quantity * m + chosen, np.full(len(chosen), -1)])
+        coefficients.append(np.c_[np.ones(len(chosen)), np.zeros(len(chosen))])
+    chosen = np.flatnonzero(hidden & (unit == "share") & ~rate)
+    rows.append(chosen)
+    quantities.append(np.full(len(chosen), COMPLEMENT))
+    variables.append(np.c_[DEN * m + chosen, NUM * m + chosen])
+    coefficients.append(np.c_[np.ones(len(chosen)), -np.ones(len(chosen))])
+    row = np.concatenate(rows)
+    order = np.lexsort((np.concatenate(quantities), row))
+    relations.target_row = row[order].astype("int64")
+    relations.target_quantity = np.concatenate(quantities)[order].astype("int64")
+    relations.target_var = np.concatenate(variables)[order].astype("int64").reshape(-1, 2)
+    relations.target_coef = np.concatenate(coefficients)[order].astype("float64").reshape(-1, 2)
+
+
+def _mean_rows(relations: Relations, hidden: np.ndarray, unit: np.ndarray, applicable: np.ndarray, q: np.ndarray,
+               value: np.ndarray) -> None:
+    """Published means, changes and medians, with whether their sums are published too."""
+    rows = np.flatnonzero(~hidden & np.isin(unit, _PER_ROW) & applicable[N])
+    relations.mean_rows = pd.DataFrame({"row": rows, "value": value[rows], "n": q[N, rows],
+                                        "sums": np.isfinite(q[NUM, rows]) | np.isfinite(q[DEN, rows])})
 
 
 def narrow_primary_shares(relations: Relations, bounds: dict[tuple[int, int], tuple[float, float]]) -> int:
@@ -330,13 +411,14 @@ def narrow_primary_shares(relations: Relations, bounds: dict[tuple[int, int], tu
     m, small = relations.m, float(relations.threshold - 1)
     narrowed = 0
     for row in relations.primary_shares:
-        options = [quantity for quantity in (NUM, COMPLEMENT, DEN) if bounds.get((row, quantity), (0.0, np.inf))[0] <= small]
+        options = [quantity for quantity in (NUM, COMPLEMENT, DEN) if bounds.get((int(row), quantity), (0.0, np.inf))[0]
+                   <= small]
         if len(options) != 1:
             continue
         narrowed += 1
         if options[0] == COMPLEMENT:
-            relations.add([DEN * m + row, NUM * m + row], [1.0, -1.0], UB, small)
-            relations.add([DEN * m + row, NUM * m + row], [-1.0, 1.0], UB, -1.0)
+            relations.add_lines(np.array([[DEN * m + row, NUM * m + row]] * 2), np.array([[1.0, -1.0], [-1.0, 1.0]]),
+                                UB, np.array([small, -1.0]))
         else:
             v = options[0] * m + row
             relations.lower[v], relations.upper[v] = max(relations.lower[v], 1.0), min(relations.upper[v], small)
