@@ -174,6 +174,20 @@ def build_relations(
     return relations
 
 
+def key_codes(frame: pd.DataFrame, columns: list[str]) -> np.ndarray:
+    """One integer per distinct combination of the key columns (a missing value is a value of its own)."""
+    code = np.zeros(len(frame), dtype="int64")
+    for column in columns:
+        code = _combine(code, pd.factorize(frame[column], use_na_sentinel=False)[0])
+    return code
+
+
+def _combine(first: np.ndarray, second: np.ndarray) -> np.ndarray:
+    """Dense codes of the pairs (first, second)."""
+    width = int(second.max(initial=0)) + 1
+    return pd.factorize(first.astype("int64") * width + second)[0].astype("int64")
+
+
 def _per_indicator(indicators: np.ndarray, specs: dict, test: Any) -> np.ndarray:
     """A catalogue flag of each row's indicator (looked up once per indicator)."""
     names = list(specs)
@@ -261,45 +275,53 @@ def _row_relations(relations: Relations, indicators: np.ndarray, q: np.ndarray, 
 
 def _partition_relations(relations: Relations, frame: pd.DataFrame, q: np.ndarray, hidden: np.ndarray,
                          unit: np.ndarray, people: np.ndarray) -> None:
-    """The values of a breakdown whose published denominators agree share it; their numerators add up to it."""
+    """The values of a breakdown whose published denominators agree share it; their numerators add up to it.
+
+    A family is one indicator's breakdown; a partition, its rows of one wave, period, scope and
+    stratum. A family is taken as partitions of a shared denominator when some partition
+    publishes it twice and no partition publishes two different ones.
+    """
     m = relations.m
     rows = np.flatnonzero(people & (unit == "share") & (labels_of(frame["breakdown"]) != ALL))
     if not len(rows):
         return
-    keys = frame.iloc[rows][["indicator", "breakdown", *_GROUP_KEYS]].astype("string").fillna("<NA>")
-    family = pd.factorize(pd.MultiIndex.from_frame(keys[["indicator", "breakdown"]]))[0]
-    part = pd.factorize(pd.MultiIndex.from_frame(keys))[0]
+    family = key_codes(frame, ["indicator", "breakdown"])[rows]
+    part = key_codes(frame, ["indicator", "breakdown", *_GROUP_KEYS])[rows]
+    order = np.lexsort((rows, part))
+    rows, part, family = rows[order], part[order], family[order]
+    starts = np.r_[0, np.flatnonzero(part[1:] != part[:-1]) + 1]
+    size = np.diff(np.r_[starts, len(rows)])
     den, num = q[DEN, rows], q[NUM, rows]
     seen = ~hidden[rows] & np.isfinite(den)
-    parts = pd.DataFrame({"family": family, "part": part, "size": 1, "seen": seen,
-                          "den_min": np.where(seen, den, np.inf), "den_max": np.where(seen, den, -np.inf),
-                          "full": ~hidden[rows] & np.isfinite(den) & np.isfinite(num), "num": num,
-                          "first_den": den}).groupby("part", sort=True).agg(
-        family=("family", "first"), size=("size", "sum"), seen=("seen", "sum"), den_min=("den_min", "min"),
-        den_max=("den_max", "max"), full=("full", "all"), num=("num", "sum"), first_den=("first_den", "first"))
-    parts["agree"] = (parts["seen"] == 0) | (parts["den_min"] == parts["den_max"])
-    parts["slack"] = ~(parts["full"] & (parts["size"] > 1)) | (
-        (parts["num"] - parts["first_den"]).abs() <= 2 * (parts["size"] + 1))
-    verdict = parts.groupby("family").agg(shared=("seen", lambda s: bool((s > 1).any())), agree=("agree", "all"),
-                                          slack=("slack", "all"))
-    verdict = verdict[verdict["shared"] & verdict["agree"]]
-    chosen = np.isin(family, verdict.index.to_numpy())
-    if not chosen.any():
+    seen_count = np.add.reduceat(seen.astype("int64"), starts)
+    agree = (np.minimum.reduceat(np.where(seen, den, np.inf), starts)
+             == np.maximum.reduceat(np.where(seen, den, -np.inf), starts)) | (seen_count == 0)
+    full = np.logical_and.reduceat(seen & np.isfinite(num), starts) & (size > 1)
+    total = np.add.reduceat(np.nan_to_num(num), starts)
+    slack = ~full | (np.abs(total - den[starts]) <= 2 * (size + 1))
+    families = int(family.max()) + 1
+    part_family = family[starts]
+    shared = np.bincount(part_family, weights=seen_count > 1, minlength=families) > 0
+    consistent = np.bincount(part_family, weights=~agree, minlength=families) == 0
+    exact = np.bincount(part_family, weights=~slack, minlength=families) == 0
+    chosen_part = (shared & consistent)[part_family]
+    if not chosen_part.any():
         return
-    rows, part = rows[chosen], part[chosen]
-    order = np.lexsort((rows, part))
-    rows, part = rows[order], part[order]
-    starts = np.r_[0, np.flatnonzero(part[1:] != part[:-1]) + 1]
-    first = np.repeat(rows[starts], np.diff(np.r_[starts, len(rows)]))
-    others = rows != first
+    first = np.repeat(rows[starts], size)
+    in_chosen = np.repeat(chosen_part, size)
+    others = in_chosen & (rows != first)
     relations.add_lines(np.c_[DEN * m + first[others], DEN * m + rows[others]], [1.0, -1.0], EQ_LINK)
     # Σ numerators = the shared denominator (an upper bound only when a published partition disagrees).
-    equal = verdict["slack"].reindex(family[chosen][order][starts]).to_numpy(dtype=bool)
-    line = np.repeat(np.arange(len(starts)), np.diff(np.r_[starts, len(rows)]))
+    kept = np.flatnonzero(chosen_part)
+    equal = exact[part_family[kept]]
+    line_of_row = np.repeat(np.arange(len(starts)), size)
+    renumber = np.full(len(starts), -1)
+    renumber[kept] = np.arange(len(kept))
+    line = renumber[line_of_row[in_chosen]]
     sign = np.where(equal, 1.0, -1.0)
-    local = np.r_[np.arange(len(starts)), line]
-    variables = np.r_[DEN * m + rows[starts], NUM * m + rows]
-    relations.add_ragged(local, variables, np.r_[sign, -sign[line]], len(starts), np.where(equal, EQ_LINK, UB))
+    local = np.r_[np.arange(len(kept)), line]
+    variables = np.r_[DEN * m + rows[starts[kept]], NUM * m + rows[in_chosen]]
+    relations.add_ragged(local, variables, np.r_[sign, -sign[line]], len(kept), np.where(equal, EQ_LINK, UB))
 
 
 def _link_relations(relations: Relations, frame: pd.DataFrame, q: np.ndarray, hidden: np.ndarray,
@@ -312,9 +334,9 @@ def _link_relations(relations: Relations, frame: pd.DataFrame, q: np.ndarray, hi
     list of all pairs); only the linked pairs are then spelt out.
     """
     m = relations.m
-    key = pd.factorize(pd.MultiIndex.from_frame(frame[_GROUP_KEYS].astype("string").fillna("<NA>")))[0]
+    key = key_codes(frame, _GROUP_KEYS)
     total = labels_of(frame["breakdown"]) == ALL
-    indicator = pd.factorize(frame["indicator"].astype(str))[0]
+    indicator = key_codes(frame, ["indicator"])
     rows, quantity = _stream_entries(applicable & people)
     value = np.where(hidden[rows], np.nan, q[quantity, rows])
     stream = indicator[rows] * 3 + quantity
@@ -348,7 +370,7 @@ def _linked_streams(stream: np.ndarray, key: np.ndarray, value: np.ndarray, left
 
     published = ~np.isnan(value)
     keys = int(key.max(initial=0)) + 1
-    pair_value = pd.factorize(pd.MultiIndex.from_arrays([key, np.where(published, value, -1.0)]))[0]
+    pair_value = _combine(key, pd.factorize(np.where(published, value, -1.0))[0])
     values = int(pair_value.max(initial=0)) + 1
 
     def incidence(select: np.ndarray, column: np.ndarray, width: int) -> sparse.csr_matrix:
