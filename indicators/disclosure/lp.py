@@ -8,8 +8,17 @@ Every programme maximises a sum of capped auxiliaries, one per (hidden count, di
 Both are bounded whatever the component, so a programme never comes back unbounded. With one
 auxiliary per component the components are independent and each one's optimum is exact; with
 several, the solution is a table that agrees with the file (a witness) and every hidden count is
-read off it. An infeasible programme is split in halves until the components that contradict
-themselves are found; their counts are reported as such.
+read off it.
+
+A programme need not span a whole component. Given one table that agrees with the file (a
+*start*: the first witness of the component, or a table the caller knows, such as the one the
+file was made from), a programme over a few unknowns around the counts still open, with every
+other unknown kept at its start value, gives another agreeing table: a local witness, much
+cheaper on a large component. Whole-component programmes are left for what local ones cannot
+settle and for exact bounds.
+
+An infeasible whole-component programme is split in halves until the components that
+contradict themselves are found; their counts are reported as such.
 """
 
 from __future__ import annotations
@@ -20,14 +29,18 @@ from scipy.optimize import linprog
 
 from proximite.indicators.disclosure.polyhedron import TOLERANCE, Problem, Solution, components_of
 
-__all__ = ["ComponentSolver"]
+__all__ = ["BATCH_COLUMNS", "LOCAL_RADII", "WITNESS_ROUNDS", "ComponentSolver"]
 
 UP, DOWN = 0, 1
-#: Rounds of many-at-once witnesses before exact bounds.
+#: Rounds of many-at-once witnesses over whole components, after the local ones.
 WITNESS_ROUNDS = 3
 #: Columns (unknowns and auxiliaries) of one programme: the solver's time grows faster than its
 #: size, and a few milliseconds per call is the price of smaller ones.
 BATCH_COLUMNS = 2000
+#: Reach of the local programmes, in steps unknown → line → unknown around each open count.
+LOCAL_RADII = (1, 2, 4)
+#: A start value off its line by more than this is not a table that agrees with the file.
+_START_SLACK = 1e-6
 
 
 class ComponentSolver:
@@ -41,53 +54,62 @@ class ComponentSolver:
         Each target's constant part (its fixed unknowns).
     open_targets : ndarray of int
         The targets propagation did not settle.
+    start : ndarray, optional
+        A value per unknown (NaN: none) that may agree with the file; used, component by
+        component, only where it does.
     """
 
-    def __init__(self, problem: Problem, constant: np.ndarray, open_targets: np.ndarray) -> None:
+    def __init__(self, problem: Problem, constant: np.ndarray, open_targets: np.ndarray,
+                 start: np.ndarray | None = None) -> None:
         self.problem, self.constant, self.t = problem, constant, float(problem.threshold)
         n = problem.a.shape[1]
-        targets = problem.targets[open_targets]
+        targets = problem.targets[open_targets].tocsr()
         # Components of the lines and of the targets themselves (a target's unknowns stay together).
         label = components_of(sparse.vstack([problem.a, targets]).tocsr(), n)
         tcoo = targets.tocoo()
         first = np.full(len(open_targets), -1)
         first[tcoo.row[::-1]] = tcoo.col[::-1]
-        self.open = open_targets
-        self.component = label[first]
-        self.var_label = label
-        self.sizes = np.bincount(label)
+        self.open, self.targets = open_targets, targets
+        self.component, self.var_label = label[first], label
+        self.sizes = np.bincount(label, minlength=int(label.max(initial=-1)) + 1)
         coo = problem.a.tocoo()
-        self.line_label = np.full(problem.a.shape[0], -1)
-        self.line_label[coo.row] = label[coo.col]
         self.entries = (coo.row, coo.col, coo.data)
-        self.targets = targets
+        self.incidence = (abs(problem.a) > 0).astype("float64").tocsr()
         self.low_seen = np.full(len(open_targets), np.inf)
         self.high_seen = np.full(len(open_targets), -np.inf)
         self.exact_low = np.full(len(open_targets), np.nan)
         self.exact_high = np.full(len(open_targets), np.nan)
-        self.dead = np.zeros(int(label.max(initial=-1)) + 1, dtype=bool)
+        self.dead = np.zeros(len(self.sizes), dtype=bool)
+        # Components a programme could not solve (neither optimal nor infeasible): nothing is claimed there.
+        self.stuck = np.zeros(len(self.sizes), dtype=bool)
         self.programmes = 0
+        self.start = np.full(n, np.nan)
+        self.has_start = np.zeros(len(self.sizes), dtype=bool)
+        if start is not None:
+            self._adopt_start(np.asarray(start, dtype="float64"))
 
     @property
     def infeasible_targets(self) -> np.ndarray:
         """Targets (indices of the problem) whose component contradicts itself."""
         return self.open[self.dead[self.component]]
 
+    @property
+    def unresolved_targets(self) -> np.ndarray:
+        """Targets (indices of the problem) of a component the solver gave up on that no witness settled."""
+        return self.open[self.stuck[self.component] & ~self.dead[self.component] & self._undecided()]
+
     # ------------------------------------------------------------------ phases
     def witnesses_up(self) -> None:
-        """Tables that put as many open counts as possible at ≥ t (a few rounds, all components at once)."""
-        for _ in range(WITNESS_ROUNDS):
-            jobs = np.flatnonzero(~self._settled() & ~self.dead[self.component])
-            if not len(jobs) or not self._programme(jobs, np.full(len(jobs), UP)):
-                break
+        """Tables that put as many open counts as possible at ≥ t: a first one per component, local ones from
+        it, then whole components again for what is left."""
+        fresh = np.flatnonzero(self._open() & ~self.has_start[self.component])
+        if len(fresh):
+            self._programme(fresh, np.full(len(fresh), UP))
+        self._local_then_whole(UP)
 
     def witnesses_down(self) -> None:
         """Tables that put as many open counts as possible at 0 (those still open after :meth:`witnesses_up`)."""
-        for _ in range(WITNESS_ROUNDS):
-            need = ~self._settled() | (self._needs_low() & ~(self.low_seen <= self.t - 1 + TOLERANCE))
-            jobs = np.flatnonzero(need & ~self.dead[self.component])
-            if not len(jobs) or not self._programme(jobs, np.full(len(jobs), DOWN)):
-                break
+        self._local_then_whole(DOWN)
 
     def exact(self, solution: Solution) -> None:
         """Exact bounds where needed, one count per component per programme; then fill ``solution``."""
@@ -98,6 +120,18 @@ class ComponentSolver:
             self._programme(jobs, directions, exact=True)
         self._fill(solution)
 
+    def _local_then_whole(self, direction: int) -> None:
+        wanted = self._open if direction == UP else self._open_low
+        for radius in LOCAL_RADII:
+            jobs = np.flatnonzero(wanted() & self.has_start[self.component])
+            if not len(jobs):
+                break
+            self._local(jobs, direction, radius)
+        for _ in range(WITNESS_ROUNDS):
+            jobs = np.flatnonzero(wanted())
+            if not len(jobs) or not self._programme(jobs, np.full(len(jobs), direction)):
+                break
+
     # ------------------------------------------------------------------ bookkeeping
     def _settled(self) -> np.ndarray:
         """Open counts a witness (or an exact bound) shows cannot be findings."""
@@ -107,16 +141,27 @@ class ComponentSolver:
         wide = (self.low_seen <= 1 + TOLERANCE) & (self.high_seen >= t - 1 - TOLERANCE)
         return high_known | low_known | wide
 
-    def _needs_low(self) -> np.ndarray:
-        return self.problem.need_low[self.open]
+    def _live(self) -> np.ndarray:
+        """Open counts whose component is neither contradictory nor given up on."""
+        return ~(self.dead | self.stuck)[self.component]
+
+    def _open(self) -> np.ndarray:
+        return ~self._settled() & self._live()
+
+    def _undecided(self) -> np.ndarray:
+        """Counts not settled, or whose lower bound is wanted and not yet shown to be below t."""
+        low_wanted = self.problem.need_low[self.open] & ~(self.low_seen <= self.t - 1 + TOLERANCE)
+        return ~self._settled() | low_wanted
+
+    def _open_low(self) -> np.ndarray:
+        return self._undecided() & self._live()
 
     def _exact_jobs(self) -> tuple[np.ndarray, np.ndarray]:
         """One (count, direction) per live component: maxima first, then the minima that decide."""
         settled = self._settled()
         want_high = ~settled & np.isnan(self.exact_high)
-        low_decides = (~settled | (self._needs_low() & ~(self.low_seen <= self.t - 1 + TOLERANCE)))
-        want_low = low_decides & np.isnan(self.exact_low) & ~want_high
-        candidates = np.flatnonzero((want_high | want_low) & ~self.dead[self.component])
+        want_low = self._undecided() & np.isnan(self.exact_low) & ~want_high
+        candidates = np.flatnonzero((want_high | want_low) & self._live())
         if not len(candidates):
             return candidates, candidates
         order = candidates[np.lexsort((candidates, ~want_high[candidates], self.component[candidates]))]
@@ -133,13 +178,58 @@ class ComponentSolver:
         solution.low[self.open] = np.maximum(low, 0.0)
         solution.high[self.open] = high
 
+    def _adopt_start(self, start: np.ndarray) -> None:
+        """Keep the start of every component where it agrees with the file, and read the counts off it."""
+        problem = self.problem
+        bad_var = ~np.isfinite(start) | (start < problem.lower - _START_SLACK) | (start > problem.upper + _START_SLACK)
+        residual = problem.a @ np.where(np.isfinite(start), start, 0.0) - problem.rhs
+        bad_line = np.where(problem.equality, np.abs(residual) > _START_SLACK, residual > _START_SLACK)
+        row, col, _ = self.entries
+        bad = np.zeros(len(self.sizes), dtype=bool)
+        bad[self.var_label[bad_var]] = True
+        bad[self.var_label[col[bad_line[row]]]] = True
+        self.has_start = ~bad
+        self.start = np.where(self.has_start[self.var_label], start, np.nan)
+        mine = np.flatnonzero(self.has_start[self.component])
+        self._see(mine, self.start)
+
+    def _see(self, mine: np.ndarray, point: np.ndarray) -> None:
+        """Record the value each of the open counts ``mine`` takes in an agreeing table ``point``."""
+        if not len(mine):
+            return
+        values = self.targets[mine] @ np.nan_to_num(point) + self.constant[self.open[mine]]
+        self.low_seen[mine] = np.minimum(self.low_seen[mine], values)
+        self.high_seen[mine] = np.maximum(self.high_seen[mine], values)
+
     # ------------------------------------------------------------------ programmes
+    def _local(self, jobs: np.ndarray, direction: int, radius: int) -> None:
+        """Witnesses from the start, free only within ``radius`` steps of each open count, in batches."""
+        seed = np.zeros(self.problem.a.shape[1])
+        seed[self.targets[jobs].indices] = 1.0
+        free = seed > 0
+        for _ in range(radius):
+            lines = (self.incidence @ free.astype("float64")) > 0
+            free |= (self.incidence.T @ lines.astype("float64")) > 0
+        variables = np.flatnonzero(free)
+        label = self.var_label[variables]
+        components, sizes = np.unique(label, return_counts=True)
+        per_component = np.bincount(np.searchsorted(components, self.component[jobs]), minlength=len(components))
+        batch = np.cumsum(sizes + per_component) // BATCH_COLUMNS
+        for number in np.unique(batch):
+            part = components[batch == number]
+            mine = np.isin(self.component[jobs], part)
+            chosen = variables[np.isin(label, part)]
+            status, x = self._solve(chosen, jobs[mine], np.full(int(mine.sum()), direction))
+            if status == 0:
+                point = self.start.copy()
+                point[chosen] = x[:len(chosen)]
+                self._see(np.flatnonzero(np.isin(self.component, part) & ~self.dead[self.component]), point)
+
     def _programme(self, jobs: np.ndarray, directions: np.ndarray, *, exact: bool = False) -> bool:
-        """Solve for ``jobs`` over their components, in batches of about :data:`BATCH_COLUMNS` columns (a
+        """Solve for ``jobs`` over their whole components, in batches of about :data:`BATCH_COLUMNS` columns (a
         batch is split while infeasible); False when nothing was solved."""
         components, per_component = np.unique(self.component[jobs], return_counts=True)
-        columns = self.sizes[components] + per_component
-        batch = np.cumsum(columns) // BATCH_COLUMNS
+        batch = np.cumsum(self.sizes[components] + per_component) // BATCH_COLUMNS
         solved = False
         for number in np.unique(batch):
             part = components[batch == number]
@@ -148,15 +238,16 @@ class ComponentSolver:
         return solved
 
     def _solve_split(self, components: np.ndarray, jobs: np.ndarray, directions: np.ndarray, exact: bool) -> bool:
-        status, x, variables = self._solve(components, jobs, directions)
+        variables = np.flatnonzero(np.isin(self.var_label, components))
+        status, x = self._solve(variables, jobs, directions)
         if status == 0:
-            self._record(components, x, variables, jobs, directions, exact)
+            self._record(components, variables, x, jobs, directions, exact)
             return True
         if len(components) == 1:
             if status == 2:
                 self.dead[components] = True
-            else:  # not solved (iteration limit, numerics): claim nothing about its counts
-                self._give_up(jobs)
+            else:  # not solved (iteration limit, numerics): its open counts are reported as unresolved
+                self.stuck[components] = True
             return False
         half = len(components) // 2
         solved = False
@@ -165,50 +256,56 @@ class ComponentSolver:
             solved |= self._solve_split(part, jobs[mine], directions[mine], exact)
         return solved
 
-    def _give_up(self, jobs: np.ndarray) -> None:
-        self.high_seen[jobs] = np.inf
-        self.low_seen[jobs] = -np.inf
-
-    def _solve(self, components: np.ndarray, jobs: np.ndarray, directions: np.ndarray):
-        """One programme over the components; returns (status, solution, the unknowns it covers)."""
-        problem = self.problem
-        variables = np.flatnonzero(np.isin(self.var_label, components))
-        local = np.full(problem.a.shape[1], -1)
-        local[variables] = np.arange(len(variables))
-        row, col, data = self.entries
-        keep = np.isin(self.line_label[row], components)
-        lines, line_codes = np.unique(row[keep], return_inverse=True)
-        a = sparse.csr_matrix((data[keep], (line_codes, local[col[keep]])), shape=(len(lines), len(variables)))
-        n, k = len(variables), len(jobs)
-        jt = self.targets[jobs][:, variables].tocsr()
-        sign = np.where(directions == UP, -1.0, 1.0)
-        # up: y − T v ≤ c; down: z + T v ≤ t − c.
-        link = sparse.hstack([sparse.diags(sign) @ jt, sparse.identity(k, format="csr")]).tocsr()
-        link_rhs = np.where(directions == UP, self.constant[self.open[jobs]], self.t - self.constant[self.open[jobs]])
-        equality = problem.equality[lines]
-        pad = sparse.csr_matrix((len(lines), k))
-        full = sparse.hstack([a, pad]).tocsr()
-        a_ub = sparse.vstack([full[~equality], link]).tocsr()
-        b_ub = np.r_[problem.rhs[lines][~equality], link_rhs]
-        a_eq = full[equality] if equality.any() else None
-        b_eq = problem.rhs[lines][equality] if equality.any() else None
-        bounds = np.c_[np.r_[problem.lower[variables], np.full(k, -np.inf)],
-                       np.r_[problem.upper[variables], np.full(k, self.t)]]
-        c = np.r_[np.zeros(n), -np.ones(k)]
-        self.programmes += 1
-        result = linprog(c, A_ub=a_ub, b_ub=b_ub, A_eq=a_eq, b_eq=b_eq, bounds=bounds, method="highs")
-        return result.status, result.x, variables
-
-    def _record(self, components: np.ndarray, x: np.ndarray, variables: np.ndarray, jobs: np.ndarray,
+    def _record(self, components: np.ndarray, variables: np.ndarray, x: np.ndarray, jobs: np.ndarray,
                 directions: np.ndarray, exact: bool) -> None:
-        """Read every open count of the components off the solution; exact optima for the jobs."""
+        """Read every open count of the components off the solution; exact optima for the jobs; a start for
+        the components that had none."""
         n = len(variables)
-        mine = np.flatnonzero(np.isin(self.component, components) & ~self.dead[self.component])
-        values = self.targets[mine][:, variables] @ x[:n] + self.constant[self.open[mine]]
-        self.low_seen[mine] = np.minimum(self.low_seen[mine], values)
-        self.high_seen[mine] = np.maximum(self.high_seen[mine], values)
+        point = np.full(len(self.start), np.nan)
+        point[variables] = x[:n]
+        fresh = ~self.has_start[components]
+        if fresh.any():
+            newly = np.isin(self.var_label[variables], components[fresh])
+            self.start[variables[newly]] = x[:n][newly]
+            self.has_start[components[fresh]] = True
+        self._see(np.flatnonzero(np.isin(self.component, components) & ~self.dead[self.component]), point)
         if exact:
             aux = x[n:]
             up = directions == UP
             self.exact_high[jobs[up]] = aux[up]
             self.exact_low[jobs[~up]] = self.t - aux[~up]
+
+    def _solve(self, variables: np.ndarray, jobs: np.ndarray, directions: np.ndarray) -> tuple[int, np.ndarray]:
+        """One programme free over ``variables`` (sorted), every other unknown of their lines at its start."""
+        problem = self.problem
+        free = np.zeros(problem.a.shape[1], dtype=bool)
+        free[variables] = True
+        row, col, data = self.entries
+        touched = np.zeros(problem.a.shape[0], dtype=bool)
+        touched[row[free[col]]] = True
+        keep = touched[row]
+        lines, line_codes = np.unique(row[keep], return_inverse=True)
+        inside = free[col[keep]]
+        local = np.searchsorted(variables, col[keep][inside])
+        n, k = len(variables), len(jobs)
+        a = sparse.csr_matrix((data[keep][inside], (line_codes[inside], local)), shape=(len(lines), n + k))
+        outside = np.bincount(line_codes[~inside], weights=data[keep][~inside] * self.start[col[keep][~inside]],
+                              minlength=len(lines))
+        rhs = problem.rhs[lines] - outside
+        jt = self.targets[jobs][:, variables]
+        up = directions == UP
+        sign = np.where(up, -1.0, 1.0)
+        # up: y − T v ≤ c; down: z + T v ≤ t − c (the part of T outside ``variables`` is at its start).
+        rest = self.targets[jobs] @ np.nan_to_num(np.where(free, 0.0, self.start)) + self.constant[self.open[jobs]]
+        link = sparse.hstack([sparse.diags(sign) @ jt, sparse.identity(k, format="csr")]).tocsr()
+        link_rhs = np.where(up, rest, self.t - rest)
+        equality = problem.equality[lines]
+        a_ub = sparse.vstack([a[~equality], link]).tocsr()
+        b_ub = np.r_[rhs[~equality], link_rhs]
+        a_eq, b_eq = (a[equality], rhs[equality]) if equality.any() else (None, None)
+        bounds = np.c_[np.r_[problem.lower[variables], np.full(k, -np.inf)],
+                       np.r_[problem.upper[variables], np.full(k, self.t)]]
+        self.programmes += 1
+        result = linprog(np.r_[np.zeros(n), -np.ones(k)], A_ub=a_ub, b_ub=b_ub, A_eq=a_eq, b_eq=b_eq, bounds=bounds,
+                         method="highs")
+        return result.status, result.x

@@ -31,6 +31,9 @@ class Problem:
     threshold : int
     need_low : ndarray of bool
         Counts whose lower bound is wanted even when they can reach the threshold.
+    start : ndarray or None
+        A value per unknown that may agree with the file (NaN: none): a first witness to try.
+        The bounds do not depend on it, only the time spent finding them.
     """
 
     a: sparse.csr_matrix
@@ -42,6 +45,7 @@ class Problem:
     targets: sparse.csr_matrix
     threshold: int
     need_low: np.ndarray
+    start: np.ndarray | None = None
 
 
 @dataclass
@@ -50,13 +54,16 @@ class Solution:
 
     ``high`` is exact below the threshold and ``inf`` once some table puts the count at ≥ *t*;
     ``low`` is exact where the count could be a finding (and where ``need_low`` asks), else a
-    value some table reaches (0) or a valid lower bound ≥ *t*. ``programmes``: solver calls.
+    value some table reaches (0) or a valid lower bound ≥ *t*. ``unresolved``: counts the solver
+    could not settle (it gave up on their component: iteration limit, numerical trouble); nothing
+    is claimed about them. ``programmes``: solver calls.
     """
 
     low: np.ndarray
     high: np.ndarray
     feasible: np.ndarray
     programmes: int = 0
+    unresolved: np.ndarray | None = None
 
 
 def components_of(a: sparse.csr_matrix, variables: int) -> np.ndarray:
