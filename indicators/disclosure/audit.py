@@ -37,6 +37,9 @@ complementary cell, or a denominator its published siblings share) is not a smal
 median (units ``mean``, ``points``, ``days``) published with more than
 :data:`MEAN_DECIMALS` decimal(s), whose n would follow from :math:`n \\cdot mean` being whole
 (*unrounded mean*), and a published numerator or denominator of such a row (*sum published*).
+A hidden count whose set of linked cells the solver gave up on (iteration limit, numerical
+trouble) and that no agreeing table showed safe is reported too (*unresolved*, bounds
+:math:`[0, \\infty]`): the audit never passes what it could not check.
 
 The functions here do no I/O and never modify their inputs.
 """
@@ -186,21 +189,25 @@ def _solve(relations: Relations, threshold: int) -> tuple[list, int, dict]:
     bounds, inconsistent, component = _all_bounds(relations)
     if len(relations.primary_shares) and narrow_primary_shares(relations, _as_dict(relations, bounds)):
         bounds, inconsistent, component = _all_bounds(relations)
-    low, high, feasible = bounds
+    low, high, feasible, unresolved = bounds
     lo = np.ceil(low - _TOLERANCE)
     hi = np.where(np.isfinite(high), np.floor(high + _TOLERANCE), np.inf)
-    small = feasible & (lo >= 1) & (hi <= threshold - 1)
+    small = feasible & ~unresolved & (lo >= 1) & (hi <= threshold - 1)
     findings = [(int(relations.target_row[i]), int(relations.target_quantity[i]), float(low[i]), float(high[i]),
                  classify(low[i], high[i], threshold)) for i in np.flatnonzero(small)]
     findings = [f for f in findings if f[4]]
+    # A count the solver gave up on is not shown safe: reported, with no bounds claimed.
+    findings += [(int(relations.target_row[i]), int(relations.target_quantity[i]), 0.0, np.inf, "unresolved")
+                 for i in np.flatnonzero(feasible & unresolved)]
     rows = np.unique([f[0] for f in findings]).astype("int64")
     return findings, inconsistent, _related_rows(relations, component, rows)
 
 
 def _as_dict(relations: Relations, bounds: tuple) -> dict[tuple[int, int], tuple[float, float]]:
-    low, high, feasible = bounds
+    low, high, feasible, unresolved = bounds
+    usable = feasible & ~unresolved
     return {(int(r), int(q)): (float(lo), float(hi)) for r, q, lo, hi, ok in
-            zip(relations.target_row, relations.target_quantity, low, high, feasible) if ok}
+            zip(relations.target_row, relations.target_quantity, low, high, usable) if ok}
 
 
 def _problem(relations: Relations, *, strict: bool, lines: np.ndarray | None = None,
@@ -232,14 +239,15 @@ def _problem(relations: Relations, *, strict: bool, lines: np.ndarray | None = N
                    t_matrix, relations.threshold, need_low)
 
 
-def _all_bounds(relations: Relations) -> tuple[tuple[np.ndarray, np.ndarray, np.ndarray], int, np.ndarray]:
-    """Low, high and feasibility of every target; a self-contradicting set of linked cells is solved again
-    without the attacker's guesses (:func:`_problem` with ``strict=False``). Also each unknown's component."""
+def _all_bounds(relations: Relations) -> tuple[tuple[np.ndarray, ...], int, np.ndarray]:
+    """Low, high, feasibility and whether the solver gave up, for every target; a self-contradicting set of
+    linked cells is solved again without the attacker's guesses (:func:`_problem` with ``strict=False``). Also
+    each unknown's component."""
     line, var, _, kind, _ = relations.arrays()
     graph = sparse.csr_matrix((np.ones(len(line)), (line, var)), shape=(len(kind), relations.variables))
     component = components_of(graph, relations.variables)
     solution = bound_targets(_problem(relations, strict=True))
-    low, high, feasible = solution.low, solution.high, solution.feasible
+    low, high, feasible, unresolved = solution.low, solution.high, solution.feasible, solution.unresolved
     inconsistent = 0
     if not feasible.all():
         targets = np.flatnonzero(~feasible)
@@ -248,7 +256,8 @@ def _all_bounds(relations: Relations) -> tuple[tuple[np.ndarray, np.ndarray, np.
         lines = np.unique(line[np.isin(component[var], bad)])
         again = bound_targets(_problem(relations, strict=False, lines=lines, targets=targets))
         low[targets], high[targets], feasible[targets] = again.low, again.high, again.feasible
-    return (low, high, feasible), inconsistent, component
+        unresolved[targets] = again.unresolved
+    return (low, high, feasible, unresolved), inconsistent, component
 
 
 def _related_rows(relations: Relations, component: np.ndarray, rows: np.ndarray) -> dict[int, np.ndarray]:

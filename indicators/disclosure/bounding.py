@@ -39,13 +39,13 @@ PROPAGATION_ROUNDS = 60
 def bound_targets(problem: Problem) -> Solution:
     """Bound every hidden count of ``problem`` (see the module docstring)."""
     k = problem.targets.shape[0]
-    solution = Solution(np.zeros(k), np.full(k, np.inf), np.ones(k, dtype=bool))
+    solution = Solution(np.zeros(k), np.full(k, np.inf), np.ones(k, dtype=bool), unresolved=np.zeros(k, dtype=bool))
     if not k:
         return solution
-    merged = _merge_equalities(problem)
+    merged, contradicted = _merge_equalities(problem)
     lower, upper, infeasible = propagate(merged, merged.lower, merged.upper)
     label = components_of(merged.a, merged.a.shape[1])
-    bad = np.unique(label[infeasible])
+    bad = np.unique(label[infeasible | contradicted])
     # A component the propagation finds empty: the attacker's guesses contradict the file.
     dead_var = np.isin(label, bad)
     lower, upper = np.where(dead_var, 0.0, lower), np.where(dead_var, 0.0, upper)
@@ -85,8 +85,12 @@ def _touches(targets: sparse.csr_matrix, variables: np.ndarray) -> np.ndarray:
     return (abs(targets) @ np.asarray(variables, dtype="float64")) > 0
 
 
-def _merge_equalities(problem: Problem) -> Problem:
-    """Merge the unknowns of every line :math:`c (v_a - v_b) = 0` into one; drop the lines left empty."""
+def _merge_equalities(problem: Problem) -> tuple[Problem, np.ndarray]:
+    """Merge the unknowns of every line :math:`c (v_a - v_b) = 0` into one; drop the lines left empty.
+
+    Also returns, per merged unknown, whether a line left empty contradicts itself there (such as
+    :math:`v_a - v_b = 1` once :math:`v_a = v_b`): the file contradicts the attacker's guesses.
+    """
     a = problem.a.tocsr()
     counts = a.getnnz(axis=1)
     two = np.flatnonzero(problem.equality & (counts == 2) & (problem.rhs == 0))
@@ -106,13 +110,26 @@ def _merge_equalities(problem: Problem) -> Problem:
     np.minimum.at(upper, label, problem.upper)
     integral = np.zeros(classes, dtype=bool)
     np.logical_or.at(integral, label, problem.integral)
-    a = (a @ merge).tocsr()
-    a.eliminate_zeros()
-    keep = a.getnnz(axis=1) > 0
+    merged = (a @ merge).tocsr()
+    merged.eliminate_zeros()
+    keep = merged.getnnz(axis=1) > 0
+    broken = ~keep & np.where(problem.equality, np.abs(problem.rhs) > TOLERANCE, problem.rhs < -TOLERANCE)
+    contradicted = np.zeros(classes, dtype=bool)
+    contradicted[label[a[np.flatnonzero(broken)].indices]] = True
+    a = merged
     targets = (problem.targets @ merge).tocsr()
     targets.eliminate_zeros()
+    start = None
+    if problem.start is not None:
+        # One value per merged unknown, where its members agree on one.
+        # A member without a value (NaN, read as +inf) makes its class's maximum infinite.
+        values = np.where(np.isnan(problem.start), np.inf, problem.start)
+        low, high = np.full(classes, np.inf), np.full(classes, -np.inf)
+        np.minimum.at(low, label, values)
+        np.maximum.at(high, label, values)
+        start = np.where((low == high) & np.isfinite(low), low, np.nan)
     return Problem(a[keep], problem.equality[keep], problem.rhs[keep], lower, upper, integral, targets,
-                   problem.threshold, problem.need_low)
+                   problem.threshold, problem.need_low, start), contradicted
 
 
 def propagate(problem: Problem, lower: np.ndarray, upper: np.ndarray,
@@ -184,8 +201,9 @@ def _fix(problem: Problem, lower: np.ndarray, upper: np.ndarray) -> tuple[Proble
     keep = a.getnnz(axis=1) > 0
     constant = problem.targets @ value
     targets = problem.targets[:, free].tocsr()
+    start = None if problem.start is None else problem.start[free]
     reduced = Problem(a[keep], problem.equality[keep], rhs[keep], lower[free], upper[free], problem.integral[free],
-                      targets, problem.threshold, problem.need_low)
+                      targets, problem.threshold, problem.need_low, start)
     return reduced, constant
 
 
@@ -210,8 +228,8 @@ def _solve_open(problem: Problem, constant: np.ndarray, open_: np.ndarray, solut
     need_low = np.zeros(problem.targets.shape[0], dtype=bool)
     np.logical_or.at(need_low, distinct[inverse], problem.need_low[rows])
     problem = Problem(problem.a, problem.equality, problem.rhs, problem.lower, problem.upper, problem.integral,
-                      problem.targets, problem.threshold, need_low)
-    solver = ComponentSolver(problem, constant, distinct)
+                      problem.targets, problem.threshold, need_low, problem.start)
+    solver = ComponentSolver(problem, constant, distinct, problem.start)
     solver.witnesses_up()
     solver.witnesses_down()
     solver.exact(solution)
@@ -219,4 +237,7 @@ def _solve_open(problem: Problem, constant: np.ndarray, open_: np.ndarray, solut
     dead = np.zeros(problem.targets.shape[0], dtype=bool)
     dead[solver.infeasible_targets] = True
     solution.feasible[rows] &= ~dead[distinct][inverse]
+    stuck = np.zeros(problem.targets.shape[0], dtype=bool)
+    stuck[solver.unresolved_targets] = True
+    solution.unresolved[rows] = stuck[distinct][inverse]
     solution.programmes = solver.programmes
