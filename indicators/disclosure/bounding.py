@@ -37,29 +37,42 @@ PROPAGATION_ROUNDS = 60
 
 
 def bound_targets(problem: Problem) -> Solution:
-    """Bound every hidden count of ``problem`` (see the module docstring)."""
-    k = problem.targets.shape[0]
+    """Bound every hidden count of ``problem`` (see the module docstring).
+
+    A count is infeasible (``feasible`` False) when the lines linked to its unknowns contradict
+    each other (the attacker's guesses do not hold): propagation, an equality merged into a
+    contradiction, or a programme shows it, on any part of them.
+    """
+    k, n = problem.targets.shape
     solution = Solution(np.zeros(k), np.full(k, np.inf), np.ones(k, dtype=bool), unresolved=np.zeros(k, dtype=bool))
     if not k:
         return solution
-    merged, contradicted = _merge_equalities(problem)
+    merged, label, contradicted = _merge_equalities(problem)
+    # The sets of linked unknowns of the file itself: feasibility is decided for each of them as a whole.
+    original = components_of(problem.a, n)
+    of_class = np.zeros(merged.a.shape[1], dtype="int64")
+    of_class[label] = original
     lower, upper, infeasible = propagate(merged, merged.lower, merged.upper)
-    label = components_of(merged.a, merged.a.shape[1])
-    bad = np.unique(label[infeasible | contradicted])
-    # A component the propagation finds empty: the attacker's guesses contradict the file.
-    dead_var = np.isin(label, bad)
-    lower, upper = np.where(dead_var, 0.0, lower), np.where(dead_var, 0.0, upper)
-    dead_target = _touches(merged.targets, dead_var)
-    solution.feasible &= ~dead_target
-    reduced, constant = _fix(merged, lower, upper)
+    dead = np.zeros(int(original.max(initial=-1)) + 1, dtype=bool)
+    dead[of_class[infeasible | contradicted]] = True
+    dead_class = dead[of_class]
+    lower, upper = np.where(dead_class, 0.0, lower), np.where(dead_class, 0.0, upper)
+    reduced, constant, free = _fix(merged, lower, upper)
     t_low, t_high = _outer(reduced.targets, reduced.lower, reduced.upper, constant)
     # A count whose unknowns are in no line is bounded by their intervals alone, exactly.
     alone = ~_touches(reduced.targets, reduced.a.getnnz(axis=0) > 0)
+    dead_target = _touches(abs(problem.targets), dead[original])
     settled = ~dead_target & ((t_high <= TOLERANCE) | (t_low >= problem.threshold - TOLERANCE) | alone)
     solution.low[settled], solution.high[settled] = t_low[settled], t_high[settled]
     open_ = ~dead_target & ~settled
-    if open_.any():
-        _solve_open(reduced, constant, open_, solution)
+    # Every part of a set of linked unknowns that holds a count must be shown not to contradict itself.
+    holds_count = np.zeros(len(dead), dtype=bool)
+    holds_count[original[problem.targets.indices]] = True
+    check = holds_count[of_class[free]] & ~dead_class[free]
+    if open_.any() or check.any():
+        dead_free = _solve_open(reduced, constant, open_, check, solution)
+        dead[of_class[free[dead_free]]] = True
+    solution.feasible = ~_touches(abs(problem.targets), dead[original])
     return solution
 
 
@@ -85,11 +98,12 @@ def _touches(targets: sparse.csr_matrix, variables: np.ndarray) -> np.ndarray:
     return (abs(targets) @ np.asarray(variables, dtype="float64")) > 0
 
 
-def _merge_equalities(problem: Problem) -> tuple[Problem, np.ndarray]:
+def _merge_equalities(problem: Problem) -> tuple[Problem, np.ndarray, np.ndarray]:
     """Merge the unknowns of every line :math:`c (v_a - v_b) = 0` into one; drop the lines left empty.
 
-    Also returns, per merged unknown, whether a line left empty contradicts itself there (such as
-    :math:`v_a - v_b = 1` once :math:`v_a = v_b`): the file contradicts the attacker's guesses.
+    Also returns the merged unknown of each unknown and, per merged unknown, whether a line left
+    empty contradicts itself there (such as :math:`v_a - v_b = 1` once :math:`v_a = v_b`): the
+    file contradicts the attacker's guesses.
     """
     a = problem.a.tocsr()
     counts = a.getnnz(axis=1)
@@ -129,7 +143,7 @@ def _merge_equalities(problem: Problem) -> tuple[Problem, np.ndarray]:
         np.maximum.at(high, label, values)
         start = np.where((low == high) & np.isfinite(low), low, np.nan)
     return Problem(a[keep], problem.equality[keep], problem.rhs[keep], lower, upper, integral, targets,
-                   problem.threshold, problem.need_low, start), contradicted
+                   problem.threshold, problem.need_low, start), label, contradicted
 
 
 def propagate(problem: Problem, lower: np.ndarray, upper: np.ndarray,
@@ -190,8 +204,8 @@ def _rest(row: np.ndarray, part: np.ndarray, lines: int, sign: float) -> np.ndar
     return np.where(others_infinite > 0, sign * np.inf, rest)
 
 
-def _fix(problem: Problem, lower: np.ndarray, upper: np.ndarray) -> tuple[Problem, np.ndarray]:
-    """Substitute the unknowns whose bounds meet; the targets' constant parts."""
+def _fix(problem: Problem, lower: np.ndarray, upper: np.ndarray) -> tuple[Problem, np.ndarray, np.ndarray]:
+    """Substitute the unknowns whose bounds meet; the targets' constant parts and the unknowns left (indices)."""
     fixed = upper - lower <= TOLERANCE
     value = np.where(fixed, lower, 0.0)
     free = np.flatnonzero(~fixed)
@@ -204,7 +218,7 @@ def _fix(problem: Problem, lower: np.ndarray, upper: np.ndarray) -> tuple[Proble
     start = None if problem.start is None else problem.start[free]
     reduced = Problem(a[keep], problem.equality[keep], rhs[keep], lower[free], upper[free], problem.integral[free],
                       targets, problem.threshold, problem.need_low, start)
-    return reduced, constant
+    return reduced, constant, free
 
 
 def _outer(targets: sparse.csr_matrix, lower: np.ndarray, upper: np.ndarray, constant: np.ndarray
@@ -221,23 +235,24 @@ def _outer(targets: sparse.csr_matrix, lower: np.ndarray, upper: np.ndarray, con
     return np.where(infinite_down, -np.inf, low), np.where(infinite_up, np.inf, high)
 
 
-def _solve_open(problem: Problem, constant: np.ndarray, open_: np.ndarray, solution: Solution) -> None:
-    """Witnesses, then exact bounds, for the counts propagation did not settle (updates ``solution``)."""
+def _solve_open(problem: Problem, constant: np.ndarray, open_: np.ndarray, check: np.ndarray,
+                solution: Solution) -> np.ndarray:
+    """Witnesses, then exact bounds, for the counts propagation did not settle (updates ``solution``); whether
+    the components of the unknowns ``check`` contradict themselves. Returns the unknowns of the components that
+    do (a mask)."""
     rows = np.flatnonzero(open_)
     distinct, inverse = _distinct(problem.targets, constant, rows)
     need_low = np.zeros(problem.targets.shape[0], dtype=bool)
     np.logical_or.at(need_low, distinct[inverse], problem.need_low[rows])
     problem = Problem(problem.a, problem.equality, problem.rhs, problem.lower, problem.upper, problem.integral,
                       problem.targets, problem.threshold, need_low, problem.start)
-    solver = ComponentSolver(problem, constant, distinct, problem.start)
+    solver = ComponentSolver(problem, constant, distinct, problem.start, check)
     solver.witnesses_up()
     solver.witnesses_down()
     solver.exact(solution)
     solution.low[rows], solution.high[rows] = solution.low[distinct][inverse], solution.high[distinct][inverse]
-    dead = np.zeros(problem.targets.shape[0], dtype=bool)
-    dead[solver.infeasible_targets] = True
-    solution.feasible[rows] &= ~dead[distinct][inverse]
     stuck = np.zeros(problem.targets.shape[0], dtype=bool)
     stuck[solver.unresolved_targets] = True
     solution.unresolved[rows] = stuck[distinct][inverse]
     solution.programmes = solver.programmes
+    return solver.dead_unknowns

@@ -57,20 +57,20 @@ class ComponentSolver:
     start : ndarray, optional
         A value per unknown (NaN: none) that may agree with the file; used, component by
         component, only where it does.
+    check : ndarray of bool, optional
+        Unknowns whose components must be shown not to contradict themselves even without an
+        open count (one agreeing table suffices).
     """
 
     def __init__(self, problem: Problem, constant: np.ndarray, open_targets: np.ndarray,
-                 start: np.ndarray | None = None) -> None:
+                 start: np.ndarray | None = None, check: np.ndarray | None = None) -> None:
         self.problem, self.constant, self.t = problem, constant, float(problem.threshold)
         n = problem.a.shape[1]
         targets = problem.targets[open_targets].tocsr()
         # Components of the lines and of the targets themselves (a target's unknowns stay together).
         label = components_of(sparse.vstack([problem.a, targets]).tocsr(), n)
-        tcoo = targets.tocoo()
-        first = np.full(len(open_targets), -1)
-        first[tcoo.row[::-1]] = tcoo.col[::-1]
         self.open, self.targets = open_targets, targets
-        self.component, self.var_label = label[first], label
+        self.component, self.var_label = label[_first_unknown(targets)], label
         self.sizes = np.bincount(label, minlength=int(label.max(initial=-1)) + 1)
         coo = problem.a.tocoo()
         self.entries = (coo.row, coo.col, coo.data)
@@ -83,15 +83,19 @@ class ComponentSolver:
         # Components a programme could not solve (neither optimal nor infeasible): nothing is claimed there.
         self.stuck = np.zeros(len(self.sizes), dtype=bool)
         self.programmes = 0
+        # Components to show feasible: those asked for that hold a line (an unknown alone is within its bounds).
+        self.must_check = np.zeros(len(self.sizes), dtype=bool)
+        if check is not None:
+            self.must_check[label[check & (problem.a.getnnz(axis=0) > 0)]] = True
         self.start = np.full(n, np.nan)
         self.has_start = np.zeros(len(self.sizes), dtype=bool)
         if start is not None:
             self._adopt_start(np.asarray(start, dtype="float64"))
 
     @property
-    def infeasible_targets(self) -> np.ndarray:
-        """Targets (indices of the problem) whose component contradicts itself."""
-        return self.open[self.dead[self.component]]
+    def dead_unknowns(self) -> np.ndarray:
+        """Unknowns (a mask) whose component contradicts itself."""
+        return self.dead[self.var_label]
 
     @property
     def unresolved_targets(self) -> np.ndarray:
@@ -103,8 +107,10 @@ class ComponentSolver:
         """Tables that put as many open counts as possible at ≥ t: a first one per component, local ones from
         it, then whole components again for what is left."""
         fresh = np.flatnonzero(self._open() & ~self.has_start[self.component])
-        if len(fresh):
-            self._programme(fresh, np.full(len(fresh), UP))
+        # Components without an open count: one table (any) shows they do not contradict themselves.
+        unchecked = np.flatnonzero(self.must_check & ~self.has_start)
+        if len(fresh) or len(unchecked):
+            self._programme(fresh, np.full(len(fresh), UP), also=unchecked)
         self._local_then_whole(UP)
 
     def witnesses_down(self) -> None:
@@ -225,10 +231,13 @@ class ComponentSolver:
                 point[chosen] = x[:len(chosen)]
                 self._see(np.flatnonzero(np.isin(self.component, part) & ~self.dead[self.component]), point)
 
-    def _programme(self, jobs: np.ndarray, directions: np.ndarray, *, exact: bool = False) -> bool:
-        """Solve for ``jobs`` over their whole components, in batches of about :data:`BATCH_COLUMNS` columns (a
-        batch is split while infeasible); False when nothing was solved."""
-        components, per_component = np.unique(self.component[jobs], return_counts=True)
+    def _programme(self, jobs: np.ndarray, directions: np.ndarray, *, exact: bool = False,
+                   also: np.ndarray | None = None) -> bool:
+        """Solve for ``jobs`` over their whole components (and the components ``also``, for a table only), in
+        batches of about :data:`BATCH_COLUMNS` columns (a batch is split while infeasible); False when nothing was
+        solved."""
+        components = np.union1d(self.component[jobs], np.zeros(0, dtype="int64") if also is None else also)
+        per_component = np.bincount(np.searchsorted(components, self.component[jobs]), minlength=len(components))
         batch = np.cumsum(self.sizes[components] + per_component) // BATCH_COLUMNS
         solved = False
         for number in np.unique(batch):
@@ -297,11 +306,13 @@ class ComponentSolver:
         sign = np.where(up, -1.0, 1.0)
         # up: y − T v ≤ c; down: z + T v ≤ t − c (the part of T outside ``variables`` is at its start).
         rest = self.targets[jobs] @ np.nan_to_num(np.where(free, 0.0, self.start)) + self.constant[self.open[jobs]]
-        link = sparse.hstack([sparse.diags(sign) @ jt, sparse.identity(k, format="csr")]).tocsr()
+        link = sparse.hstack([sparse.diags(sign, shape=(k, k)) @ jt, sparse.identity(k, format="csr")]).tocsr()
         link_rhs = np.where(up, rest, self.t - rest)
         equality = problem.equality[lines]
         a_ub = sparse.vstack([a[~equality], link]).tocsr()
         b_ub = np.r_[rhs[~equality], link_rhs]
+        if not len(b_ub):  # a table only (no count to push), of equations only
+            a_ub, b_ub = None, None
         a_eq, b_eq = (a[equality], rhs[equality]) if equality.any() else (None, None)
         bounds = np.c_[np.r_[problem.lower[variables], np.full(k, -np.inf)],
                        np.r_[problem.upper[variables], np.full(k, self.t)]]
@@ -309,3 +320,11 @@ class ComponentSolver:
         result = linprog(np.r_[np.zeros(n), -np.ones(k)], A_ub=a_ub, b_ub=b_ub, A_eq=a_eq, b_eq=b_eq, bounds=bounds,
                          method="highs")
         return result.status, result.x
+
+
+def _first_unknown(targets: sparse.csr_matrix) -> np.ndarray:
+    """The first unknown of each target (every target has one)."""
+    coo = targets.tocoo()
+    first = np.full(targets.shape[0], -1)
+    first[coo.row[::-1]] = coo.col[::-1]
+    return first
