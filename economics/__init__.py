@@ -23,6 +23,8 @@ Cost–benefit and uncertainty (issue 8, part 2):
   :mod:`~proximite.economics.benefit_parameters` (:class:`BenefitParameters`, ``publishable()``)
   of :mod:`~proximite.economics.uncertain_values` (one sourced value and its distribution);
   :mod:`~proximite.economics.publication` says whether results may be published;
+  :mod:`~proximite.economics.parameter_labels` names every parameter and blocking reason in
+  French and English (the keys stay in English in files, CSV and JSON);
 - :mod:`~proximite.economics.benefit`: :class:`CostBenefit` → :class:`CostBenefitResults` (PV
   of costs and benefits, NPV, BCR, discount-rate sensitivity, ``require_publishable()``);
 - :mod:`~proximite.economics.psa`: :func:`run_psa` (vectorised, chunked by seed sequence:

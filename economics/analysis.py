@@ -25,6 +25,7 @@ from proximite.economics.costing import CostingResults, cost
 from proximite.economics.costing_parameters import CostingParameters
 from proximite.economics.funding import FundingSummary, funding_summary
 from proximite.economics.outcomes import CostPerOutcome, cost_per_outcome
+from proximite.economics.parameter_labels import parameter_labels, split_blocker
 from proximite.economics.benefit_parameters import BenefitParameters
 from proximite.economics.psa import OneWayResults, PSAChunk, PSAResults, combine_with_base_case, one_way, run_psa
 
@@ -254,6 +255,7 @@ def summary_record(
         "tornado_metric": str(analysis.one_way.statistics["metric"]),
         "tornado": _tornado_records(analysis.one_way, lang=lang),
         "tornado_png": tornado_png,
+        "parameter_labels": _parameter_labels(analysis),
         "funding": funding,
         "code_version": code_version,
         "parameters_sha256": parameters_sha256,
@@ -268,6 +270,17 @@ def _tornado_records(one_way: OneWayResults, *, lang: str) -> list[dict[str, Any
         {**(record_fr if lang == "fr" else record_en), "label_fr": record_fr["label"], "label_en": record_en["label"]}
         for record_fr, record_en in zip(french, english, strict=True)
     ]
+
+
+def _parameter_labels(analysis: EconomicsAnalysis) -> dict[str, dict[str, str]]:
+    """French and English labels of the parameters the pages name: the blocking ones and the tornado's."""
+    from proximite.cohort.codebook import load_codebook
+
+    table = analysis.cost_benefit.summary.drop(index=["benefits", "costs", "net"], errors="ignore")
+    outcomes = {str(key): (str(row["label_fr"]), str(row["label_en"])) for key, row in table.iterrows()}
+    names = [split_blocker(blocker)[0] for blocker in analysis.blocking]
+    names += [str(name) for name in analysis.one_way.summary.index]
+    return parameter_labels(names, outcomes=outcomes, codebook=load_codebook())
 
 
 def _outcome_labels() -> dict[str, tuple[str, str]]:

@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+from proximite.economics.parameter_labels import FIELD_LABELS, parameter_label
 from proximite.economics.publication import PublicationCheck
 from proximite.economics.uncertain_values import Value, check_value
 
@@ -24,23 +25,6 @@ PERSPECTIVES: tuple[str, ...] = ("government", "society")
 
 #: The SROI adjustments every outcome carries, as shares.
 OUTCOME_SHARES = ("drop_off", "deadweight", "attribution", "displacement")
-#: Labels of the value fields and perspectives, by language.
-FIELD_LABELS: dict[str, dict[str, str]] = {
-    "en": {
-        "unit_value": "unit value", "baseline_probability": "baseline probability", "effect": "effect",
-        "timing": "timing", "drop_off": "drop-off", "deadweight": "deadweight", "attribution": "attribution",
-        "displacement": "displacement", "government": "government", "society": "society",
-        "cost_multiplier": "Programme cost multiplier", "discount_rate": "Discount rate",
-        "discount_sensitivity": "Discount rates (sensitivity)",
-    },
-    "fr": {
-        "unit_value": "valeur unitaire", "baseline_probability": "probabilité de base", "effect": "effet",
-        "timing": "calendrier", "drop_off": "atténuation annuelle", "deadweight": "poids mort",
-        "attribution": "attribution", "displacement": "déplacement", "government": "gouvernement",
-        "society": "société", "cost_multiplier": "Multiplicateur des coûts du programme",
-        "discount_rate": "Taux d'actualisation", "discount_sensitivity": "Taux d'actualisation (sensibilité)",
-    },
-}
 
 
 @dataclass(frozen=True)
@@ -173,20 +157,8 @@ class BenefitParameters:
             A value's name, or ``discount_rate``.
         lang : {"en", "fr"}, keyword-only
         """
-        words = FIELD_LABELS["fr" if lang == "fr" else "en"]
-        if name in words:
-            return words[name]
-        key, _, rest = name.partition(".")
-        outcome = self.outcomes.get(key)
-        if outcome is None:
-            return name
-        field_name, _, perspective = rest.partition(".")
-        text = f"{outcome.label_fr if lang == 'fr' else outcome.label_en} : {words.get(field_name, field_name)}"
-        if lang != "fr":
-            text = text.replace(" : ", ": ")
-        if perspective:
-            text += f" ({words.get(perspective, perspective)})"
-        return text
+        outcomes = {key: (outcome.label_fr, outcome.label_en) for key, outcome in self.outcomes.items()}
+        return parameter_label(name, lang=lang, outcomes=outcomes)
 
     def publishable(self) -> PublicationCheck:
         """Whether results built on these parameters may be published.

@@ -44,6 +44,9 @@ with no cost)::
                                        # the metric at the parameter's low/high end; the page
                                        # shows label_<lang> when given, else label
       "tornado_png": "tornado.png" | null,
+      "parameter_labels": {name: {"fr": str, "en": str}}?,
+                                       # labels of the parameters a page names (those in
+                                       # blocking, the tornado's); the keys stay in English
       "funding": {"year": 2019, "funding_cad", "fte", "resources", "children_0_5",
                   "funding_per_fte", "funding_per_child", "funding_per_resource", ...} | null,
       "generated_at": ISO 8601 with offset, "code_version": str,
@@ -236,6 +239,10 @@ class EconomicsSummary:
         What the aggregates cover (``quebec`` by default).
     tornado_metric : str
         ``npv`` or ``bcr``.
+    parameter_labels : dict
+        ``{name: {"fr": label, "en": label}}`` for the parameters a page names (those blocking
+        publication, the tornado's), from :func:`proximite.economics.parameter_labels.parameter_labels`;
+        empty in a run written before the labels were recorded.
     extra : dict
         Anything else the run keeps (not shown by the snapshot).
     directory : Path or None
@@ -269,6 +276,7 @@ class EconomicsSummary:
     parameters_sha256: str = ""
     scope: str = "quebec"
     tornado_metric: str = "npv"
+    parameter_labels: dict[str, dict[str, str]] = field(default_factory=dict)
     extra: dict[str, Any] = field(default_factory=dict)
     directory: Path | None = field(default=None, compare=False, repr=False)
 
@@ -612,5 +620,17 @@ def _check(raw: dict[str, Any]) -> dict[str, Any]:
     out["scope"] = _text(raw["scope"], "scope")
     if raw["tornado_metric"] not in ("npv", "bcr"):
         raise _fail("tornado_metric", f"must be 'npv' or 'bcr', not {raw['tornado_metric']!r}")
+    out["parameter_labels"] = _labels(raw["parameter_labels"])
     out["extra"] = dict(_mapping(raw["extra"] or {}, "extra"))
     return out
+
+
+def _labels(raw: Any) -> dict[str, dict[str, str]]:
+    """``parameter_labels`` checked: each name maps to its French and English label (text)."""
+    labels = {}
+    for name, pair in _mapping(raw or {}, "parameter_labels").items():
+        pair = _mapping(pair, f"parameter_labels.{name}")
+        if set(pair) != {"fr", "en"} or not all(isinstance(text, str) and text for text in pair.values()):
+            raise _fail(f"parameter_labels.{name}", "must give a non-empty 'fr' and 'en' label, and nothing else")
+        labels[str(name)] = {"fr": pair["fr"], "en": pair["en"]}
+    return labels

@@ -7,8 +7,8 @@
   offending value only for coded, numeric and date fields);
 - ``summary.csv``: one row per rule evaluated (:data:`~proximite.expectations.base.SUMMARY_COLUMNS`);
 - ``summary.json``: :meth:`ValidationResult.to_dict` (counts only, for a flow artifact);
-- ``report.html``: a self-contained page, French first with the English in parentheses, one
-  table per failing rule (its id, category, severity, threshold, failed/checked, description,
+- ``report.html`` (French) and ``report.en.html`` (English), each linking to the other: a
+  self-contained page in one language, one table per failing rule (its id, category, severity, threshold, failed/checked, description,
   then the failing rows' keys and safe values, capped per rule; the CSV has them all).
 
 :func:`summary_lines` gives the lines of the one-screen summary the CLI prints: counts per rule,
@@ -33,8 +33,9 @@ from typing import Any
 import pandas as pd
 
 from proximite.expectations.base import FAILURE_COLUMNS, SUMMARY_COLUMNS, ValidationResult
+from proximite.expectations.descriptions import in_french
 
-__all__ = ["ReportPaths", "write_report", "summary_lines", "safe_failures", "ordered_summary", "HTML_ROWS_PER_RULE"]
+__all__ = ["ReportPaths", "REPORT_PAGES", "write_report", "summary_lines", "safe_failures", "ordered_summary", "HTML_ROWS_PER_RULE"]
 
 #: Failing rows shown per rule in ``report.html`` (``failures.csv`` has them all).
 HTML_ROWS_PER_RULE = 200
@@ -44,25 +45,68 @@ SUMMARY_CSV = "summary.csv"
 SUMMARY_JSON = "summary.json"
 REPORT_HTML = "report.html"
 
-# Category and severity labels: French first, the English in parentheses.
-_CATEGORY_LABELS = {
-    "conformance": "conformité (conformance)",
-    "completeness": "complétude (completeness)",
-    "plausibility": "plausibilité (plausibility)",
+# The page's words, one language per page (``report.html`` in French, ``report.en.html`` in English).
+_WORDS: dict[str, dict[str, str]] = {
+    "fr": {
+        "title": "Rapport de validation", "layer": "Couche", "source": "Source", "batch": "Lot",
+        "generated_at": "Produit le", "seconds": "Durée",
+        "refused": "Lot refusé : {blocking} règle(s) bloquante(s) en échec ; le lot est mis en quarantaine, le dernier "
+        "entrepôt valide reste en place.",
+        "todo": "Que faire : corrigez les lignes ci-dessous à la source (REDCap ou fichier du partenaire), puis relancez "
+        "la collecte.",
+        "warned": "Lot accepté avec {warned} avertissement(s) ; un avertissement ne bloque jamais.",
+        "passed": "Lot accepté : toutes les règles sont respectées.",
+        "summary": "Sommaire",
+        "counts": "{n_rules} règle(s) vérifiée(s), {n_failed} en échec au-delà de leur seuil, {blocking} bloquante(s).",
+        "rule": "Règle", "table": "Table", "category": "Catégorie", "severity": "Gravité",
+        "failed_checked": "En échec / vérifiées", "threshold": "Seuil toléré", "outcome": "Résultat",
+        "description": "Description", "checked": "Vérifiées", "passed_rules": "Règles respectées : {n}",
+        "more": "… et {n} autre(s) ligne(s) : voir failures.csv.",
+        "no_rows": "Aucune ligne détaillée pour cette règle (elle vérifie la table entière).",
+        "footer": "Ce rapport nomme des dossiers, des événements et des champs, jamais de texte libre ni d'identifiant "
+        "personnel ; la valeur fautive n'est montrée que pour les champs codés, numériques et les dates. Conservez-le "
+        "avec les données.",
+        "other": "English version", "blocks": "bloque", "reported": "signalée", "tolerated": "tolérée, sous le seuil",
+    },
+    "en": {
+        "title": "Validation report", "layer": "Layer", "source": "Source", "batch": "Batch",
+        "generated_at": "Generated at", "seconds": "Time taken",
+        "refused": "Batch refused: {blocking} blocking rule(s) failed; the batch is quarantined and the last good "
+        "warehouse stays in place.",
+        "todo": "What to do: fix the rows below at the source, in REDCap or the partner's file, then pull again.",
+        "warned": "Batch accepted with {warned} warning(s); warnings never block.",
+        "passed": "Batch accepted: every rule passed.",
+        "summary": "Summary",
+        "counts": "{n_rules} rule(s) checked, {n_failed} failed beyond their threshold, {blocking} blocking.",
+        "rule": "Rule", "table": "Table", "category": "Category", "severity": "Severity",
+        "failed_checked": "Failed / checked", "threshold": "Threshold", "outcome": "Outcome",
+        "description": "Description", "checked": "Checked", "passed_rules": "Rules passed: {n}",
+        "more": "… and {n} more row(s): see failures.csv.",
+        "no_rows": "No row-level detail for this rule: it checks the table as a whole.",
+        "footer": "This report names records, events and fields, never free text or personal identifiers; the "
+        "offending value is shown for coded, numeric and date fields only. Keep it with the data.",
+        "other": "Version française", "blocks": "blocks", "reported": "reported", "tolerated": "tolerated, within threshold",
+    },
 }
-_SEVERITY_LABELS = {"error": "bloquante (error)", "warning": "avertissement (warning)"}
+_CATEGORY_LABELS = {
+    "fr": {"conformance": "conformité", "completeness": "complétude", "plausibility": "plausibilité"},
+    "en": {"conformance": "conformance", "completeness": "completeness", "plausibility": "plausibility"},
+}
+_SEVERITY_LABELS = {"fr": {"error": "bloquante", "warning": "avertissement"}, "en": {"error": "error", "warning": "warning"}}
+#: The page of each language, and the other language's page it links to.
+REPORT_PAGES = {"fr": REPORT_HTML, "en": "report.en.html"}
 
 # Columns of a rule's table in the HTML page, with their headings. The rule, category, severity,
 # layer and table are the same on every row of a rule: they are in the rule's heading instead.
 _ROW_COLUMNS = [
-    ("record_id", ("Dossier", "record id")),
-    ("event", ("Événement", "event")),
-    ("instance", ("Instance", "instance")),
-    ("column", ("Champ", "field")),
-    ("key", ("Clé", "key")),
-    ("value", ("Valeur", "value")),
-    ("source_file", ("Fichier", "source file")),
-    ("source_row", ("Ligne", "source row")),
+    ("record_id", {"fr": "Dossier", "en": "Record id"}),
+    ("event", {"fr": "Événement", "en": "Event"}),
+    ("instance", {"fr": "Instance", "en": "Instance"}),
+    ("column", {"fr": "Champ", "en": "Field"}),
+    ("key", {"fr": "Clé", "en": "Key"}),
+    ("value", {"fr": "Valeur", "en": "Value"}),
+    ("source_file", {"fr": "Fichier", "en": "Source file"}),
+    ("source_row", {"fr": "Ligne", "en": "Source row"}),
 ]
 
 
@@ -73,7 +117,9 @@ class ReportPaths:
     Attributes
     ----------
     directory : Path
-    failures_csv, summary_csv, summary_json, html : Path
+    failures_csv, summary_csv, summary_json : Path
+    html, html_en : Path
+        The page in French and in English.
     """
 
     directory: Path
@@ -81,6 +127,7 @@ class ReportPaths:
     summary_csv: Path
     summary_json: Path
     html: Path
+    html_en: Path
 
     def to_dict(self) -> dict[str, str]:
         """The paths as text (JSON-ready)."""
@@ -90,6 +137,7 @@ class ReportPaths:
             "summary_csv": str(self.summary_csv),
             "summary_json": str(self.summary_json),
             "html": str(self.html),
+            "html_en": str(self.html_en),
         }
 
 
@@ -170,7 +218,7 @@ def write_report(
     result : ValidationResult
         What the gate found.
     directory : str or Path
-        Created when missing; the four files in it are replaced.
+        Created when missing; the five files in it are replaced.
     max_rows_per_rule : int, keyword-only
         Failing rows shown per rule in the HTML page (the CSV has them all).
     title : str, optional, keyword-only
@@ -201,19 +249,23 @@ def write_report(
         failures_csv=target / FAILURES_CSV,
         summary_csv=target / SUMMARY_CSV,
         summary_json=target / SUMMARY_JSON,
-        html=target / REPORT_HTML,
+        html=target / REPORT_PAGES["fr"],
+        html_en=target / REPORT_PAGES["en"],
     )
     _write_text(paths.failures_csv, "\ufeff" + failures.to_csv(index=False, lineterminator="\n"))
     _write_text(paths.summary_csv, summary.to_csv(index=False, lineterminator="\n"))
     _write_text(paths.summary_json, json.dumps(result.to_dict(), indent=2, ensure_ascii=False) + "\n")
-    html = render_html(result, failures=failures, summary=summary, max_rows_per_rule=max_rows_per_rule, title=title)
-    _write_text(paths.html, html)
+    for lang, page in REPORT_PAGES.items():
+        html = render_html(
+            result, failures=failures, summary=summary, max_rows_per_rule=max_rows_per_rule, title=title, lang=lang
+        )
+        _write_text(paths.html if lang == "fr" else paths.html_en, html)
     return paths
 
 
 # --------------------------------------------------------------------------------------- HTML
 _TEMPLATE = """<!DOCTYPE html>
-<html lang="fr">
+<html lang="{{ lang }}">
 <head>
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
@@ -223,7 +275,7 @@ body { font-family: system-ui, -apple-system, "Segoe UI", Roboto, sans-serif; ma
 h1 { font-size: 1.5rem; margin-bottom: .25rem; }
 h2 { font-size: 1.2rem; margin-top: 2rem; border-bottom: 1px solid #ccc; padding-bottom: .2rem; }
 h3 { font-size: 1rem; margin: 1.5rem 0 .3rem; font-family: ui-monospace, SFMono-Regular, Menlo, monospace; }
-.en { color: #666; font-weight: normal; }
+p.other { float: right; margin: 0; }
 .status { padding: .6rem 1rem; border-radius: .3rem; margin: 1rem 0; font-weight: 600; }
 .refused { background: #fde8e8; border-left: .4rem solid #c81e1e; }
 .passed { background: #e6f4ea; border-left: .4rem solid #137333; }
@@ -242,35 +294,31 @@ code { font-family: ui-monospace, SFMono-Regular, Menlo, monospace; }
 </style>
 </head>
 <body>
-<h1>Rapport de validation <span class="en">(Validation report)</span></h1>
+<p class="other"><a href="{{ other_page }}" hreflang="{{ other_lang }}">{{ w.other }}</a></p>
+<h1>{{ w.title }}</h1>
 <dl class="meta">
-<dt>Couche <span class="en">(layer)</span></dt><dd>{{ layer }}</dd>
-{% if source %}<dt>Source <span class="en">(source)</span></dt><dd>{{ source }}</dd>{% endif %}
-<dt>Lot <span class="en">(batch)</span></dt><dd><code>{{ pull_id or "—" }}</code></dd>
-<dt>Produit le <span class="en">(generated at)</span></dt><dd>{{ generated_at }}</dd>
-<dt>Durée <span class="en">(time taken)</span></dt><dd>{{ seconds }} s</dd>
+<dt>{{ w.layer }}</dt><dd>{{ layer }}</dd>
+{% if source %}<dt>{{ w.source }}</dt><dd>{{ source }}</dd>{% endif %}
+<dt>{{ w.batch }}</dt><dd><code>{{ pull_id or "—" }}</code></dd>
+<dt>{{ w.generated_at }}</dt><dd>{{ generated_at }}</dd>
+<dt>{{ w.seconds }}</dt><dd>{{ seconds }} s</dd>
 </dl>
 {% if blocking %}
-<div class="status refused">Lot refusé : {{ blocking }} règle(s) bloquante(s) en échec ; le lot est mis en quarantaine, le dernier entrepôt valide reste en place.
-<span class="en">(Batch refused: {{ blocking }} blocking rule(s) failed; the batch is quarantined and the last good warehouse stays in place.)</span></div>
-<p>Que faire : corrigez les lignes ci-dessous à la source (REDCap ou fichier du partenaire), puis relancez la collecte.
-<span class="en">(What to do: fix the rows below at the source, in REDCap or the partner's file, then pull again.)</span></p>
+<div class="status refused">{{ w.refused.format(blocking=blocking) }}</div>
+<p>{{ w.todo }}</p>
 {% elif warned %}
-<div class="status warned">Lot accepté avec {{ warned }} avertissement(s). <span class="en">(Batch accepted with {{ warned }} warning(s); warnings never block.)</span></div>
+<div class="status warned">{{ w.warned.format(warned=warned) }}</div>
 {% else %}
-<div class="status passed">Lot accepté : toutes les règles sont respectées. <span class="en">(Batch accepted: every rule passed.)</span></div>
+<div class="status passed">{{ w.passed }}</div>
 {% endif %}
 
-<h2>Sommaire <span class="en">(Summary)</span></h2>
-<p>{{ n_rules }} règle(s) vérifiée(s), {{ n_failed }} en échec au-delà de leur seuil, {{ blocking }} bloquante(s).
-<span class="en">({{ n_rules }} rule(s) checked, {{ n_failed }} failed beyond their threshold, {{ blocking }} blocking.)</span></p>
+<h2>{{ w.summary }}</h2>
+<p>{{ w.counts.format(n_rules=n_rules, n_failed=n_failed, blocking=blocking) }}</p>
 {% if failing_rules %}
 <table>
 <thead><tr>
-<th>Règle <span class="en">(rule)</span></th><th>Table <span class="en">(table)</span></th>
-<th>Catégorie <span class="en">(category)</span></th><th>Gravité <span class="en">(severity)</span></th>
-<th>En échec / vérifiées <span class="en">(failed / checked)</span></th><th>Seuil <span class="en">(threshold)</span></th>
-<th>Résultat <span class="en">(outcome)</span></th>
+<th>{{ w.rule }}</th><th>{{ w.table }}</th><th>{{ w.category }}</th><th>{{ w.severity }}</th>
+<th>{{ w.failed_checked }}</th><th>{{ w.threshold }}</th><th>{{ w.outcome }}</th>
 </tr></thead>
 <tbody>
 {% for rule in failing_rules %}<tr>
@@ -286,33 +334,32 @@ code { font-family: ui-monospace, SFMono-Regular, Menlo, monospace; }
 {% for rule in failing_rules %}
 <h3 id="{{ rule.anchor }}">{{ rule.rule_id }}</h3>
 <dl class="meta">
-<dt>Description <span class="en">(description)</span></dt><dd>{{ rule.description or "—" }}</dd>
-<dt>Table <span class="en">(table)</span></dt><dd>{{ rule.table }}</dd>
-<dt>Catégorie <span class="en">(category)</span></dt><dd>{{ rule.category_label }}</dd>
-<dt>Gravité <span class="en">(severity)</span></dt><dd class="sev-{{ rule.severity }}">{{ rule.severity_label }}</dd>
-<dt>Seuil toléré <span class="en">(threshold)</span></dt><dd>{{ rule.threshold_text }}</dd>
-<dt>En échec / vérifiées <span class="en">(failed / checked)</span></dt><dd>{{ rule.failed_text }} / {{ rule.checked_text }} ({{ rule.share_text }})</dd>
+<dt>{{ w.description }}</dt><dd>{{ rule.description or "—" }}</dd>
+<dt>{{ w.table }}</dt><dd>{{ rule.table }}</dd>
+<dt>{{ w.category }}</dt><dd>{{ rule.category_label }}</dd>
+<dt>{{ w.severity }}</dt><dd class="sev-{{ rule.severity }}">{{ rule.severity_label }}</dd>
+<dt>{{ w.threshold }}</dt><dd>{{ rule.threshold_text }}</dd>
+<dt>{{ w.failed_checked }}</dt><dd>{{ rule.failed_text }} / {{ rule.checked_text }} ({{ rule.share_text }})</dd>
 </dl>
 {% if rule.rows %}
 <table>
-<thead><tr>{% for french, english in rule.headings %}<th>{{ french }} <span class="en">({{ english }})</span></th>{% endfor %}</tr></thead>
+<thead><tr>{% for heading in rule.headings %}<th>{{ heading }}</th>{% endfor %}</tr></thead>
 <tbody>
 {% for row in rule.rows %}<tr>{% for cell in row %}<td>{{ cell }}</td>{% endfor %}</tr>
 {% endfor %}</tbody>
 </table>
-{% if rule.more %}<p class="note">… et {{ rule.more_text }} autre(s) ligne(s) : voir <code>failures.csv</code>. <span class="en">(… and {{ rule.more_text }} more row(s): see failures.csv.)</span></p>{% endif %}
+{% if rule.more %}<p class="note">{{ w.more.format(n=rule.more_text) }}</p>{% endif %}
 {% else %}
-<p class="note">Aucune ligne détaillée pour cette règle (règle sur la table entière). <span class="en">(No row-level detail for this rule: it checks the table as a whole.)</span></p>
+<p class="note">{{ w.no_rows }}</p>
 {% endif %}
 {% endfor %}
 
 {% if passed_rules %}
 <details>
-<summary>Règles respectées : {{ passed_rules|length }} <span class="en">(rules passed)</span></summary>
+<summary>{{ w.passed_rules.format(n=passed_rules|length) }}</summary>
 <table>
-<thead><tr><th>Règle <span class="en">(rule)</span></th><th>Table <span class="en">(table)</span></th>
-<th>Catégorie <span class="en">(category)</span></th><th>Gravité <span class="en">(severity)</span></th>
-<th>Vérifiées <span class="en">(checked)</span></th><th>Description <span class="en">(description)</span></th></tr></thead>
+<thead><tr><th>{{ w.rule }}</th><th>{{ w.table }}</th><th>{{ w.category }}</th><th>{{ w.severity }}</th>
+<th>{{ w.checked }}</th><th>{{ w.description }}</th></tr></thead>
 <tbody>
 {% for rule in passed_rules %}<tr><td><code>{{ rule.rule_id }}</code></td><td>{{ rule.table }}</td><td>{{ rule.category_label }}</td>
 <td>{{ rule.severity_label }}</td><td class="num">{{ rule.checked_text }}</td><td>{{ rule.description }}</td></tr>
@@ -321,10 +368,7 @@ code { font-family: ui-monospace, SFMono-Regular, Menlo, monospace; }
 </details>
 {% endif %}
 
-<p class="note">Ce rapport nomme des dossiers, des événements et des champs, jamais de texte libre ni d'identifiant personnel ;
-la valeur fautive n'est montrée que pour les champs codés, numériques et les dates. Conservez-le avec les données.
-<span class="en">(This report names records, events and fields, never free text or personal identifiers; the offending value is
-shown for coded, numeric and date fields only. Keep it with the data.)</span></p>
+<p class="note">{{ w.footer }}</p>
 </body>
 </html>
 """
@@ -343,11 +387,13 @@ def _int(value: Any) -> int:
     return 0 if number is None or pd.isna(number) else int(number)
 
 
-def _share(value: Any) -> str:
+def _share(value: Any, lang: str = "fr") -> str:
+    """A share as a percentage with two decimals (a decimal comma in French)."""
     number = pd.to_numeric(value, errors="coerce")
     if number is None or pd.isna(number):
         return "—"
-    return f"{100 * float(number):.2f} %"
+    text = f"{100 * float(number):.2f} %"
+    return text.replace(".", ",") if lang == "fr" else text
 
 
 def _cell(value: Any) -> str:
@@ -378,6 +424,46 @@ def _anchor(index: int) -> str:
     return f"regle-{index}"
 
 
+def _rule_entry(row: Any, index: int, rows: pd.DataFrame | None, *, lang: str, max_rows: int) -> dict[str, Any]:
+    """One rule of the page: its labels in the page's language and, when it failed, its rows."""
+    failed = _int(row.failed)
+    severity = str(row.severity)
+    description = _cell(row.description)
+    rule: dict[str, Any] = {
+        "rule_id": str(row.rule_id),
+        "anchor": _anchor(index),
+        "table": _cell(row.table),
+        "severity": severity,
+        "severity_label": _SEVERITY_LABELS[lang].get(severity, severity),
+        "category_label": _CATEGORY_LABELS[lang].get(str(row.category), str(row.category)),
+        "threshold_text": _share(row.threshold, lang),
+        "checked_text": _count(row.checked),
+        "failed_text": _count(failed),
+        "share_text": _share(row.failed_share, lang),
+        "description": in_french(description) if lang == "fr" else description,
+        "passed": bool(row.passed) and failed == 0,
+    }
+    words = _WORDS[lang]
+    if not bool(row.passed):
+        rule["outcome"] = words["blocks"] if severity == "error" else words["reported"]
+    else:
+        rule["outcome"] = words["tolerated"]
+    if rows is None or rows.empty:
+        return {**rule, "rows": [], "headings": [], "more": 0}
+    # Only the columns that say something for this rule (a registry rule has no event).
+    shown = [(column, heading) for column, heading in _ROW_COLUMNS if rows[column].map(_cell).ne("").any()]
+    head = rows.head(max_rows)
+    cells = head[[column for column, _ in shown]]
+    more = len(rows) - len(head)
+    return {
+        **rule,
+        "headings": [heading[lang] for _, heading in shown],
+        "rows": [[_cell(value) for value in values] for values in cells.itertuples(index=False)],
+        "more": more,
+        "more_text": _count(more),
+    }
+
+
 def render_html(
     result: ValidationResult,
     *,
@@ -385,8 +471,9 @@ def render_html(
     summary: pd.DataFrame | None = None,
     max_rows_per_rule: int = HTML_ROWS_PER_RULE,
     title: str | None = None,
+    lang: str = "fr",
 ) -> str:
-    """The report page as HTML text (self-contained: inline style, no script, no network).
+    """The report page in one language, as HTML text (self-contained: inline style, no script, no network).
 
     Parameters
     ----------
@@ -396,6 +483,8 @@ def render_html(
         (computed from ``result`` when not given).
     max_rows_per_rule : int, keyword-only
     title : str, optional, keyword-only
+    lang : {"fr", "en"}, keyword-only
+        The page's language; it links to the page in the other one (:data:`REPORT_PAGES`).
 
     Returns
     -------
@@ -404,55 +493,26 @@ def render_html(
     """
     from jinja2 import Environment
 
+    if lang not in _WORDS:
+        raise ValueError(f"lang must be one of {', '.join(_WORDS)} (got {lang!r})")
     failures = safe_failures(result.failures) if failures is None else failures
     summary = ordered_summary(result.summary) if summary is None else summary
     by_rule = dict(tuple(failures.groupby("rule_id", sort=False, dropna=False))) if len(failures) else {}
-    failing_rules: list[dict[str, Any]] = []
-    passed_rules: list[dict[str, Any]] = []
-    for index, row in enumerate(summary.itertuples(index=False)):
-        failed = _int(row.failed)
-        severity = str(row.severity)
-        rule: dict[str, Any] = {
-            "rule_id": str(row.rule_id),
-            "anchor": _anchor(index),
-            "table": _cell(row.table),
-            "severity": severity,
-            "severity_label": _SEVERITY_LABELS.get(severity, severity),
-            "category_label": _CATEGORY_LABELS.get(str(row.category), str(row.category)),
-            "threshold_text": _share(row.threshold),
-            "checked_text": _count(row.checked),
-            "failed_text": _count(failed),
-            "share_text": _share(row.failed_share),
-            "description": _cell(row.description),
-        }
-        if bool(row.passed) and failed == 0:
-            passed_rules.append(rule)
-            continue
-        if not bool(row.passed):
-            rule["outcome"] = "bloque (blocks)" if severity == "error" else "signalée (reported)"
-        else:
-            rule["outcome"] = "tolérée, sous le seuil (tolerated, within threshold)"
-        rows = by_rule.get(row.rule_id)
-        if rows is None or rows.empty:
-            rule.update(rows=[], headings=[], more=0)
-        else:
-            # Only the columns that say something for this rule (a registry rule has no event).
-            shown = [(column, heading) for column, heading in _ROW_COLUMNS if rows[column].map(_cell).ne("").any()]
-            head = rows.head(max_rows_per_rule)
-            rule["headings"] = [heading for _, heading in shown]
-            cells = head[[column for column, _ in shown]]
-            rule["rows"] = [[_cell(value) for value in values] for values in cells.itertuples(index=False)]
-            rule["more"] = len(rows) - len(head)
-            rule["more_text"] = _count(rule["more"])
-        failing_rules.append(rule)
+    rules = [
+        _rule_entry(row, index, by_rule.get(row.rule_id), lang=lang, max_rows=max_rows_per_rule)
+        for index, row in enumerate(summary.itertuples(index=False))
+    ]
     blocking = int(len(result.blocking))
     not_passed = int((~summary["passed"].astype(bool)).sum()) if len(summary) else 0
-    layer = str(result.layer)
-    default_title = _what(result)
+    other = "en" if lang == "fr" else "fr"
     environment = Environment(autoescape=True, trim_blocks=False, lstrip_blocks=False)
     return environment.from_string(_TEMPLATE).render(
-        title=title or default_title,
-        layer=layer,
+        w=_WORDS[lang],
+        lang=lang,
+        other_lang=other,
+        other_page=REPORT_PAGES[other],
+        title=title or _what(result),
+        layer=str(result.layer),
         source=result.source,
         pull_id=result.pull_id,
         generated_at=dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
@@ -461,8 +521,8 @@ def render_html(
         warned=not_passed - blocking,
         n_rules=len(summary),
         n_failed=not_passed,
-        failing_rules=failing_rules,
-        passed_rules=passed_rules,
+        failing_rules=[rule for rule in rules if not rule["passed"]],
+        passed_rules=[rule for rule in rules if rule["passed"]],
     )
 
 

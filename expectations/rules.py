@@ -258,8 +258,6 @@ def _more_specs(config: ValidationConfig) -> dict[str, dict[str, Any]]:
         if rule_id.endswith(".not_after_pull"):
             _, table, column, _ = rule_id.split(".")
             specs[rule_id] = {
-                # A warning until the demo's generator censors at the day it runs (see docs/validation.md).
-                "severity": "warning",
                 "column": column, "check": "not_after", "as_of": config.as_of or _now_iso(),
                 "reads": {table: [column]}, "report_value": True,
             }

@@ -26,7 +26,8 @@ import pandas as pd
 
 from proximite.cohort.codebook import load_codebook
 from proximite.indicators.base import IndicatorParameters, empty_indicator_frame, indicator_frame
-from proximite.indicators.wave_items import cell_means, cell_shares, item_panel, wave_cells
+from proximite.indicators.score_trajectory import clustered_means, scope_cells
+from proximite.indicators.wave_items import cell_shares, item_panel
 
 __all__ = [
     "AGREE_SCORE",
@@ -62,7 +63,7 @@ def _agree_share(tables: Mapping[str, pd.DataFrame], item: str, parameters: Indi
     if panel.empty:
         return empty_indicator_frame()
     panel["agree"] = panel["value"].to_numpy() >= AGREE_SCORE
-    expanded, cells = wave_cells(panel, tables["territory"], strata=parameters.strata, scopes=parameters.scopes)
+    expanded, cells = scope_cells(panel, tables["territory"], strata=parameters.strata, scopes=parameters.scopes)
     shares = cell_shares(expanded, cells, "agree", confidence=parameters.confidence)
     if shares.empty:
         return empty_indicator_frame()
@@ -150,8 +151,8 @@ def satisfaction_mean(tables: Mapping[str, pd.DataFrame], *, parameters: Indicat
         panel = item_panel(tables["assessment"], tables["family"], item, parameters=parameters)
         if panel.empty:
             continue
-        expanded, cells = wave_cells(panel, tables["territory"], strata=parameters.strata, scopes=parameters.scopes)
-        means = cell_means(expanded, cells, "value", confidence=parameters.confidence, bounds=_SCALE)
+        expanded, cells = scope_cells(panel, tables["territory"], strata=parameters.strata, scopes=parameters.scopes)
+        means = clustered_means(expanded, cells, "value", confidence=parameters.confidence, bounds=_SCALE)
         if len(means):
             pieces.append(means.assign(breakdown=ITEM_BREAKDOWN, breakdown_value=item))
     if not pieces:

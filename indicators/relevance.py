@@ -30,7 +30,8 @@ import pandas as pd
 
 from proximite.cohort.codebook import load_codebook
 from proximite.indicators.base import IndicatorParameters, empty_indicator_frame, indicator_frame
-from proximite.indicators.wave_items import cell_means, cell_shares, item_panel, paired_from_baseline, wave_cells
+from proximite.indicators.score_trajectory import clustered_means, scope_cells
+from proximite.indicators.wave_items import cell_shares, item_panel, paired_from_baseline
 
 __all__ = [
     "INDICATORS",
@@ -70,8 +71,8 @@ def _mean_rows(
         return empty_indicator_frame()
     low, high = _RANGES[column]
     bounds = (-high, high) if paired else (low, high)
-    expanded, cells = wave_cells(units, tables["territory"], strata=parameters.strata, scopes=parameters.scopes)
-    means = cell_means(expanded, cells, "value", confidence=parameters.confidence, bounds=bounds)
+    expanded, cells = scope_cells(units, tables["territory"], strata=parameters.strata, scopes=parameters.scopes)
+    means = clustered_means(expanded, cells, "value", confidence=parameters.confidence, bounds=bounds)
     if means.empty:
         return empty_indicator_frame()
     what = f"mean of within-family changes of {column} T0 to Tk" if paired else f"mean {column}"
@@ -163,7 +164,7 @@ def no_resource_share(tables: Mapping[str, pd.DataFrame], *, parameters: Indicat
     if panel.empty:
         return empty_indicator_frame()
     panel["none"] = panel["value"].to_numpy() == NO_RESOURCE_SCORE
-    expanded, cells = wave_cells(panel, tables["territory"], strata=parameters.strata, scopes=parameters.scopes)
+    expanded, cells = scope_cells(panel, tables["territory"], strata=parameters.strata, scopes=parameters.scopes)
     shares = cell_shares(expanded, cells, "none", confidence=parameters.confidence)
     if shares.empty:
         return empty_indicator_frame()

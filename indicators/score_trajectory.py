@@ -204,15 +204,28 @@ def scope_cells(
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Repeat ``units`` per scope cell, with integer ``cell`` and ``cluster`` columns.
 
-    Returns the expanded units (``cell``, ``cluster``, ``wave`` and the value columns) and the
-    cells (``cell``, the scope labels and ``cluster_by``). The cluster is the territory, or the
-    family at territory scope and in cells holding a single territory. Integer codes instead of
-    string labels keep the per-cell groupby cheap at province scale.
+    Parameters
+    ----------
+    units : DataFrame
+        ``family_id``, ``territory_id``, ``wave`` and value columns (not modified).
+    territory : DataFrame
+        The harmonised territory table.
+    strata, scopes : sequence of str, keyword-only
+
+    Returns
+    -------
+    (DataFrame, DataFrame)
+        The expanded units (``cell``, ``cluster``, ``wave`` and the value columns) and the cells
+        (``cell``, the scope labels and ``cluster_by``). The cluster is the territory, or the
+        family at territory scope and in cells holding a single territory. Integer codes instead
+        of string labels keep the per-cell groupby cheap at province scale.
     """
     units = units.assign(
         family=pd.factorize(units["family_id"])[0], territory=pd.factorize(units["territory_id"])[0]
     ).drop(columns="family_id")
     expanded = expand_scopes(units, territory, strata=strata, scopes=scopes)
+    if expanded.empty:
+        return expanded.assign(cell=0, cluster=0), pd.DataFrame(columns=["cell", *SCOPE_KEYS, "cluster_by"])
     cell = expanded.groupby(SCOPE_KEYS, observed=True, sort=False).ngroup().to_numpy()
     territories = pd.Series(expanded["territory"].to_numpy()).groupby(cell).nunique()
     first = pd.Series(np.arange(len(cell))).groupby(cell).first().to_numpy()
@@ -221,12 +234,38 @@ def scope_cells(
     cells.insert(0, "cell", np.arange(len(cells)))
     cells["cluster_by"] = np.where(by_family, "family", "territory")
     cluster = np.where(by_family[cell], expanded["family"].to_numpy(), expanded["territory"].to_numpy())
-    values = expanded.drop(columns=SCOPE_KEYS + ["territory_id", "region_code", "environment", "host_type"])
+    values = expanded.drop(columns=[*SCOPE_KEYS, "territory_id", "region_code", "environment", "host_type"],
+                           errors="ignore")
     return values.assign(cell=cell, cluster=cluster), cells
 
 
-def clustered_means(expanded: pd.DataFrame, cells: pd.DataFrame, value: str, *, confidence: float) -> pd.DataFrame:
-    """:func:`~proximite.indicators.base.clustered_mean` of ``value`` per scope cell and wave."""
+def clustered_means(
+    expanded: pd.DataFrame,
+    cells: pd.DataFrame,
+    value: str,
+    *,
+    confidence: float,
+    bounds: tuple[float, float] | None = None,
+) -> pd.DataFrame:
+    """:func:`~proximite.indicators.base.clustered_mean` of ``value`` per scope cell and wave.
+
+    Parameters
+    ----------
+    expanded, cells : DataFrame
+        From :func:`scope_cells`.
+    value : str
+        The value column.
+    confidence : float, keyword-only
+    bounds : (float, float), optional, keyword-only
+        The range of the quantity: the interval is cut to it (with two or three territories
+        :math:`t_{G-1}` is wide enough to leave a 1–5 scale).
+
+    Returns
+    -------
+    DataFrame
+        The cells' labels, ``cluster_by``, ``wave``, ``value``, ``ci_low``, ``ci_high`` and ``n``
+        (families), one row per cell and wave with values; empty when there is none.
+    """
     values = expanded[value].to_numpy(dtype="float64")
     clusters = expanded["cluster"].to_numpy()
     rows = []
@@ -236,7 +275,12 @@ def clustered_means(expanded: pd.DataFrame, cells: pd.DataFrame, value: str, *, 
             {"cell": cell, "wave": wave, "value": estimate.mean, "ci_low": estimate.ci_low,
              "ci_high": estimate.ci_high, "n": estimate.n}
         )
-    return cells.merge(pd.DataFrame(rows), on="cell").drop(columns="cell")
+    if not rows:
+        return pd.DataFrame()
+    means = cells.merge(pd.DataFrame(rows), on="cell").drop(columns="cell")
+    if bounds is None:
+        return means
+    return means.assign(ci_low=means["ci_low"].clip(lower=bounds[0]), ci_high=means["ci_high"].clip(upper=bounds[1]))
 
 
 def shares(frame: pd.DataFrame, *, confidence: float) -> pd.DataFrame:

@@ -3,7 +3,7 @@
 Loaded for every test through ``pytest_plugins`` in ``tests/conftest.py``.
 
 - ``sandbox_project_dir`` (session): the synthetic input directory (40 families, 3 territories,
-  seed 11), generated once; its ``redcap/`` folder is the project.
+  seed 11, as of :data:`SYNTH_AS_OF`), generated once; its ``redcap/`` folder is the project.
 - ``sandbox_project`` (session): that project loaded once; never mutate it (take ``.copy()``).
 - ``redcap_sandbox`` (function): a started :class:`SandboxServer` over a fresh copy of the
   project, stopped after the test; imports and deletes made by one test never leak into another.
@@ -19,9 +19,10 @@ import pytest
 from proximite.cohort.redcap.loaders import project_from_directory
 from proximite.cohort.redcap.project import RedcapProject
 from proximite.cohort.sandbox.server import SandboxServer
+from synth_dates import SYNTH_AS_OF
 
-#: The synthetic cohort the sandbox fixtures serve.
-SANDBOX_COHORT = {"families": 40, "territories": 3, "seed": 11}
+#: The synthetic cohort the sandbox fixtures serve (as of a past day: it goes through the gates).
+SANDBOX_COHORT = {"families": 40, "territories": 3, "seed": 11, "as_of": SYNTH_AS_OF}
 
 
 @pytest.fixture(scope="session")

@@ -10,7 +10,8 @@ coordinator works from::
 
     data/quarantine/<pull_id>/redcap/
         report/failures.csv   one row per defect, sorted by record (UTF-8 with BOM: Excel)
-        report/report.html    the same, with a link to each record's home page in REDCap
+        report/report.html    the same, with a link to each record's home page in REDCap (in French;
+                              report.en.html in English)
         quarantine.json       counts by rule (no value)
 
 The error's message holds counts, rules and fields only (it reaches logs and Prefect's UI).
@@ -261,7 +262,7 @@ def in_batches(defects: pd.DataFrame, *, names: Sequence[str], offsets: Sequence
 
 
 def write_refusal_report(defects: pd.DataFrame, directory: Path, *, record_url: str | None = None) -> Path:
-    """Write ``failures.csv`` and ``report.html`` of a refused staging into ``directory``.
+    """Write ``failures.csv``, ``report.html`` (French) and ``report.en.html`` of a refused staging.
 
     Returns
     -------
@@ -277,10 +278,15 @@ def write_refusal_report(defects: pd.DataFrame, directory: Path, *, record_url: 
         {column: ("" if value is None or (not isinstance(value, str) and pd.isna(value)) else str(value)) for column, value in row.items()}
         for row in frame.to_dict("records")
     ]
-    html = Environment(autoescape=True).from_string(_TEMPLATE).render(
-        rows=rows, count=len(frame), records=int(frame["record_id"].nunique(dropna=True))
-    )
-    (directory / REPORT_HTML).write_text(html, encoding="utf-8")
+    records = int(frame["record_id"].nunique(dropna=True))
+    for lang, page in REFUSAL_PAGES.items():
+        shown = rows if lang == "en" else [{**row, "rule": _RULES_FR.get(row["rule"], row["rule"])} for row in rows]
+        other = "en" if lang == "fr" else "fr"
+        html = Environment(autoescape=True).from_string(_TEMPLATE).render(
+            rows=shown, count=len(frame), records=records, w=_WORDS[lang], lang=lang,
+            other_lang=other, other_page=REFUSAL_PAGES[other],
+        )
+        (directory / page).write_text(html, encoding="utf-8")
     return directory
 
 
@@ -332,21 +338,58 @@ def quarantine_refusal(
     return StagingRefused(path, defects, report_dir=report)
 
 
+# The page's words, one language per page (``report.html`` in French, ``report.en.html`` in English).
+_WORDS = {
+    "fr": {
+        "title": "Dossiers refusés à la mise en forme",
+        "count": "{count} défaut(s) dans {records} dossier(s). Corrigez-les dans REDCap, puis relancez la collecte.",
+        "headings": ["Dossier", "Événement", "Instrument répété", "Instance", "Champ", "Règle", "Valeurs permises",
+                     "Valeur", "Fichier, ligne"],
+        "note": "Valeur montrée pour les champs codés, numériques et les dates seulement, jamais pour le texte libre "
+        "ni les identifiants.",
+        "other": "English version",
+    },
+    "en": {
+        "title": "Records refused at staging",
+        "count": "{count} defect(s) in {records} record(s). Correct them in REDCap, then pull again.",
+        "headings": ["Record", "Event", "Repeat instrument", "Instance", "Field", "Rule", "Allowed", "Value",
+                     "File, row"],
+        "note": "Value shown for coded, numeric and date fields only; never free text or identifiers.",
+        "other": "Version française",
+    },
+}
+#: Each page, and the other language's page it links to.
+REFUSAL_PAGES = {"fr": REPORT_HTML, "en": "report.en.html"}
+# The staging rules' names in French (a rule not listed shows as written).
+_RULES_FR = {
+    "unknown code": "code inconnu",
+    "not a yes/no value": "pas une valeur oui/non",
+    "not a number": "pas un nombre",
+    "not a whole number": "pas un nombre entier",
+    "date cannot be parsed": "date illisible",
+    "required value missing": "valeur obligatoire manquante",
+    "instance out of range": "instance hors limites",
+    "form not repeating at this event": "formulaire non répétable à cet événement",
+    "duplicate (family, wave)": "doublon (famille, vague)",
+    "duplicate row": "ligne en double",
+    "value on an event where its form is not collected": "valeur à un événement où son formulaire n'est pas recueilli",
+    "unknown event": "événement inconnu",
+    "unknown data access group": "groupe d'accès (DAG) inconnu",
+    "unknown repeating instrument": "instrument répété inconnu",
+}
+
 _TEMPLATE = """<!DOCTYPE html>
-<html lang="fr"><head><meta charset="utf-8"><title>Dossiers refusés (records refused)</title>
+<html lang="{{ lang }}"><head><meta charset="utf-8"><title>{{ w.title }}</title>
 <style>body{font-family:system-ui,sans-serif;margin:2rem}table{border-collapse:collapse;font-size:.9rem}
-th,td{border:1px solid #ddd;padding:.25rem .5rem;text-align:left}th{background:#f3f3f3}.en{color:#666}</style></head>
-<body><h1>Dossiers refusés à la mise en forme <span class="en">(records refused at staging)</span></h1>
-<p>{{ count }} défaut(s) dans {{ records }} dossier(s). Corrigez-les dans REDCap, puis relancez la collecte.
-<span class="en">({{ count }} defect(s) in {{ records }} record(s). Correct them in REDCap, then pull again.)</span></p>
-<table><thead><tr><th>Dossier <span class="en">(record)</span></th><th>Événement <span class="en">(event)</span></th>
-<th>Instrument répété <span class="en">(repeat instrument)</span></th><th>Instance</th><th>Champ <span class="en">(field)</span></th>
-<th>Règle <span class="en">(rule)</span></th><th>Valeurs permises <span class="en">(allowed)</span></th><th>Valeur <span class="en">(value)</span></th>
-<th>Fichier, ligne <span class="en">(file, row)</span></th></tr></thead><tbody>
+th,td{border:1px solid #ddd;padding:.25rem .5rem;text-align:left}th{background:#f3f3f3}.other{float:right}
+.note{color:#555}</style></head>
+<body><p class="other"><a href="{{ other_page }}" hreflang="{{ other_lang }}">{{ w.other }}</a></p>
+<h1>{{ w.title }}</h1>
+<p>{{ w.count.format(count=count, records=records) }}</p>
+<table><thead><tr>{% for heading in w.headings %}<th>{{ heading }}</th>{% endfor %}</tr></thead><tbody>
 {% for row in rows %}<tr><td>{% if row.link %}<a href="{{ row.link }}">{{ row.record_id }}</a>{% else %}{{ row.record_id }}{% endif %}</td>
 <td>{{ row.event }}</td><td>{{ row.repeat_instrument }}</td><td>{{ row.instance }}</td><td>{{ row.field }}</td>
 <td>{{ row.rule }}</td><td>{{ row.allowed }}</td><td>{{ row.value }}</td><td>{{ row.source_file }}, {{ row.source_row }}</td></tr>
 {% endfor %}</tbody></table>
-<p class="en">Valeur montrée pour les champs codés, numériques et les dates seulement (value shown for coded, numeric and date
-fields only; never free text or identifiers).</p></body></html>
+<p class="note">{{ w.note }}</p></body></html>
 """

@@ -198,8 +198,11 @@ def generate_cohort(
         Seed: the same arguments and seed write byte-identical files.
     as_of : date or ISO str, optional, keyword-only
         Censoring date: nothing after it exists (records not yet included, waves not yet due,
-        later needs, referrals, activities...); pending statuses stay open. Default: complete
-        follow-up, every due wave generated (less attrition).
+        later needs, referrals, activities...); pending statuses stay open. Default (None):
+        complete follow-up, every due wave generated (less attrition), so dates run past today
+        (recruitment ends 2025-03-31, T24 two years later): what simulation studies need. The
+        library never reads the clock: ``proximite synth`` and ``proximite demo`` pass the day
+        they run, as the harmonised gate refuses a REDCap date after the pull.
     progress : callable, optional, keyword-only
         ``progress(step, done, total)``, called as steps complete (for a progress bar).
     calibration : {"sample", "reference"}, keyword-only

@@ -8,7 +8,9 @@ Read it top to bottom; run it with
 Without ``--project-dir`` it builds a small synthetic project first (300 families in 12
 territories, with effects planted by the generator: isolation falls across waves, the more
 isolated leave follow-up more, rural families wait longer...), the way ``proximite synth``,
-``proximite ingest`` and ``proximite build`` do. Then it fits, on the long panel:
+``proximite ingest`` and ``proximite build`` do: as of today (``--as-of YYYY-MM-DD``: another
+day), or every wave with ``--complete-follow-up`` (built without the gates, which refuse a
+REDCap date after the pull). Then it fits, on the long panel:
 
 1. the linear panel models of the isolation index (PanelOLS with family effects, RandomEffects,
    FirstDifference, PooledOLS) and compares them;
@@ -26,6 +28,7 @@ Every result prints (``print(results)``), plots (``results.plot()``) and exports
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import sys
 from pathlib import Path
 from typing import Any
@@ -58,19 +61,22 @@ def section(title: str) -> None:
 
 
 # ------------------------------------------------------------------------------ 0. a project
-def build_synthetic_project(directory: Path, *, families: int, territories: int, seed: int, validate: bool) -> Settings:
+def build_synthetic_project(
+    directory: Path, *, families: int, territories: int, seed: int, as_of: dt.date | None, validate: bool
+) -> Settings:
     """Generate a synthetic cohort, ingest it (layers 01–02), harmonise it (03) and build the warehouse.
 
     The same steps as ``proximite synth --out DIR/input``, ``proximite ingest DIR/input -p
-    DIR/project`` and ``proximite build -p DIR/project``. The pseudonym key comes from
-    PROXIMITE_PSEUDONYM_KEY or, as for ``proximite demo``, a key file created in the project.
+    DIR/project`` and ``proximite build -p DIR/project``. The cohort is censored at ``as_of``
+    (None: complete follow-up). The pseudonym key comes from PROXIMITE_PSEUDONYM_KEY or, as for
+    ``proximite demo``, a key file created in the project.
     """
     from proximite import pipeline
     from proximite.pipeline import ingest
     from proximite.cohort.sandbox.synth import generate_cohort
     from proximite.config import pseudonym_key
 
-    generate_cohort(directory / "input", families=families, territories=territories, seed=seed)
+    generate_cohort(directory / "input", families=families, territories=territories, seed=seed, as_of=as_of)
     settings = load_settings(directory / "project")
     key, _origin = pseudonym_key(settings, create=True)
     ingest(directory / "input", settings=settings, validate=validate)
@@ -156,6 +162,11 @@ def analyse(settings: Settings, *, out: Path | None = None) -> dict[str, Any]:
     return figures
 
 
+def _today() -> dt.date:
+    """Today, the earlier of the local and the UTC date (the gate compares with the pull's UTC day)."""
+    return min(dt.date.today(), dt.datetime.now(dt.timezone.utc).date())
+
+
 def main(argv: list[str] | None = None) -> dict[str, Any]:
     """Parse the arguments, build or open the project, run :func:`analyse`; return its figures."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -164,9 +175,14 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--families", type=int, default=300, help="Synthetic families (default 300).")
     parser.add_argument("--territories", type=int, default=12, help="Synthetic territories (default 12).")
     parser.add_argument("--seed", type=int, default=20240101, help="Seed of the synthetic cohort.")
+    parser.add_argument("--as-of", type=dt.date.fromisoformat, help="The synthetic data as of this day, YYYY-MM-DD (default: today).")
+    parser.add_argument("--complete-follow-up", action="store_true",
+                        help="Every wave and outcome, dates after today included (built without the gates).")
     parser.add_argument("--no-validate", action="store_true", help="Skip the validation gates while building (faster).")
     parser.add_argument("--out", type=Path, help="Output directory of the spec run (default <project>/reporting/models/...).")
     arguments = parser.parse_args(argv)
+    if arguments.complete_follow_up and arguments.as_of is not None:
+        parser.error("give --as-of or --complete-follow-up, not both")
 
     pd.set_option("display.width", 160)
     if arguments.project_dir is not None:
@@ -177,7 +193,9 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             families=arguments.families,
             territories=arguments.territories,
             seed=arguments.seed,
-            validate=not arguments.no_validate,
+            as_of=None if arguments.complete_follow_up else arguments.as_of or _today(),
+            # The gate refuses a REDCap date after the pull: complete follow-up is built without it.
+            validate=not (arguments.no_validate or arguments.complete_follow_up),
         )
     figures = analyse(settings, out=arguments.out)
     section("Key figures")

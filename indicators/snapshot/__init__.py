@@ -20,9 +20,10 @@ that lists families, by pseudonymous id, is the follow-ups page of an internal s
         followups.html    internal snapshots given follow-up tables only: the families whose next
         followups.en.html wave is due, by pseudonymous id (:mod:`.followups`), linked from index.html
         economics.html    snapshots given the economics run of their build (:mod:`.economics`):
-        economics.en.html costs, cost per outcome, NPV, BCR, P(BCR > 1), tornado, CHEERS 2022;
-        tornado.png       figures withheld from a public snapshot while parameters are unsourced.
-                          Without a run, index.html says how to make one (proximite economics run).
+        economics.en.html costs, cost per outcome, NPV, BCR, P(BCR > 1), tornado (inline SVG),
+                          CHEERS 2022; figures withheld from a public snapshot while parameters
+                          are unsourced. Without a run, index.html says how to make one
+                          (proximite economics run).
 
 Formats follow the house rule "swappable parts get a folder, a base.py and a registry dict":
 each is a :class:`~proximite.indicators.snapshot.base.SnapshotFormat` in :data:`FORMATS`.
@@ -201,8 +202,8 @@ def write_snapshot(
     economics : EconomicsSummary, keyword-only
         The economics run of the snapshot's build
         (:meth:`proximite.economics.report.EconomicsSummary.latest`). The html format then also
-        writes ``economics.html`` and ``economics.<lang>.html`` (and copies ``tornado.png`` when
-        the page shows figures), linked from the index pages; a run that is not publishable
+        writes ``economics.html`` and ``economics.<lang>.html``, linked from the index pages;
+        a run that is not publishable
         shows figures on an internal snapshot only (:mod:`.economics`). None: no economics
         page, and the index pages say how to produce one.
 

@@ -8,24 +8,47 @@ languages, i.e. over a minute and ~30 MB of SVG. These charts take well under a 
 Every chart is an ``<svg role="img">`` with a ``<title>`` it is labelled by; its numbers are also
 in the HTML table beside it, so the chart never carries information the table lacks. A suppressed
 point is drawn as the suppressed symbol on the axis, never as a bar or a dot.
+
+A chart with axes (bars, lines, stacked bars) takes both axis titles, in the page's language, and
+each must name what the axis's ticks are: a chart whose ticks are waves (``T0``, ``T6``…) is
+titled as waves, one whose ticks are registry periods as those periods
+(:meth:`~proximite.indicators.snapshot.html.PageBuilder.period_axis`). The titles are required
+arguments, so no chart can be drawn without them.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from html import escape
 
 from proximite.indicators.snapshot.formatting import Formatter
 
-__all__ = ["PALETTE", "Point", "any_drawable", "bar_chart", "hbar_chart", "line_chart", "stacked_bar_chart", "y_axis_title"]
+__all__ = [
+    "PALETTE",
+    "Point",
+    "any_drawable",
+    "bar_chart",
+    "hbar_chart",
+    "line_chart",
+    "stacked_bar_chart",
+    "TornadoBar",
+    "tornado_chart",
+    "x_axis_title",
+    "y_axis_title",
+]
 
 #: Okabe–Ito colours (distinguishable with the common colour-vision deficiencies).
 PALETTE = ("#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#F0E442", "#000000")
 
 WIDTH = 420
-LEFT, RIGHT, TOP, BOTTOM = 52, 12, 12, 34
+# LEFT leaves room for the y axis's title (written upwards at x = 10) beside the widest ticks.
+LEFT, RIGHT, TOP, BOTTOM = 64, 12, 12, 34
+#: Height of the plot (axes, ticks and tick labels); the x axis's title and a legend go below it.
+PLOT_HEIGHT = 200
+#: Height of one line of text below the plot (the x axis's title, a legend entry).
+LINE = 16
 
 
 @dataclass(frozen=True)
@@ -128,36 +151,40 @@ def bar_chart(
     title: str,
     unit: str,
     fmt: Formatter,
+    x_title: str,
+    y_title: str,
     y_max: float | None = None,
     error_bars: bool = True,
-    height: int = 200,
 ) -> str:
-    """Vertical bars, one per point, with confidence-interval whiskers."""
+    """Vertical bars, one per point, with confidence-interval whiskers and both axes' titles."""
     _, top_value = _range_of(points, with_ci=error_bars)
     low, high, step = nice_scale(y_max if y_max is not None else top_value)
     if y_max is not None:
         high = y_max
+    height = PLOT_HEIGHT + (LINE if x_title else 0)
     parts = _open(chart_id, title, height)
-    _y_axis(parts, low=low, high=high, step=step, height=height, unit=unit, fmt=fmt)
+    _y_axis(parts, low=low, high=high, step=step, height=PLOT_HEIGHT, unit=unit, fmt=fmt)
+    y_axis_title(parts, y_title, height=PLOT_HEIGHT)
     slot = (WIDTH - LEFT - RIGHT) / max(len(points), 1)
     bar = min(slot * 0.6, 56)
     for index, point in enumerate(points):
         x = LEFT + slot * (index + 0.5)
-        parts.append(f'<text class="label" x="{_f(x)}" y="{height - BOTTOM + 16}" text-anchor="middle">{escape(point.label)}</text>')
+        parts.append(f'<text class="label" x="{_f(x)}" y="{PLOT_HEIGHT - BOTTOM + 16}" text-anchor="middle">{escape(point.label)}</text>')
         if point.suppressed:
-            _suppressed_mark(parts, x, height, fmt)
+            _suppressed_mark(parts, x, PLOT_HEIGHT, fmt)
             continue
         if not point.drawable:
             continue
-        y = _scale(float(point.value), low=low, high=high, height=height)  # type: ignore[arg-type]
-        base = _scale(0.0, low=low, high=high, height=height)
+        y = _scale(float(point.value), low=low, high=high, height=PLOT_HEIGHT)  # type: ignore[arg-type]
+        base = _scale(0.0, low=low, high=high, height=PLOT_HEIGHT)
         parts.append(
             f'<rect x="{_f(x - bar / 2)}" y="{_f(min(y, base))}" width="{_f(bar)}" height="{_f(abs(base - y))}" '
             f'fill="{PALETTE[0]}"/>'
         )
         if error_bars:
-            _error_bar(parts, x, point, low=low, high=high, height=height)
-    parts.append(f'<line class="axis" x1="{LEFT}" x2="{WIDTH - RIGHT}" y1="{height - BOTTOM}" y2="{height - BOTTOM}"/>')
+            _error_bar(parts, x, point, low=low, high=high, height=PLOT_HEIGHT)
+    parts.append(f'<line class="axis" x1="{LEFT}" x2="{WIDTH - RIGHT}" y1="{PLOT_HEIGHT - BOTTOM}" y2="{PLOT_HEIGHT - BOTTOM}"/>')
+    x_axis_title(parts, x_title, height=PLOT_HEIGHT)
     parts.append("</svg>")
     return "".join(parts)
 
@@ -169,13 +196,13 @@ def line_chart(
     title: str,
     unit: str,
     fmt: Formatter,
+    x_title: str,
+    y_title: str,
     y_range: tuple[float, float] | None = None,
     error_bars: bool = True,
-    x_title: str = "",
-    y_title: str = "",
 ) -> str:
-    """Lines over the same x positions (the points' labels), dots with CI whiskers, a legend,
-    and the axes' titles when given."""
+    """Lines over the same x positions (the points' labels), dots with CI whiskers, a legend
+    (two series or more) and both axes' titles."""
     labels = [point.label for point in series[0][1]] if series else []
     all_points = [point for _, points in series for point in points]
     if y_range is None:
@@ -185,8 +212,8 @@ def line_chart(
         low, high = y_range
         _, _, step = nice_scale(high, minimum=low)
     legend_rows = len(series) if len(series) > 1 else 0
-    height = 200 + (16 if x_title else 0) + 16 * legend_rows
-    plot_height = 200
+    height = PLOT_HEIGHT + (LINE if x_title else 0) + LINE * legend_rows
+    plot_height = PLOT_HEIGHT
     parts = _open(chart_id, title, height)
     _y_axis(parts, low=low, high=high, step=step, height=plot_height, unit=unit, fmt=fmt)
     y_axis_title(parts, y_title, height=plot_height)
@@ -227,14 +254,22 @@ def line_chart(
             y = _scale(float(point.value), low=low, high=high, height=plot_height)  # type: ignore[arg-type]
             parts.append(f'<circle cx="{_f(x + offset)}" cy="{_f(y)}" r="3.5" fill="{colour}"/>')
     parts.append(f'<line class="axis" x1="{LEFT}" x2="{WIDTH - RIGHT}" y1="{plot_height - BOTTOM}" y2="{plot_height - BOTTOM}"/>')
-    y_next = plot_height
-    if x_title:
-        parts.append(f'<text class="label" x="{_f((LEFT + WIDTH - RIGHT) / 2)}" y="{y_next - 2}" text-anchor="middle">{escape(x_title)}</text>')
-        y_next += 16
+    y_next = x_axis_title(parts, x_title, height=plot_height)
     if legend_rows:
         _legend(parts, [name for name, _ in series], top=y_next - 8)
     parts.append("</svg>")
     return "".join(parts)
+
+
+def x_axis_title(parts: list[str], title: str, *, height: int) -> int:
+    """The x axis's title, centred under the tick labels; returns where the next line goes."""
+    if not title:
+        return height
+    parts.append(
+        f'<text class="label axis-title x-title" x="{_f((LEFT + WIDTH - RIGHT) / 2)}" y="{height - 2}" '
+        f'text-anchor="middle">{escape(title)}</text>'
+    )
+    return height + LINE
 
 
 def y_axis_title(parts: list[str], title: str, *, height: int) -> None:
@@ -243,7 +278,7 @@ def y_axis_title(parts: list[str], title: str, *, height: int) -> None:
         return
     middle = (TOP + height - BOTTOM) / 2
     parts.append(
-        f'<text class="label axis-title" x="10" y="{_f(middle)}" text-anchor="middle" '
+        f'<text class="label axis-title y-title" x="10" y="{_f(middle)}" text-anchor="middle" '
         f'transform="rotate(-90 10 {_f(middle)})">{escape(title)}</text>'
     )
 
@@ -260,7 +295,7 @@ def _legend(parts: list[str], names: Sequence[str], *, top: float) -> None:
 def hbar_chart(points: Sequence[Point], *, chart_id: str, title: str, unit: str, fmt: Formatter) -> str:
     """Horizontal bars (ranked items with long labels), value at the end of each bar."""
     row = 30
-    label_width = 150
+    label_width = 172  # a 26-character category label at 11 px fits beside its bar
     height = TOP + row * max(len(points), 1) + 22
     _, top_value = _range_of(points, with_ci=True)
     low, high, _step = nice_scale(top_value)
@@ -296,8 +331,11 @@ def stacked_bar_chart(
     title: str,
     unit: str,
     fmt: Formatter,
+    x_title: str,
+    y_title: str,
 ) -> str:
-    """Bars per label, each stacked by series (hours by component per period), with a legend.
+    """Bars per label, each stacked by series (hours by component per period), with a legend and
+    both axes' titles.
 
     A bar with a suppressed or missing part shows the drawable parts and the suppressed symbol.
     """
@@ -306,10 +344,11 @@ def stacked_bar_chart(
         totals.append(sum(float(points[index].value) for _, points in stacks if points[index].drawable))  # type: ignore[arg-type]
     low, high, step = nice_scale(max(totals) if totals else 1.0)
     legend_rows = len(stacks)
-    plot_height = 200
-    height = plot_height + 16 * legend_rows
+    plot_height = PLOT_HEIGHT
+    height = plot_height + (LINE if x_title else 0) + LINE * legend_rows
     parts = _open(chart_id, title, height)
     _y_axis(parts, low=low, high=high, step=step, height=plot_height, unit=unit, fmt=fmt)
+    y_axis_title(parts, y_title, height=plot_height)
     slot = (WIDTH - LEFT - RIGHT) / max(len(labels), 1)
     bar = min(slot * 0.6, 56)
     for index, label in enumerate(labels):
@@ -333,6 +372,113 @@ def stacked_bar_chart(
             y = _scale(running, low=low, high=high, height=plot_height) - 4
             parts.append(f'<text class="mark" x="{_f(x)}" y="{_f(y)}" text-anchor="middle">{escape(fmt.suppressed_symbol)}</text>')
     parts.append(f'<line class="axis" x1="{LEFT}" x2="{WIDTH - RIGHT}" y1="{plot_height - BOTTOM}" y2="{plot_height - BOTTOM}"/>')
-    _legend(parts, [name for name, _ in stacks], top=plot_height - 8)
+    y_next = x_axis_title(parts, x_title, height=plot_height)
+    _legend(parts, [name for name, _ in stacks], top=y_next - 8)
+    parts.append("</svg>")
+    return "".join(parts)
+
+
+@dataclass(frozen=True)
+class TornadoBar:
+    """One parameter of a tornado chart: the metric with the parameter at its low and high end."""
+
+    label: str
+    low: float | None
+    high: float | None
+
+
+TORNADO_WIDTH = 680
+_TORNADO_LABEL, _TORNADO_ROW, _TORNADO_LABEL_CHARS = 340, 18, 56
+
+
+def short_label(label: str, limit: int) -> str:
+    """``label`` in at most ``limit`` characters, cut in its head so that what follows the last
+    colon (a parameter's field: "effet", "valeur unitaire") stays readable."""
+    if len(label) <= limit:
+        return label
+    head, colon, tail = label.rpartition(":")
+    gap = head[len(head.rstrip()):]  # the space French puts before its colon
+    keep = limit - len(gap) - len(colon) - len(tail) - 1  # 1: the ellipsis
+    if colon and keep >= 8:
+        return head.rstrip()[:keep].rstrip() + "…" + gap + colon + tail
+    return label[: limit - 1] + "…"
+
+
+def _span_scale(minimum: float, maximum: float, *, ticks: int = 4) -> tuple[float, float, float]:
+    """``(low, high, step)`` covering ``[minimum, maximum]`` with round steps, without forcing 0 in."""
+    span = maximum - minimum
+    if not math.isfinite(span) or span <= 0:
+        return nice_scale(maximum, minimum=minimum, ticks=ticks)
+    raw = span / ticks
+    magnitude = 10 ** math.floor(math.log10(raw))
+    step = next(m * magnitude for m in (1, 2, 2.5, 5, 10) if m * magnitude >= raw)
+    return math.floor(minimum / step) * step, math.ceil(maximum / step) * step, step
+
+
+def tornado_chart(
+    bars: Sequence[TornadoBar],
+    *,
+    chart_id: str,
+    title: str,
+    base: float,
+    tick: Callable[[float], str],
+    x_title: str,
+    legend: tuple[str, str],
+) -> str:
+    """A tornado chart: per parameter, a bar from the base value to the metric at its low end and
+    one to the metric at its high end, widest first as given; the x axis's title names the metric.
+
+    Parameters
+    ----------
+    bars : sequence of TornadoBar
+        In the order to draw (the caller sorts by swing); labels longer than 56 characters are
+        cut in their head with "…", keeping the field after the colon (the table beside the chart
+        has them whole).
+    base : float
+        The metric at every parameter's base value (the vertical line).
+    tick : callable
+        Formats a tick's value in the page's language (money, or a ratio).
+    x_title : str
+        What the ticks are (the metric and its unit).
+    legend : (str, str)
+        The names of the low-end and the high-end bars.
+    """
+    values = [base] + [v for bar in bars for v in (bar.low, bar.high) if v is not None and math.isfinite(v)]
+    # A tornado's bars start at the base value: its axis need not reach 0 (an NPV of −2.4 M would shrink).
+    low, high, step = _span_scale(min(values), max(values), ticks=4)
+    left, right = _TORNADO_LABEL + 10, TORNADO_WIDTH - RIGHT - 24
+    plot_bottom = TOP + _TORNADO_ROW * max(len(bars), 1)
+    height = plot_bottom + 20 + 2 * LINE + LINE
+
+    def x_of(value: float) -> float:
+        return left + (value - low) / (high - low) * (right - left)
+
+    parts = [
+        f'<svg class="chart tornado" viewBox="0 0 {TORNADO_WIDTH} {height}" width="{TORNADO_WIDTH}" height="{height}" '
+        f'role="img" aria-labelledby="{chart_id}-t">',
+        f'<title id="{chart_id}-t">{escape(title)}</title>',
+    ]
+    for index in range(int(round((high - low) / step)) + 1):
+        x = x_of(low + index * step)
+        parts.append(f'<line class="grid" x1="{_f(x)}" x2="{_f(x)}" y1="{TOP}" y2="{plot_bottom}"/>')
+        parts.append(f'<text class="tick" x="{_f(x)}" y="{plot_bottom + 14}" text-anchor="middle">{escape(tick(low + index * step))}</text>')
+    for index, bar in enumerate(bars):
+        y = TOP + index * _TORNADO_ROW
+        text = short_label(bar.label, _TORNADO_LABEL_CHARS)
+        parts.append(f'<text class="label" x="{_TORNADO_LABEL}" y="{_f(y + 13)}" text-anchor="end">{escape(text)}</text>')
+        for value, colour in ((bar.low, PALETTE[0]), (bar.high, PALETTE[1])):
+            if value is None or not math.isfinite(value):
+                continue
+            x1, x2 = sorted((x_of(base), x_of(value)))
+            parts.append(f'<rect x="{_f(x1)}" y="{_f(y + 3)}" width="{_f(max(x2 - x1, 0.5))}" height="12" fill="{colour}"/>')
+    parts.append(f'<line class="axis" x1="{_f(x_of(base))}" x2="{_f(x_of(base))}" y1="{TOP}" y2="{plot_bottom}"/>')
+    parts.append(
+        f'<text class="label axis-title x-title" x="{_f((left + right) / 2)}" y="{plot_bottom + 32}" '
+        f'text-anchor="middle">{escape(x_title)}</text>'
+    )
+    for index, (name, colour) in enumerate(zip(legend, PALETTE[:2])):
+        y = plot_bottom + 40 + index * LINE
+        parts.append(f'<rect x="{left}" y="{y}" width="10" height="10" fill="{colour}"/>')
+        parts.append(f'<text class="legend" x="{left + 14}" y="{y + 9}">{escape(name)}</text>')
     parts.append("</svg>")
     return "".join(parts)

@@ -6,15 +6,23 @@ Written when the snapshot is given the economics run of its build
 the index pages. Its sections (anchors of :data:`proximite.economics.cheers.PAGE_SECTIONS`):
 main results, the analysis frame, programme costs by category, cost per outcome with its
 interval, cost–benefit (PV of costs and benefits, NPV, BCR, PV by outcome), uncertainty (PSA
-mean and interval, P(BCR > 1), P(NPV > 0)), discount-rate sensitivity, the tornado chart (the
-run's ``tornado.png``, embedded in the page and copied beside it) with its table, programme
-funding when the run has it, parameters and version, and the CHEERS 2022 checklist
-(:func:`proximite.economics.cheers.cheers_table`).
+mean and interval, P(BCR > 1), P(NPV > 0)), discount-rate sensitivity, the tornado chart
+(drawn as inline SVG in the page's language, :func:`.charts.tornado_chart`, from the run's
+``tornado`` records) with its table, programme funding when the run has it, parameters and
+version, and the CHEERS 2022 checklist (:func:`proximite.economics.cheers.cheers_table`).
+
+Parameters are named in the page's language: the tornado's ``label_<lang>``, and for the list of
+what blocks publication the run's ``parameter_labels`` (else
+:func:`proximite.economics.parameter_labels.parameter_label` with the outcomes the run names),
+each reason through :func:`~proximite.economics.parameter_labels.reason_label`. The English keys
+(``discount_rate``, ``dpj.unit_value``) stay in the run's CSV and JSON; a key no label table knows
+is shown as code. The run's own ``tornado.png`` (the research team's, with those keys) is neither
+embedded nor copied.
 
 Publication rule: when the run is not ``publishable`` (some parameter is a placeholder or has no
 source), a **public** snapshot's page shows only the notice "Résultats économiques en attente de
 paramètres sourcés" / "Economic results pending sourced parameters" and the list of what blocks,
-never a figure, and no ``tornado.png`` is copied; an **internal** snapshot shows the figures under
+never a figure; an **internal** snapshot shows the figures under
 a banner "Valeurs provisoires (paramètres non validés)". A public page leaves out cost per outcome
 of single territories (a small territory's interval could reveal its counts).
 
@@ -25,12 +33,11 @@ in French, ``$1,234`` in English. Every string comes from ``snapshot.yaml`` (key
 
 from __future__ import annotations
 
-import base64
-import shutil
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from proximite.indicators.snapshot import charts
 from proximite.indicators.snapshot.base import (
     FormatContext,
     SnapshotContext,
@@ -55,7 +62,7 @@ if TYPE_CHECKING:  # pragma: no cover - typing only
 
 __all__ = [
     "ECONOMICS_PAGE",
-    "TORNADO_FILE",
+    "blocking_items",
     "economics_page_name",
     "render_economics_page",
     "shows_figures",
@@ -64,8 +71,6 @@ __all__ = [
 
 #: File name of the economics page in the snapshot's language.
 ECONOMICS_PAGE = "economics.html"
-#: File name of the tornado chart copied into the snapshot.
-TORNADO_FILE = "tornado.png"
 _PSA_INTERVAL = 0.95
 
 
@@ -82,13 +87,12 @@ def shows_figures(summary: EconomicsSummary, level: str) -> bool:
 class _EconomicsBuilder:
     """The page model of one language."""
 
-    def __init__(self, summary: EconomicsSummary, *, context: FormatContext, lang: str, image: bytes | None) -> None:
+    def __init__(self, summary: EconomicsSummary, *, context: FormatContext, lang: str) -> None:
         self.summary = summary
         self.context = context
         self.snapshot = context.snapshot
         self.lang = lang
         self.base = PageBuilder((), context=context, lang=lang)
-        self.image = image
         self.missing = self.text("missing_symbol")
         self.figures = shows_figures(summary, self.snapshot.level)
 
@@ -118,7 +122,9 @@ class _EconomicsBuilder:
         return self.text("ci_range", low=fmt(low), high=fmt(high))
 
     def label(self, row: dict[str, Any]) -> str:
-        return str(row.get(f"label_{self.lang}") or row.get("label") or row.get("outcome") or row.get("parameter"))
+        """A row's label in the page's language: its own ``label_<lang>``, else the run's label of its parameter."""
+        recorded = self.summary.parameter_labels.get(str(row.get("parameter")), {}).get(self.lang)
+        return str(row.get(f"label_{self.lang}") or recorded or row.get("label") or row.get("outcome") or row.get("parameter"))
 
     def scope_name(self, scope: str) -> str:
         try:
@@ -138,10 +144,10 @@ class _EconomicsBuilder:
 
     # -------------------------------------------------------------- sections
     def section(self, anchor: str, *, tables: Sequence[HtmlTable] = (), notes: Sequence[str] = (),
-                image: str = "", image_alt: str = "") -> dict[str, Any]:
+                chart: str = "") -> dict[str, Any]:
         heading = self.text(f"economics_{anchor.replace('-', '_')}_heading")
         return {"anchor": anchor, "heading": heading, "tables": list(tables), "notes": [n for n in notes if n],
-                "image": image, "image_alt": image_alt, "cheers": None, "blocking": []}
+                "chart": chart, "cheers": None, "blocking": []}
 
     def summary_section(self) -> dict[str, Any]:
         s, psa, cb = self.summary, self.summary.psa or {}, self.summary.cost_benefit
@@ -279,18 +285,33 @@ class _EconomicsBuilder:
     def tornado_section(self) -> dict[str, Any]:
         s = self.summary
         metric_name = self.text(f"economics_metric_{s.tornado_metric}")
+        ordered = sorted(s.tornado, key=lambda row: -(row.get("swing") or 0.0))
         rows = [
             self.row(self.label(row), self.metric(s.tornado_metric, row.get("low")), self.metric(s.tornado_metric, row.get("high")),
                      self.metric(s.tornado_metric, row.get("swing")))
-            for row in sorted(s.tornado, key=lambda row: -(row.get("swing") or 0.0))
+            for row in ordered
         ]
-        image = f"data:image/png;base64,{base64.b64encode(self.image).decode('ascii')}" if self.image else ""
-        if not rows and not image:
+        if not rows:
             return self.section("tornado", notes=[self.text("no_data")])
         columns = [self.text("economics_col_parameter"), self.text("economics_col_low", metric=metric_name),
                    self.text("economics_col_high", metric=metric_name), self.text("economics_col_swing")]
-        tables = [HtmlTable(self.text("economics_tornado_caption", metric=metric_name), columns, rows)] if rows else []
-        return self.section("tornado", tables=tables, image=image, image_alt=self.text("economics_tornado_alt", metric=metric_name))
+        table = HtmlTable(self.text("economics_tornado_caption", metric=metric_name), columns, rows)
+        return self.section("tornado", tables=[table], chart=self.tornado_chart(ordered, metric_name))
+
+    def tornado_chart(self, ordered: Sequence[dict[str, Any]], metric_name: str) -> str:
+        """The tornado as inline SVG: parameters in the page's language, ticks formatted as its numbers."""
+        s = self.summary
+        base = s.cost_benefit.get(s.tornado_metric)
+        if base is None:
+            return ""
+        npv = s.tornado_metric == "npv"
+        bars = [charts.TornadoBar(self.label(row), row.get("low"), row.get("high")) for row in ordered]
+        axis = self.text("economics_tornado_axis_npv", metric=metric_name, year=s.price_year) if npv else metric_name
+        return charts.tornado_chart(
+            bars, chart_id="tornado-chart", title=self.text("economics_tornado_alt", metric=metric_name), base=float(base),
+            tick=(lambda v: format_money(v, lang=self.lang, currency=s.currency)) if npv else self.ratio,
+            x_title=axis, legend=(self.text("economics_tornado_low"), self.text("economics_tornado_high")),
+        )
 
     def funding_section(self) -> dict[str, Any] | None:
         funding = self.summary.funding
@@ -320,7 +341,7 @@ class _EconomicsBuilder:
         if s.publishable:
             notes.append(self.text("economics_all_sourced"))
         section = self.section("parameters", notes=notes)
-        section["blocking"] = list(s.blocking)
+        section["blocking"] = blocking_items(s, lang=self.lang, codebook=self.context.codebook)
         return section
 
     def cheers_section(self) -> dict[str, Any]:
@@ -366,7 +387,7 @@ class _EconomicsBuilder:
         banner = None
         if not s.publishable and not self.figures:
             pending = {"notice": self.text("economics_pending_notice"), "detail": self.text("economics_pending_detail"),
-                       "blocking": list(s.blocking)}
+                       "blocking": blocking_items(s, lang=self.lang, codebook=self.context.codebook)}
         elif not s.publishable:
             # The list itself is in the parameters section (it can run to dozens of values).
             banner = {"heading": self.text("economics_provisional_banner"), "detail": self.text("economics_provisional_detail"),
@@ -403,9 +424,28 @@ class _EconomicsBuilder:
         }
 
 
-def render_economics_page(
-    summary: EconomicsSummary, *, context: FormatContext, lang: str | None = None, image: bytes | None = None
-) -> str:
+def blocking_items(summary: EconomicsSummary, *, lang: str, codebook: Any) -> list[dict[str, Any]]:
+    """What blocks publication, one item per parameter, in ``lang``: ``{"label", "known", "reasons"}``.
+
+    ``label`` names the parameter (``Taux d'actualisation``) and ``reasons`` follows it
+    (`` — valeur provisoire``); ``known`` is False when no label table knows the key, which the
+    page then shows as code rather than pass it off as words.
+    """
+    from proximite.economics.parameter_labels import parameter_label, reason_label, split_blocker
+
+    outcomes = {str(row["outcome"]): (str(row["label_fr"]), str(row["label_en"]))
+                for row in summary.cost_benefit.get("by_outcome") or []}
+    items = []
+    for blocker in summary.blocking:
+        name, reasons = split_blocker(blocker)
+        recorded = summary.parameter_labels.get(name, {}).get(lang)
+        label = recorded or parameter_label(name, lang=lang, outcomes=outcomes, codebook=codebook)
+        why = ", ".join(reason_label(reason, lang=lang) for reason in reasons)
+        items.append({"label": label, "known": label != name, "reasons": f" — {why}" if why else ""})
+    return items
+
+
+def render_economics_page(summary: EconomicsSummary, *, context: FormatContext, lang: str | None = None) -> str:
     """The economics page of a snapshot, as HTML text.
 
     Parameters
@@ -416,9 +456,6 @@ def render_economics_page(
         The snapshot's context (its level decides what a run that is not publishable shows).
     lang : str, keyword-only
         ``fr`` or ``en`` (default: the snapshot's language).
-    image : bytes, keyword-only
-        The tornado chart (PNG), embedded in the page as a ``data:`` URI so the page stays
-        self-contained; None: the table alone.
 
     Returns
     -------
@@ -436,21 +473,19 @@ def render_economics_page(
             f"the economics run covers {summary.scope}, the snapshot {context.snapshot.scope}: "
             "a snapshot shows only the economics run of its own scope"
         )
-    builder = _EconomicsBuilder(summary, context=context, lang=lang or context.snapshot.lang, image=image)
-    return template_environment().get_template("economics.html.j2").render(page=builder.page())
+    builder = _EconomicsBuilder(summary, context=context, lang=lang or context.snapshot.lang)
+    from markupsafe import Markup
+
+    return template_environment().get_template("economics.html.j2").render(page=builder.page(), Markup=Markup)
 
 
 def write_economics_pages(out_dir: Path, *, context: FormatContext) -> list[Path]:
     """Write ``context.economics`` as the economics page in every language of the snapshot.
 
-    When the page shows figures and the run directory holds the tornado chart, the chart is
-    copied beside the page as ``tornado.png`` (and embedded in it).
-
     Returns
     -------
     list of Path
-        ``economics.html`` (the snapshot's language), ``economics.<lang>.html`` for the others,
-        then ``tornado.png`` when copied.
+        ``economics.html`` (the snapshot's language), then ``economics.<lang>.html`` for the others.
 
     Raises
     ------
@@ -460,18 +495,9 @@ def write_economics_pages(out_dir: Path, *, context: FormatContext) -> list[Path
     summary = context.economics
     if summary is None:
         raise SnapshotError("no economics summary to write")
-    image = None
-    source = getattr(summary, "tornado_path", None)
-    copied = None
-    if source is not None and shows_figures(summary, context.snapshot.level):
-        image = Path(source).read_bytes()
-        copied = Path(out_dir) / TORNADO_FILE
-        shutil.copyfile(source, copied)
     paths = []
     for lang in context.snapshot.languages:
         path = Path(out_dir) / economics_page_name(context.snapshot, lang)
-        path.write_text(render_economics_page(summary, context=context, lang=lang, image=image), encoding="utf-8")
+        path.write_text(render_economics_page(summary, context=context, lang=lang), encoding="utf-8")
         paths.append(path)
-    if copied is not None:
-        paths.append(copied)
     return paths

@@ -1,8 +1,14 @@
 """Numbers as a reader of each language expects them, and the display of one indicator cell.
 
-French: decimal comma, a non-breaking space (U+00A0) between thousands, a non-breaking space
-before ``%`` (``1 234,5``, ``61,2 %``). English: decimal point, comma between thousands, ``%``
-attached (``1,234.5``, ``61.2%``). Negative numbers take the minus sign U+2212.
+French: decimal comma, a narrow no-break space (U+202F) between thousands and before ``%``
+(``1 234,5``, ``61,2 %``), a no-break space (U+00A0) before ``$`` (``1 234 $``), as the
+French typographic rule and Unicode CLDR's ``fr`` locale write them. English: decimal point, comma
+between thousands, ``%`` attached (``1,234.5``, ``61.2%``). Negative numbers take the minus sign
+U+2212.
+
+Every page of the snapshot (index, overview, regions, territories, glossary, economics,
+follow-ups) and every generated sentence ("what this means") writes its numbers through these
+functions: a number is never put into a page with ``str()`` or an f-string format.
 """
 
 from __future__ import annotations
@@ -13,9 +19,12 @@ from typing import Any
 
 import pandas as pd
 
-__all__ = ["NBSP", "MINUS", "Formatter", "format_datetime", "format_money", "format_number", "format_percent", "is_missing"]
+__all__ = ["NBSP", "NNBSP", "MINUS", "Formatter", "format_datetime", "format_money", "format_number", "format_percent", "is_missing"]
 
+#: No-break space: before a currency symbol or code in French.
 NBSP = "\u00a0"
+#: Narrow no-break space: the French thousands separator and the space before ``%``.
+NNBSP = "\u202f"
 MINUS = "\u2212"
 
 #: Decimals shown per indicator unit (``share`` is shown in percent).
@@ -51,7 +60,7 @@ def format_number(value: float, *, decimals: int = 0, lang: str = "fr", signed: 
     Examples
     --------
     >>> format_number(12345.678, decimals=1, lang="fr")
-    '12\\xa0345,7'
+    '12\\u202f345,7'
     >>> format_number(12345.678, decimals=1, lang="en")
     '12,345.7'
     """
@@ -61,7 +70,7 @@ def format_number(value: float, *, decimals: int = 0, lang: str = "fr", signed: 
         rounded = 0.0  # no "-0"
     text = f"{abs(rounded):,.{decimals}f}"
     if lang == "fr":
-        text = text.replace(",", NBSP).replace(".", ",")
+        text = text.replace(",", NNBSP).replace(".", ",")
     if rounded < 0:
         text = MINUS + text
     elif signed and rounded > 0:
@@ -70,13 +79,24 @@ def format_number(value: float, *, decimals: int = 0, lang: str = "fr", signed: 
 
 
 def format_percent(share: float, *, decimals: int = 1, lang: str = "fr") -> str:
-    """A share in [0, 1] as a percentage: ``61,2 %`` (fr) or ``61.2%`` (en)."""
+    """A share in [0, 1] as a percentage: ``61,2 %`` (fr, narrow no-break space) or ``61.2%`` (en).
+
+    Examples
+    --------
+    >>> format_percent(0.6112, lang="fr")
+    '61,1\\u202f%'
+    >>> format_percent(0.6112, lang="en")
+    '61.1%'
+    """
     text = format_number(100 * float(share), decimals=decimals, lang=lang)
-    return f"{text}{NBSP}%" if lang == "fr" else f"{text}%"
+    return f"{text}{NNBSP}%" if lang == "fr" else f"{text}%"
 
 
 def format_money(value: float, *, decimals: int = 0, lang: str = "fr", currency: str = "CAD") -> str:
-    """An amount of Canadian dollars: ``1 234 567 $`` (fr, non-breaking spaces) or ``$1,234,567`` (en).
+    """An amount of Canadian dollars: ``1 234 567 $`` (fr) or ``$1,234,567`` (en).
+
+    In French the thousands are separated by narrow no-break spaces and the ``$`` follows a
+    no-break space.
 
     Negative amounts take the minus sign U+2212 in front (``−1 234 $``, ``−$1,234``). A currency
     other than CAD is written as its code after the number in both languages.
@@ -84,7 +104,7 @@ def format_money(value: float, *, decimals: int = 0, lang: str = "fr", currency:
     Examples
     --------
     >>> format_money(1234567.4, lang="fr")
-    '1\\xa0234\\xa0567\\xa0$'
+    '1\\u202f234\\u202f567\\xa0$'
     >>> format_money(-1234.5, decimals=2, lang="en")
     '−$1,234.50'
     """

@@ -20,6 +20,7 @@ or stylesheet from anywhere), so it opens offline and prints with a page break p
 from __future__ import annotations
 
 import math
+import re
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -201,6 +202,15 @@ def _period_key(row: Row) -> tuple[int, Any, str]:
     return (0 if not is_missing(start) else 1, start if not is_missing(start) else pd.Timestamp.max, str(row.get("period")))
 
 
+#: The kinds of registry period (:func:`proximite.indicators.base.registry_periods`), by label.
+_PERIOD_KINDS = (("wave", re.compile(r"T\d+")), ("quarter", re.compile(r"\d{4}-T[1-4]")), ("year", re.compile(r"\d{4}")))
+
+
+def period_kind(period: str) -> str | None:
+    """``wave`` (a wave's calendar window, ``T6``), ``quarter`` (``2024-T1``), ``year`` (``2024``) or None."""
+    return next((kind for kind, pattern in _PERIOD_KINDS if pattern.fullmatch(period)), None)
+
+
 def overall(rows: Sequence[Row]) -> Row | None:
     """The whole-follow-up row of an indicator (period ``all``, no wave), else its latest row."""
     for row in rows:
@@ -319,6 +329,17 @@ class PageBuilder:
 
     def period_label(self, period: str) -> str:
         return self.text("period_all") if period == ALL else period
+
+    def period_axis(self, periods: Sequence[str]) -> str:
+        """The title of an axis whose ticks are these registry periods, saying what they are.
+
+        Registry periods labelled ``T0``, ``T6``… are the waves' calendar windows, not the waves:
+        the title says so, where a chart by wave says "wave". Quarters and years are named as such;
+        a mix, or the whole follow-up alone, is "period".
+        """
+        kinds = {period_kind(period) for period in periods if period != ALL}
+        kind = kinds.pop() if len(kinds) == 1 else None
+        return self.text(f"period_axis_{kind}") if kind else self.text("period_axis")
 
     def _region_names(self, region: pd.DataFrame) -> dict[str, str]:
         column = "name_en" if self.lang == "en" else "name_fr"
@@ -484,6 +505,8 @@ class PageBuilder:
                 title=self.text("chart_label", caption=self.text("reach_chart")),
                 unit="count",
                 fmt=self.fmt,
+                x_title=self.period_axis(drawn),
+                y_title=self.text("axis_families"),
                 error_bars=False,
             )
         present = [indicator for indicator in REACH_TABLE if columns[indicator]]
@@ -514,6 +537,7 @@ class PageBuilder:
                 fmt=self.fmt,
                 y_range=(0.0, 100.0),
                 x_title=self.text("wave_axis"),
+                y_title=self.text("axis_index"),
             )
         present = [indicator for indicator in ISOLATION_TABLE if others[indicator]]
         columns = [self.text("col_wave"), self.label("isolation.mean_index"), self.ci_header, self.text("col_n")]
@@ -546,6 +570,7 @@ class PageBuilder:
                 lines, chart_id=f"{anchor}-effectiveness",
                 title=self.text("chart_label", caption=self.text("effectiveness_chart")),
                 unit="mean", fmt=self.fmt, y_range=(1.0, 5.0), x_title=self.text("wave_axis"),
+                y_title=self.text("axis_score"),
             )
         for mean, others in shown:
             present = [indicator for indicator in others if series[indicator]]
@@ -576,6 +601,8 @@ class PageBuilder:
                         title=self.text("chart_label", caption=self.text("needs_chart")),
                         unit="share",
                         fmt=self.fmt,
+                        x_title=self.text("wave_axis"),
+                        y_title=self.text("axis_needs_met"),
                         y_max=1.0,
                     )
                 )
@@ -646,6 +673,8 @@ class PageBuilder:
                 title=self.text("chart_label", caption=self.text("network_chart")),
                 unit="ratio",
                 fmt=self.fmt,
+                x_title=self.period_axis(drawn),
+                y_title=self.text("axis_measure"),
                 y_range=(0.0, 1.0),
                 error_bars=False,
             )
@@ -724,6 +753,8 @@ class PageBuilder:
                     title=self.text("chart_label", caption=self.text("ptp_chart")),
                     unit="hours",
                     fmt=self.fmt,
+                    x_title=self.period_axis(drawn),
+                    y_title=self.text("axis_hours"),
                 )
             table_rows = [
                 [Cell(self.code_label(COMPONENT, component), header=True)]
@@ -853,11 +884,13 @@ class PageBuilder:
         return links
 
     def economics_note(self) -> str:
-        """Without an economics run for the build: how to produce one (else empty)."""
+        """Without an economics run: how to produce one, or, on a region or territory snapshot, that
+        the analysis is Québec's and where it is (else empty)."""
         if self.context.economics is not None:
             return ""
-        if self.snapshot.scope_obj.kind != "quebec":  # the economic evaluation is run for Québec only
-            return self.text("economics_quebec_only")
+        scope = self.snapshot.scope_obj
+        if scope.kind != "quebec":  # the economic evaluation is run for Québec only: say so, name whose it is
+            return self.text("economics_quebec_only", scope=self.scope_name(scope.kind, scope.id))
         return self.text("economics_missing", build_id=self.snapshot.build_id or self.text("missing_symbol"))
 
 

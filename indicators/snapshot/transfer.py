@@ -28,6 +28,7 @@ from typing import Any
 from proximite.indicators.base import ALL, QUEBEC
 from proximite.indicators.snapshot import charts
 from proximite.indicators.snapshot.base import FormatContext
+from proximite.indicators.snapshot.formatting import format_percent
 from proximite.indicators.snapshot.glossary import glossary_entries
 from proximite.indicators.snapshot.html import (
     MAX_ROUNDING_SHIFT,
@@ -145,8 +146,9 @@ class TransferBuilder:
             table_rows.append(cells)
         return HtmlTable(self.b.text("transfer_comparison_caption"), columns, table_rows)
 
-    def trend_chart(self, indicator: str, keys: Sequence[Key], *, chart_id: str, unit: str, y_range: Any) -> str:
-        """The indicator by wave (or period), one line per scope, with CI whiskers and axis titles."""
+    def trend_chart(self, indicator: str, keys: Sequence[Key], *, chart_id: str, unit: str, y_range: Any, y_title: str) -> str:
+        """The indicator by wave (or registry period), one line per scope, with CI whiskers and axis
+        titles naming what the ticks are (waves, or the periods' kind)."""
         series: list[tuple[str, list[charts.Point]]] = []
         timed = [by_wave(self.rows_of(key).rows(indicator)) if self.rows_of(key) else {} for key in keys]
         if any(timed):
@@ -157,7 +159,7 @@ class TransferBuilder:
             timed = [by_period(self.rows_of(key).rows(indicator)) if self.rows_of(key) else {} for key in keys]
             steps = [period for period, _s, _e in self.b.periods if period != ALL and any(period in c for c in timed)]
             labels = [self.b.period_label(period) for period in steps]
-            x_title = self.b.text("period_axis")
+            x_title = self.b.period_axis(steps)
         for key, column in zip(keys, timed):
             points = [self.b.point(label, column.get(step)) for label, step in zip(labels, steps)]
             series.append((self.b.scope_name(*key), points))
@@ -171,16 +173,19 @@ class TransferBuilder:
             fmt=self.b.fmt,
             y_range=y_range,
             x_title=x_title,
-            y_title=self.b.label(indicator),
+            y_title=y_title,
         )
 
     def key_charts(self, keys: Sequence[Key], prefix: str) -> list[str]:
         specs = (
-            ("isolation.mean_index", "mean", (0.0, 100.0)),
-            ("needs_offer.match_rate", "share", (0.0, 1.0)),
-            ("concertation.density", "ratio", (0.0, 1.0)),
+            ("isolation.mean_index", "mean", (0.0, 100.0), "axis_index"),
+            ("needs_offer.match_rate", "share", (0.0, 1.0), "axis_needs_met"),
+            ("concertation.density", "ratio", (0.0, 1.0), "axis_density"),
         )
-        drawn = [self.trend_chart(ind, keys, chart_id=f"{prefix}-{ind.replace('.', '-')}", unit=u, y_range=r) for ind, u, r in specs]
+        drawn = [
+            self.trend_chart(ind, keys, chart_id=f"{prefix}-{ind.replace('.', '-')}", unit=u, y_range=r, y_title=self.b.text(t))
+            for ind, u, r, t in specs
+        ]
         return [chart for chart in drawn if chart]
 
     def gaps_table(self, key: Key) -> tuple[HtmlTable | None, str]:
@@ -195,7 +200,7 @@ class TransferBuilder:
             self.b.text("gaps_caption"),
             [self.b.text("col_rank"), self.b.text("col_category"), self.b.label("needs_offer.service_gaps"), self.b.ci_header],
             [
-                [Cell(str(rank), header=True), Cell(self.b.code_label(NEED_CATEGORY, str(row["breakdown_value"]))),
+                [Cell(self.b.fmt.count(rank), header=True), Cell(self.b.code_label(NEED_CATEGORY, str(row["breakdown_value"]))),
                  self.b.value_cell(row), self.b.ci_cell(row)]
                 for rank, row in enumerate(top, start=1)
             ],
@@ -211,10 +216,14 @@ class TransferBuilder:
             notes.append(
                 self.b.text(
                     "transfer_rounding_note",
-                    base=base,
+                    base=self.b.fmt.count(base),
                     shift_10=self.b.fmt.number(base / 20, unit="share"),
                     shift_100=self.b.fmt.number(base / 200, unit="share"),
-                    smallest=smallest,
+                    # A rate on 10 families read after rounding (every number goes through the formatter).
+                    example=format_percent(0.6, decimals=0, lang=self.lang),
+                    example_low=format_percent(0.5, decimals=0, lang=self.lang),
+                    example_high=format_percent(0.7, decimals=0, lang=self.lang),
+                    smallest=self.b.fmt.count(smallest),
                     max_shift=self.b.fmt.number(MAX_ROUNDING_SHIFT, unit="share"),
                 )
             )

@@ -23,6 +23,10 @@ import time
 from pathlib import Path
 from typing import Any
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from synth_dates import SYNTH_AS_OF  # noqa: E402
+
 SCALES = {
     "pilot": {"families": 5305, "territories": 50},
     "province": {"families": 50000, "territories": 300},
@@ -42,7 +46,10 @@ def _stage(stage: str, work: str, scale: dict[str, int], queue: "mp.Queue[dict[s
     if stage == "generate":
         from proximite.cohort.sandbox.synth import generate_cohort
 
-        summary = generate_cohort(input_dir, families=scale["families"], territories=scale["territories"])
+        # As of a past day: the build's gate refuses a REDCap date after the pull.
+        summary = generate_cohort(
+            input_dir, families=scale["families"], territories=scale["territories"], as_of=SYNTH_AS_OF
+        )
         rows = int(sum(value for value in summary.counts.values() if isinstance(value, int)))
     elif stage == "ingest":
         from proximite.pipeline import ingest

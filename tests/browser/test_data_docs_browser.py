@@ -9,7 +9,6 @@ Skipped only when Chromium is not installed (``make test`` installs it when it c
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 import shutil
 from collections.abc import Iterator
@@ -17,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from synth_dates import SYNTH_AS_OF
 
 pytestmark = pytest.mark.skipif(
     shutil.which("chromium") is None,
@@ -33,7 +33,7 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Path:
     from proximite.pipeline import ingest
 
     root = tmp_path_factory.mktemp("data-docs")
-    generate_cohort(root / "input", families=40, territories=2, seed=5, as_of=dt.date(2026, 1, 1))
+    generate_cohort(root / "input", families=40, territories=2, seed=5, as_of=SYNTH_AS_OF)
     settings = load_settings(root / "project")
     ingest(root / "input", settings=settings)
     return settings.reporting_dir / "data_docs"

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -27,22 +28,34 @@ pytestmark = pytest.mark.skipif(
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "flows"))
 
 from server_processes import ServerProcess, free_loopback_port, server_command, wait_healthy  # noqa: E402
+from synth_dates import SYNTH_AS_OF  # noqa: E402
 
 TEST_KEY = "test-key-not-secret-0123456789abcdef"
 RUN_ARTIFACTS = ("proximite-run-summary", "proximite-validation-summary", "proximite-headline-indicators")
 
 
+# The run happens in its own process, as a coordinator's does: a flow run inside the test process
+# would leave Prefect's events worker bound to this server, and every later flow of the session
+# would then send its events to a server that has stopped.
+PIPELINE_RUN = (
+    "import sys\n"
+    "from proximite.flows.pipeline import pipeline\n"
+    "state = pipeline(input_dir=sys.argv[1], project_dir=sys.argv[2], return_state=True)\n"
+    "print('flow-run-id', state.state_details.flow_run_id)\n"
+    "sys.exit(0 if state.is_completed() else 1)\n"
+)
+
+
 @pytest.fixture
-def served_run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[str, Any]]:
+def served_run(tmp_path: Path) -> Iterator[tuple[str, Any]]:
     """`proximite server` on a free port (not 4200) and one pipeline run against it: (UI address, run)."""
     from prefect.client.orchestration import get_client
     from prefect.settings import PREFECT_API_URL, temporary_settings
 
     from proximite.cohort.sandbox.synth import generate_cohort
-    from proximite.flows.pipeline import pipeline
 
     input_dir = tmp_path / "input"
-    generate_cohort(input_dir, families=40, territories=3, seed=11)
+    generate_cohort(input_dir, families=40, territories=3, seed=11, as_of=SYNTH_AS_OF)
     project = tmp_path / "project"
     project.mkdir()
     (project / "proximite.toml").write_text("[validation]\ndata_docs = false\n", encoding="utf-8")
@@ -54,12 +67,15 @@ def served_run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[tupl
     server = ServerProcess("proximite server", server_command(project, port), env=env, log_dir=tmp_path)
     try:
         wait_healthy(api, processes=[server])
-        monkeypatch.setenv("PROXIMITE_PSEUDONYM_KEY", TEST_KEY)
-        with temporary_settings(updates={PREFECT_API_URL: api}):
-            state = pipeline(input_dir=str(input_dir), project_dir=str(project), return_state=True)
-            assert state.is_completed(), state.message
-            with get_client(sync_client=True) as client:
-                run = client.read_flow_run(state.state_details.flow_run_id)
+        run_env = {**env, "PREFECT_API_URL": api, "PROXIMITE_PSEUDONYM_KEY": TEST_KEY}
+        done = subprocess.run(
+            [sys.executable, "-c", PIPELINE_RUN, str(input_dir), str(project)],
+            env=run_env, capture_output=True, text=True, timeout=600, check=False,
+        )
+        assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+        flow_run_id = done.stdout.split("flow-run-id", 1)[1].split()[0]
+        with temporary_settings(updates={PREFECT_API_URL: api}), get_client(sync_client=True) as client:
+            run = client.read_flow_run(flow_run_id)
         yield ui, run
     finally:
         server.stop()

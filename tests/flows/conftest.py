@@ -6,6 +6,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from synth_dates import SYNTH_AS_OF
 
 
 @pytest.fixture(scope="session")
@@ -19,11 +20,12 @@ def prefect_api() -> Iterator[None]:
 
 @pytest.fixture(scope="session")
 def flow_input(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A synthetic input directory (60 families, 4 territories): REDCap export, registry, reference, costs."""
+    """A synthetic input directory (60 families, 4 territories, as of :data:`SYNTH_AS_OF`): REDCap
+    export, registry, reference, costs."""
     from proximite.cohort.sandbox.synth import generate_cohort
 
     out = tmp_path_factory.mktemp("flow-input") / "input"
-    generate_cohort(out, families=60, territories=4, seed=7)
+    generate_cohort(out, families=60, territories=4, seed=7, as_of=SYNTH_AS_OF)
     return out
 
 

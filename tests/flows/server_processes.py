@@ -157,9 +157,10 @@ def run_artifact_keys(api: str, flow_run_id: object) -> set[str]:
 def scheduled_project(tmp_path: Path) -> Path:
     """A project whose [orchestration] input_dir is a small synthetic input (40 families, 3 territories)."""
     from proximite.cohort.sandbox.synth import generate_cohort
+    from synth_dates import SYNTH_AS_OF
 
     input_dir = tmp_path / "input"
-    generate_cohort(input_dir, families=40, territories=3, seed=11)
+    generate_cohort(input_dir, families=40, territories=3, seed=11, as_of=SYNTH_AS_OF)
     project = tmp_path / "project"
     project.mkdir()
     (project / "proximite.toml").write_text(

@@ -58,6 +58,10 @@ def test_economics_run_prints_costs_per_outcome_npv_bcr_psa_and_writes_the_torna
     [directory] = list((project / "reporting" / "economics").iterdir())
     summary = json.loads((directory / "economics.json").read_text(encoding="utf-8"))
     assert summary["publishable"] is False and summary["blocking"]
+    # Every blocking parameter has its labels for the pages (the keys stay in the JSON and CSVs).
+    names = {blocker.partition(": ")[0] for blocker in summary["blocking"]}
+    labels = summary["parameter_labels"]
+    assert names <= set(labels) and all(labels[name]["fr"] != name != labels[name]["en"] for name in names)
     assert summary["psa"]["draws"] == 1000 and 0.0 <= summary["psa"]["p_bcr_gt_1"] <= 1.0
     benefit = summary["cost_benefit"]
     assert benefit["npv"] == pytest.approx(benefit["pv_benefits"] - benefit["pv_costs"])

@@ -21,6 +21,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 import redcap
+from synth_dates import SYNTH_AS_OF
 
 CLI = [sys.executable, "-m", "proximite.cli"]
 KEY = "journey-rehearsal-xml-key-0123456789abcdef"
@@ -81,7 +82,7 @@ def test_rehearse_on_the_cohorts_project_xml(tmp_path: Path, environment: dict[s
     started = time.perf_counter()
     _run("codebook", "export", "--format", "redcap-xml", "--out", "X.xml", cwd=tmp_path, env=environment,
          timings=timings, step="codebook export")
-    _run("synth", "--out", "input", "--families", "40", "--territories", "3", "--seed", "11",
+    _run("synth", "--out", "input", "--families", "40", "--territories", "3", "--seed", "11", "--as-of", SYNTH_AS_OF,
          cwd=tmp_path, env=environment, timings=timings, step="synth")
 
     begin = time.perf_counter()

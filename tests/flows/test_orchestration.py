@@ -83,7 +83,7 @@ def test_a_run_publishes_its_summary_validation_and_headline_artifacts(first_run
     # 60 families, rounded to the public rule's base of 5; formatted for people, in French.
     assert reached and reached[0]["Valeur"] == "60" and reached[0]["Indicateur"] == "Familles rejointes"
     shares = [row for row in headline if row["id"] == "isolation.share_isolated"]
-    assert shares and all(row["Valeur"] == "x" or row["Valeur"].endswith("\u00a0%") and "." not in row["Valeur"] for row in shares)
+    assert shares and all(row["Valeur"] == "x" or row["Valeur"].endswith("\u202f%") and "." not in row["Valeur"] for row in shares)
     assert all(isinstance(value, str) for row in headline for value in row.values())
     # No family-level value anywhere in the artifacts.
     family_ids = set(table(load_settings(first_run["project"]), "family")["family_id"].astype(str))

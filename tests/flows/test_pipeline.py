@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import stat
 import subprocess
@@ -14,6 +15,7 @@ from typer.testing import CliRunner
 
 from proximite.cli import app
 from proximite.cohort.codebook import load_codebook
+from synth_dates import SYNTH_AS_OF
 from tests.flows.server_processes import proximite_command
 
 runner = CliRunner()
@@ -28,7 +30,7 @@ def _invoke(*args: str) -> str:
 @pytest.fixture(scope="module")
 def synthetic_input(tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("synth") / "input"
-    _invoke("synth", "--out", str(out), "--families", "60", "--territories", "4", "--seed", "7")
+    _invoke("synth", "--out", str(out), "--families", "60", "--territories", "4", "--seed", "7", "--as-of", SYNTH_AS_OF)
     return out
 
 
@@ -85,6 +87,7 @@ def test_demo_runs_the_pipeline_flow_in_prefects_ephemeral_mode(tmp_path: Path) 
     # `proximite demo` as a user types it, in its own process: no API URL and no pseudonym key in
     # the environment, so Prefect starts its ephemeral server and the demo writes its key file.
     # (In-process, a second Prefect test harness beside the session's hung draining its workers.)
+    # As of a past day, so the data do not change with the calendar.
     env = {
         name: value for name, value in os.environ.items()
         if name not in {"PROXIMITE_PSEUDONYM_KEY", "PREFECT_API_URL"}
@@ -92,13 +95,15 @@ def test_demo_runs_the_pipeline_flow_in_prefects_ephemeral_mode(tmp_path: Path) 
     env.update({"COLUMNS": "250", "NO_COLOR": "1", "TERM": "dumb"})
     project = tmp_path / "demo"
     done = subprocess.run(
-        [*proximite_command(), "demo", "--project-dir", str(project), "--families", "40", "--territories", "3"],
+        [*proximite_command(), "demo", "--project-dir", str(project), "--families", "40", "--territories", "3",
+         "--as-of", SYNTH_AS_OF],
         env=env, capture_output=True, text=True, timeout=600,
     )
     assert done.returncode == 0, f"{done.stdout}\n{done.stderr}"
     output = done.stdout
     key_file = project / ".pseudonym_key"
     assert key_file.is_file() and stat.S_IMODE(key_file.stat().st_mode) == 0o600
+    assert json.loads((project / "input" / "truth.json").read_text(encoding="utf-8"))["generator"]["as_of"] == SYNTH_AS_OF
     assert "Pseudonym key" in output and "mode 0600" in output
     assert "assessments at T0" in output
     assert (project / "warehouse.duckdb").is_file()

@@ -24,6 +24,7 @@ from proximite.cohort.redcap.dictionary import DAG, EVENT, INSTRUMENT, checkbox_
 from proximite.cohort.redcap.loaders import project_from_directory
 from proximite.cohort.redcap.project import RedcapProject
 from proximite.cohort.sandbox.server import SandboxServer
+from synth_dates import SYNTH_AS_OF
 
 runner = CliRunner()
 KEY = "byo-journey-key-0123456789abcdef0123"
@@ -113,7 +114,7 @@ def cohort_input(tmp_path_factory: pytest.TempPathFactory) -> Path:
     from proximite.cohort.sandbox.synth import generate_cohort
 
     out = tmp_path_factory.mktemp("byo") / "input"
-    generate_cohort(out, families=24, territories=2, seed=23)
+    generate_cohort(out, families=24, territories=2, seed=23, as_of=SYNTH_AS_OF)
     return out
 
 

@@ -7,6 +7,7 @@ unknown codes and unreadable dates; the gates catch ranges, cross-table links an
 - staged: an activity of 5,000 minutes in a partner's template file; a REDCap family whose first
   contact is before the study (pulled through PyCap from the sandbox);
 - harmonised: an orphan child and a duplicated family planted by editing a layer-03 Parquet file;
+  an exit dated after the pull, refused naming the REDCap record and the field;
 - warning only: implausible activity durations in layer 03 (a warning never blocks).
 
 A refused batch must be in ``data/quarantine/<batch>/<source or harmonised>/`` with its report,
@@ -17,6 +18,7 @@ is), ``LATEST`` and the warehouse must not move, and no value of a person may re
 from __future__ import annotations
 
 import csv
+import datetime as dt
 import hashlib
 import json
 import pickle
@@ -121,12 +123,11 @@ def test_a_clean_cohort_passes_both_gates_and_leaves_its_results_in_reporting(bu
     assert harmonised["passed"] is True and harmonised["layer"] == "harmonised"
     summary = pd.read_csv(settings.reporting_dir / "validation" / "harmonised.csv")
     # No rule fires on the clean synthetic cohort, warnings included: a firing rule is a false alarm.
-    # Except *.not_after_pull: the generator's complete follow-up runs past today (recruitment ends
-    # 2025-03-31, T24 two years later) until it censors at the day it runs: a true alarm, a warning.
-    dated = summary["rule_id"].str.endswith(".not_after_pull")
-    assert (summary.loc[dated, "severity"] == "warning").all()
-    firing = summary[~dated & (summary["failed"] > 0)]
+    # The cohort is as of a past day, so no REDCap date is after the pull (an error if one were).
+    firing = summary[summary["failed"] > 0]
     assert firing.empty, firing[["rule_id", "failed", "checked"]]
+    dated = summary.loc[summary["rule_id"].str.endswith(".not_after_pull")]
+    assert len(dated) == 8 and (dated["severity"] == "error").all() and (dated["checked"] > 0).all()
     docs = settings.reporting_dir / "data_docs"
     assert docs.is_dir() and any(docs.rglob("*.html"))
     assert settings.warehouse_path.is_file()
@@ -271,6 +272,34 @@ def test_a_harmonised_defect_is_quarantined_and_the_warehouse_stays(project: Pro
     assert _digest(settings.warehouse_path) == warehouse
     assert pipeline.warehouse_summary(settings) == before
     assert _last_result(settings, "harmonised")["passed"] is False
+
+
+def test_a_date_after_the_pull_is_refused_naming_the_record_and_field(project: Project, pseudonym_env: bytes) -> None:
+    from proximite.cohort.pseudonym import pseudonymise
+    from proximite.expectations.rules import ValidationConfig
+
+    settings = project.settings
+    family = pd.read_parquet(project.harmonised_dir / "family.parquet")
+    exited = family.index[family["exit_date"].notna()][0]
+    pull_day = dt.date.fromisoformat(ValidationConfig.from_settings(settings).as_of[:10])
+    family.loc[exited, "exit_date"] = pd.Timestamp(pull_day + dt.timedelta(days=30))
+    family.to_parquet(project.harmonised_dir / "family.parquet", index=False)
+    with pytest.raises(GateFailed) as caught:
+        pipeline.build_from_harmonised(settings, project.harmonised_dir)
+    rule = "harmonised.family.exit_date.not_after_pull"
+    message = " ".join(str(caught.value).split())
+    assert f"1 row(s) broke {rule} (family)" in message
+    failures = _assert_quarantined(settings, project.harmonised_dir.name, "harmonised", caught.value, tables=["family"])
+    assert set(failures["rule_id"]) == {rule}
+    (row,) = failures.loc[failures["rule_id"] == rule].to_dict("records")
+    # The coordinator's REDCap record id (the pseudonym's, computed here with the test key) and the field.
+    staged = pd.read_parquet(staged_dir(settings, "redcap", GOOD) / "famille.parquet", columns=["record_id"])
+    pseudonyms = pseudonymise(staged["record_id"], key=pseudonym_env, project=settings.project_name,
+                              length=int(settings["pseudonym"].get("id_length", 16)))
+    record_id = dict(zip(pseudonyms, staged["record_id"]))[family.loc[exited, "family_id"]]
+    assert (row["severity"], row["table"], row["column"]) == ("error", "family", "exit_date")
+    assert row["record_id"] == record_id and row["key"] == f"family_id={family.loc[exited, 'family_id']}"
+    assert row["value"] == (pull_day + dt.timedelta(days=30)).isoformat()
 
 
 def test_validate_harmonised_is_a_step_that_returns_the_result_as_data(project: Project) -> None:

@@ -26,6 +26,7 @@ from proximite.pipeline import ingest
 from proximite.cohort.layers import read_staged
 from proximite.cohort.sandbox.synth import generate_cohort
 from proximite.config import Settings, load_settings
+from synth_dates import SYNTH_AS_OF
 from proximite.expectations import (
     FAILURE_COLUMNS,
     HAND_WRITTEN_RULES,
@@ -492,7 +493,7 @@ def test_data_docs_written_without_row_level_data(tmp_path: Path, settings: Sett
 @pytest.fixture(scope="module")
 def cohort(tmp_path_factory: pytest.TempPathFactory) -> tuple[Settings, dict[str, dict[str, pd.DataFrame]]]:
     root = tmp_path_factory.mktemp("cohort")
-    generate_cohort(root / "input", families=200, territories=4, seed=11, as_of=dt.date(2026, 1, 1))
+    generate_cohort(root / "input", families=200, territories=4, seed=11, as_of=SYNTH_AS_OF)
     settings = load_settings(root / "project")
     ingest(root / "input", settings=settings, validate=False)
     staged = {source: read_staged(settings, source) for source in ("reference", "redcap", "registry", "cost")}
@@ -523,15 +524,35 @@ def test_an_activity_of_a_family_that_is_not_in_the_cohort_fails(settings: Setti
     assert not result.passed  # an error: the build stops until the registry or REDCap is put right
 
 
-def test_a_date_after_the_pull_is_reported_with_its_value(tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    ("table", "row", "column", "key", "also"),
+    [
+        # A T0 in the future is also outside its window and after the family's T6.
+        ("assessment", "F1", "assessment_date", "family_id=F1|wave=0",
+         {"harmonised.assessment.in_wave_window": 3, "harmonised.assessment.waves_in_date_order": 1}),
+        ("family", "F2", "exit_date", "family_id=F2", {}),
+        ("referral", "R1", "outcome_date", "referral_id=R1", {}),
+    ],
+    ids=["assessment", "exit", "referral-outcome"],
+)
+def test_a_date_after_the_pull_is_refused_naming_the_row_field_and_value(
+    tmp_path: Path, table: str, row: str, column: str, key: str, also: dict[str, int]
+) -> None:
     settings = configured(tmp_path, "")
     from proximite.expectations.rules import ValidationConfig
 
-    as_of = ValidationConfig.from_settings(settings).as_of
-    future = (dt.date.fromisoformat(as_of[:10]) + dt.timedelta(days=400)).isoformat()
-    result = validate(planted(("assessment", "F1", {"assessment_date": future})), settings)
-    rule = "harmonised.assessment.assessment_date.not_after_pull"
-    assert flagged(result)[rule] == 1
-    rows = result.failures[result.failures["rule_id"] == rule]
-    assert rows["value"].tolist() == [future]
-    assert result.summary.set_index("rule_id").loc[rule, "category"] == "plausibility"
+    pull_day = dt.date.fromisoformat(ValidationConfig.from_settings(settings).as_of[:10])
+    future = (pull_day + dt.timedelta(days=1)).isoformat()
+    result = validate(planted((table, row, {column: future})), settings)
+    rule = f"harmonised.{table}.{column}.not_after_pull"
+    assert flagged(result) == {rule: 1, **also}
+    # An error: the gate refuses the batch (a date in the future is a typo to correct in REDCap).
+    assert not result.passed and rule in set(result.blocking["rule_id"])
+    summary = result.summary.set_index("rule_id").loc[rule]
+    assert summary["severity"] == "error" and summary["category"] == "plausibility"
+    failure = result.failures.loc[result.failures["rule_id"] == rule].iloc[0]
+    assert (failure["severity"], failure["table"], failure["column"]) == ("error", table, column)
+    assert (failure["key"], failure["value"]) == (key, future)
+    # The pull's own day is not after it.
+    same_day = validate(planted((table, row, {column: pull_day.isoformat()})), settings)
+    assert rule not in flagged(same_day)

@@ -231,3 +231,57 @@ def test_scale_uncertainty_and_replace_value_return_new_objects() -> None:
     with pytest.raises(KeyError, match="no parameter 'dpj.nothing'"):
         parameters.replace_value("dpj.nothing", mean=1.0)
     assert np.isfinite(parameters.table()[["mean", "low", "high"]].to_numpy()).all()
+
+
+# ------------------------------------------------------------------ labels (the pages name parameters in their language)
+def _shipped_blockers() -> list[str]:
+    from proximite.economics.costing_parameters import load_costing_parameters
+
+    benefits = load_benefit_parameters(require_sources=False)
+    costing = [f"costing.{name}: placeholder" for name in load_costing_parameters().placeholders()]
+    return [*benefits.publishable().blockers, *costing]
+
+
+@pytest.mark.parametrize("lang", ["fr", "en"])
+def test_every_shipped_parameter_and_reason_has_a_label_in_both_languages(lang: str) -> None:
+    """No key of the parameter files (discount_rate, dpj.unit_value, costing.km_rate…) reaches a page as is."""
+    from proximite.cohort.codebook import load_codebook
+    from proximite.economics.parameter_labels import REASON_LABELS, parameter_label, reason_label, split_blocker
+
+    benefits = load_benefit_parameters(require_sources=False)
+    outcomes = {key: (outcome.label_fr, outcome.label_en) for key, outcome in benefits.outcomes.items()}
+    blockers = _shipped_blockers()
+    assert len(blockers) > 40
+    for blocker in blockers:
+        name, reasons = split_blocker(blocker)
+        label = parameter_label(name, lang=lang, outcomes=outcomes, codebook=load_codebook())
+        assert label != name and "_" not in label and "." not in label, (name, label)
+        assert reasons and all(reason in REASON_LABELS for reason in reasons), blocker
+        assert all(reason_label(reason, lang=lang) == REASON_LABELS[reason][lang == "en"] for reason in reasons)
+
+
+def test_labels_by_hand() -> None:
+    from proximite.cohort.codebook import load_codebook
+    from proximite.economics.parameter_labels import parameter_label, parameter_labels, reason_label, split_blocker
+
+    cb = load_codebook()
+    outcomes = {"emploi": ("Emploi d'un parent", "Parental employment")}
+    assert split_blocker("emploi.effect: placeholder, source is a placeholder") == (
+        "emploi.effect", ["placeholder", "source is a placeholder"])
+    assert split_blocker("dpj.timing: not marked (placeholder: false missing)") == (
+        "dpj.timing", ["not marked (placeholder: false missing)"])
+    assert parameter_label("emploi.unit_value.society", lang="fr", outcomes=outcomes) == (
+        "Emploi d'un parent\u00a0: valeur unitaire (société)")
+    assert parameter_label("emploi.unit_value.society", lang="en", outcomes=outcomes) == "Parental employment: unit value (society)"
+    assert parameter_label("discount_rate", lang="fr") == "Taux d'actualisation"
+    assert parameter_label("costing.supervision_kinds.clinique.fee_per_session", lang="fr", codebook=cb) == (
+        "Supervision clinique\u00a0: frais par séance et par PTP")
+    assert parameter_label("costing.wages.coordinator", lang="en") == "Base hourly wage (coordinator)"
+    assert parameter_label("unknown.knob", lang="fr", outcomes=outcomes) == "unknown.knob"  # shown as code
+    assert reason_label("source is a placeholder", lang="fr") == "source provisoire"
+    assert parameter_labels(["discount_rate", "discount_rate"]) == {
+        "discount_rate": {"fr": "Taux d'actualisation", "en": "Discount rate"}}
+    # The model's own labels (the tornado's) come from the same table.
+    benefits = load_benefit_parameters(require_sources=False)
+    assert benefits.label("dpj.effect", lang="fr") == parameter_label(
+        "dpj.effect", lang="fr", outcomes={"dpj": (benefits.outcomes["dpj"].label_fr, benefits.outcomes["dpj"].label_en)})

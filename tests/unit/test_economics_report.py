@@ -50,7 +50,7 @@ def summary_dict(**changes: Any) -> dict[str, Any]:
         "discount_rate": 0.035,
         "discount_sensitivity": [{"rate": 0.015, "npv": 2_500_000, "bcr": 1.62}, {"rate": 0.06, "npv": 350_000.5, "bcr": 1.08}],
         "publishable": False,
-        "blocking": ["dpj.unit_value: placeholder, source is a placeholder", "wages.ptp: placeholder"],
+        "blocking": ["dpj.unit_value: placeholder, source is a placeholder", "costing.wages.ptp: placeholder"],
         "costs": {"total": 1_234_567.4, "basis": "activity",
                   "by_category": {"salaire_ptp": 1_000_000.0, "supervision": 134_567.4, "mobilite": 100_000.0},
                   "by_level": {"region": {"06": 800_000.0, "03": 434_567.4}}},
@@ -71,6 +71,8 @@ def summary_dict(**changes: Any) -> dict[str, Any]:
                     {"parameter": "discount_rate", "label": "Discount rate", "low": 500_000.0, "high": 700_000.0,
                      "swing": 200_000.0}],
         "tornado_png": "tornado.png",
+        "parameter_labels": {"dpj.unit_value": {"fr": "DPJ évitée : valeur unitaire", "en": "DPJ avoided: unit value"},
+                             "discount_rate": {"fr": "Taux d'actualisation", "en": "Discount rate"}},
         "funding": {"year": 2019, "funding_cad": 2_000_000.0, "fte": 20.5, "funding_per_fte": 97_560.98,
                     "funding_per_child": 12.3},
         "generated_at": "2025-11-21T14:24:00-05:00",
@@ -135,11 +137,18 @@ def test_a_summary_built_in_code_equals_its_json() -> None:
         ({"tornado_png": "../elsewhere/tornado.png"}, "tornado_png"),
         ({"tornado_metric": "irr"}, "tornado_metric"),
         ({"generated_at": "yesterday"}, "generated_at"),
+        ({"parameter_labels": {"discount_rate": {"fr": "Taux d'actualisation"}}}, r"parameter_labels\.discount_rate"),
+        ({"parameter_labels": {"discount_rate": "Taux"}}, r"parameter_labels\.discount_rate"),
     ],
 )
 def test_the_schema_refuses_what_it_does_not_describe(changes: dict[str, Any], message: str) -> None:
     with pytest.raises(EconomicsReportError, match=message):
         EconomicsSummary.from_dict(summary_dict(**changes))
+
+
+def test_a_run_written_before_parameter_labels_reads_with_none() -> None:
+    older = {key: value for key, value in summary_dict().items() if key != "parameter_labels"}
+    assert EconomicsSummary.from_dict(older).parameter_labels == {}
 
 
 def test_read_says_what_to_run_when_the_file_is_missing_or_broken(tmp_path: Path) -> None:

@@ -98,7 +98,7 @@ def test_headline_rows_keep_quebecs_headline_indicators_overall_periods_in_order
 
 def test_headline_rows_format_shares_counts_means_and_intervals_in_french_by_default() -> None:
     rows = {(row["id"], row["Vague"]): row for row in artifacts.headline_rows(_indicator_rows())}
-    nbsp = "\u00a0"
+    nbsp = "\u202f"  # the snapshot's French spaces: between thousands and before %
     interval = f"IC à 95{nbsp}%"
     reached = rows[("reach.families_reached", "–")]
     assert reached["Indicateur"] == "Familles rejointes" and reached["Valeur"] == f"1{nbsp}234" and reached[interval] == "–"

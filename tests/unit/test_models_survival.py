@@ -142,10 +142,28 @@ def test_km_plot_draws_one_curve_per_stratum() -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    table = pd.concat([HAND, HAND.assign(group="b")], ignore_index=True)
-    ax = KaplanMeier(strata="group").fit(table).plot()
+    # Stratum b: the hand table's times shifted by one, less its last family.
+    other = HAND.assign(group="b", duration=HAND["duration"] + 1).iloc[:-1]
+    ax = KaplanMeier(strata="group").fit(pd.concat([HAND, other], ignore_index=True)).plot()
     assert len(ax.get_lines()) == 2
+    assert ax.get_title() == "Share still without the event 'event' over 'duration' (Kaplan–Meier) by group"
+    assert [text.get_text() for text in ax.get_legend().get_texts()] == ["group = a", "group = b"]
+    # The numbers at risk under the axis, counted by hand from the durations at each tick.
+    texts = [(text.get_position(), text.get_text()) for text in ax.texts]
+    assert "at risk" in [label for _, label in texts]
+    ticks = [tick for tick in ax.get_xticks() if ax.get_xlim()[0] <= tick <= ax.get_xlim()[1]]
+    for row, durations in enumerate([HAND["duration"], other["duration"]]):
+        y = -0.2 - 0.07 * (row + 1)
+        shown = [label for (x, at), label in texts if at == pytest.approx(y) and x in ticks]
+        assert shown == [str(int((durations >= tick).sum())) for tick in ticks]
     plt.close("all")
+
+
+def test_at_risk_counts_read_the_first_observed_time_at_or_after_each_time() -> None:
+    from proximite.cohort.models.survival.results import at_risk_at
+
+    curve = pd.DataFrame({"time": [0.0, 2, 3, 5], "at_risk": [8, 8, 7, 3]})
+    assert at_risk_at(curve, [0, 1, 2, 2.5, 5, 6]) == [8, 8, 8, 7, 3, 0]
 
 
 # ------------------------------------------------------------------------------ Cox
@@ -233,6 +251,19 @@ def test_cox_errors_name_the_option_or_column(cox_data: pd.DataFrame) -> None:
     with pytest.raises(ModelError, match="unknown option"):
         get_model("cox").from_spec({"covariates": ["x2"], "ties": "breslow"})
     assert get_model("cox") is CoxPH
+
+
+def test_a_cox_formula_naming_an_unknown_column_says_which(cox_data: pd.DataFrame) -> None:
+    # Before, formula columns missing from the data were dropped silently and the fit failed later
+    # with the formula library's message.
+    with pytest.raises(ModelError, match=r"cox: column\(s\) 'levle', 'x3' not in the data \(did you mean 'level'\?\)"):
+        CoxPH(formula="x2 + x3 + C(levle)").fit(cox_data)
+    with pytest.raises(ModelError, match=r"cox_time_varying: column\(s\) 'x9' not in the data"):
+        CoxTimeVarying(formula="x2 + np.log(x9)", n_boot=5).fit(_split(cox_data, [0.3]))
+    with pytest.raises(ModelError, match=r"cox: the formula 'x2 \+ \(' cannot be read"):
+        CoxPH(formula="x2 + (").fit(cox_data)
+    # Functions of known columns are not taken for columns.
+    assert CoxPH(formula="np.log(duration + 1) + C(level)").fit(cox_data).statistics["nobs"] == len(cox_data)
 
 
 # ------------------------------------------------------------------------------ time-varying Cox

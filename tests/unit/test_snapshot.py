@@ -30,7 +30,8 @@ from proximite.indicators.snapshot import (
     snapshot_dir,
     write_snapshot,
 )
-from proximite.indicators.snapshot.formatting import NBSP, Formatter, format_number, format_percent
+from proximite.indicators.snapshot.formatting import NBSP, NNBSP, Formatter, format_money, format_number, format_percent
+from page_text import number_faults
 
 CB = load_codebook()
 
@@ -108,8 +109,9 @@ def indicator_table() -> pd.DataFrame:
         k = len(members)
         periods = [(label, wave, start, end, [REACHED[t][i] for t in members]) for i, (label, wave, start, end) in enumerate(PERIODS)]
         periods.append((*WHOLE, [sum(REACHED[t]) for t in members]))
-        for label, wave, start, end, reached in periods:
-            base = {**cell, "period": label, "wave": wave, "period_start": start, "period_end": end}
+        for label, _wave, start, end, reached in periods:
+            # Registry rows have a period and no wave, as the indicators write them (waves have period "all").
+            base = {**cell, "period": label, "wave": None, "period_start": start, "period_end": end}
             families = float(sum(reached))
             rows.append({**base, "indicator": "reach.families_reached", "value": families, "numerator": families,
                          "n": int(families), "unit": "count", "method": "count"})
@@ -229,13 +231,17 @@ def test_every_snapshot_string_has_both_languages_with_the_same_fields() -> None
 
 # ------------------------------------------------------------------ formatting
 def test_numbers_in_french_and_english() -> None:
-    assert format_number(12345.678, decimals=1, lang="fr") == f"12{NBSP}345,7"
+    # French: narrow no-break spaces between thousands and before %, a no-break space before $.
+    assert format_number(12345.678, decimals=1, lang="fr") == f"12{NNBSP}345,7"
     assert format_number(12345.678, decimals=1, lang="en") == "12,345.7"
     assert format_number(-2.25, decimals=1, lang="en") == "\u22122.2"  # round half to even, then the minus sign
-    assert format_percent(0.6112, lang="fr") == f"61,1{NBSP}%"
+    assert format_percent(0.6112, lang="fr") == f"61,1{NNBSP}%"
+    assert format_money(1234567.4, lang="fr") == f"1{NNBSP}234{NNBSP}567{NBSP}$"
     assert format_percent(0.6112, lang="en") == "61.1%"
     fr = Formatter("fr")
-    assert fr.value({"value": 1234.0, "unit": "count"}) == f"1{NBSP}234"
+    assert fr.value({"value": 1234.0, "unit": "count"}) == f"1{NNBSP}234"
+    assert fr.value({"value": 0.599, "unit": "share"}) == f"59,9{NNBSP}%"
+    assert Formatter("en").value({"value": 0.599, "unit": "share"}) == "59.9%"
     assert fr.value({"value": -4.0, "unit": "points"}) == "\u22124,0"
     assert fr.value({"value": 4.0, "unit": "points"}) == "+4,0"
     assert fr.value({"value": 0.5, "unit": "share", "suppressed": True}) == "x"
@@ -314,9 +320,80 @@ def test_numbers_are_formatted_per_language(snapshot: Path) -> None:
     # The mean isolation index at T0 is 60 → "60,0" in French, "60.0" in English.
     assert ">60,0<" in fr and ">60.0<" in en
     assert ">60.0<" not in fr
-    # Shares: a percentage with a non-breaking space before % in French only.
-    assert re.search(r">\d+,\d\u00a0%<", fr)
+    # Shares: a percentage with a narrow no-break space before % in French only.
+    assert re.search(r">\d+,\d\u202f%<", fr)
     assert re.search(r">\d+\.\d%<", en)
+
+
+def test_every_number_on_every_page_is_written_the_readers_way(snapshot: Path, context: SnapshotContext) -> None:
+    """Index, overview, region and territory pages, glossary: tables, charts and generated sentences."""
+    pages = sorted(snapshot.rglob("*.html"))
+    assert len(pages) >= 2 * (3 + 2 + 3)  # index, overview, glossary; 2 regions; 3 territories; both languages
+    not_numbers = [context.code_version, context.build_id]
+    for path in pages:
+        lang = "en" if path.name.endswith(".en.html") else "fr"
+        assert number_faults(path.read_text(encoding="utf-8"), lang, ignore=not_numbers) == [], path.name
+    # The generated "what this means" paragraph and the rounding note hold numbers of both kinds.
+    region = (snapshot / "regions" / "06.html").read_text(encoding="utf-8")
+    meaning = region[region.index('class="meaning"'):region.index("</section>", region.index('class="meaning"'))]
+    assert re.search(r"\d+,\d\u202f%", meaning) and "\u2212" in meaning
+    assert f"60{NNBSP}% peut se lire 50{NNBSP}% ou 70{NNBSP}%" in region
+    english = (snapshot / "regions" / "06.en.html").read_text(encoding="utf-8")
+    assert re.search(r"\d+\.\d%", english) and "60% may read 50% or 70%" in english
+
+
+def test_the_checker_catches_numbers_written_the_other_languages_way() -> None:
+    page = "<p>59.9 % des besoins</p><svg><text>1 234</text></svg><p>12,5\u00a0%</p><style>p { width: 1.5em; }</style>"
+    assert len(number_faults(page, "fr")) == 4  # 59.9 twice (point, space), 1 234, 12,5\u00a0%
+    assert number_faults("<p>59,9\u202f% et 1\u202f234,5</p>", "fr") == []
+    assert len(number_faults("<p>59,9% of 1\u202f234</p>", "en")) == 2
+    assert number_faults("<p>59.9% of 1,234.5 families</p>", "en") == []
+
+
+#: What each chart's x ticks are, by the end of its id: waves, or registry periods (here the
+#: waves' calendar windows T0, T6, T12, which look like wave labels but are periods).
+CHART_TICKS = {
+    "-reach": "period_axis_wave", "-network": "period_axis_wave", "-ptp": "period_axis_wave",
+    "-concertation-density": "period_axis_wave",
+    "-isolation": "wave_axis", "-effectiveness": "wave_axis", "-needs": "wave_axis",
+    "-isolation-mean_index": "wave_axis", "-needs_offer-match_rate": "wave_axis",
+}
+
+
+def _axis_titles(svg: str) -> tuple[str | None, str | None]:
+    import html
+
+    x = re.search(r'<text class="label axis-title x-title"[^>]*>([^<]*)</text>', svg)
+    y = re.search(r'<text class="label axis-title y-title"[^>]*>([^<]*)</text>', svg)
+    return (html.unescape(x.group(1)) if x else None), (html.unescape(y.group(1)) if y else None)
+
+
+def test_every_chart_names_what_its_ticks_are_in_the_pages_language(snapshot: Path) -> None:
+    seen = set()
+    for path in sorted(snapshot.rglob("*.html")):
+        lang = "en" if path.name.endswith(".en.html") else "fr"
+        for chart_id, svg in re.findall(r'<svg class="chart"[^>]*aria-labelledby="([^"]+)-t">(.*?)</svg>',
+                                        path.read_text(encoding="utf-8"), re.S):
+            if chart_id.endswith("-gaps"):  # ranked categories named on each bar: no axis
+                continue
+            suffix = next(end for end in sorted(CHART_TICKS, key=len, reverse=True) if chart_id.endswith(end))
+            x_title, y_title = _axis_titles(svg)
+            assert x_title == CB.snapshot_text(CHART_TICKS[suffix], lang=lang), (path.name, chart_id)
+            assert y_title, (path.name, chart_id)
+            seen.add(suffix)
+    assert seen == set(CHART_TICKS)
+    # The two kinds of axis read differently in both languages.
+    for lang in ("fr", "en"):
+        assert CB.snapshot_text("wave_axis", lang=lang) != CB.snapshot_text("period_axis_wave", lang=lang)
+
+
+def test_a_period_axis_names_the_kind_of_period() -> None:
+    from proximite.indicators.snapshot.html import period_kind
+
+    assert [period_kind(label) for label in ("T0", "T24", "2024-T3", "2024", "all", "T1x")] == [
+        "wave", "wave", "quarter", "year", None, None]
+    for kind, fr, en in (("quarter", "Trimestre", "Quarter"), ("year", "Année", "Year")):
+        assert CB.snapshot_text(f"period_axis_{kind}", lang="fr") == fr and CB.snapshot_text(f"period_axis_{kind}", lang="en") == en
 
 
 def test_suppressed_cells_show_the_symbol_with_a_legend(snapshot: Path) -> None:

@@ -8,7 +8,7 @@ BCR 1,50 (PSA 0,92 to 2,10), P(BCR > 1) 87,3 %, with two placeholder parameters.
 
 from __future__ import annotations
 
-import base64
+import html
 import json
 import re
 from pathlib import Path
@@ -21,7 +21,8 @@ from proximite.economics.cheers import PAGE_SECTIONS
 from proximite.economics.report import EconomicsSummary
 from proximite.indicators.base import indicator_frame
 from proximite.indicators.snapshot import SnapshotError, write_snapshot
-from proximite.indicators.snapshot.formatting import NBSP, format_money
+from proximite.indicators.snapshot.formatting import NBSP, NNBSP, format_money
+from page_text import number_faults
 from test_economics_report import summary_dict
 
 CB = load_codebook()
@@ -42,10 +43,10 @@ M = "\u2212"  # the minus sign of the snapshot's numbers
 
 #: Figures of the run as each language writes them (money: "1 234 567 $" / "$1,234,567").
 FIGURES = {
-    "fr": [f"1{NBSP}234{NBSP}567{NBSP}$", f"600{NBSP}000{NBSP}$", f"1{NBSP}800{NBSP}000{NBSP}$", ">1,50<",
-           f"{M}100{NBSP}000{NBSP}$ à 1{NBSP}300{NBSP}000{NBSP}$", "0,92 à 2,10", f">87,3{NBSP}%<",
-           f"2{NBSP}346{NBSP}$", f"2{NBSP}100{NBSP}$ à 2{NBSP}600{NBSP}$", f"2{NBSP}500{NBSP}000{NBSP}$", ">1,62<",
-           f"900{NBSP}000{NBSP}$"],
+    "fr": [f"1{NNBSP}234{NNBSP}567{NBSP}$", f"600{NNBSP}000{NBSP}$", f"1{NNBSP}800{NNBSP}000{NBSP}$", ">1,50<",
+           f"{M}100{NNBSP}000{NBSP}$ à 1{NNBSP}300{NNBSP}000{NBSP}$", "0,92 à 2,10", f">87,3{NNBSP}%<",
+           f"2{NNBSP}346{NBSP}$", f"2{NNBSP}100{NBSP}$ à 2{NNBSP}600{NBSP}$", f"2{NNBSP}500{NNBSP}000{NBSP}$", ">1,62<",
+           f"900{NNBSP}000{NBSP}$"],
     "en": ["$1,234,567", "$600,000", "$1,800,000", ">1.50<", f"{M}$100,000 to $1,300,000", "0.92 to 2.10", ">87.3%<",
            "$2,346", "$2,100 to $2,600", "$2,500,000", ">1.62<", "$900,000"],
 }
@@ -61,11 +62,22 @@ def _indicators() -> pd.DataFrame:
 
 
 def _summary(tmp_path: Path, **changes: Any) -> EconomicsSummary:
-    """The run, written to and read back from a run directory that holds its tornado chart."""
+    """The run, written to and read back from a run directory that also holds its own tornado chart (a PNG)."""
     run = tmp_path / "reporting" / "economics" / BUILD
     EconomicsSummary.from_dict(summary_dict(**changes)).write(run)
     (run / "tornado.png").write_bytes(PNG)
     return EconomicsSummary.read(run)
+
+
+#: What blocks publication in the run (``summary_dict``), as each page names it: the run's label
+#: of dpj.unit_value, the label table's for costing.wages.ptp, the reasons in the page's language.
+BLOCKING = {
+    "fr": ["DPJ évitée : valeur unitaire — valeur provisoire, source provisoire",
+           "Salaire horaire de base des PTP — valeur provisoire"],
+    "en": ["DPJ avoided: unit value — placeholder value, placeholder source", "PTP base hourly wage — placeholder value"],
+}
+#: Keys and reasons as the run writes them: in its CSV and JSON, never on a page.
+RUN_WORDS = ("dpj.unit_value", "wages.ptp", "discount_rate", "placeholder, source", ": placeholder")
 
 
 def _write(tmp_path: Path, economics: EconomicsSummary | None, *, level: str = "internal", lang: str = "fr",
@@ -86,17 +98,17 @@ def _text(key: str, lang: str, **values: Any) -> str:
 
 
 def test_money_is_formatted_as_the_snapshot_formats_numbers() -> None:
-    assert format_money(1_234_567.4, lang="fr") == f"1{NBSP}234{NBSP}567{NBSP}$"
+    assert format_money(1_234_567.4, lang="fr") == f"1{NNBSP}234{NNBSP}567{NBSP}$"
     assert format_money(1_234_567.4, lang="en") == "$1,234,567"
-    assert format_money(-1234.5, decimals=2, lang="fr") == f"{M}1{NBSP}234,50{NBSP}$"
+    assert format_money(-1234.5, decimals=2, lang="fr") == f"{M}1{NNBSP}234,50{NBSP}$"
     assert format_money(-1234.5, lang="en") == f"{M}$1,234"
     assert format_money(5.0, lang="en", currency="USD") == f"5{NBSP}USD"
 
 
 def test_the_internal_page_shows_the_figures_in_both_languages_under_the_provisional_banner(tmp_path: Path) -> None:
     out = _write(tmp_path, _summary(tmp_path))
-    assert {"economics.html", "economics.en.html", "tornado.png"} <= {path.name for path in out.iterdir()}
-    assert (out / "tornado.png").read_bytes() == PNG
+    assert {"economics.html", "economics.en.html"} <= {path.name for path in out.iterdir()}
+    assert not (out / "tornado.png").exists()  # the run's PNG names parameters by their keys
     pages = _pages(out)
     for lang, page in pages.items():
         assert f'<html lang="{lang}">' in page
@@ -107,13 +119,23 @@ def test_the_internal_page_shows_the_figures_in_both_languages_under_the_provisi
         assert banner in page and page.index(banner) < page.index('id="summary"')
         count = _text("economics_provisional_count", lang, count=2).replace('"', "&#34;")
         assert f'<a href="#parameters">{count}</a>' in page
-        # What blocks is listed in the parameters section.
-        parameters = page[page.index('id="parameters"'):page.index('id="cheers"')]
-        assert "dpj.unit_value: placeholder, source is a placeholder" in parameters and "wages.ptp: placeholder" in parameters
+        # What blocks is listed in the parameters section, in the page's language.
+        parameters = html.unescape(page[page.index('id="parameters"'):page.index('id="cheers"')])
+        assert all(f"<li>{item}</li>" in parameters for item in BLOCKING[lang]), (lang, parameters)
+        assert not any(word in html.unescape(page) for word in RUN_WORDS), lang
         assert _text("economics_pending_notice", lang) not in page
-        # The tornado chart is embedded (the page loads nothing) and its numbers are in a table.
-        assert f'src="data:image/png;base64,{base64.b64encode(PNG).decode()}"' in page
-        assert "DPJ: unit value" in page
+        # The tornado chart is inline SVG in the page's language (the page loads nothing, shows no
+        # PNG), its x axis names the metric and its unit, and its numbers are in a table.
+        assert "<img" not in page and "data:image" not in page
+        chart = html.unescape(re.search(r'<svg class="chart tornado".*?</svg>', page, re.S).group(0))
+        parameter = "DPJ évitée : valeur unitaire" if lang == "fr" else "DPJ avoided: unit value"
+        rate = "Taux d'actualisation" if lang == "fr" else "Discount rate"
+        assert parameter in chart and rate in chart and parameter in html.unescape(page[page.index('id="tornado"'):])
+        axis = "VAN (dollars canadiens de 2024)" if lang == "fr" else "NPV (Canadian dollars of 2024)"
+        assert f">{axis}<" in chart
+        ticks = re.findall(r'<text class="tick"[^>]*>([^<]+)</text>', chart)
+        assert ticks and all(tick.endswith(f"{NBSP}$") if lang == "fr" else "$" in tick for tick in ticks), ticks
+        assert number_faults(page, lang, ignore=[BUILD, "0.1.0+test", "ab" * 32]) == []
         # Cost categories take the codebook's labels, in order, with a total.
         costs = page[page.index('id="costs"'):page.index('id="cost-per-outcome"')]
         labels = [CB.label("cost_category", code, lang=lang) for code in ("salaire_ptp", "supervision", "mobilite")]
@@ -135,7 +157,8 @@ def test_the_internal_page_shows_the_figures_in_both_languages_under_the_provisi
     manifest = json.loads((out / "manifest.json").read_text(encoding="utf-8"))
     assert manifest["economics"] == {"build_id": BUILD, "generated_at": "2025-11-21T14:24:00-05:00", "code_version": "0.1.0+test",
                                      "parameters_sha256": "ab" * 32, "publishable": False, "figures_shown": True}
-    assert {"economics.html", "economics.en.html", "tornado.png"} <= {entry["path"] for entry in manifest["files"]}
+    assert {"economics.html", "economics.en.html"} <= {entry["path"] for entry in manifest["files"]}
+    assert "tornado.png" not in {entry["path"] for entry in manifest["files"]}
 
 
 def test_the_public_page_of_an_unpublishable_run_shows_the_notice_and_no_figure(tmp_path: Path) -> None:
@@ -143,7 +166,8 @@ def test_the_public_page_of_an_unpublishable_run_shows_the_notice_and_no_figure(
     assert not (out / "tornado.png").exists()
     for lang, page in _pages(out).items():
         assert _text("economics_pending_notice", lang) in page
-        assert "dpj.unit_value: placeholder, source is a placeholder" in page and "wages.ptp: placeholder" in page
+        assert all(f"<li>{item}</li>" in html.unescape(page) for item in BLOCKING[lang]), lang
+        assert not any(word in html.unescape(page) for word in RUN_WORDS), lang
         assert _text("economics_provisional_banner", lang) not in page
         for figure in FIGURES[lang]:
             assert figure not in page, (lang, figure)
@@ -162,7 +186,7 @@ def test_a_publishable_run_shows_its_figures_in_the_public_snapshot(tmp_path: Pa
         {"outcome": "family_reached", "label_fr": "Famille rejointe", "label_en": "Family reached", "scope": "territory:T1",
          "value": 7777.0, "ci_lower": 5000.0, "ci_upper": 9999.0}]
     out = _write(tmp_path, _summary(tmp_path, publishable=True, blocking=[], cost_per_outcome=rows), level="public")
-    assert (out / "tornado.png").read_bytes() == PNG
+    assert not (out / "tornado.png").exists()
     for lang, page in _pages(out).items():
         for figure in FIGURES[lang]:
             assert figure in page, (lang, figure)
@@ -170,10 +194,24 @@ def test_a_publishable_run_shows_its_figures_in_the_public_snapshot(tmp_path: Pa
         assert _text("economics_provisional_banner", lang) not in page
         assert _text("economics_all_sourced", lang) in page
         # A single territory's cost per outcome stays out of a public page, and the page says so.
-        assert "7" + ("\u00a0" if lang == "fr" else ",") + "777" not in page and "Quartier Brisson" not in page
+        assert "7" + (NNBSP if lang == "fr" else ",") + "777" not in page and "Quartier Brisson" not in page
         assert _text("economics_cost_per_outcome_public_note", lang) in page
     internal = _write(tmp_path, _summary(tmp_path, publishable=True, blocking=[], cost_per_outcome=rows))
     assert "Quartier Brisson" in _pages(internal)["en"] and "$7,777" in _pages(internal)["en"]
+
+
+def test_a_run_without_recorded_labels_names_its_parameters_from_the_label_table(tmp_path: Path) -> None:
+    """A run written before it recorded its labels: outcomes named as in the run, costing values from
+    the label table, a key no table knows shown as code (never passed off as words)."""
+    blocking = ["dpj.effect: no year", "costing.supervision_kinds.clinique.fee_per_session: placeholder",
+                "mystery.knob: placeholder"]
+    out = _write(tmp_path, _summary(tmp_path, parameter_labels={}, blocking=blocking), level="public")
+    pages = {lang: html.unescape(page) for lang, page in _pages(out).items()}
+    assert f"<li>DPJ évitée{NBSP}: effet — sans année</li>" in pages["fr"]
+    assert f"<li>Supervision clinique{NBSP}: frais par séance et par PTP — valeur provisoire</li>" in pages["fr"]
+    assert "<li><code>mystery.knob</code> — valeur provisoire</li>" in pages["fr"]
+    assert "<li>DPJ avoided: effect — no year</li>" in pages["en"]
+    assert "<li>Clinical supervision: fee per session and PTP — placeholder value</li>" in pages["en"]
 
 
 def test_without_an_economics_run_there_is_no_page_and_the_index_says_how_to_make_one(tmp_path: Path) -> None:
@@ -244,8 +282,14 @@ def test_a_region_snapshot_shows_no_quebec_economics_and_keeps_the_quebec_one(
     region = pipeline.write_snapshot_from_warehouse(settings, level="public", scope="region:06", indicators_dir=layer, today=day)
     assert region.name == "snapshot-2025-11-21-public-region-06"
     assert not list(region.glob("economics*")) and "economics" not in json.loads((region / "manifest.json").read_text())
-    index = (region / "index.html").read_text(encoding="utf-8")
-    assert "ensemble du Québec seulement" in index and "proximite economics run" not in index
+    # Its index pages say plainly that the analysis is Québec's, name the region, and show no figure of it.
+    for name, lang, scope in (("index.html", "fr", "Région 06 – Montréal"), ("index.en.html", "en", "Region 06 – Montreal")):
+        index = html.unescape((region / name).read_text(encoding="utf-8"))
+        assert CB.snapshot_text("economics_quebec_only", lang=lang, scope=scope) in index
+        assert "proximite economics run" not in index and 'href="economics' not in index
+        assert not any(figure.replace("&#39;", "'") in index for figure in FIGURES[lang] if "$" in figure)
+    for page in region.rglob("*.html"):  # nor any other page of the region snapshot
+        assert "$" not in page.read_text(encoding="utf-8"), page.name
     quebec = pipeline.write_snapshot_from_warehouse(settings, level="public", indicators_dir=layer, today=day)
     assert quebec.name == "snapshot-2025-11-21-public-quebec" and (quebec / "economics.html").is_file()
     # Written again without any new economics run (a scheduled pipeline without economics), the
@@ -295,3 +339,18 @@ def test_proximite_snapshot_picks_up_the_latest_run_of_the_indicators_build(
     assert manifest["economics"]["build_id"] == BUILD and manifest["economics"]["generated_at"] == "2025-11-21T09:00:00-05:00"
     assert FIGURES["fr"][0] in (out / "economics.html").read_text(encoding="utf-8")
     assert 'href="economics.html"' in (out / "index.html").read_text(encoding="utf-8")
+
+
+def test_tornado_labels_are_cut_in_their_head_and_its_axis_need_not_reach_zero() -> None:
+    from proximite.indicators.snapshot.charts import TornadoBar, short_label, tornado_chart
+
+    label = "Prise en charge par la protection de la jeunesse (DPJ) évitée : probabilité de base"
+    assert short_label(label, 56) == "Prise en charge par la protection… : probabilité de base"
+    assert short_label("Emploi d'un parent : effet", 56) == "Emploi d'un parent : effet"
+    assert len(short_label("x" * 70, 56)) == 56
+    # NPVs around −2.4 M: the axis spans them, not 0 to −3 M (the bars would shrink to slivers).
+    svg = tornado_chart([TornadoBar("a", -2_500_000.0, -2_300_000.0)], chart_id="t", title="T", base=-2_400_000.0,
+                        tick=lambda v: f"{v:.0f}", x_title="NPV", legend=("low", "high"))
+    ticks = [float(tick) for tick in re.findall(r'<text class="tick"[^>]*>([^<]+)</text>', svg)]
+    assert min(ticks) >= -2_600_000 and max(ticks) <= -2_200_000 and 0.0 not in ticks
+    assert svg.count("<rect") == 2 + 2  # two bars, two legend keys

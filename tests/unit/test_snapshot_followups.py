@@ -23,6 +23,7 @@ from proximite.cohort.followups import FollowupReport, FollowupSchedule, followu
 from proximite.indicators.base import indicator_frame
 from proximite.indicators.snapshot import SnapshotError, scope_territories, write_snapshot
 from proximite.indicators.snapshot.formatting import format_percent
+from page_text import number_faults
 
 CB = load_codebook()
 AS_OF = dt.date(2024, 8, 15)
@@ -114,6 +115,7 @@ def test_the_internal_snapshot_writes_the_page_in_both_languages_with_the_due_fa
         page = (out / name).read_text(encoding="utf-8")
         assert f'<html lang="{lang}">' in page
         assert "<script" not in page and "http" not in page and "<link" not in page and "src=" not in page
+        assert number_faults(page, lang) == []  # completion rates, counts: the reader's way
         for key in ("followups_pseudonymous", "followups_internal"):
             assert CB.snapshot_text(key, lang=lang) in page.replace("&#39;", "'")
         # Each due family in its territory's section, with its wave, status and days left.

@@ -98,7 +98,15 @@ def test_the_report_locates_batch_files_and_links_each_record(cb, tmp_path: Path
         "https://redcap.example.org/redcap_v14.5.2/DataEntry/record_home.php?pid=77&id=1001&arm=1"
     )
     assert str(report / "failures.csv") in str(refused)
-    assert 'href="https://redcap.example.org/redcap_v14.5.2/' in (report / "report.html").read_text(encoding="utf-8")
+    french = (report / "report.html").read_text(encoding="utf-8")
+    english = (report / "report.en.html").read_text(encoding="utf-8")
+    for page in (french, english):
+        assert 'href="https://redcap.example.org/redcap_v14.5.2/' in page
+    # One language per page: the rules named in the page's language, no English in parentheses.
+    assert '<html lang="fr">' in french and "Dossiers refusés" in french and "(records refused" not in french
+    assert "code inconnu" in french and "unknown code" not in french
+    assert '<html lang="en">' in english and "Records refused" in english and "unknown code" in english
+    assert 'href="report.en.html"' in french and 'href="report.html"' in english
 
 
 def test_record_home_url_needs_the_url_the_version_and_the_project_id() -> None:

@@ -411,6 +411,60 @@ def test_as_of_censors_everything_later(tmp_path: Path) -> None:
     assert cut.as_of == dt.date(2024, 8, 31)
 
 
+def _dates_after(input_dir: Path, day: dt.date) -> dict[str, int]:
+    """Per date field of the data dictionary (date validations), how many records' values are after ``day``."""
+    dictionary = pd.read_csv(input_dir / "redcap" / "data_dictionary.csv", dtype=str, keep_default_na=False)
+    dated = dictionary.loc[
+        dictionary["Text Validation Type OR Show Slider Number"].str.startswith("date"), "Variable / Field Name"
+    ]
+    records = pd.read_csv(input_dir / "redcap" / "records.csv", dtype=str, keep_default_na=False)
+    assert len(dated) >= 8 and set(dated) <= set(records.columns)
+    after = {}
+    for column in dated:
+        values = records.loc[records[column] != "", column]
+        assert len(values) > 0, column
+        after[column] = int((values.map(dt.date.fromisoformat) > day).sum())
+    return after
+
+
+def test_synth_command_writes_no_date_after_the_day_it_runs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from typer.testing import CliRunner
+
+    from proximite.cli import app
+
+    monkeypatch.chdir(tmp_path)  # the command reads the working directory's settings: none here
+    arguments = ["synth", "--families", "120", "--territories", "4", "--seed", "5"]
+    result = CliRunner().invoke(app, [*arguments, "--out", str(tmp_path / "today")])
+    assert result.exit_code == 0, result.output
+    today = dt.date.today()
+    after = _dates_after(tmp_path / "today", today)
+    assert sum(after.values()) == 0, {column: count for column, count in after.items() if count}
+    truth = json.loads((tmp_path / "today" / "truth.json").read_text(encoding="utf-8"))
+    assert today - dt.timedelta(days=1) <= dt.date.fromisoformat(truth["generator"]["as_of"]) <= today
+    # Complete follow-up, asked for, runs past the end of recruitment's T24 (2027-03-31 at the latest).
+    result = CliRunner().invoke(app, [*arguments, "--out", str(tmp_path / "complete"), "--complete-follow-up"])
+    assert result.exit_code == 0, result.output
+    assert json.loads((tmp_path / "complete" / "truth.json").read_text(encoding="utf-8"))["generator"]["as_of"] is None
+    assert _dates_after(tmp_path / "complete", dt.date(2026, 6, 30))["suivi_date"] > 0
+
+
+@pytest.mark.parametrize("value", ["2026-02-30", "30/06/2026", ""])
+def test_synth_command_refuses_a_bad_as_of_naming_the_option(tmp_path: Path, value: str) -> None:
+    from typer.testing import CliRunner
+
+    from proximite.cli import app
+
+    result = CliRunner().invoke(app, ["synth", "--out", str(tmp_path / "bad"), "--families", "5", "--as-of", value])
+    assert result.exit_code == 2, result.output
+    text = " ".join(result.output.replace("│", " ").split())
+    assert "--as-of" in text and "YYYY-MM-DD" in text and repr(value) in text
+    assert not (tmp_path / "bad").exists()
+    both = CliRunner().invoke(
+        app, ["synth", "--out", str(tmp_path / "bad"), "--as-of", "2026-06-30", "--complete-follow-up"]
+    )
+    assert both.exit_code == 2 and "not both" in " ".join(both.output.replace("│", " ").split())
+
+
 def test_rejects_waves_without_an_event(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="no REDCap event"):
         generate_cohort(tmp_path / "bad", families=20, territories=2, waves=(0, 18))

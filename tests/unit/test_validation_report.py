@@ -92,28 +92,63 @@ def test_report_files_hold_every_failure_and_the_summary(tmp_path: Path) -> None
     assert not list(paths.directory.glob(".*.tmp"))
 
 
-def test_html_is_french_first_escaped_and_self_contained(tmp_path: Path) -> None:
-    html = write_report(make_result(), tmp_path).html.read_text(encoding="utf-8")
-    assert html.startswith("<!DOCTYPE html>") and '<html lang="fr">' in html
-    assert "Rapport de validation" in html and "(Validation report)" in html
-    assert "Dossier <span class=\"en\">(record id)</span>" in html
-    assert "Lot refusé" in html and "(Batch refused" in html
+def test_html_is_one_language_per_page_escaped_and_self_contained(tmp_path: Path) -> None:
+    paths = write_report(make_result(), tmp_path)
+    html = paths.html.read_text(encoding="utf-8")
+    english = paths.html_en.read_text(encoding="utf-8")
+    assert html.startswith("<!DOCTYPE html>") and '<html lang="fr">' in html and '<html lang="en">' in english
+    # One language per page, each linking to the other.
+    assert "Rapport de validation" in html and "Validation report" not in html
+    assert "Validation report" in english and "Rapport de validation" not in english
+    assert "<th>Dossier</th>" in html and "<th>Record id</th>" in english
+    assert "Lot refusé" in html and "Batch refused" not in html and "Batch refused" in english
+    assert 'href="report.en.html"' in html and 'href="report.html"' in english
+    assert paths.html_en.name == "report.en.html"
     # Every value is escaped: a record id or a description cannot inject markup.
-    assert "<script>" not in html
-    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html
-    assert "x&amp;y" in html
-    assert "&lt;between 1 and 5&gt; &amp; never &#34;other&#34;" in html
-    # Self-contained: no external resource, no script.
-    for marker in ("http://", "https://", "<script", "<link", "src="):
-        assert marker not in html
-    # A table per failing rule with its facts; passed rules only in the folded list.
-    for rule in (RANGE, ORPHAN, WARN, TOLERATED):
-        assert f">{rule}</h3>" in html
-    assert f">{CLEAN}</h3>" not in html and f"<code>{CLEAN}</code>" in html
-    assert "bloquante (error)" in html and "avertissement (warning)" in html
-    assert "plausibilité (plausibility)" in html and "1.00 %" in html  # the tolerated rule's threshold
-    assert "2031-02-03" in html and ">9<" in html  # a date without its midnight, a whole number without .0
-    assert "accompagnement_arm_1" in html
+    for page in (html, english):
+        assert "<script>" not in page
+        assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page
+        assert "x&amp;y" in page
+        assert "&lt;between 1 and 5&gt; &amp; never &#34;other&#34;" in page
+        # Self-contained: no external resource, no script.
+        for marker in ("http://", "https://", "<script", "<link", "src="):
+            assert marker not in page
+        # A table per failing rule with its facts; passed rules only in the folded list.
+        for rule in (RANGE, ORPHAN, WARN, TOLERATED):
+            assert f">{rule}</h3>" in page
+        assert f">{CLEAN}</h3>" not in page and f"<code>{CLEAN}</code>" in page
+        assert "2031-02-03" in page and ">9<" in page  # a date without its midnight, a whole number without .0
+        assert "accompagnement_arm_1" in page
+    assert ">bloquante<" in html and ">avertissement<" in html and "(error)" not in html
+    assert ">error<" in english and ">warning<" in english
+    assert ">plausibilité<" in html and "1,00 %" in html  # the tolerated rule's threshold, French decimal
+    assert ">plausibility<" in english and "1.00 %" in english
+
+
+def test_rule_descriptions_are_in_french_on_the_french_page() -> None:
+    from proximite.expectations.descriptions import in_french
+
+    assert in_french("the record id is filled in") == "Le numéro de dossier est rempli"
+    assert in_french("pa_1 is ≥ 1 and ≤ 5") == "pa_1 est ≥ 1 et ≤ 5"
+    assert in_french("(family_id, wave) identifies one row") == "(family_id, wave) identifie une seule ligne"
+    assert in_french("exit_date is filled in when exit_reason is") == "exit_date est rempli quand exit_reason l'est"
+    assert in_french("an activity lasts 1 to 720 minutes") == "Une activité dure de 1 à 720 minutes"
+    # A sentence no template knows stays as written rather than mistranslated.
+    assert in_french("something new") == "something new"
+
+
+def test_every_rule_of_the_gates_has_its_french() -> None:
+    from proximite.cohort.codebook import load_codebook
+    from proximite.config import load_settings
+    from proximite.expectations.descriptions import has_french
+    from proximite.expectations.rules import STAGED_SOURCES, ValidationConfig, harmonised_rules, staged_rules
+
+    codebook = load_codebook()
+    rules = harmonised_rules(codebook=codebook, config=ValidationConfig.from_settings(load_settings()))
+    for source in ("redcap", *STAGED_SOURCES):
+        rules += staged_rules(source, codebook=codebook)
+    untranslated = sorted({rule.description for rule in rules if not has_french(rule.description)})
+    assert not untranslated, untranslated
 
 
 def test_html_caps_the_rows_of_a_rule_and_the_csv_keeps_them_all(tmp_path: Path) -> None:
@@ -121,7 +156,7 @@ def test_html_caps_the_rows_of_a_rule_and_the_csv_keeps_them_all(tmp_path: Path)
     paths = write_report(make_result(range_rows=rows), tmp_path)
     html = paths.html.read_text(encoding="utf-8")
     assert html.count(">records.csv</td>") == HTML_ROWS_PER_RULE + 4  # capped rule + the other rules' rows
-    assert "37 autre(s) ligne(s)" in html and "37 more row(s)" in html
+    assert "37 autre(s) ligne(s)" in html and "37 more row(s)" in paths.html_en.read_text(encoding="utf-8")
     assert len(pd.read_csv(paths.failures_csv, encoding="utf-8-sig")) == rows + 4
     small = write_report(make_result(range_rows=rows), tmp_path / "small", max_rows_per_rule=5)
     assert f"{rows - 5:,}".replace(",", "\u202f") + " autre(s) ligne(s)" in small.html.read_text(encoding="utf-8")

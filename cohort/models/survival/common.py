@@ -43,7 +43,16 @@ def require_columns(kind: str, data: pd.DataFrame, columns: Sequence[str]) -> No
     """Raise :class:`ModelError` naming the columns of ``columns`` missing from ``data``."""
     missing = [column for column in dict.fromkeys(columns) if column not in data.columns]
     if missing:
-        raise ModelError(f"{kind}: column(s) {', '.join(repr(c) for c in missing)} not in the data")
+        raise ModelError(f"{kind}: column(s) {', '.join(repr(c) for c in missing)} not in the data"
+                         + close_names_hint(missing, [str(column) for column in data.columns]))
+
+
+def close_names_hint(missing: Sequence[str], available: Sequence[str]) -> str:
+    """`` (did you mean 'x'?)`` for the missing names that resemble an available column, else ``""``."""
+    import difflib
+
+    guesses = [match for name in missing for match in difflib.get_close_matches(name, available, n=1, cutoff=0.75)]
+    return f" (did you mean {', '.join(repr(g) for g in dict.fromkeys(guesses))}?)" if guesses else ""
 
 
 def as_list(value: str | Sequence[str] | None) -> list[str]:
@@ -165,12 +174,18 @@ def design_matrix(kind: str, frame: pd.DataFrame, covariates: Sequence[str]) -> 
     return pd.DataFrame(design, index=frame.index), list(design)
 
 
-def formula_columns(data: pd.DataFrame, formula: str) -> list[str]:
-    """The columns of ``data`` that a formula names."""
-    import re
+def formula_columns(kind: str, formula: str) -> list[str]:
+    """The variables a formula names (``C``, ``np.log`` and other functions left out), sorted.
 
-    tokens = set(re.findall(r"[A-Za-z_][A-Za-z0-9_.]*", formula))
-    return [column for column in data.columns if column in tokens]
+    Names that are not columns of the data are kept, so that :func:`require_columns` names them
+    rather than the fit failing later with a formula library's message.
+    """
+    from formulaic import Formula
+
+    try:
+        return sorted(Formula(formula).required_variables)
+    except Exception as error:  # noqa: BLE001 - formulaic raises several parser errors
+        raise ModelError(f"{kind}: the formula {formula!r} cannot be read ({error})") from None
 
 
 def plain_frame(frame: pd.DataFrame) -> pd.DataFrame:

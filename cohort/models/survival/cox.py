@@ -96,7 +96,7 @@ class CoxPH(Model):
         from lifelines import CoxPHFitter
 
         kind = self.kind
-        variables = self.covariates if self.covariates is not None else formula_columns(data, self.formula or "")
+        variables = self.covariates if self.covariates is not None else formula_columns(kind, self.formula or "")
         extra_columns = [*self.strata, *([self.cluster_col] if self.cluster_col else [])]
         require_columns(kind, data, [self.duration, self.event, *variables, *extra_columns])
         frame, dropped = complete_rows(kind, data, [self.duration, self.event, *variables, *extra_columns])

@@ -144,7 +144,7 @@ class CoxTimeVarying(Model):
         """The complete rows, how many were dropped, lifelines' frame (``_id``, ``_start``,
         ``_stop``, ``_event``, the covariates, the strata) and the formula it takes."""
         kind = self.kind
-        variables = self.covariates if self.covariates is not None else formula_columns(data, self.formula or "")
+        variables = self.covariates if self.covariates is not None else formula_columns(kind, self.formula or "")
         needed = [self.id_col, self.start, self.stop, self.event, *variables, *self.strata, cluster]
         require_columns(kind, data, needed)
         frame, dropped = complete_rows(kind, data, needed)

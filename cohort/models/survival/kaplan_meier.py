@@ -221,7 +221,8 @@ class KaplanMeier(Model):
             "method": "Turnbull NPMLE (interval-censored)" if self.interval_censoring else "product limit, log(-log) Greenwood CI",
         }
         by = f" by {', '.join(self.strata)}" if self.strata else ""
-        title = f"Kaplan-Meier of {self.event if not self.interval_censoring else self.lower + '/' + self.upper} over {statistics['time_column']}{by}"
+        event = self.event if not self.interval_censoring else f"{self.lower}/{self.upper}"
+        title = f"Share still without the event '{event}' over '{statistics['time_column']}' (Kaplan–Meier){by}"
         return SurvivalResults(
             model=kind, summary=summary_frame(rows), statistics=statistics, title=title, confidence=self.confidence,
             extra={"survival_curve": pd.concat(curves, ignore_index=True)}, native=natives, curve="survival_curve",

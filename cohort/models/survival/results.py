@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 from proximite.cohort.models.base import ModelResults
 
 if TYPE_CHECKING:  # pragma: no cover
+    import pandas as pd
     from matplotlib.axes import Axes
 
 __all__ = ["SurvivalResults"]
@@ -52,8 +53,7 @@ class SurvivalResults(ModelResults):
             _, ax = plt.subplots(figsize=(7, 4.5))
         curves = self.extra[self.curve]
         for stratum, curve in curves.groupby("stratum", sort=False, dropna=False):
-            label = str(stratum) if str(stratum) else self.model
-            (line,) = ax.step(curve["time"], curve["value"], where="post", label=label)
+            (line,) = ax.step(curve["time"], curve["value"], where="post", label=stratum_label(stratum) or self.model)
             if curve["ci_lower"].notna().any():
                 ax.fill_between(
                     curve["time"], curve["ci_lower"], curve["ci_upper"], step="post", alpha=0.2, color=line.get_color()
@@ -63,5 +63,42 @@ class SurvivalResults(ModelResults):
         ax.set_ylim(0, 1.02)
         ax.set_title(self.title or self.model, fontsize="medium")
         if curves["stratum"].astype(str).str.len().gt(0).any():
-            ax.legend()
+            ax.legend(title="stratum", fontsize="small")
+        if "at_risk" in curves and curves["at_risk"].notna().any():
+            add_at_risk_counts(ax, curves)
         return ax
+
+
+def stratum_label(stratum: object) -> str:
+    """A stratum as a reader reads it: ``environment = rural, language = fr``."""
+    return ", ".join(part.replace("=", " = ", 1) for part in str(stratum).split(", ")) if str(stratum) else ""
+
+
+def at_risk_at(curve: pd.DataFrame, times: Sequence[float]) -> list[int]:
+    """How many were still at risk at each of ``times`` (0 after the last observed time).
+
+    The curve has a row at every observed time, censorings included, whose ``at_risk`` counts
+    those whose time is that time or later, so the first row at or after ``t`` gives the count at ``t``.
+    """
+    import numpy as np
+
+    ordered = curve.sort_values("time")
+    time, at_risk = ordered["time"].to_numpy(dtype="float64"), ordered["at_risk"].to_numpy(dtype="float64")
+    positions = np.searchsorted(time, np.asarray(times, dtype="float64"), side="left")
+    return [int(at_risk[position]) if position < len(time) else 0 for position in positions]
+
+
+def add_at_risk_counts(ax: Axes, curves: pd.DataFrame) -> None:
+    """The table of numbers at risk under the x axis: one row per stratum, one column per tick."""
+    low, high = ax.get_xlim()
+    ticks = [tick for tick in ax.get_xticks() if low <= tick <= high]
+    strata = list(dict.fromkeys(curves["stratum"].tolist()))
+    transform = ax.get_xaxis_transform()
+    ax.text(low, -0.2, "at risk", transform=transform, ha="right", va="top", fontsize="small", fontweight="bold")
+    for row, stratum in enumerate(strata):
+        counts = at_risk_at(curves[curves["stratum"] == stratum], ticks)
+        y = -0.2 - 0.07 * (row + 1)
+        ax.text(low, y, stratum_label(stratum) or "all", transform=transform, ha="right", va="top", fontsize="x-small")
+        for tick, count in zip(ticks, counts, strict=True):
+            ax.text(tick, y, str(count), transform=transform, ha="center", va="top", fontsize="x-small")
+    ax.figure.subplots_adjust(bottom=min(0.5, 0.2 + 0.07 * (len(strata) + 2)), left=0.25)

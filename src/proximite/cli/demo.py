@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, Optional
@@ -23,7 +24,27 @@ from proximite.cli.models import copy_example_specs
 if TYPE_CHECKING:  # pragma: no cover
     from proximite.config import Settings
 
-__all__ = ["DEMO_TOKEN_ENV", "demo", "synth"]
+__all__ = ["DEMO_TOKEN_ENV", "cohort_as_of", "demo", "synth"]
+
+AsOf = Annotated[
+    Optional[str],
+    typer.Option("--as-of", help="Data as of this day (YYYY-MM-DD): nothing dated after it. Default: today."),
+]
+
+
+def cohort_as_of(as_of: str | None) -> dt.date:
+    """The day a generated cohort is censored at: ``--as-of``, else today.
+
+    Today is the earlier of the local and the UTC date: the harmonised gate compares REDCap
+    dates with the pull's UTC day, so a cohort made just after local midnight east of UTC would
+    otherwise hold dates after it. A usage error names ``--as-of`` when it is not YYYY-MM-DD.
+    """
+    if as_of is None:
+        return min(dt.date.today(), dt.datetime.now(dt.timezone.utc).date())
+    try:
+        return parse_date(as_of)
+    except typer.BadParameter as error:
+        raise typer.BadParameter(error.message, param_hint="--as-of") from None
 
 
 def synth(
@@ -31,21 +52,30 @@ def synth(
     families: Annotated[int, typer.Option(help="Number of families (the pilot: 5,305).", min=1)] = 5305,
     territories: Annotated[int, typer.Option(help="Number of territories (the pilot: 50).", min=1)] = 50,
     waves: Annotated[str, typer.Option(help="Waves in months after T0, comma-separated.")] = "0,6,12,24",
-    seed: Annotated[int, typer.Option(help="Random seed: the same seed writes the same bytes.")] = 20240101,
-    as_of: Annotated[
-        Optional[str], typer.Option("--as-of", help="Data as of this date (YYYY-MM-DD); default: complete follow-up.")
-    ] = None,
+    seed: Annotated[int, typer.Option(help="Random seed: the same seed and --as-of write the same bytes.")] = 20240101,
+    as_of: AsOf = None,
+    complete_follow_up: Annotated[
+        bool,
+        typer.Option(
+            "--complete-follow-up",
+            help="Write every wave and outcome, dates after today included (simulation studies; "
+            "the harmonised gate refuses a REDCap date after the pull).",
+        ),
+    ] = False,
 ) -> None:
     """Write a synthetic cohort: a REDCap-shaped project, registry files, reference and cost files, truth.json.
 
     The default calibration reproduces the pilot's published figures (50 territories in 13
     regions, 5,305 families, 61 % isolated at contact, ~10,036 children ...) and plants known
-    effects that truth.json records.
+    effects that truth.json records. The data are as of today unless --as-of or
+    --complete-follow-up says otherwise.
     """
     from proximite.cohort.sandbox.synth import generate_cohort
     from proximite.config import load_settings
 
-    as_of_date = parse_date(as_of) if as_of else None
+    if complete_follow_up and as_of is not None:
+        raise typer.BadParameter("give --as-of or --complete-follow-up, not both", param_hint="--as-of")
+    as_of_date = None if complete_follow_up else cohort_as_of(as_of)
     with user_errors(), progress_display() as progress:
         summary = generate_cohort(
             out,
@@ -66,6 +96,7 @@ def demo(
     families: Annotated[int, typer.Option(help="Number of synthetic families.", min=20)] = 300,
     territories: Annotated[int, typer.Option(help="Number of territories.", min=1)] = 12,
     seed: Annotated[int, typer.Option(help="Random seed.")] = 20240101,
+    as_of: AsOf = None,
 ) -> None:
     """Generate a synthetic cohort, serve it from the REDCap sandbox, and run the pipeline flow.
 
@@ -74,11 +105,13 @@ def demo(
     harmonises and builds the warehouse, computes the indicators and writes the decision-makers'
     snapshot, in Prefect's ephemeral mode. Creates the project's pseudonym key file (mode 0600)
     when PROXIMITE_PSEUDONYM_KEY is not set, and says so. Ends with a summary of the warehouse
-    and the path of the snapshot.
+    and the path of the snapshot. The cohort is as of today (--as-of: another day): the gate
+    refuses a REDCap date after the pull, so the demo has no complete-follow-up option.
     """
     from proximite.cohort.sandbox.synth import generate_cohort
     from proximite.config import load_settings, pseudonym_key
 
+    as_of_date = cohort_as_of(as_of)
     with user_errors():
         project_dir.mkdir(parents=True, exist_ok=True)
         settings = load_settings(project_dir)
@@ -91,7 +124,8 @@ def demo(
         input_dir = project_dir / "input"
         with progress_display() as progress:
             generate_cohort(
-                input_dir, families=families, territories=territories, seed=seed, settings=settings, progress=progress
+                input_dir, families=families, territories=territories, seed=seed, as_of=as_of_date, settings=settings,
+                progress=progress,
             )
         console.print(f"Synthetic cohort: {input_dir}")
         result = _run_pipeline_on_sandbox(input_dir, project_dir)

@@ -11,11 +11,12 @@ from collections.abc import Iterable, Mapping
 
 import numpy as np
 import pandas as pd
+import pytest
 
 from proximite.indicators import effectiveness
 from proximite.indicators.base import IndicatorParameters
 
-from ._reach_isolation_tables import family_table, territory_table, unchanged
+from ._reach_isolation_tables import family_table, pick, rows, territory_table, unchanged, unit_of
 
 #: (family_id, wave, score or None)
 Score = tuple[str, int, float | None]
@@ -81,3 +82,95 @@ def panelols(observations: Iterable[Score], territories: Mapping[str, str], *, w
                             index=data.index)
     model = PanelOLS(data["y"], exog, entity_effects=True, weights=w)
     return model.fit(cov_type="clustered", clusters=clusters, group_debias=True)
+
+
+# ---------------------------------------------------------------------- the adjusted effects' checks
+# The empowerment and stress specs of the adjusted effects differ only in the score and its
+# planted rise: their checks are written once here, and each indicator's spec calls them.
+def check_balanced_effect(score: str, rise: Mapping[int, float]) -> None:
+    """Balanced panel: the effect equals the mean change and linearmodels' PanelOLS, clustered by territory."""
+    indicator = f"effectiveness.{score}_adjusted_effect"
+    observations = score_world(score, rise=rise)
+    territories = world_territories(observations)
+    frame = compute(score_tables(score, observations, territories=territories))
+    reference = panelols(observations, territories)
+    bounds = reference.conf_int()
+    for wave in (6, 12, 24):
+        row = pick(frame, indicator, wave=wave)
+        # Balanced panel: the fixed-effects coefficient is the mean within-family change.
+        assert row["value"] == pytest.approx(pick(frame, f"effectiveness.{score}_change", wave=wave)["value"])
+        assert row["value"] == pytest.approx(reference.params[f"T{wave}"])
+        assert (row["ci_low"], row["ci_high"]) == (
+            pytest.approx(bounds.loc[f"T{wave}", "lower"]), pytest.approx(bounds.loc[f"T{wave}", "upper"]))
+        assert row["n"] == 36 and "clustered by territory" in row["method"]
+    # The planted rise (the wobble averages to about 0 over the 36 families).
+    assert pick(frame, indicator, wave=24)["value"] == pytest.approx(rise[24], abs=0.05)
+    assert rows(frame, indicator)["unit"].unique().tolist() == [unit_of(indicator)] == ["points"]
+
+
+def check_effect_needs_enough_families(score: str, rise: Mapping[int, float]) -> None:
+    """Only cells with 30 followed families get an effect; territories only on request, and still 30."""
+    indicator = f"effectiveness.{score}_adjusted_effect"
+    small = score_world(score, rise=rise, families_per_territory=9)  # 27 families < 30
+    assert rows(compute(score_tables(score, small, territories=world_territories(small))), indicator).empty
+    observations = score_world(score, rise=rise)
+    tables = score_tables(score, observations, territories=world_territories(observations))
+    # Region 01 holds 24 families, region 02 twelve: under 30, only Québec gets an estimate.
+    assert set(rows(compute(tables), indicator)["scope"]) == {"quebec"}
+    # 12 families per territory: under 30 even when asked.
+    asked = compute(tables, extra={effectiveness.ADJUSTED_TERRITORIES: True})
+    assert "territory" not in set(rows(asked, indicator)["scope"])
+
+
+def dropped(family: int, wave: int) -> bool:
+    """The planted attrition of the weighted effects' specs."""
+    return (wave == 6 and family % 7 == 3) or (wave == 12 and family % 4 == 1) or (wave == 24 and family % 5 == 2)
+
+
+def reference_weights(observations, territories) -> pd.Series:
+    """The attrition weights by statsmodels' GLM, written out here."""
+    import statsmodels.api as sm
+
+    data = pd.DataFrame(observations, columns=["family", "wave", "y"])
+    observed = data.pivot(index="family", columns="wave", values="y").notna()
+    families = observed.index
+    design = pd.DataFrame({
+        "const": 1.0,
+        "t0": data.loc[data["wave"] == 0].set_index("family")["y"].reindex(families),
+        "contact": [float(int(f[1:]) % 3 != 0) for f in families],
+        "urbain": families.map(territories).map({"T1": 1.0, "T2": 0.0, "T3": 1.0}).astype(float),
+    }, index=families)
+    pieces = [pd.Series(1.0, index=pd.MultiIndex.from_product([families, [0]]))]
+    for previous, wave in ((0, 6), (6, 12), (12, 24)):
+        x = design if previous == 0 else design.assign(previous=observed[previous].astype(float))
+        fitted = sm.GLM(observed[wave].astype(float), x, family=sm.families.Binomial()).fit().fittedvalues
+        weight = observed[wave].mean() / fitted
+        seen = observed[wave]
+        pieces.append(pd.Series(weight[seen].to_numpy(), index=pd.MultiIndex.from_product([families[seen], [wave]])))
+    return pd.concat(pieces)
+
+
+def check_weighted_effect(score: str, rise: Mapping[int, float]) -> None:
+    """The attrition-weighted effect equals linearmodels' PanelOLS with statsmodels' weights."""
+    indicator = f"effectiveness.{score}_adjusted_effect_ipw"
+    observations = score_world(score, rise=rise, dropped=dropped)
+    territories = world_territories(observations)
+    contact = {family: int(family[1:]) % 3 != 0 for family in territories}
+    frame = compute(score_tables(score, observations, territories=territories, contact=contact))
+    reference = panelols(observations, territories, weights=reference_weights(observations, territories))
+    bounds = reference.conf_int()
+    for wave in (6, 12, 24):
+        row = pick(frame, indicator, wave=wave)
+        assert row["value"] == pytest.approx(reference.params[f"T{wave}"], rel=1e-6)
+        assert row["ci_low"] == pytest.approx(bounds.loc[f"T{wave}", "lower"], rel=1e-6)
+        assert row["ci_high"] == pytest.approx(bounds.loc[f"T{wave}", "upper"], rel=1e-6)
+        assert "inverse probability" in row["method"]
+    assert pick(frame, indicator, wave=6)["unit"] == unit_of(indicator) == "points"
+
+
+def check_no_attrition_gives_the_plain_effect(score: str, rise: Mapping[int, float]) -> None:
+    observations = score_world(score, rise=rise)
+    frame = compute(score_tables(score, observations, territories=world_territories(observations)))
+    for wave in (6, 12, 24):
+        assert pick(frame, f"effectiveness.{score}_adjusted_effect_ipw", wave=wave)["value"] == pytest.approx(
+            pick(frame, f"effectiveness.{score}_adjusted_effect", wave=wave)["value"])

@@ -2,7 +2,8 @@
 
 - T1: E2024 = {H1→P1a, H1→P1b, P1a→H1, H1→P1c}, E2025 = {H1→P1a, P1b→H1, H1→P1b, P1a→P1b}:
   common H1→P1a, H1→P1b = 2, union 4 + 4 − 2 = 6 → 1/3 (row on 2025);
-- T2: E2024 = {H2→P2a, P2a→H2}, E2025 = {} → 0/2 = 0;
+- T2: E2024 = {H2→P2a, P2a→H2}, E2025 = {} → 0/2 = 0 (no referral in the later period: none
+  of the earlier ties lasted; the demo's last period, T24, has no referral at all, hence its 0,00);
 - T3: E2024 = {H3→P3a, H3→P3b} ⊂ E2025 (4 edges) → 2/4 = 0.5.
 No row on the first period nor on period "all".
 """
