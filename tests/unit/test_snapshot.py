@@ -463,9 +463,12 @@ def test_csv_and_json_hold_the_disclosed_table(snapshot: Path, table: pd.DataFra
         from_json = js[column].astype("float64").to_numpy()
         np.testing.assert_allclose(from_csv, expected, rtol=1e-12, equal_nan=True)
         np.testing.assert_allclose(from_json, expected, rtol=1e-12, equal_nan=True)
-    for column in ("scope", "scope_id", "stratum", "stratum_value", "period", "breakdown", "breakdown_value", "indicator",
-                   "suppression"):
+    for column in ("scope", "scope_id", "stratum", "stratum_value", "period", "breakdown", "breakdown_value", "indicator"):
         assert csv[column].tolist() == disclosed[column].astype(str).tolist() == js[column].astype(str).tolist()
+    # A public file marks every hidden cell alike: which rule hid it stays internal.
+    one_mark = np.where(disclosed["suppressed"].astype(bool), "suppressed", "").tolist()
+    assert csv["suppression"].tolist() == one_mark == js["suppression"].astype(str).tolist()
+    assert (disclosed["suppression"] == "primary").any()
     assert csv["suppressed"].map({"True": True, "False": False}).tolist() == disclosed["suppressed"].astype(bool).tolist()
     assert js["suppressed"].tolist() == disclosed["suppressed"].astype(bool).tolist()
     assert csv["label"].tolist() == [CB.indicator_label(i, lang="fr") for i in disclosed["indicator"]]
