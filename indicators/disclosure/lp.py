@@ -137,6 +137,8 @@ class ComponentSolver:
             jobs = np.flatnonzero(wanted())
             if not len(jobs) or not self._programme(jobs, np.full(len(jobs), direction)):
                 break
+            if np.array_equal(np.flatnonzero(wanted()), jobs):  # another table would be the same table
+                break
 
     # ------------------------------------------------------------------ bookkeeping
     def _settled(self) -> np.ndarray:
