@@ -34,6 +34,7 @@ import numpy as np
 import pandas as pd
 
 from proximite.indicators.base import INDICATOR_COLUMNS, INDICATOR_DTYPES
+from proximite.indicators.disclosure.audit import AuditedTable
 from proximite.indicators.disclosure.complementary import Cells
 from proximite.indicators.disclosure.primary import check_aggregate
 from proximite.indicators.disclosure.relations import counts_people
@@ -53,6 +54,7 @@ __all__ = [
     "PRIMARY",
     "DisclosureSettings",
     "apply_disclosure",
+    "disclose_with_audit",
     "disclosure_statement",
     "round_half_up",
 ]
@@ -154,6 +156,26 @@ def apply_disclosure(
     numerator and denominator of a mean, points or days row are withheld: only its n is
     checked, and numerator / value would give n exactly.
     """
+    return disclose_with_audit(table, level=level, threshold=threshold, rounding_base=rounding_base, codebook=codebook,
+                               territory=territory, confidence=confidence)[0]
+
+
+def disclose_with_audit(
+    table: pd.DataFrame,
+    *,
+    level: str = "public",
+    threshold: int = 5,
+    rounding_base: int = 5,
+    codebook: Any = None,
+    territory: pd.DataFrame | None = None,
+    confidence: float = 0.95,
+) -> tuple[pd.DataFrame, AuditedTable | None]:
+    """:func:`apply_disclosure`, and the last table its audit read with what it found (None: no people rows).
+
+    At the public level that table holds the cells the public files will show, one mark for every
+    hidden cell: a caller about to publish them (the snapshot writer) need not audit them again
+    (:meth:`~proximite.indicators.disclosure.audit.AuditedTable.covers`).
+    """
     check_options(level, threshold, rounding_base)
     missing = [column for column in INDICATOR_COLUMNS if column not in table.columns]
     if missing:
@@ -177,12 +199,13 @@ def apply_disclosure(
     additive = frame["indicator"].map(lambda i: bool(specs[i].get("additive"))).to_numpy(dtype=bool)
 
     positions = np.flatnonzero(people)
+    audited = None
     if len(positions):
         cells = Cells(frame.iloc[positions], unit[positions], additive[positions], threshold=threshold,
                       territory=territory)
         cells.protect()
-        protect_against_audit(cells, frame, positions, unit, base=rounding_base if level == "public" else 1,
-                              confidence=confidence, codebook=codebook, territory=territory)
+        audited = protect_against_audit(cells, frame, positions, unit, base=rounding_base if level == "public" else 1,
+                                        confidence=confidence, codebook=codebook, territory=territory)
         suppressed[positions] = cells.suppressed
         reason[positions] = np.where(cells.primary, PRIMARY, np.where(cells.suppressed, COMPLEMENTARY, ""))
 
@@ -201,4 +224,4 @@ def apply_disclosure(
     out["n"] = out["n"].mask(hidden)
     out["suppressed"] = suppressed
     out["suppression"] = pd.array(reason, dtype="string")
-    return out[DISCLOSURE_COLUMNS]
+    return out[DISCLOSURE_COLUMNS], audited

@@ -69,8 +69,8 @@ from proximite.indicators.disclosure.relations import (
 )
 from proximite.indicators.disclosure.rounding import MEAN_DECIMALS
 
-__all__ = ["FINDING_COLUMNS", "MEAN_DECIMALS", "MIN_EVIDENCE", "AuditResult", "DisclosureLeak", "audit_published",
-           "classify", "describe", "refuse_leaks"]
+__all__ = ["AUDITED_COLUMNS", "FINDING_COLUMNS", "MEAN_DECIMALS", "MIN_EVIDENCE", "AuditResult", "AuditedTable",
+           "DisclosureLeak", "audit_published", "classify", "describe", "one_mark", "refuse_leaks"]
 
 #: Columns of the findings (cell keys and bounds only: no family data).
 FINDING_COLUMNS: list[str] = [*KEY_COLUMNS, "quantity", "low", "high", "finding"]
@@ -95,6 +95,11 @@ class AuditResult:
     inconsistent_components : int
         Sets of linked cells the published numbers contradict (a relation the attacker guessed
         does not hold): solved again with group equations as inequalities and no guessed links.
+    related : dict
+        The rows linked to each finding's row.
+    relations, unknowns, programmes : int
+        The size of the attack: relation lines rebuilt, unknowns they hold (numerators,
+        denominators, n of published and hidden rows), linear programmes solved.
     """
 
     findings: pd.DataFrame
@@ -103,6 +108,9 @@ class AuditResult:
     seconds: float = 0.0
     inconsistent_components: int = 0
     related: dict[int, np.ndarray] = field(default_factory=dict)
+    relations: int = 0
+    unknowns: int = 0
+    programmes: int = 0
 
     @property
     def clean(self) -> bool:
@@ -117,6 +125,7 @@ def audit_published(
     rounding_base: int = 5,
     codebook: Any = None,
     territory: pd.DataFrame | None = None,
+    known: pd.DataFrame | None = None,
 ) -> AuditResult:
     """Attack a published indicator table: every hidden count it pins or narrows.
 
@@ -135,6 +144,11 @@ def audit_published(
     territory : DataFrame, keyword-only
         Public geography (``territory_id``, ``region_code``): links territory rows to their
         region. Without it, territory rows join no geographic group when region rows exist.
+    known : DataFrame, keyword-only
+        The table ``table`` was made from (same rows, same order: numerator, denominator, value,
+        n before rounding and suppression), when the caller has it, as the disclosure control
+        does. The attacker does not: it only gives the solver a table that agrees with the file
+        to start from. The findings are the same with or without it; only the time differs.
 
     Returns
     -------
@@ -150,11 +164,13 @@ def audit_published(
     """
     started = time.perf_counter()
     relations = build_relations(table, threshold=threshold, rounding_base=rounding_base, codebook=codebook,
-                                territory=territory)
-    findings, inconsistent, related = _solve(relations, threshold)
+                                territory=territory, known=known)
+    findings, inconsistent, related, programmes = _solve(relations, threshold)
     findings.extend(_unrounded_means(relations))
     frame, rows_in_order = _findings_frame(table, findings)
-    return AuditResult(frame, rows_in_order, relations.targets, time.perf_counter() - started, inconsistent, related)
+    _, var, _, kind, _ = relations.arrays()
+    return AuditResult(frame, rows_in_order, relations.targets, time.perf_counter() - started, inconsistent, related,
+                       relations=len(kind), unknowns=len(np.unique(var)), programmes=programmes)
 
 
 def _findings_frame(table: pd.DataFrame, findings: list[tuple[int, int, float, float, str]]) -> tuple[pd.DataFrame,
@@ -184,11 +200,13 @@ def classify(low: float, high: float, threshold: int) -> str | None:
     return None
 
 
-def _solve(relations: Relations, threshold: int) -> tuple[list, int, dict]:
-    """Bound every hidden count, narrow the shares marked primary when that says which count is small, classify."""
-    bounds, inconsistent, component = _all_bounds(relations)
+def _solve(relations: Relations, threshold: int) -> tuple[list, int, dict, int]:
+    """Bound every hidden count, narrow the shares marked primary when that says which count is small, classify.
+    Also the number of programmes solved."""
+    bounds, inconsistent, component, programmes = _all_bounds(relations)
     if len(relations.primary_shares) and narrow_primary_shares(relations, _as_dict(relations, bounds)):
-        bounds, inconsistent, component = _all_bounds(relations)
+        bounds, inconsistent, component, more = _all_bounds(relations)
+        programmes += more
     low, high, feasible, unresolved = bounds
     lo = np.ceil(low - _TOLERANCE)
     hi = np.where(np.isfinite(high), np.floor(high + _TOLERANCE), np.inf)
@@ -200,7 +218,7 @@ def _solve(relations: Relations, threshold: int) -> tuple[list, int, dict]:
     findings += [(int(relations.target_row[i]), int(relations.target_quantity[i]), 0.0, np.inf, "unresolved")
                  for i in np.flatnonzero(feasible & unresolved)]
     rows = np.unique([f[0] for f in findings]).astype("int64")
-    return findings, inconsistent, _related_rows(relations, component, rows)
+    return findings, inconsistent, _related_rows(relations, component, rows), programmes
 
 
 def _as_dict(relations: Relations, bounds: tuple) -> dict[tuple[int, int], tuple[float, float]]:
@@ -236,19 +254,19 @@ def _problem(relations: Relations, *, strict: bool, lines: np.ndarray | None = N
                                  shape=(len(picked), relations.variables))
     need_low = np.isin(relations.target_row[picked], relations.primary_shares)
     return Problem(a, kind[uniques] != UB, rhs[uniques], relations.lower, relations.upper, relations.integral,
-                   t_matrix, relations.threshold, need_low)
+                   t_matrix, relations.threshold, need_low, relations.start)
 
 
-def _all_bounds(relations: Relations) -> tuple[tuple[np.ndarray, ...], int, np.ndarray]:
+def _all_bounds(relations: Relations) -> tuple[tuple[np.ndarray, ...], int, np.ndarray, int]:
     """Low, high, feasibility and whether the solver gave up, for every target; a self-contradicting set of
     linked cells is solved again without the attacker's guesses (:func:`_problem` with ``strict=False``). Also
-    each unknown's component."""
+    each unknown's component and the programmes solved."""
     line, var, _, kind, _ = relations.arrays()
     graph = sparse.csr_matrix((np.ones(len(line)), (line, var)), shape=(len(kind), relations.variables))
     component = components_of(graph, relations.variables)
     solution = bound_targets(_problem(relations, strict=True))
     low, high, feasible, unresolved = solution.low, solution.high, solution.feasible, solution.unresolved
-    inconsistent = 0
+    inconsistent, programmes = 0, solution.programmes
     if not feasible.all():
         targets = np.flatnonzero(~feasible)
         bad = np.unique(component[relations.target_var[targets, 0]])
@@ -257,7 +275,8 @@ def _all_bounds(relations: Relations) -> tuple[tuple[np.ndarray, ...], int, np.n
         again = bound_targets(_problem(relations, strict=False, lines=lines, targets=targets))
         low[targets], high[targets], feasible[targets] = again.low, again.high, again.feasible
         unresolved[targets] = again.unresolved
-    return (low, high, feasible, unresolved), inconsistent, component
+        programmes += again.programmes
+    return (low, high, feasible, unresolved), inconsistent, component, programmes
 
 
 def _related_rows(relations: Relations, component: np.ndarray, rows: np.ndarray) -> dict[int, np.ndarray]:
@@ -287,27 +306,73 @@ def _unrounded_means(relations: Relations) -> list[tuple[int, int, float, float,
     return [(int(r), N, float(n), float(n), str(k)) for r, n, k in zip(means["row"], means["n"], kind) if k]
 
 
+#: What the audit reads of a published table (beside the key columns).
+AUDITED_COLUMNS: list[str] = [*KEY_COLUMNS, "numerator", "denominator", "value", "n", "unit", "suppressed", "suppression"]
+
+
+@dataclass
+class AuditedTable:
+    """A public table as the audit read it (one suppression mark), with the rule's settings and what it found.
+
+    The disclosure control audits the would-be public table until the audit finds nothing; the
+    last table it audited is the public one. :meth:`covers` tells whether a table about to be
+    published holds exactly those cells, so that the audit need not run twice on them.
+    """
+
+    table: pd.DataFrame
+    result: AuditResult
+    threshold: int
+    rounding_base: int
+
+    def covers(self, published: pd.DataFrame, *, threshold: int, rounding_base: int) -> bool:
+        """True when ``published`` (one mark or the rule's labels) holds the audited cells, read alike."""
+        if (threshold, rounding_base) != (self.threshold, self.rounding_base) or len(published) != len(self.table):
+            return False
+        marked = one_mark(published)
+        present = [c for c in AUDITED_COLUMNS if c in self.table.columns or c in marked.columns]
+        if any(c not in self.table.columns or c not in marked.columns for c in present):
+            return False
+        return all(_same_column(self.table[c], marked[c]) for c in present)
+
+
+def one_mark(table: pd.DataFrame) -> pd.DataFrame:
+    """The table as a public file shows it: every hidden cell marked ``suppressed`` (a new frame)."""
+    published = table.reset_index(drop=True).copy()
+    hidden = published["suppressed"].astype("boolean").fillna(False).to_numpy(dtype=bool)
+    published["suppression"] = np.where(hidden, "suppressed", "")
+    return published
+
+
+def _same_column(first: pd.Series, second: pd.Series) -> bool:
+    """The same values in the same order (numbers as floats, NaN equal to NaN; other values as text)."""
+    a, b = first.reset_index(drop=True), second.reset_index(drop=True)
+    numeric = pd.api.types.is_numeric_dtype(a) and pd.api.types.is_numeric_dtype(b)
+    if numeric and not (pd.api.types.is_bool_dtype(a) or pd.api.types.is_bool_dtype(b)):
+        return np.array_equal(a.to_numpy(dtype="float64", na_value=np.nan), b.to_numpy(dtype="float64", na_value=np.nan),
+                              equal_nan=True)
+    return bool((a.astype("string").fillna("\x00") == b.astype("string").fillna("\x00")).all())
+
+
 class DisclosureLeak(ValueError):
     """The audit pins or narrows hidden counts of a table about to be published."""
 
 
 def refuse_leaks(
     table: pd.DataFrame, *, threshold: int, rounding_base: int, codebook: Any = None,
-    territory: pd.DataFrame | None = None, shown: int = 10,
+    territory: pd.DataFrame | None = None, shown: int = 10, known: pd.DataFrame | None = None,
 ) -> AuditResult:
     """Audit a disclosed public table as it will be published (one suppression mark) and refuse it on a finding.
+
+    ``known``: the table it was made from (see :func:`audit_published`), to find the same faster.
 
     Raises
     ------
     DisclosureLeak
         Naming up to ``shown`` cells (keys and bounds only) and how many there are.
     """
-    published = table.copy()
-    if "suppression" in published.columns:
-        hidden = published["suppressed"].astype("boolean").fillna(False).to_numpy(dtype=bool)
-        published["suppression"] = np.where(hidden, "suppressed", "")
+    published = one_mark(table)
     result = audit_published(published, threshold=threshold, rounding_base=rounding_base, codebook=codebook,
-                             territory=territory)
+                             territory=territory, known=known)
     if not result.clean:
         cells = "; ".join(describe(row) for _, row in result.findings.head(shown).iterrows())
         more = "" if len(result.findings) <= shown else f" (and {len(result.findings) - shown} more)"

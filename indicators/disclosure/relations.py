@@ -67,6 +67,10 @@ class Relations:
         Published means, changes and medians: ``row``, ``value``, ``n``, ``sums`` (published).
     primary_shares : ndarray of int
         Hidden shares the file marks ``primary``.
+    start : ndarray or None
+        A value per unknown from the table the file was made from, when the caller has it
+        (:func:`build_relations` ``known``): where it agrees with the relations, a first table
+        to search from. It changes how fast the bounds are found, never what they are.
     """
 
     m: int
@@ -81,6 +85,7 @@ class Relations:
     target_coef: np.ndarray = field(default_factory=lambda: np.zeros((0, 2)))
     mean_rows: pd.DataFrame | None = None
     primary_shares: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype="int64"))
+    start: np.ndarray | None = None
     _cache: Any = None
 
     @property
@@ -135,9 +140,10 @@ class Relations:
 
 def build_relations(
     table: pd.DataFrame, *, threshold: int, rounding_base: int, codebook: Any = None,
-    territory: pd.DataFrame | None = None,
+    territory: pd.DataFrame | None = None, known: pd.DataFrame | None = None,
 ) -> Relations:
-    """The unknowns' bounds and relations of a published table (see :mod:`.audit`)."""
+    """The unknowns' bounds and relations of a published table (see :mod:`.audit`); ``known``: the table it
+    was made from (same rows, same order), read only as :attr:`Relations.start`."""
     if codebook is None:
         from proximite.cohort.codebook import load_codebook
 
@@ -171,6 +177,10 @@ def build_relations(
     value = pd.to_numeric(frame["value"], errors="coerce").to_numpy(dtype="float64", na_value=np.nan)
     _targets(relations, hidden, unit, applicable, rate)
     _mean_rows(relations, hidden, unit, applicable, q, value)
+    if known is not None:
+        if len(known) != m:
+            raise ValueError(f"the known table has {len(known)} rows, the published one {m}: they must be the same rows")
+        relations.start = _quantities(known.reset_index(drop=True), unit).ravel()
     return relations
 
 

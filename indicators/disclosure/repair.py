@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from proximite.indicators.disclosure.audit import audit_published
+from proximite.indicators.disclosure.audit import AuditedTable, audit_published
 from proximite.indicators.disclosure.complementary import Cells
 from proximite.indicators.disclosure.rounding import round_published
 
@@ -44,8 +44,8 @@ def public_view(frame: pd.DataFrame, hidden: np.ndarray, people: np.ndarray, uni
 def protect_against_audit(
     cells: Cells, frame: pd.DataFrame, positions: np.ndarray, unit: np.ndarray, *, base: int, confidence: float,
     codebook: Any, territory: pd.DataFrame | None,
-) -> int:
-    """Hide cells until the audit of the public view finds nothing; the number of rounds.
+) -> AuditedTable:
+    """Hide cells until the audit of the public view finds nothing; that view and what the audit said of it.
 
     Parameters
     ----------
@@ -64,14 +64,15 @@ def protect_against_audit(
     people[positions] = True
     local = np.full(len(frame), -1)
     local[positions] = np.arange(len(positions))
-    for round_number in range(MAX_AUDIT_ROUNDS):
+    for _ in range(MAX_AUDIT_ROUNDS):
         hidden = np.zeros(len(frame), dtype=bool)
         hidden[positions] = cells.suppressed
         view = public_view(frame, hidden, people, unit, base=base, confidence=confidence)
+        # The table before rounding and suppression agrees with the file: the solver starts from it.
         result = audit_published(view, threshold=cells.threshold, rounding_base=base, codebook=codebook,
-                                 territory=territory)
+                                 territory=territory, known=frame)
         if result.clean:
-            return round_number
+            return AuditedTable(view, result, cells.threshold, base)
         picks = [_pick(cells, local, row, result.related.get(row, np.zeros(0, dtype="int64")), frame)
                  for row in np.unique(result.rows)]
         picks = [p for p in picks if p is not None]
