@@ -53,7 +53,8 @@ def disclosure_audit(
     ] = None,
     territory: Annotated[
         Optional[Path],
-        typer.Option("--territory", help="Public geography CSV (territory_id, region_code): links territories to regions."),
+        typer.Option("--territory", help="Public geography CSV (territory_id, region_code and the stratum columns the "
+                     "snapshot uses, e.g. environment, host_type): links territories to their regions and strata."),
     ] = None,
 ) -> None:
     """Solve the relations the published files carry and list every hidden count they pin or narrow.
@@ -79,12 +80,19 @@ def disclosure_audit(
         threshold = int(disclosure.get("threshold", 5))
         base = 1 if disclosure.get("level") == "internal" else int(disclosure.get("rounding_base", 5))
         geography = pd.read_csv(territory, dtype="string") if territory is not None else None
-        result = audit_published(table, threshold=threshold, rounding_base=base, territory=geography)
+        try:
+            result = audit_published(table, threshold=threshold, rounding_base=base, territory=geography)
+        except ValueError as error:
+            if territory is None or "territory table" not in str(error):
+                raise
+            raise InputError(territory, "geography does not cover the snapshot's territories", detail=str(error)) from None
         target = report or snapshot_dir.with_name(snapshot_dir.name + ".audit.csv")
         result.findings.to_csv(target, index=False, encoding="utf-8", lineterminator="\n")
     console.print(
-        f"Audited {len(table)} published cells ({result.hidden_counts} hidden counts bounded) in "
-        f"{result.seconds:.1f} s: {len(result.findings)} finding(s). Report: {target}"
+        f"Audited {len(table)} published cells ({int(table['suppressed'].sum())} hidden, {result.hidden_counts} "
+        f"hidden counts bounded over {result.relations} relations of {result.unknowns} unknowns, "
+        f"{result.programmes} linear programmes) in {result.seconds:.1f} s: {len(result.findings)} finding(s). "
+        f"Report: {target}"
     )
     if territory is None and (table["scope"] == "territory").any() and (table["scope"] == "region").any():
         console.print("Territory rows were not linked to their regions: pass --territory for the full attack.")
