@@ -11,12 +11,18 @@ the exact bounds of the findings. :func:`bound_targets` gets there with few line
    rounded to whole numbers (counts are), until nothing moves; unknowns it fixes are
    substituted, and a count whose propagated bounds are 0, or at least *t*, is settled;
 3. **independent components**: what is left splits into sets of unknowns no line links;
-4. **witnesses, many at once**: one programme over every component maximises
-   :math:`\\sum_j \\min(T_j v, t)`; each count it puts at ≥ *t* is no finding (a table that
-   agrees with the file has it ≥ *t*). Again with the counts left, then the same downwards
-   (:math:`T_j v \\le 0`);
+4. **witnesses, many at once**: a table that agrees with the file settles every count it puts at
+   0 or at ≥ *t* (no finding), and so do two tables that put it at ≤ 1 and ≥ *t* − 1. The first
+   is the caller's *start* (the table the file was made from, where it agrees) or one programme
+   per component; then programmes over the unknowns a few lines around the counts still open,
+   every other unknown at its start value, each maximising :math:`\\sum_j \\min(T_j v, t)` (or the
+   same towards 0), many counts per programme (:mod:`.lp`); whole components for what is left;
 5. **exact bounds** for what is left: components are independent, so one programme that
    optimises the sum of one count per component gives each of them its own optimum.
+
+Every part of a set of unknowns the file links that holds a count is shown not to contradict
+itself (propagation, the start, or a programme); where one does, its counts are *infeasible* and
+the audit solves them again without its guesses.
 
 Everything here is pure: arrays in, arrays out.
 """
@@ -247,8 +253,7 @@ def _solve_open(problem: Problem, constant: np.ndarray, open_: np.ndarray, check
     problem = Problem(problem.a, problem.equality, problem.rhs, problem.lower, problem.upper, problem.integral,
                       problem.targets, problem.threshold, need_low, problem.start)
     solver = ComponentSolver(problem, constant, distinct, problem.start, check)
-    solver.witnesses_up()
-    solver.witnesses_down()
+    solver.witnesses()
     solver.exact(solution)
     solution.low[rows], solution.high[rows] = solution.low[distinct][inverse], solution.high[distinct][inverse]
     stuck = np.zeros(problem.targets.shape[0], dtype=bool)

@@ -103,19 +103,22 @@ class ComponentSolver:
         return self.open[self.stuck[self.component] & ~self.dead[self.component] & self._undecided()]
 
     # ------------------------------------------------------------------ phases
-    def witnesses_up(self) -> None:
-        """Tables that put as many open counts as possible at ≥ t: a first one per component, local ones from
-        it, then whole components again for what is left."""
+    def witnesses(self) -> None:
+        """Tables that settle the open counts: a first one per component without a start; then, around the
+        counts still open, local ones of growing reach, each reach pushing them to 0, then to ≥ t (a small
+        count is most often moved to its siblings more easily than they to it); whole components for the rest."""
         fresh = np.flatnonzero(self._open() & ~self.has_start[self.component])
         # Components without an open count: one table (any) shows they do not contradict themselves.
         unchecked = np.flatnonzero(self.must_check & ~self.has_start)
         if len(fresh) or len(unchecked):
             self._programme(fresh, np.full(len(fresh), UP), also=unchecked)
-        self._local_then_whole(UP)
-
-    def witnesses_down(self) -> None:
-        """Tables that put as many open counts as possible at 0 (those still open after :meth:`witnesses_up`)."""
-        self._local_then_whole(DOWN)
+        for radius in LOCAL_RADII:
+            for direction in (DOWN, UP):
+                jobs = np.flatnonzero(self._wanted(direction) & self.has_start[self.component])
+                if len(jobs):
+                    self._local(jobs, direction, radius)
+        for direction in (UP, DOWN):
+            self._whole(direction)
 
     def exact(self, solution: Solution) -> None:
         """Exact bounds where needed, one count per component per programme; then fill ``solution``."""
@@ -126,18 +129,13 @@ class ComponentSolver:
             self._programme(jobs, directions, exact=True)
         self._fill(solution)
 
-    def _local_then_whole(self, direction: int) -> None:
-        wanted = self._open if direction == UP else self._open_low
-        for radius in LOCAL_RADII:
-            jobs = np.flatnonzero(wanted() & self.has_start[self.component])
-            if not len(jobs):
-                break
-            self._local(jobs, direction, radius)
+    def _whole(self, direction: int) -> None:
+        """Rounds of whole-component witnesses for the counts still open in ``direction``."""
         for _ in range(WITNESS_ROUNDS):
-            jobs = np.flatnonzero(wanted())
+            jobs = np.flatnonzero(self._wanted(direction))
             if not len(jobs) or not self._programme(jobs, np.full(len(jobs), direction)):
                 break
-            if np.array_equal(np.flatnonzero(wanted()), jobs):  # another table would be the same table
+            if np.array_equal(np.flatnonzero(self._wanted(direction)), jobs):  # the next table would be the same
                 break
 
     # ------------------------------------------------------------------ bookkeeping
@@ -161,8 +159,10 @@ class ComponentSolver:
         low_wanted = self.problem.need_low[self.open] & ~(self.low_seen <= self.t - 1 + TOLERANCE)
         return ~self._settled() | low_wanted
 
-    def _open_low(self) -> np.ndarray:
-        return self._undecided() & self._live()
+    def _wanted(self, direction: int) -> np.ndarray:
+        """Counts a witness pushing ``direction`` may still settle: open ones; downwards, also those whose lower
+        bound is wanted."""
+        return (~self._settled() if direction == UP else self._undecided()) & self._live()
 
     def _exact_jobs(self) -> tuple[np.ndarray, np.ndarray]:
         """One (count, direction) per live component: maxima first, then the minima that decide."""
