@@ -20,8 +20,10 @@ English).
 One module per concern: :mod:`.settings` (options, configuration, wording), :mod:`.primary`
 (small cells), :mod:`.groups` (the additive groups over the hierarchy, strata and breakdowns),
 :mod:`.complementary` (the suppression search), :mod:`.recoverability` (the exact check that no
-hidden quantity can be recomputed) and :mod:`.rounding`; :func:`apply_disclosure` puts them
-together.
+hidden quantity can be recomputed), :mod:`.rounding`, and the attacker: :mod:`.relations` (what a
+published table carries), :mod:`.bounding`, :mod:`.lp` and :mod:`.polyhedron` (the solver),
+:mod:`.audit` and :mod:`.repair` (hide more until the audit finds nothing); :func:`apply_disclosure`
+puts them together.
 
 The functions here do no I/O and never modify their inputs.
 """
@@ -148,6 +150,16 @@ def apply_disclosure(
     :math:`t − 1` can take more than one value given the published cells; the exact check
     works on equalities, and because every unknown is non-zero (so positive), a small move
     along :math:`z` keeps them all ≥ 0: the bounds do not pin anything either.
+
+    **The attacker's audit.** The would-be public table (rounded at the public level, one mark
+    for every hidden cell) carries more relations than these groups: partitions without an
+    ``all`` row that share a denominator, a quantity equal across indicators, the rounding
+    intervals. :func:`~proximite.indicators.disclosure.audit.audit_published` rebuilds them as an
+    outsider would and bounds every hidden count by linear programming (starting from this table
+    before disclosure, which agrees with the file); while it pins or narrows one, one more
+    published cell linked to it is hidden and the groups are protected again
+    (:mod:`.repair`). The table it read last is the one returned (:func:`disclose_with_audit`
+    hands it over with what the audit found).
 
     **Rounding** (public): :math:`r(x) = b\\lfloor x/b + 1/2\\rfloor` of numerator, denominator
     and n; a share's value is :math:`r(k)/r(m)` (missing when :math:`r(m) = 0`, or when the
