@@ -11,7 +11,8 @@ The relations (:mod:`.relations` builds them):
   breakdown values → all), for the numerator, denominator and n of indicators the public
   catalogue calls additive (n always);
 - partitions without an ``all`` row: the rows of one breakdown whose published denominators are
-  all equal (a shared denominator) have numerators adding up to it;
+  all equal (a shared denominator) have numerators adding up to it, when some partition of the
+  breakdown publishes the same non-zero denominator twice (:mod:`.relations`);
 - links across indicators: a quantity of one indicator equal, cell for cell, to a quantity of
   another (families reached = the denominator of "isolated at contact"; the n of a mean = the
   denominator of a share) wherever both are published, at least :data:`MIN_EVIDENCE` times;

@@ -289,7 +289,8 @@ def _partition_relations(relations: Relations, frame: pd.DataFrame, q: np.ndarra
 
     A family is one indicator's breakdown; a partition, its rows of one wave, period, scope and
     stratum. A family is taken as partitions of a shared denominator when some partition
-    publishes it twice and no partition publishes two different ones.
+    publishes it twice, not 0 (empty cells agree whatever the indicator: no evidence), and no
+    partition publishes two different ones.
     """
     m = relations.m
     rows = np.flatnonzero(people & (unit == "share") & (labels_of(frame["breakdown"]) != ALL))
@@ -311,7 +312,8 @@ def _partition_relations(relations: Relations, frame: pd.DataFrame, q: np.ndarra
     slack = ~full | (np.abs(total - den[starts]) <= 2 * (size + 1))
     families = int(family.max()) + 1
     part_family = family[starts]
-    shared = np.bincount(part_family, weights=seen_count > 1, minlength=families) > 0
+    twice = np.add.reduceat((seen & (den > 0)).astype("int64"), starts) > 1
+    shared = np.bincount(part_family, weights=twice & agree, minlength=families) > 0
     consistent = np.bincount(part_family, weights=~agree, minlength=families) == 0
     exact = np.bincount(part_family, weights=~slack, minlength=families) == 0
     chosen_part = (shared & consistent)[part_family]

@@ -170,3 +170,31 @@ def test_the_disclosure_control_hands_over_the_table_its_audit_read() -> None:
     changed.loc[changed.index[~changed["suppressed"]][0], "numerator"] += 5
     assert not audited.covers(changed, threshold=5, rounding_base=5)
     assert not audited.covers(out.iloc[:-1], threshold=5, rounding_base=5)
+
+
+def test_empty_cells_are_no_evidence_of_a_shared_denominator() -> None:
+    # Needs met / needs identified by category: region 01 has no need (0 and 0 published), region
+    # 02 has 1 housing need and 2 food needs (hidden), Québec 3 in all. Taking 0 = 0 as a shared
+    # denominator made every category's denominator equal in every partition: "Québec food = 1"
+    # (it is 2). Only equal non-zero denominators are evidence.
+    def row(sid: str, value: str, m: int) -> dict:
+        return {"scope": "quebec" if sid == "QC" else "region", "scope_id": sid, "indicator": "needs_offer.match_rate",
+                "period": "all", "breakdown": "all" if value == "all" else "need_category", "breakdown_value": value,
+                "numerator": 0, "denominator": m, "value": 0.0 if m else np.nan, "n": m, "unit": "share",
+                "method": "wilson"}
+
+    needs = {"01": {"logement": 0, "alimentation": 0}, "02": {"logement": 1, "alimentation": 2},
+             "QC": {"logement": 1, "alimentation": 2}}
+    table = indicator_frame([row(sid, value, m) for sid, d in needs.items()
+                             for value, m in [("all", sum(d.values())), *d.items()]])
+    hidden = ((table["scope_id"] == "02") | ((table["scope_id"] == "QC") & (table["breakdown_value"] != "all")))
+    published = table.assign(suppressed=hidden.to_numpy(), suppression=np.where(hidden, "suppressed", ""))
+    for column in ("numerator", "denominator", "value", "ci_low", "ci_high", "n"):
+        published[column] = published[column].mask(hidden)
+    result = audit_published(published, threshold=3, rounding_base=3)
+    truth = table.reset_index(drop=True)
+    for row_number, (_, finding) in zip(result.rows, result.findings.iterrows()):
+        k, m = truth.at[row_number, "numerator"], truth.at[row_number, "denominator"]
+        value = {"numerator": k, "denominator": m, "n": m, "denominator - numerator": m - k}[finding["quantity"]]
+        assert finding["low"] <= value <= finding["high"], finding.to_dict()
+    assert result.clean
