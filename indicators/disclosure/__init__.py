@@ -20,8 +20,10 @@ English).
 One module per concern: :mod:`.settings` (options, configuration, wording), :mod:`.primary`
 (small cells), :mod:`.groups` (the additive groups over the hierarchy, strata and breakdowns),
 :mod:`.complementary` (the suppression search), :mod:`.recoverability` (the exact check that no
-hidden quantity can be recomputed) and :mod:`.rounding`; :func:`apply_disclosure` puts them
-together.
+hidden quantity can be recomputed), :mod:`.rounding`, and the attacker: :mod:`.relations` (what a
+published table carries), :mod:`.bounding`, :mod:`.lp` and :mod:`.polyhedron` (the solver),
+:mod:`.audit` and :mod:`.repair` (hide more until the audit finds nothing); :func:`apply_disclosure`
+puts them together.
 
 The functions here do no I/O and never modify their inputs.
 """
@@ -34,8 +36,11 @@ import numpy as np
 import pandas as pd
 
 from proximite.indicators.base import INDICATOR_COLUMNS, INDICATOR_DTYPES
+from proximite.indicators.disclosure.audit import AuditedTable
 from proximite.indicators.disclosure.complementary import Cells
 from proximite.indicators.disclosure.primary import check_aggregate
+from proximite.indicators.disclosure.relations import counts_people
+from proximite.indicators.disclosure.repair import protect_against_audit
 from proximite.indicators.disclosure.rounding import round_half_up, round_published
 from proximite.indicators.disclosure.settings import (
     LEVELS,
@@ -51,6 +56,7 @@ __all__ = [
     "PRIMARY",
     "DisclosureSettings",
     "apply_disclosure",
+    "disclose_with_audit",
     "disclosure_statement",
     "round_half_up",
 ]
@@ -145,12 +151,42 @@ def apply_disclosure(
     works on equalities, and because every unknown is non-zero (so positive), a small move
     along :math:`z` keeps them all ≥ 0: the bounds do not pin anything either.
 
+    **The attacker's audit.** The would-be public table (rounded at the public level, one mark
+    for every hidden cell) carries more relations than these groups: partitions without an
+    ``all`` row that share a denominator, a quantity equal across indicators, the rounding
+    intervals. :func:`~proximite.indicators.disclosure.audit.audit_published` rebuilds them as an
+    outsider would and bounds every hidden count by linear programming (starting from this table
+    before disclosure, which agrees with the file); while it pins or narrows one, one more
+    published cell linked to it is hidden and the groups are protected again
+    (:mod:`.repair`). The table it read last is the one returned (:func:`disclose_with_audit`
+    hands it over with what the audit found).
+
     **Rounding** (public): :math:`r(x) = b\\lfloor x/b + 1/2\\rfloor` of numerator, denominator
     and n; a share's value is :math:`r(k)/r(m)` (missing when :math:`r(m) = 0`, or when the
     table lacks :math:`k` or :math:`m`) with the Wilson interval of :math:`(r(k), r(m))`. A
     count's interval (it comes from the exact count) is not published. At both levels, the
     numerator and denominator of a mean, points or days row are withheld: only its n is
     checked, and numerator / value would give n exactly.
+    """
+    return disclose_with_audit(table, level=level, threshold=threshold, rounding_base=rounding_base, codebook=codebook,
+                               territory=territory, confidence=confidence)[0]
+
+
+def disclose_with_audit(
+    table: pd.DataFrame,
+    *,
+    level: str = "public",
+    threshold: int = 5,
+    rounding_base: int = 5,
+    codebook: Any = None,
+    territory: pd.DataFrame | None = None,
+    confidence: float = 0.95,
+) -> tuple[pd.DataFrame, AuditedTable | None]:
+    """:func:`apply_disclosure`, and the last table its audit read with what it found (None: no people rows).
+
+    At the public level that table holds the cells the public files will show, one mark for every
+    hidden cell: a caller about to publish them (the snapshot writer) need not audit them again
+    (:meth:`~proximite.indicators.disclosure.audit.AuditedTable.covers`).
     """
     check_options(level, threshold, rounding_base)
     missing = [column for column in INDICATOR_COLUMNS if column not in table.columns]
@@ -168,15 +204,20 @@ def apply_disclosure(
     suppressed = np.zeros(rows, dtype=bool)
     reason = np.full(rows, "", dtype=object)
     specs = {indicator: codebook.indicator(indicator) for indicator in pd.unique(frame["indicator"].astype(object))}
-    people = frame["indicator"].map(lambda i: bool(specs[i].get("people"))).to_numpy(dtype=bool)
+    people = frame["indicator"].map(lambda i: counts_people(specs[i], i)).to_numpy(dtype=bool)
     unit = frame["indicator"].map(lambda i: str(specs[i].get("unit"))).to_numpy(dtype=object)
+    # Staff rates (departures / PTP in post) are shares of people for the rule.
+    unit = np.where(people & (unit == "rate"), "share", unit)
     additive = frame["indicator"].map(lambda i: bool(specs[i].get("additive"))).to_numpy(dtype=bool)
 
     positions = np.flatnonzero(people)
+    audited = None
     if len(positions):
         cells = Cells(frame.iloc[positions], unit[positions], additive[positions], threshold=threshold,
                       territory=territory)
         cells.protect()
+        audited = protect_against_audit(cells, frame, positions, unit, base=rounding_base if level == "public" else 1,
+                                        confidence=confidence, codebook=codebook, territory=territory)
         suppressed[positions] = cells.suppressed
         reason[positions] = np.where(cells.primary, PRIMARY, np.where(cells.suppressed, COMPLEMENTARY, ""))
 
@@ -195,4 +236,4 @@ def apply_disclosure(
     out["n"] = out["n"].mask(hidden)
     out["suppressed"] = suppressed
     out["suppression"] = pd.array(reason, dtype="string")
-    return out[DISCLOSURE_COLUMNS]
+    return out[DISCLOSURE_COLUMNS], audited

@@ -103,6 +103,11 @@ class Cells:
                 raise RuntimeError("disclosure control could not protect every suppressed cell")  # pragma: no cover
         raise RuntimeError("disclosure control did not reach a fixed point")  # pragma: no cover
 
+    def suppress_more(self, rows: np.ndarray) -> None:
+        """Hide more cells (chosen outside, e.g. by the audit) and protect again to a fixed point."""
+        self._suppress(np.asarray(rows, dtype="int64"))
+        self.protect()
+
     def _recoverable(self) -> list[tuple[int, int]]:
         """Hidden quantities the published cells pin down, checked where something changed."""
         dirty_rows = self.suppressed & ~self._checked

@@ -9,7 +9,10 @@ import pandas as pd
 
 from proximite.indicators.base import wilson_interval
 
-__all__ = ["round_half_up", "round_published"]
+__all__ = ["MEAN_DECIMALS", "round_half_up", "round_published"]
+
+#: Decimals of a published mean, change or median (units mean, points, days) and its interval.
+MEAN_DECIMALS = 1
 
 
 def round_half_up(values: Any, base: int) -> np.ndarray:
@@ -64,7 +67,9 @@ def round_published(
     -----
     With :math:`r` of :func:`round_half_up`: numerator, denominator and n become :math:`r(\\cdot)`; a
     share's value is :math:`r(k)/r(m)` (missing when :math:`r(m) = 0` or either count is missing) with
-    the Wilson interval of :math:`(r(k), r(m))`; a count's interval is dropped.
+    the Wilson interval of :math:`(r(k), r(m))`; a count's interval is dropped. A mean, change or
+    median (units ``mean``, ``points``, ``days``) and its interval are rounded half up to
+    :data:`MEAN_DECIMALS` decimal(s).
     """
     out = frame.copy()
     numerator, denominator, value, ci_low, ci_high, n = (
@@ -95,6 +100,11 @@ def round_published(
     ci_high = np.where(share, np.where(has_counts, high, np.nan), ci_high)
 
     n = np.where(published, round_half_up(n, base), n)
+    # A mean at full precision gives its n back (only one n near the rounded one makes n · mean a
+    # possible sum of scores): published to MEAN_DECIMALS, so that every n within the rounding of n fits.
+    per_row = published & np.isin(unit, ["mean", "points", "days"])
+    scale = 10.0**MEAN_DECIMALS
+    value, ci_low, ci_high = (np.where(per_row, np.floor(x * scale + 0.5) / scale, x) for x in (value, ci_low, ci_high))
 
     out["numerator"] = numerator
     out["denominator"] = denominator

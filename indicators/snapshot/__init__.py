@@ -125,11 +125,18 @@ def disclose(
     A table that already has the ``suppressed`` and ``suppression`` columns is taken as disclosed
     and returned as a copy: applying the rule twice would round counts that were already rounded.
     """
-    if all(column in table.columns for column in DISCLOSURE_COLUMNS):
-        return table.copy()
-    from proximite.indicators.disclosure import apply_disclosure
+    return _disclose_audited(table, context=context, territory=territory, codebook=codebook)[0]
 
-    return apply_disclosure(
+
+def _disclose_audited(
+    table: pd.DataFrame, *, context: SnapshotContext, territory: pd.DataFrame, codebook: Codebook | None
+) -> tuple[pd.DataFrame, Any]:
+    """:func:`disclose`, and the table the disclosure control audited last (None when the input came disclosed)."""
+    if all(column in table.columns for column in DISCLOSURE_COLUMNS):
+        return table.copy(), None
+    from proximite.indicators.disclosure import disclose_with_audit
+
+    return disclose_with_audit(
         table,
         level=context.level,
         threshold=context.threshold,
@@ -138,6 +145,26 @@ def disclose(
         codebook=codebook,
         confidence=float(context.parameters.get("confidence", 0.95)),
     )
+
+
+def _refuse_leaks(table: pd.DataFrame, snapshot: SnapshotContext, *, territory: pd.DataFrame, codebook: Any,
+                  known: pd.DataFrame | None, audited: Any) -> None:
+    """Run the disclosure audit on what is about to be published; refuse (SnapshotError) on a finding.
+
+    ``audited``: the table the disclosure control audited last; when it holds exactly these cells
+    (a Québec snapshot) and the audit found nothing, it is not run twice. ``known``: the same rows
+    before disclosure (None when the input came disclosed), which only lets the solver start from
+    a table that agrees with the file.
+    """
+    from proximite.indicators.disclosure.audit import DisclosureLeak, refuse_leaks
+
+    settings = {"threshold": snapshot.threshold, "rounding_base": snapshot.rounding_base}
+    if audited is not None and audited.result.clean and audited.covers(table, **settings):
+        return
+    try:
+        refuse_leaks(table, codebook=codebook, territory=territory, known=known, **settings)
+    except DisclosureLeak as leak:
+        raise SnapshotError(str(leak)) from None
 
 
 def _sha256(path: Path) -> str:
@@ -206,7 +233,8 @@ def write_snapshot(
     SnapshotError
         Unknown language, level, scope, region, territory or format; follow-up tables given
         for a snapshot that is not internal; an economics run of another build than the
-        snapshot's.
+        snapshot's; a public snapshot whose published cells let the disclosure audit
+        (:func:`proximite.indicators.disclosure.audit.audit_published`) pin or narrow a hidden count.
     """
     if codebook is None:
         from proximite.cohort.codebook import load_codebook
@@ -215,8 +243,12 @@ def write_snapshot(
     snapshot = SnapshotContext.coerce(context)
     chosen = check_formats(list(formats) if formats is not None else list(FORMATS), FORMATS)
     _check_extras(snapshot, followups=followups, economics=economics)
-    disclosed = disclose(table, context=snapshot, territory=territory, codebook=codebook)
+    disclosed, audited = _disclose_audited(table, context=snapshot, territory=territory, codebook=codebook)
     selected = select_scope(disclosed, snapshot.scope_obj, territory=territory)
+    if snapshot.level == "public":
+        undisclosed = not all(column in table.columns for column in DISCLOSURE_COLUMNS)
+        known = select_scope(table, snapshot.scope_obj, territory=territory) if undisclosed else None
+        _refuse_leaks(selected, snapshot, territory=territory, codebook=codebook, known=known, audited=audited)
     format_context = FormatContext(
         snapshot=snapshot, territory=territory, region=region, codebook=codebook, followups=followups,
         economics=economics,

@@ -20,14 +20,26 @@ import pandas as pd
 
 from proximite.indicators.snapshot.base import FormatContext, SnapshotFormat
 
-__all__ = ["CsvFormat", "JsonFormat", "export_frame"]
+__all__ = ["SUPPRESSED_MARK", "CsvFormat", "JsonFormat", "export_frame"]
 
 DATE_COLUMNS = ("period_start", "period_end")
 
 
+#: The one mark every hidden cell carries in a public snapshot's data files.
+SUPPRESSED_MARK = "suppressed"
+
+
 def export_frame(table: pd.DataFrame, *, context: FormatContext) -> pd.DataFrame:
-    """The disclosed table as the data files hold it: dates as ISO text, plus ``label`` (a new frame)."""
+    """The disclosed table as the data files hold it: dates as ISO text, plus ``label`` (a new frame).
+
+    In a public snapshot every hidden cell carries the same ``suppression`` mark
+    (:data:`SUPPRESSED_MARK`): which rule hid it (a small count, or a cell that would give one away)
+    would tell a reader that a cell holds 1 to 4 people, and with sibling zeros pin it down.
+    """
     frame = table.reset_index(drop=True).copy()
+    if context.snapshot.level == "public" and "suppression" in frame.columns:
+        hidden = frame["suppressed"].astype("boolean").fillna(False).to_numpy(dtype=bool)
+        frame["suppression"] = pd.array(np.where(hidden, SUPPRESSED_MARK, ""), dtype="string")
     for column in DATE_COLUMNS:
         if column in frame.columns:
             dates = pd.to_datetime(frame[column])

@@ -31,6 +31,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from proximite.indicators.base import INDICATOR_COLUMNS, indicator_frame
 from proximite.indicators.disclosure import DISCLOSURE_COLUMNS, apply_disclosure
+from proximite.indicators.disclosure.audit import audit_published
 from proximite.indicators.disclosure.recoverability import null_moves, null_space
 from scipy.optimize import linprog
 
@@ -241,3 +242,41 @@ def test_the_iterative_check_agrees_with_exact_elimination(system: tuple) -> Non
     pinned_iterative = ~(np.abs(moves) > 1e-7).any(axis=1)
     pinned_exact = ~(np.abs(basis) > 1e-9).any(axis=1)
     assert (pinned_iterative == pinned_exact).all()
+
+
+# ---------------------------------------------------------------------------- the shipped attacker
+def published_view(out: pd.DataFrame) -> pd.DataFrame:
+    """The table as a public file holds it: one mark for every hidden cell."""
+    return out.assign(suppression=np.where(out["suppressed"], "suppressed", ""))
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+@given(province=provinces(), level=st.sampled_from(["public", "internal"]), threshold=st.sampled_from([3, 5]),
+       base=st.sampled_from([3, 5]))
+def test_the_audit_finds_nothing_after_apply_disclosure(province: Province, level: str, threshold: int,
+                                                        base: int) -> None:
+    out = apply_disclosure(province.table, level=level, threshold=threshold, rounding_base=base,
+                           territory=province.territory)
+    result = audit_published(published_view(out), threshold=threshold,
+                             rounding_base=base if level == "public" else 1, territory=province.territory)
+    assert result.clean, result.findings.to_string()
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+@given(province=provinces(), data=st.data())
+def test_the_audits_bounds_hold_the_truth(province: Province, data: st.DataObject) -> None:
+    # Hide random cells of the exact table (no complementary suppression): every finding's
+    # bounds contain the true count (the relations the attacker guesses hold on real tables).
+    table = province.table
+    hidden = np.array(data.draw(st.lists(st.booleans(), min_size=len(table), max_size=len(table))), dtype=bool)
+    published = table.assign(suppressed=hidden, suppression=np.where(hidden, "suppressed", ""))
+    for column in ("numerator", "denominator", "value", "ci_low", "ci_high", "n"):
+        published[column] = published[column].mask(pd.Series(hidden, index=published.index))
+    result = audit_published(published, threshold=5, rounding_base=1, territory=province.territory)
+    truth = table.reset_index(drop=True)
+    assert len(result.rows) == len(result.findings)
+    for row, (_, finding) in zip(result.rows, result.findings.iterrows()):
+        name = finding["quantity"]
+        k, m = truth.at[row, "numerator"], truth.at[row, "denominator"]
+        value = {"numerator": k, "denominator": m, "n": truth.at[row, "n"], "denominator - numerator": m - k}[name]
+        assert finding["low"] - 1e-6 <= value <= finding["high"] + 1e-6, (finding.to_dict(), value)

@@ -478,9 +478,12 @@ def test_csv_and_json_hold_the_disclosed_table(snapshot: Path, table: pd.DataFra
         from_json = js[column].astype("float64").to_numpy()
         np.testing.assert_allclose(from_csv, expected, rtol=1e-12, equal_nan=True)
         np.testing.assert_allclose(from_json, expected, rtol=1e-12, equal_nan=True)
-    for column in ("scope", "scope_id", "stratum", "stratum_value", "period", "breakdown", "breakdown_value", "indicator",
-                   "suppression"):
+    for column in ("scope", "scope_id", "stratum", "stratum_value", "period", "breakdown", "breakdown_value", "indicator"):
         assert csv[column].tolist() == disclosed[column].astype(str).tolist() == js[column].astype(str).tolist()
+    # A public file marks every hidden cell alike: which rule hid it stays internal.
+    one_mark = np.where(disclosed["suppressed"].astype(bool), "suppressed", "").tolist()
+    assert csv["suppression"].tolist() == one_mark == js["suppression"].astype(str).tolist()
+    assert (disclosed["suppression"] == "primary").any()
     assert csv["suppressed"].map({"True": True, "False": False}).tolist() == disclosed["suppressed"].astype(bool).tolist()
     assert js["suppressed"].tolist() == disclosed["suppressed"].astype(bool).tolist()
     assert csv["label"].tolist() == [CB.indicator_label(i, lang="fr") for i in disclosed["indicator"]]
@@ -562,6 +565,35 @@ def test_bad_requests_are_refused(table: pd.DataFrame, tmp_path: Path) -> None:
     with pytest.raises(SnapshotError, match="context key"):
         write_snapshot(table, tmp_path / "a", territory=TERRITORY, region=REGION, context={"colour": "blue"})
     assert not (tmp_path / "a").exists()
+
+
+def test_the_writer_audits_what_it_publishes(table: pd.DataFrame, tmp_path: Path,
+                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    from proximite.indicators.disclosure import apply_disclosure, audit
+
+    calls: list[dict[str, Any]] = []
+    real = audit.refuse_leaks
+    monkeypatch.setattr(audit, "refuse_leaks", lambda *a, **k: calls.append(k) or real(*a, **k))
+    # Québec: the disclosure control's last audit read exactly the cells published; not run twice.
+    write_snapshot(table, tmp_path / "qc", territory=TERRITORY, region=REGION, formats=["csv"])
+    assert calls == []
+    # A region: fewer cells, other guesses for the attacker; audited again, from the table before disclosure.
+    write_snapshot(table, tmp_path / "r06", territory=TERRITORY, region=REGION, formats=["csv"],
+                   context={"scope": "region:06"})
+    assert len(calls) == 1 and calls[0]["known"] is not None
+    # A table that comes disclosed is audited as it is, and refused when it gives a small count away:
+    # publish the complementary cells (counts not rounded), the primary ones follow from their totals.
+    disclosed = apply_disclosure(table, level="public", rounding_base=1, territory=TERRITORY).reset_index(drop=True)
+    complementary = (disclosed["suppression"] == "complementary").to_numpy()
+    assert complementary.any()
+    truth = table.reset_index(drop=True)
+    for column in ("numerator", "denominator", "value", "n"):
+        disclosed.loc[complementary, column] = truth.loc[complementary, column]
+    disclosed.loc[complementary, ["suppressed", "suppression"]] = [False, ""]
+    with pytest.raises(SnapshotError, match="refusing to publish: the disclosure audit recovers"):
+        write_snapshot(disclosed, tmp_path / "leaky", territory=TERRITORY, region=REGION, formats=["csv"],
+                       context={"rounding_base": 1})
+    assert calls[-1]["known"] is None and not (tmp_path / "leaky").exists()
 
 
 def test_the_input_table_is_not_modified(table: pd.DataFrame, tmp_path: Path) -> None:
