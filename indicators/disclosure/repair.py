@@ -18,7 +18,7 @@ from proximite.indicators.disclosure.audit import AuditedTable, audit_published
 from proximite.indicators.disclosure.complementary import Cells
 from proximite.indicators.disclosure.rounding import round_published
 
-__all__ = ["MAX_AUDIT_ROUNDS", "protect_against_audit", "public_view"]
+__all__ = ["MAX_AUDIT_ROUNDS", "protect_against_audit", "protecting_cell", "public_view"]
 
 #: Rounds of audit and repair before giving up (each hides at least one cell).
 MAX_AUDIT_ROUNDS = 50
@@ -73,7 +73,7 @@ def protect_against_audit(
                                  territory=territory, known=frame)
         if result.clean:
             return AuditedTable(view, result, cells.threshold, base)
-        picks = [_pick(cells, local, row, result.related.get(row, np.zeros(0, dtype="int64")), frame)
+        picks = [protecting_cell(cells, local, row, result.related.get(row, np.zeros(0, dtype="int64")), frame)
                  for row in np.unique(result.rows)]
         picks = [p for p in picks if p is not None]
         if not picks:
@@ -82,12 +82,19 @@ def protect_against_audit(
     raise RuntimeError("disclosure control did not satisfy the audit")  # pragma: no cover
 
 
-def _pick(cells: Cells, local: np.ndarray, row: int, related: np.ndarray, frame: pd.DataFrame) -> int | None:
-    """A published people cell linked to ``row``: same indicator first, then the smallest positive count."""
+def protecting_cell(cells: Cells, local: np.ndarray, row: int, related: np.ndarray, frame: pd.DataFrame) -> int | None:
+    """A published people cell linked to ``row``: same indicator first, then the smallest positive count.
+
+    When every linked cell with a positive count is hidden already, a published cell whose count is
+    0 is taken: hiding it still hides its denominator and n, which can be what pins ``row``'s
+    (a region's referrals are the total less the other regions' published denominators).
+    """
     candidates = local[related]
     candidates = candidates[candidates >= 0]
+    candidates = candidates[~cells.suppressed[candidates]]
     with np.errstate(invalid="ignore"):
-        candidates = candidates[~cells.suppressed[candidates] & (np.nan_to_num(cells.main[candidates]) > 0)]
+        positive = candidates[np.nan_to_num(cells.main[candidates]) > 0]
+    candidates = positive if len(positive) else candidates
     if not len(candidates):
         return None
     indicator = frame["indicator"].to_numpy(dtype=object)

@@ -218,3 +218,23 @@ def test_the_audit_reports_what_it_could_not_check(monkeypatch: pytest.MonkeyPat
     monkeypatch.setattr(lp, "linprog", _gives_up)
     found = audit_published(table, rounding_base=5).findings
     assert not found.empty and set(found["finding"]) == {"unresolved"}
+
+
+def test_a_zero_count_cell_protects_when_every_positive_linked_cell_is_hidden() -> None:
+    # A region's referrals (denominator 4) were the total less the other regions' published
+    # denominators; the only cells left to hide had a count of 0. Hiding one still hides its
+    # denominator, so it is taken rather than giving up.
+    import pandas as pd
+
+    from proximite.indicators.disclosure.repair import protecting_cell
+
+    frame = pd.DataFrame({"indicator": ["x"] * 4})
+    local = np.arange(4)
+    cells = SimpleNamespace(suppressed=np.array([False, True, False, True]), main=np.array([2.0, 5.0, 0.0, 0.0]))
+    assert protecting_cell(cells, local, 0, np.array([1, 2, 3]), frame) == 2
+    # A linked cell with a positive count, when one is published, comes first.
+    cells.suppressed = np.array([False, False, False, True])
+    assert protecting_cell(cells, local, 0, np.array([1, 2, 3]), frame) == 1
+    # Nothing published is linked: no cell to hide.
+    cells.suppressed = np.array([False, True, True, True])
+    assert protecting_cell(cells, local, 0, np.array([1, 2, 3]), frame) is None
