@@ -39,7 +39,10 @@ def test_status_lists_pulls_build_snapshot_and_quarantine(
     _invoke("build", "--project-dir", str(project))
     state = project_status(load_settings(project))
     build = state["build"]
-    assert build is not None and len(state["pulls"]) == 4
+    # The synthetic input holds every source: the four required and the optional ones (questionnaires, qualitative).
+    from proximite.cohort.layers import ALL_SOURCES
+
+    assert build is not None and sorted(pull["source"] for pull in state["pulls"]) == sorted(ALL_SOURCES)
 
     output = _invoke("status", "--project-dir", str(project))
     for pull in state["pulls"]:
