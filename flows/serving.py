@@ -157,4 +157,10 @@ def serve_deployments(deployments: Sequence[RunnerDeployment]) -> None:
     # Ctrl-C stops serving even when started with SIGINT ignored (a script's background
     # job); Prefect's runner handles SIGTERM itself.
     signal.signal(signal.SIGINT, signal.default_int_handler)
-    serve(*deployments, print_starting_message=False)
+    try:
+        serve(*deployments, print_starting_message=False)
+    finally:
+        # Prefect sends its last events and logs from an exit hook; a Ctrl-C that lands
+        # there (a second press, or one still pending from the first) printed a traceback
+        # after a clean stop. The stop has begun: later ones are ignored.
+        signal.signal(signal.SIGINT, signal.SIG_IGN)

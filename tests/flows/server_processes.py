@@ -67,10 +67,16 @@ class ServerProcess:
             self._handle.flush()
         return f"--- {self.name} (exit {self.process.poll()}) ---\n{self.log.read_text(errors='replace')[-tail:]}"
 
-    def stop(self) -> None:
-        if self.process.poll() is None:
+    def stop(self, *, presses: int = 1) -> None:
+        """Ctrl-C, ``presses`` times a few tenths of a second apart (an impatient user), then wait."""
+        for press in range(presses):
+            if self.process.poll() is not None:
+                break
+            if press:
+                time.sleep(0.3)
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(self.process.pid, signal.SIGINT)
+        if self.process.poll() is None:
             try:
                 self.process.wait(timeout=30)
             except subprocess.TimeoutExpired:

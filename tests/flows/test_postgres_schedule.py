@@ -135,6 +135,8 @@ def test_schedule_on_postgresql_keeps_the_history_across_a_restart(
             assert again.state is not None and again.state.is_completed()
             deployment = client.read_deployment_by_name("pipeline/proximite-cohorte")
             assert [schedule.schedule.cron for schedule in deployment.schedules] == ["0 6 * * MON"]
+            # Stopping `proximite schedule` paused it, as it says, and the pause is kept too.
+            assert deployment.paused
         assert RUN_ARTIFACTS <= run_artifact_keys(api, run.id)  # type: ignore[attr-defined]
     finally:
         for process in reversed(processes):

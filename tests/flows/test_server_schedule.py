@@ -178,8 +178,8 @@ def test_server_schedule_trigger_a_run_and_read_its_artifacts(
             assert client.read_deployment_by_name("pull_cohort/proximite-cohorte").parameters["url"] == "https://redcap.example.org/api/"
     finally:
         for process in reversed(processes):
-            process.stop()
-    # Ctrl-C stops both cleanly: status 0, one line, no traceback.
+            process.stop(presses=2)
+    # Ctrl-C stops both cleanly, pressed twice too: status 0, one line, no traceback.
     assert [process.process.returncode for process in processes] == [0, 0], "\n".join(p.output() for p in processes)
     assert not any("Traceback" in process.output(tail=10**7) for process in processes), "\n".join(p.output() for p in processes)
     assert "Stopped: the schedules are paused" in scheduler.output()
