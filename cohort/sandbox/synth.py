@@ -38,6 +38,7 @@ import pandas as pd
 from proximite.cohort.codebook import load_codebook
 from proximite.cohort.sandbox import _export, _qualitative, _registry
 from proximite.cohort.sandbox._assessments import make_assessments
+from proximite.cohort.sandbox._scale_truth import scale_truth
 from proximite.cohort.sandbox._attrition import apply_attrition
 from proximite.cohort.sandbox._censor import Tables, censor, observed
 from proximite.cohort.sandbox._context import RECRUITMENT_END, RECRUITMENT_START, Context
@@ -380,6 +381,7 @@ def _simulate(
     children = make_children(ctx, family_frame)
     report(2)
     assessments, isolation_truth = make_assessments(ctx, family_frame, calibration=calibration)
+    scales_truth = scale_truth(assessments)
     assessments, family_frame, attrition_truth = apply_attrition(ctx, family_frame, assessments)
     report(3)
     needs, needs_truth = make_needs(ctx, family_frame, children)
@@ -402,6 +404,7 @@ def _simulate(
     complete = Tables(family_frame, children, assessments, needs, referrals, workers, activities, supervision)
     parts = {
         "isolation": isolation_truth,
+        "empowerment_and_stress": scales_truth,
         "attrition": attrition_truth,
         "needs": needs_truth,
         "referrals": referrals_truth,
@@ -602,12 +605,6 @@ def _truth(
         "needs": needs,
         "service_gaps": service_gaps,
         "time_to_need_met": time_to_met,
-        "empowerment_and_stress": {
-            "empowerment_items": "round(3.1 - 0.45 severity + 0.3 trait + 0.55 F(months) h + N(0, 0.75^2)) clipped 1-5",
-            "stress_items": "round(3.3 + 0.4 severity + 0.3 trait - 0.4 F(months) h + N(0, 0.75^2)) clipped 1-5",
-            "satisfaction_items": "after T0 only: round(4.2 + 0.3 F(months) + 0.3 trait + N(0, 0.65^2)) clipped 1-5",
-            "F": "1 - exp(-months / 10)",
-        },
         "registry_files": {
             "formats": formats,
             "sav_user_missing": {

@@ -529,6 +529,32 @@ def test_truth_records_the_planted_effects(tiny: SynthSummary) -> None:
     assert truth["generator"]["seed"] == TINY["seed"]
 
 
+def test_truth_holds_the_scales_complete_data_means_with_the_planted_directions(tmp_path: Path) -> None:
+    generate_cohort(tmp_path / "scales", families=400, territories=4, seed=7)
+    scales = json.loads((tmp_path / "scales" / "truth.json").read_text(encoding="utf-8"))["empowerment_and_stress"]
+    for scale, direction in (("empowerment", 1), ("parental_stress", -1)):
+        complete = scales["complete_data"][scale]
+        assert set(complete["mean_by_wave"]) == set(complete["mean_change_from_t0_by_wave"]) == {"0", "6", "12", "24"}
+        assert complete["mean_change_from_t0_by_wave"]["0"] == 0
+        # Planted: 0.55 (empowerment) and -0.4 (stress) points times F(24) = 0.91, times h (mean about 1),
+        # shrunk a little by the 1-5 clipping.
+        assert 0.2 < direction * complete["mean_change_from_t0_by_wave"]["24"] < 0.6
+        assert all(1 <= mean <= 5 for mean in complete["mean_by_wave"].values())
+
+
+def test_scale_scores_are_the_means_of_the_answered_items() -> None:
+    from proximite.cohort.sandbox._scale_truth import complete_means, scale_scores
+
+    items = ("a", "b", "c")
+    frame = pd.DataFrame(
+        {"family_index": [0, 0, 1, 1], "wave": [0, 6, 0, 6], "a": [1, 2, 0, 0], "b": [3, 0, 0, 5], "c": [2, 4, 0, 5]}
+    )
+    np.testing.assert_allclose(scale_scores(frame, items), [2.0, 3.0, np.nan, 5.0])
+    means = complete_means(frame, items)
+    # Wave 0: only family 0 scored (2.0); wave 6: (3 + 5) / 2; change: family 0 only, 3 - 2.
+    assert means == {"mean_by_wave": {"0": 2.0, "6": 4.0}, "mean_change_from_t0_by_wave": {"0": 0.0, "6": 1.0}}
+
+
 # ------------------------------------------------------------------------------------ geography
 def test_pilot_geography() -> None:
     territories = make_territories(50, seed=20240101)
