@@ -44,6 +44,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from proximite.config import Settings
 
 __all__ = [
+    "ADJUSTED_INFERENCE",
     "ALL",
     "INDICATOR_COLUMNS",
     "IndicatorParameters",
@@ -115,6 +116,11 @@ _ROW_DEFAULTS: dict[str, Any] = {
 _SCOPE_ORDER = {scope: rank for rank, scope in enumerate(SCOPES)}
 
 
+#: Intervals of the adjusted effects: CR2 with Bell–McCaffrey df, the wild cluster bootstrap
+#: (percentile-t), or linearmodels' CR1 with the residual df.
+ADJUSTED_INFERENCE: tuple[str, ...] = ("cr2", "wild", "cr1")
+
+
 @dataclass(frozen=True)
 class IndicatorParameters:
     """Parameters of the indicators (``[indicators]``, ``[waves]`` and ``[isolation]`` of the config).
@@ -150,6 +156,9 @@ class IndicatorParameters:
     scopes : tuple of str
         Scope levels to compute (default all of :data:`SCOPES`); each unit of the fan-out
         (:mod:`proximite.indicators.fanout`) computes one level over the whole tables.
+    adjusted_inference : str
+        Interval of the adjusted effects (:data:`ADJUSTED_INFERENCE`, ``[indicators]
+        adjusted_inference``): ``"cr2"``, ``"wild"`` or ``"cr1"``.
     """
 
     waves: tuple[int, ...] = (0, 6, 12, 24)
@@ -164,6 +173,7 @@ class IndicatorParameters:
     as_of: dt.date | None = None
     bootstrap_seed: int = 20240101
     scopes: tuple[str, ...] = SCOPES
+    adjusted_inference: str = "cr1"
     extra: Mapping[str, Any] = field(default_factory=dict, compare=False)
 
     def __post_init__(self) -> None:
@@ -174,6 +184,8 @@ class IndicatorParameters:
         unknown = set(self.scopes) - set(SCOPES)
         if unknown:
             raise ValueError(f"unknown scope(s) {sorted(unknown)}; allowed: {', '.join(SCOPES)}")
+        if self.adjusted_inference not in ADJUSTED_INFERENCE:
+            raise ValueError(f"adjusted_inference must be one of {', '.join(ADJUSTED_INFERENCE)}, not {self.adjusted_inference!r}")
         if not self.waves or self.waves[0] != 0:
             raise ValueError(f"waves must start at 0 (T0), not {list(self.waves)!r}")
 
@@ -208,6 +220,7 @@ class IndicatorParameters:
             "confidence": float(section.get("confidence", cls.confidence)),
             "strata": tuple(section.get("strata", cls.strata)),
             "bootstrap_seed": int(section.get("bootstrap_seed", cls.bootstrap_seed)),
+            "adjusted_inference": str(section.get("adjusted_inference", cls.adjusted_inference)),
         }
         if section.get("as_of"):
             values["as_of"] = dt.date.fromisoformat(str(section["as_of"]))
@@ -228,6 +241,7 @@ class IndicatorParameters:
             "as_of": self.as_of.isoformat() if self.as_of else None,
             "bootstrap_seed": self.bootstrap_seed,
             "scopes": list(self.scopes),
+            "adjusted_inference": self.adjusted_inference,
         }
 
 

@@ -383,6 +383,8 @@ def adjusted_effects(
     cluster_by: str,
     weighted: bool,
     confidence: float,
+    inference: str = "cr1",
+    seed: int = 0,
 ) -> list[dict[str, Any]]:
     """Wave effects of one cell: PanelOLS of the score on wave dummies with family effects.
 
@@ -397,6 +399,12 @@ def adjusted_effects(
     weighted : bool, keyword-only
         Pass ``weight`` to PanelOLS (inverse probability of being observed).
     confidence : float, keyword-only
+    inference : {"cr1", "cr2", "wild"}, keyword-only
+        The interval (:data:`~proximite.indicators.base.ADJUSTED_INFERENCE`): linearmodels' CR1
+        with the residual df, CR2 with Bell–McCaffrey df, or the wild cluster bootstrap's
+        percentile-t (Webb weights, 999 draws, ``seed``).
+    seed : int, keyword-only
+        Seed of the wild bootstrap.
 
     Returns
     -------
@@ -434,6 +442,9 @@ def adjusted_effects(
         clusters = pd.DataFrame({"territory": pd.factorize(sample["territory_id"])[0]}, index=index)
         result = model.fit(cov_type="clustered", clusters=clusters, group_debias=True)
     bounds = result.conf_int(level=confidence)
+    if inference != "cr1":
+        bounds = _small_sample_bounds(exog.drop(columns="const"), dependent, weights, sample, entity, cluster_by=cluster_by,
+                                      inference=inference, confidence=confidence, seed=seed)
     return [
         {
             "wave": k,
@@ -444,6 +455,25 @@ def adjusted_effects(
         }
         for k in later
     ]
+
+
+def _small_sample_bounds(
+    design: pd.DataFrame, dependent: pd.Series, weights: pd.Series | None, sample: pd.DataFrame, entity: np.ndarray,
+    *, cluster_by: str, inference: str, confidence: float, seed: int,
+) -> pd.DataFrame:
+    """``lower`` and ``upper`` per wave dummy: CR2 (Bell–McCaffrey) or the wild cluster bootstrap."""
+    from proximite.cohort.models.small_sample import cr2, wild_cluster_bootstrap
+
+    clusters = entity if cluster_by == "family" else sample["territory_id"].astype(str).to_numpy()
+    arrays = {"dependent": dependent.to_numpy(), "design": design.to_numpy(), "clusters": clusters, "entities": entity,
+              "weights": None if weights is None else weights.to_numpy()}
+    if inference == "cr2":
+        lower, upper = cr2(**arrays).intervals(confidence)
+    else:
+        # K counts the constant, as linearmodels' CR1 (the bootstrap's scale) does.
+        fit = wild_cluster_bootstrap(**arrays, seed=seed, counted_terms=design.shape[1] + 1)
+        lower, upper = fit.intervals(confidence)
+    return pd.DataFrame({"lower": lower, "upper": upper}, index=design.columns)
 
 
 def adjusted_sample(panel: pd.DataFrame, weights: pd.DataFrame) -> pd.DataFrame:
@@ -469,12 +499,21 @@ def _adjusted_cells(
         yield from iter_scopes(sample, territory, strata=(), scopes=("territory",))
 
 
-def _adjusted_method(cluster_by: str, *, weighted: bool) -> str:
+#: How each ``inference`` option's interval is described in the method column.
+_INTERVALS: dict[str, str] = {
+    "cr1": "SE clustered by {cluster_by}, t interval (residual df)",
+    "cr2": "CR2 SE clustered by {cluster_by}, t interval (Bell–McCaffrey df)",
+    "wild": "wild bootstrap by {cluster_by} (Webb weights, 999 draws), percentile-t interval",
+}
+
+
+def _adjusted_method(cluster_by: str, *, weighted: bool, inference: str = "cr1") -> str:
+    interval = _INTERVALS[inference].format(cluster_by=cluster_by)
     if not weighted:
-        return f"PanelOLS family effects, wave dummies vs T0, SE clustered by {cluster_by}, t interval (residual df)"
+        return f"PanelOLS family effects, wave dummies vs T0, {interval}"
     return (
         "PanelOLS family effects weighted by stabilised inverse probability of being observed "
-        f"(logit), wave dummies vs T0, SE clustered by {cluster_by}, t interval (residual df)"
+        f"(logit), wave dummies vs T0, {interval}"
     )
 
 
@@ -667,9 +706,10 @@ def adjusted_effect(data: ScoreData, *, weighted: bool) -> pd.DataFrame:
     cells = _adjusted_cells(data.adjusted_sample, data.tables["territory"], strata=parameters.strata, scopes=scopes)
     for labels, cell in cells:
         cluster_by = "family" if labels["scope"] == "territory" or cell["territory_id"].nunique() < 2 else "territory"
-        method = _adjusted_method(cluster_by, weighted=weighted)
+        method = _adjusted_method(cluster_by, weighted=weighted, inference=parameters.adjusted_inference)
         for row in data.fit(cell, waves=parameters.waves, cluster_by=cluster_by, weighted=weighted,
-                            confidence=parameters.confidence):
+                            confidence=parameters.confidence, inference=parameters.adjusted_inference,
+                            seed=parameters.bootstrap_seed):
             rows.append(labels | row | {"indicator": indicator, "unit": "points", "method": method})
     return indicator_frame(pd.DataFrame(rows))
 

@@ -21,13 +21,12 @@ import numpy as np
 import pandas as pd
 
 from proximite.cohort.models.base import Model, ModelError, ModelResults, register
+from proximite.cohort.models.panel_inference import SmallSample, adjusted_results
 
 __all__ = ["CLUSTERS", "FirstDifference", "PanelOLS", "PooledOLS", "RandomEffects"]
 
 #: ``cluster`` option → what a cluster is (``None``: no clustering, robust covariance).
 CLUSTERS: Mapping[str | None, str] = {"family": "family_id", "territory": "territory_id", None: ""}
-
-
 def model_frame(data: pd.DataFrame, *, kind: str) -> pd.DataFrame:
     """The panel as linearmodels reads it: float columns for nullable numbers and booleans, plus
     ``wave`` (int) and ``years`` (wave / 12) as columns.
@@ -67,9 +66,17 @@ class _LinearPanel(Model):
         weights: str | None = None,
         debiased: bool = True,
         confidence: float = 0.95,
+        small_sample: str | None = None,
+        draws: int = 999,
+        bootstrap_weights: str = "webb",
+        seed: int = 0,
     ) -> None:
         if cluster not in CLUSTERS:
             raise ModelError(f"{self.kind}: cluster must be 'family', 'territory' or None, got {cluster!r}")
+        self.inference = SmallSample(small_sample, draws=draws, bootstrap_weights=bootstrap_weights, seed=seed, kind=self.kind)
+        if small_sample is not None and (cluster is None or self.estimator not in ("PanelOLS", "PooledOLS")):
+            raise ModelError(f"{self.kind}: small_sample={small_sample!r} needs clustered errors (cluster='territory' "
+                             "or 'family') and a panel_ols or pooled_ols model")
         if not 0 < confidence < 1:
             raise ModelError(f"{self.kind}: confidence must be between 0 and 1, got {confidence}")
         if "~" not in formula:
@@ -79,6 +86,7 @@ class _LinearPanel(Model):
         self.weights = weights
         self.debiased = debiased
         self.confidence = confidence
+        self.small_sample = small_sample
 
     def _formula(self) -> str:
         return self.formula
@@ -136,7 +144,8 @@ class _LinearPanel(Model):
             raise
         except Exception as error:  # noqa: BLE001 - formula errors, rank deficiency: name the option, not the data
             raise ModelError(f"{self.kind}: cannot fit formula {self.formula!r}: {type(error).__name__}: {error}") from None
-        return self._results(native, frame)
+        results = self._results(native, frame)
+        return adjusted_results(results, native, frame, cluster=self.cluster, inference=self.inference)
 
     def _results(self, native: Any, frame: pd.DataFrame) -> ModelResults:
         bounds = native.conf_int(level=self.confidence)
@@ -198,6 +207,14 @@ class PanelOLS(_LinearPanel):
         Small-sample correction: clustered covariance times :math:`\\frac{G}{G-1}\\frac{N-1}{N-K}`
         (Stata's), robust one times :math:`\\frac{N}{N-K}`; t and F reference distributions.
     confidence : float, keyword-only
+    small_sample : {None, "cr2", "wild"}, keyword-only
+        Inference for a few dozen clusters or fewer (e.g. territories; needs ``cluster`` and no
+        time effects), :mod:`~proximite.cohort.models.panel_inference`: ``"cr2"`` gives CR2
+        standard errors with Bell–McCaffrey degrees of freedom, ``"wild"`` the wild cluster
+        bootstrap's percentile-t intervals and p-values (CR1 standard errors).
+    draws, bootstrap_weights, seed : keyword-only
+        The wild bootstrap's samples (999), cluster weights (``"webb"`` or ``"rademacher"``)
+        and seed (0).
 
     Notes
     -----
@@ -222,8 +239,15 @@ class PanelOLS(_LinearPanel):
         weights: str | None = None,
         debiased: bool = True,
         confidence: float = 0.95,
+        small_sample: str | None = None,
+        draws: int = 999,
+        bootstrap_weights: str = "webb",
+        seed: int = 0,
     ) -> None:
-        super().__init__(formula, cluster=cluster, weights=weights, debiased=debiased, confidence=confidence)
+        if small_sample is not None and time_effects:
+            raise ModelError(f"{self.kind}: small_sample={small_sample!r} with time effects: put C(wave) in the formula instead")
+        super().__init__(formula, cluster=cluster, weights=weights, debiased=debiased, confidence=confidence,
+                         small_sample=small_sample, draws=draws, bootstrap_weights=bootstrap_weights, seed=seed)
         self.entity_effects = entity_effects
         self.time_effects = time_effects
 
@@ -288,7 +312,7 @@ class PooledOLS(_LinearPanel):
     ----------
     formula : str
         linearmodels formula, e.g. ``"isolation_index ~ 1 + C(wave)"``.
-    cluster, weights, debiased, confidence
+    cluster, weights, debiased, confidence, small_sample
         As :class:`PanelOLS`.
 
     Notes

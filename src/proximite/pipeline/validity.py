@@ -302,7 +302,9 @@ def _wave_summary(fit: Any) -> pd.DataFrame:
     """
     summary = fit.summary
     clusters = fit.statistics.get("clusters")
-    if "by territory" not in str(fit.statistics.get("cov_type", "")) or not clusters or clusters < 2:
+    cov_type = str(fit.statistics.get("cov_type", ""))
+    small_sample = "cr2_df" in fit.statistics or "bootstrap" in fit.statistics  # their intervals are their own
+    if "by territory" not in cov_type or small_sample or not clusters or clusters < 2:
         return summary
     from scipy import stats
 
@@ -338,6 +340,13 @@ def _estimate(
     rows += _term_rows(_wave_summary(fixed), effects, estimator="panel_ols", target="planted")
     weighted = PanelOLS(_FORMULA_FE, cluster=wave_cluster, weights="attrition_weight").fit(data)
     rows += _term_rows(_wave_summary(weighted), effects, estimator="panel_ols_ipw", target="planted")
+    if wave_cluster == "territory":
+        # The same fit, CR2 standard errors with Bell–McCaffrey degrees of freedom (few clusters).
+        small = PanelOLS(_FORMULA_FE, cluster=wave_cluster, weights="attrition_weight", small_sample="cr2").fit(data)
+        rows += _term_rows(_wave_summary(small), effects, estimator="panel_ols_ipw_cr2", target="planted")
+        # And the wild cluster bootstrap (Webb weights, seeded by the replicate's data size).
+        wild = PanelOLS(_FORMULA_FE, cluster=wave_cluster, weights="attrition_weight", small_sample="wild", seed=len(data)).fit(data)
+        rows += _term_rows(_wave_summary(wild), effects, estimator="panel_ols_ipw_wild", target="planted")
     if wave_cluster == "family":
         marginal = GEE("isolation_index ~ 1 + C(wave)", correlation="independence", weights="attrition_weight").fit(data)
     else:

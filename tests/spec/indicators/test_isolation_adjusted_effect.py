@@ -126,3 +126,35 @@ def test_cells_and_the_territory_rule() -> None:
     t3 = pick(asked, ID, wave=24, scope="territory", scope_id="T3")
     region = pick(asked, ID, wave=24, scope="region", scope_id="02")
     assert t3[["value", "ci_low", "ci_high"]].tolist() == pytest.approx(region[["value", "ci_low", "ci_high"]].tolist())
+
+
+@pytest.mark.parametrize("inference", ["cr2", "wild"])
+def test_small_sample_intervals_on_request(inference: str) -> None:
+    from proximite.cohort.models.small_sample import cr2, wild_cluster_bootstrap
+
+    assessments, tables = world(dropped=dropped)
+    parameters = IndicatorParameters(periods="year", adjusted_inference=inference)
+    out = isolation.compute(tables, parameters=parameters)
+    data = pd.DataFrame(assessments, columns=["family", "wave", "y"])
+    data["territory"] = data["family"].map(world_territories(assessments))
+    design = np.column_stack([(data["wave"] == k).to_numpy(dtype=float) for k in (6, 12, 24)])
+    arrays = (data["y"].to_numpy(), design, data["territory"].to_numpy())
+    if inference == "cr2":
+        reference = cr2(*arrays, entities=data["family"].to_numpy())
+        interval = "CR2 SE clustered by territory, t interval (Bell–McCaffrey df)"
+    else:
+        # Seeded by [indicators] bootstrap_seed; K counts the constant as linearmodels' CR1 does.
+        reference = wild_cluster_bootstrap(*arrays, entities=data["family"].to_numpy(), seed=parameters.bootstrap_seed,
+                                           counted_terms=4)
+        interval = "wild bootstrap by territory (Webb weights, 999 draws), percentile-t interval"
+    lower, upper = reference.intervals(0.95)
+    for position, wave in enumerate((6, 12, 24)):
+        row = pick(out, ID, wave=wave)
+        assert row["value"] == pytest.approx(reference.params[position])
+        assert (row["ci_low"], row["ci_high"]) == (pytest.approx(lower[position]), pytest.approx(upper[position]))
+    assert row["method"] == f"PanelOLS family effects, wave dummies vs T0, {interval}"
+    # The same estimates as the default's: only the intervals change.
+    default = isolation.compute(tables, parameters=PARAMETERS)
+    assert pick(default, ID, wave=24)["value"] == pytest.approx(row["value"])
+    with pytest.raises(ValueError, match="adjusted_inference must be one of"):
+        IndicatorParameters(adjusted_inference="cr3")
