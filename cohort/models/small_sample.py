@@ -169,17 +169,12 @@ def cr2(
         \\quad r_g = Z_g^\\top p_g .
     """
     z, target, cluster_codes = _weighted_within(dependent, design, clusters, entities, weights)
-    gram = z.T @ z
-    if np.linalg.matrix_rank(gram) < gram.shape[0]:
-        raise ValueError("CR2: the design is rank-deficient once the entity effects are absorbed")
-    m = np.linalg.inv(gram)
-    params = m @ (z.T @ target)
-    residuals = target - z @ params
+    m, params, residuals = _least_squares(z, target, "CR2")
     groups = [np.flatnonzero(cluster_codes == code) for code in range(cluster_codes.max() + 1)]
     if len(groups) < 2:
         raise ValueError("CR2: needs at least two clusters")
     adjusted = [_adjust(z[rows], m) for rows in groups]
-    meat = np.zeros_like(gram)
+    meat = np.zeros_like(m)
     for rows, adjust in zip(groups, adjusted):
         score = z[rows].T @ adjust(residuals[rows])
         meat += np.outer(score, score)
@@ -234,12 +229,7 @@ def wild_cluster_bootstrap(
     if draws < 99:
         raise ValueError(f"wild bootstrap: at least 99 draws, got {draws}")
     z, target, cluster_codes = _weighted_within(dependent, design, clusters, entities, weights)
-    gram = z.T @ z
-    if np.linalg.matrix_rank(gram) < gram.shape[0]:
-        raise ValueError("wild bootstrap: the design is rank-deficient once the entity effects are absorbed")
-    m = np.linalg.inv(gram)
-    params = m @ (z.T @ target)
-    residuals = target - z @ params
+    m, params, residuals = _least_squares(z, target, "wild bootstrap")
     n, k = z.shape
     groups = int(cluster_codes.max()) + 1
     if groups < 2:
@@ -278,6 +268,16 @@ def _weighted_within(
         x = within(x, entities, w)
     root = np.sqrt(w)
     return x * root[:, None], y * root, cluster_codes
+
+
+def _least_squares(z: np.ndarray, target: np.ndarray, what: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """:math:`M = (Z^\\top Z)^{-1}`, the coefficients and the residuals; a rank-deficient design is refused."""
+    gram = z.T @ z
+    if np.linalg.matrix_rank(gram) < gram.shape[0]:
+        raise ValueError(f"{what}: the design is rank-deficient once the entity effects are absorbed")
+    m = np.linalg.inv(gram)
+    params = m @ (z.T @ target)
+    return m, params, target - z @ params
 
 
 def _check_nested(entities: np.ndarray, cluster_codes: np.ndarray) -> None:

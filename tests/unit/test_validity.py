@@ -216,6 +216,8 @@ def test_study_tables(study: tuple[ValidityResults, list[tuple[int, int]], Path]
     assert list(zip(summary["quantity"], summary["estimator"])) == [
         *[(f"wave_effect[{k}]", "panel_ols") for k in (6, 12, 24)],
         *[(f"wave_effect[{k}]", "panel_ols_ipw") for k in (6, 12, 24)],
+        *[(f"wave_effect[{k}]", "panel_ols_ipw_cr2") for k in (6, 12, 24)],
+        *[(f"wave_effect[{k}]", "panel_ols_ipw_wild") for k in (6, 12, 24)],
         *[(f"wave_effect[{k}]", "gee_ipw") for k in (6, 12, 24)],
         *[(f"{scale}_effect[{k}]", estimator) for scale in ("empowerment", "parental_stress")
           for estimator in ("panel_ols", "panel_ols_ipw") for k in (6, 12, 24)],
@@ -255,9 +257,13 @@ def test_study_meets_loose_bounds(study: tuple[ValidityResults, list[tuple[int, 
         # calibration), mostly with its territories: SEs clustered by territory follow that
         # spread (ratio 1.1-1.5 here); clustered by family they were 0.40-0.70 of it, and
         # covered 40 % at T12 (wave_cluster="family", same seeds).
-        for estimator in ("panel_ols", "panel_ols_ipw", "gee_ipw"):
+        for estimator in ("panel_ols", "panel_ols_ipw", "gee_ipw", "panel_ols_ipw_cr2"):
             row = summary.loc[(f"wave_effect[{k}]", estimator)]
             assert row["mean_std_error"] > 0.6 * row["empirical_se"], (k, estimator)
+        # CR2 and the bootstrap change the intervals, not the weighted estimate.
+        weighted = summary.loc[(f"wave_effect[{k}]", "panel_ols_ipw"), "mean_estimate"]
+        for estimator in ("panel_ols_ipw_cr2", "panel_ols_ipw_wild"):
+            assert summary.loc[(f"wave_effect[{k}]", estimator), "mean_estimate"] == pytest.approx(weighted)
     cc, ipw = summary.loc[("mean[24]", "complete_case"), "bias"], summary.loc[("mean[24]", "ipw"), "bias"]
     assert cc < -1.0  # the more isolated families drop out: the complete-case T24 mean is too low
     assert abs(ipw) < abs(cc)
