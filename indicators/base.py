@@ -173,7 +173,7 @@ class IndicatorParameters:
     as_of: dt.date | None = None
     bootstrap_seed: int = 20240101
     scopes: tuple[str, ...] = SCOPES
-    adjusted_inference: str = "cr1"
+    adjusted_inference: str = "cr2"
     extra: Mapping[str, Any] = field(default_factory=dict, compare=False)
 
     def __post_init__(self) -> None:

@@ -84,17 +84,38 @@ def panelols(observations: Iterable[Score], territories: Mapping[str, str], *, w
     return model.fit(cov_type="clustered", clusters=clusters, group_debias=True)
 
 
+def cr2_bounds(observations: Iterable[Score], territories: Mapping[str, str], *, weights=None) -> pd.DataFrame:
+    """The default interval of the adjusted effects: CR2 by territory with Bell–McCaffrey df, per wave dummy."""
+    from proximite.cohort.models.small_sample import cr2
+
+    data = pd.DataFrame(list(observations), columns=["family", "wave", "y"]).dropna()
+    data = data.set_index(["family", "wave"]).sort_index()
+    families = data.index.get_level_values("family")
+    design = np.column_stack([(data.index.get_level_values("wave") == k).astype(float) for k in (6, 12, 24)])
+    fit = cr2(data["y"].to_numpy(), design, families.map(territories).to_numpy(), entities=families.to_numpy(),
+              weights=None if weights is None else weights.reindex(data.index).to_numpy())
+    lower, upper = fit.intervals(0.95)
+    return pd.DataFrame({"lower": lower, "upper": upper}, index=["T6", "T12", "T24"])
+
+
 # ---------------------------------------------------------------------- the adjusted effects' checks
 # The empowerment and stress specs of the adjusted effects differ only in the score and its
 # planted rise: their checks are written once here, and each indicator's spec calls them.
 def check_balanced_effect(score: str, rise: Mapping[int, float]) -> None:
-    """Balanced panel: the effect equals the mean change and linearmodels' PanelOLS, clustered by territory."""
+    """Balanced panel: the effect equals the mean change and linearmodels' PanelOLS; the interval is
+    CR2 by territory (the default) and, asked for, linearmodels' CR1 with the residual df."""
     indicator = f"effectiveness.{score}_adjusted_effect"
     observations = score_world(score, rise=rise)
     territories = world_territories(observations)
-    frame = compute(score_tables(score, observations, territories=territories))
+    tables = score_tables(score, observations, territories=territories)
+    frame = compute(tables)
     reference = panelols(observations, territories)
-    bounds = reference.conf_int()
+    bounds = cr2_bounds(observations, territories)
+    cr1, cr1_bounds = compute(tables, adjusted_inference="cr1"), reference.conf_int()
+    for wave in (6, 12, 24):
+        row = pick(cr1, indicator, wave=wave)
+        assert (row["ci_low"], row["ci_high"]) == (
+            pytest.approx(cr1_bounds.loc[f"T{wave}", "lower"]), pytest.approx(cr1_bounds.loc[f"T{wave}", "upper"]))
     for wave in (6, 12, 24):
         row = pick(frame, indicator, wave=wave)
         # Balanced panel: the fixed-effects coefficient is the mean within-family change.
@@ -102,7 +123,7 @@ def check_balanced_effect(score: str, rise: Mapping[int, float]) -> None:
         assert row["value"] == pytest.approx(reference.params[f"T{wave}"])
         assert (row["ci_low"], row["ci_high"]) == (
             pytest.approx(bounds.loc[f"T{wave}", "lower"]), pytest.approx(bounds.loc[f"T{wave}", "upper"]))
-        assert row["n"] == 36 and "clustered by territory" in row["method"]
+        assert row["n"] == 36 and "CR2 SE clustered by territory" in row["method"]
     # The planted rise (the wobble averages to about 0 over the 36 families).
     assert pick(frame, indicator, wave=24)["value"] == pytest.approx(rise[24], abs=0.05)
     assert rows(frame, indicator)["unit"].unique().tolist() == [unit_of(indicator)] == ["points"]
@@ -151,14 +172,15 @@ def reference_weights(observations, territories) -> pd.Series:
 
 
 def check_weighted_effect(score: str, rise: Mapping[int, float]) -> None:
-    """The attrition-weighted effect equals linearmodels' PanelOLS with statsmodels' weights."""
+    """The attrition-weighted effect equals linearmodels' PanelOLS with statsmodels' weights (CR2 interval)."""
     indicator = f"effectiveness.{score}_adjusted_effect_ipw"
     observations = score_world(score, rise=rise, dropped=dropped)
     territories = world_territories(observations)
     contact = {family: int(family[1:]) % 3 != 0 for family in territories}
     frame = compute(score_tables(score, observations, territories=territories, contact=contact))
-    reference = panelols(observations, territories, weights=reference_weights(observations, territories))
-    bounds = reference.conf_int()
+    weights = reference_weights(observations, territories)
+    reference = panelols(observations, territories, weights=weights)
+    bounds = cr2_bounds(observations, territories, weights=weights)
     for wave in (6, 12, 24):
         row = pick(frame, indicator, wave=wave)
         assert row["value"] == pytest.approx(reference.params[f"T{wave}"], rel=1e-6)

@@ -1,8 +1,9 @@
 """Spec: ``isolation.adjusted_effect``, wave effects vs T0 with family fixed effects.
 
 PanelOLS of the index on wave dummies with entity (family) effects, SE clustered by territory
-(by family in a single-territory region and at territory scope), ``debiased`` and
-``group_debias`` (Stata's ``xtreg, fe vce(cluster)``), t interval with the residual df. Families
+(by family in a single-territory region and at territory scope): CR2 with Bell–McCaffrey df by
+default; ``adjusted_inference="cr1"`` gives linearmodels' ``debiased`` and ``group_debias``
+(Stata's ``xtreg, fe vce(cluster)``) with a t interval on the residual df. Families
 without a T0 index are left out; a cell needs 30 families observed at two waves or more;
 territory cells only when ``parameters.extra`` asks for them.
 """
@@ -57,7 +58,7 @@ def test_balanced_panel_effect_is_the_mean_change() -> None:
         assert row["ci_low"] < row["value"] < row["ci_high"]
     assert row["unit"] == unit_of(ID) == "points"
     assert row["method"] == (
-        "PanelOLS family effects, wave dummies vs T0, SE clustered by territory, t interval (residual df)"
+        "PanelOLS family effects, wave dummies vs T0, CR2 SE clustered by territory, t interval (Bell–McCaffrey df)"
     )
     assert 0 not in set(rows(out, ID)["wave"])
     assert set(out["indicator"]) == set(isolation.INDICATORS)
@@ -66,8 +67,9 @@ def test_balanced_panel_effect_is_the_mean_change() -> None:
 
 
 def test_unbalanced_panel_against_statsmodels() -> None:
+    # linearmodels' CR1 (asked for): the arithmetic statsmodels can check.
     assessments, tables = world(dropped=dropped)
-    out = isolation.compute(tables, parameters=PARAMETERS)
+    out = isolation.compute(tables, parameters=IndicatorParameters(periods="year", adjusted_inference="cr1"))
     data = pd.DataFrame(assessments, columns=["family", "wave", "y"])
     data["territory"] = data["family"].map(world_territories(assessments))
     dummies = pd.get_dummies(data["wave"], prefix="T", dtype=float).drop(columns="T_0")
@@ -114,14 +116,14 @@ def test_cells_and_the_territory_rule() -> None:
     assert set(rows(default, ID).query("scope == 'quebec'")["stratum_value"]) == {"all", "urbain", "OCF"}
     # Region 02 holds T3 only: clustered by family.
     assert pick(default, ID, wave=6, scope="region", scope_id="02")["method"].endswith(
-        "clustered by family, t interval (residual df)")
+        "CR2 SE clustered by family, t interval (Bell–McCaffrey df)")
     asked = isolation.compute(
         tables, parameters=IndicatorParameters(extra={isolation.ADJUSTED_TERRITORIES: True})
     )
     territories = rows(asked, ID).query("scope == 'territory'")
     assert set(territories["scope_id"]) == {"T1", "T3"}
     assert set(territories["method"]) == {
-        "PanelOLS family effects, wave dummies vs T0, SE clustered by family, t interval (residual df)"}
+        "PanelOLS family effects, wave dummies vs T0, CR2 SE clustered by family, t interval (Bell–McCaffrey df)"}
     # T3 alone is region 02: the same model, the same numbers.
     t3 = pick(asked, ID, wave=24, scope="territory", scope_id="T3")
     region = pick(asked, ID, wave=24, scope="region", scope_id="02")
@@ -153,8 +155,11 @@ def test_small_sample_intervals_on_request(inference: str) -> None:
         assert row["value"] == pytest.approx(reference.params[position])
         assert (row["ci_low"], row["ci_high"]) == (pytest.approx(lower[position]), pytest.approx(upper[position]))
     assert row["method"] == f"PanelOLS family effects, wave dummies vs T0, {interval}"
-    # The same estimates as the default's: only the intervals change.
+    # CR2 is the default ([indicators] adjusted_inference); the estimates never change, only the intervals.
     default = isolation.compute(tables, parameters=PARAMETERS)
+    assert PARAMETERS.adjusted_inference == "cr2"
     assert pick(default, ID, wave=24)["value"] == pytest.approx(row["value"])
+    if inference == "cr2":
+        assert pick(default, ID, wave=24)[["ci_low", "ci_high"]].tolist() == pytest.approx([lower[2], upper[2]])
     with pytest.raises(ValueError, match="adjusted_inference must be one of"):
         IndicatorParameters(adjusted_inference="cr3")
