@@ -1,7 +1,7 @@
 """Disclosure benchmark: the public snapshot step and the disclosure audit at demo and pilot scale.
 
-Scales: ``demo`` (300 families, 12 territories: ``proximite demo``'s cohort) and ``pilot``
-(5,305 families, 50 territories). Each cohort is generated with complete follow-up, ingested
+Scales: ``demo`` (300 families, 12 territories: ``proximite demo``'s cohort), ``pilot``
+(5,305 families, 50 territories) and ``province`` (50,000 families, 300 territories). Each cohort is generated with complete follow-up, ingested
 (gates off) and harmonised once into ``--work`` (kept, so a second run reuses it), and its
 indicators are computed (outside the clock). Then, in a fresh process per scale:
 
@@ -10,6 +10,8 @@ indicators are computed (outside the clock). Then, in a fresh process per scale:
   public table at least once);
 - ``snapshot``: :func:`~proximite.indicators.snapshot.write_snapshot` of Québec at the public
   level, the whole step: disclosure, the writer's own audit of what it publishes, every format;
+  with the time spent writing the pages per audience (overview, one file per region and per
+  territory, glossary, in both languages), their count and sizes, and the size of ``index.html``;
 - ``audit``: ``proximite disclosure audit`` on the folder just written, as an outsider runs it
   (the published files only, with the public geography: each territory's region and strata), with
   its figures: published and
@@ -30,6 +32,7 @@ Timings are printed, not asserted: on a shared 2-core machine they are not pass/
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import multiprocessing as mp
 import resource
@@ -37,6 +40,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -48,6 +52,7 @@ from bench_validation import prepare  # noqa: E402
 SCALES = {
     "demo": {"families": 300, "territories": 12},
     "pilot": {"families": 5305, "territories": 50},
+    "province": {"families": 50000, "territories": 300},
 }
 
 
@@ -101,12 +106,47 @@ def _measure(work: str, queue: mp.Queue) -> None:  # type: ignore[type-arg]
                   "peak_rss_mb": _peak_mb()})
     with tempfile.TemporaryDirectory() as scratch:
         folder = Path(scratch) / "snapshot"
-        line, _ = _timed("snapshot", lambda: write_snapshot(table, folder, territory=territory, region=region,
-                                                            context={"level": "public", "scope": "quebec"},
-                                                            codebook=codebook))
-        lines.append({**line, "rows": len(table), "peak_rss_mb": _peak_mb()})
+        with _timing_transfer_pages() as transfer:
+            line, _ = _timed("snapshot", lambda: write_snapshot(table, folder, territory=territory, region=region,
+                                                                context={"level": "public", "scope": "quebec"},
+                                                                codebook=codebook))
+        lines.append({**line, "rows": len(table), **transfer, **_page_sizes(folder), "peak_rss_mb": _peak_mb()})
         lines.append(_outsider_audit(folder, territory, Path(scratch)))
     queue.put(lines)
+
+
+@contextlib.contextmanager
+def _timing_transfer_pages() -> Iterator[dict[str, Any]]:
+    """Time :func:`~proximite.indicators.snapshot.transfer.write_transfer_pages` inside the snapshot step."""
+    from proximite.indicators.snapshot import transfer
+
+    figures: dict[str, Any] = {"transfer_pages_seconds": 0.0}
+    original = transfer.write_transfer_pages
+
+    def timed(*args: Any, **kwargs: Any) -> Any:
+        started = time.perf_counter()
+        paths = original(*args, **kwargs)
+        figures["transfer_pages_seconds"] = round(figures["transfer_pages_seconds"] + time.perf_counter() - started, 2)
+        return paths
+
+    transfer.write_transfer_pages = timed
+    try:
+        yield figures
+    finally:
+        transfer.write_transfer_pages = original
+
+
+def _page_sizes(folder: Path) -> dict[str, Any]:
+    """How many region and territory files the snapshot holds, and the pages' sizes in kB."""
+    def kilobytes(paths: list[Path]) -> list[int]:
+        return sorted(round(path.stat().st_size / 1024) for path in paths)
+
+    regions, territories = kilobytes(list(folder.glob("regions/*.html"))), kilobytes(list(folder.glob("territories/*.html")))
+    return {"region_files": len(regions), "territory_files": len(territories),
+            "territory_file_kb_max": territories[-1] if territories else 0,
+            "region_file_kb_max": regions[-1] if regions else 0,
+            "overview_kb": kilobytes([folder / "overview.html"])[0] if (folder / "overview.html").is_file() else 0,
+            "index_kb": kilobytes([folder / "index.html"])[0] if (folder / "index.html").is_file() else 0}
 
 
 def _outsider_audit(folder: Path, territory: Any, scratch: Path) -> dict[str, Any]:
