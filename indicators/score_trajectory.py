@@ -436,15 +436,18 @@ def adjusted_effects(
     exog = pd.DataFrame({"const": 1.0} | {f"T{k}": (wave == k).astype("float64") for k in later}, index=index)
     weights = pd.Series(sample["weight"].to_numpy(dtype="float64"), index=index) if weighted else None
     model = PanelOLS(dependent, exog, entity_effects=True, weights=weights)
-    if cluster_by == "family":
+    if inference != "cr1":
+        # The estimates only: CR2 or the bootstrap makes the interval, not linearmodels' covariance.
+        result = model.fit(cov_type="unadjusted")
+        bounds = _small_sample_bounds(exog.drop(columns="const"), dependent, weights, sample, entity, cluster_by=cluster_by,
+                                      inference=inference, confidence=confidence, seed=seed)
+    elif cluster_by == "family":
         result = model.fit(cov_type="clustered", cluster_entity=True, group_debias=True)
+        bounds = result.conf_int(level=confidence)
     else:
         clusters = pd.DataFrame({"territory": pd.factorize(sample["territory_id"])[0]}, index=index)
         result = model.fit(cov_type="clustered", clusters=clusters, group_debias=True)
-    bounds = result.conf_int(level=confidence)
-    if inference != "cr1":
-        bounds = _small_sample_bounds(exog.drop(columns="const"), dependent, weights, sample, entity, cluster_by=cluster_by,
-                                      inference=inference, confidence=confidence, seed=seed)
+        bounds = result.conf_int(level=confidence)
     return [
         {
             "wave": k,
