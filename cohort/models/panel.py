@@ -27,6 +27,8 @@ __all__ = ["CLUSTERS", "FirstDifference", "PanelOLS", "PooledOLS", "RandomEffect
 
 #: ``cluster`` option → what a cluster is (``None``: no clustering, robust covariance).
 CLUSTERS: Mapping[str | None, str] = {"family": "family_id", "territory": "territory_id", None: ""}
+
+
 def model_frame(data: pd.DataFrame, *, kind: str) -> pd.DataFrame:
     """The panel as linearmodels reads it: float columns for nullable numbers and booleans, plus
     ``wave`` (int) and ``years`` (wave / 12) as columns.

@@ -59,9 +59,9 @@ def adjusted_results(
     names, arrays = _regression(native, frame, cluster=cluster)
     try:
         if inference.method == "cr2":
-            summary, extra = _cr2_summary(results, names, arrays)
+            summary, extra = _cr2_summary(results, names, arrays, cluster=cluster)
         else:
-            summary, extra = _wild_summary(results, names, arrays, inference)
+            summary, extra = _wild_summary(results, names, arrays, inference, cluster=cluster)
     except ValueError as error:
         raise ModelError(f"{results.model}: small_sample={inference.method!r}: {error}") from None
     return ModelResults(model=results.model, summary=summary, statistics={**results.statistics, **extra},
@@ -88,7 +88,9 @@ def _regression(native: Any, frame: pd.DataFrame, *, cluster: str | None) -> tup
     return [terms[j] for j in used], arrays
 
 
-def _cr2_summary(results: ModelResults, names: list[str], arrays: dict[str, Any]) -> tuple[pd.DataFrame, dict[str, Any]]:
+def _cr2_summary(
+    results: ModelResults, names: list[str], arrays: dict[str, Any], *, cluster: str | None
+) -> tuple[pd.DataFrame, dict[str, Any]]:
     from scipy import stats
 
     from proximite.cohort.models.small_sample import cr2
@@ -97,12 +99,11 @@ def _cr2_summary(results: ModelResults, names: list[str], arrays: dict[str, Any]
     lower, upper = estimate.intervals(results.confidence)
     t = results.summary.loc[names, "estimate"].to_numpy() / estimate.std_errors
     summary = _replaced(results.summary, names, estimate.std_errors, lower, upper, 2 * stats.t.sf(np.abs(t), estimate.df))
-    cluster = str(results.statistics.get("cov_type", "")).rsplit(" by ", 1)[-1]
     return summary, {"cov_type": f"CR2 (Bell–McCaffrey df) by {cluster}", "cr2_df": dict(zip(names, map(float, estimate.df)))}
 
 
 def _wild_summary(
-    results: ModelResults, names: list[str], arrays: dict[str, Any], inference: SmallSample
+    results: ModelResults, names: list[str], arrays: dict[str, Any], inference: SmallSample, *, cluster: str | None
 ) -> tuple[pd.DataFrame, dict[str, Any]]:
     from proximite.cohort.models.small_sample import wild_cluster_bootstrap
 
@@ -111,7 +112,6 @@ def _wild_summary(
                                       seed=inference.seed, counted_terms=len(results.summary))
     lower, upper = estimate.intervals(results.confidence)
     summary = _replaced(results.summary, names, estimate.std_errors, lower, upper, estimate.p_values())
-    cluster = str(results.statistics.get("cov_type", "")).rsplit(" by ", 1)[-1]
     bootstrap = {"draws": inference.draws, "weights": inference.bootstrap_weights, "seed": inference.seed}
     return summary, {"cov_type": f"wild cluster bootstrap (percentile-t, {inference.bootstrap_weights}) by {cluster}",
                      "bootstrap": bootstrap}
