@@ -7,6 +7,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from proximite.cohort.harmonise.scores import item_mean
 from proximite.cohort.sandbox._sampling import round_or_none
 
 #: The Likert items of each scale, as the cohort's forms name them (0 in the frame: unanswered).
@@ -25,12 +26,10 @@ MODEL: dict[str, str] = {
 
 
 def scale_scores(assessments: pd.DataFrame, items: tuple[str, ...]) -> np.ndarray:
-    """Each row's score: the mean of its answered items (0 = unanswered), NaN when none is."""
-    values = assessments[list(items)].to_numpy(dtype="float64")
-    answered = values > 0
-    count = answered.sum(axis=1)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        return np.where(count > 0, np.where(answered, values, 0.0).sum(axis=1) / np.maximum(count, 1), np.nan)
+    """Each row's score: the harmonised assessment's :func:`~proximite.cohort.harmonise.scores.item_mean`
+    of its answered items (0 here = unanswered), NaN when none is."""
+    values = assessments[list(items)].astype("float64")
+    return item_mean(values.where(values > 0)).to_numpy(dtype="float64", na_value=np.nan)
 
 
 def complete_means(assessments: pd.DataFrame, items: tuple[str, ...]) -> dict[str, dict[str, float | None]]:
