@@ -267,6 +267,8 @@ def write_redcap(directory: Path, ctx: Context, tables: Tables, written: Written
         {
             "sortie_date": iso_dates(exits["exit_date"].to_numpy()),
             "sortie_raison": exits["exit_reason"].to_numpy(dtype=object),
+            # The synthetic families who withdraw keep their data: destruction is a coordinator's test.
+            "sortie_retrait": np.where(exits["exit_reason"].to_numpy(dtype=object) == "retrait_consentement", "participation", ""),
             "sortie_complete": np.full(len(exits), "2", dtype=object),
         },
     )

@@ -165,6 +165,6 @@ def test_a_classic_project(sandbox_project: RedcapProject) -> None:
         assert not project.is_longitudinal
         frame = project.export_records(format_type="df")
         assert frame.index.name == "record_id" and len(frame) == len(rows)
-        assert list(frame.columns) == ["sortie_date", "sortie_raison", "sortie_complete"]
+        assert list(frame.columns) == ["sortie_date", "sortie_raison", "sortie_retrait", "sortie_complete"]
         with pytest.raises(redcap.RedcapError, match="classic projects"):
             project.export_events()

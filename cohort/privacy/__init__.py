@@ -1,0 +1,1 @@
+"""Privacy controls of the project directory: consent withdrawal, retention, encryption, access log."""
