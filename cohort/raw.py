@@ -21,7 +21,7 @@ from proximite.cohort.sources import Source
 from proximite.errors import InputError, ProximiteError
 from proximite.version import code_version
 
-__all__ = ["MANIFEST_NAME", "as_received", "copy_as_received", "make_read_only", "utc_now", "write_manifest"]
+__all__ = ["MANIFEST_NAME", "as_received", "copy_as_received", "make_read_only", "update_manifest", "utc_now", "write_manifest"]
 
 #: The manifest of a raw pull directory.
 MANIFEST_NAME = "manifest.json"
@@ -87,7 +87,26 @@ def write_manifest(
     }
     if in_progress:
         manifest.update({"in_progress": True, "process": running_process()})
+    return _replace_manifest(target / MANIFEST_NAME, manifest)
+
+
+def update_manifest(target: Path, update: Callable[[dict[str, Any]], None]) -> Path:
+    """Change a finished pull's manifest in place (a redaction, a retention record), read-only again.
+
+    Parameters
+    ----------
+    target : Path
+        The raw pull directory.
+    update : callable
+        Called with the manifest as a dict; changes it in place.
+    """
     path = target / MANIFEST_NAME
+    manifest = json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
+    update(manifest)
+    return _replace_manifest(path, manifest)
+
+
+def _replace_manifest(path: Path, manifest: dict[str, Any]) -> Path:
     if path.exists():  # a pull rewrites its manifest as it goes: in progress, then done or failed
         path.chmod(0o644)
     temporary = path.with_name(f".{MANIFEST_NAME}.tmp")

@@ -84,7 +84,9 @@ def pipeline(
     -------
     dict
         ``{"pull", "ingest", "harmonised_dir", "validation", "build", "indicators_dir",
-        "snapshot_dir", "cached"}``: the snapshot is ``reporting/snapshot-<date>-<level>-<scope>/`` (disclosure
+        "snapshot_dir", "economics_dir", "withdrawals", "retention", "cached"}`` (withdrawals and
+        retention in counts: consent withdrawals are applied before harmonising, the raw
+        retention after a good build): the snapshot is ``reporting/snapshot-<date>-<level>-<scope>/`` (disclosure
         level from the configuration, all of Québec).
 
     Notes
@@ -125,6 +127,7 @@ def _run(
     ingested = done["ingest"] = pull_registry(input_dir, project_dir, sources=chosen, publish=False)
     validated = validate(project_dir, publish=False)
     built = build(project_dir, validated["harmonised_dir"], validated["inputs"], publish=False)
+    retained = tasks.raw_retention(project_dir)  # only after a good build: the staged layer holds what raw held
     computed = indicators(project_dir, built["build"]["build_id"], publish=False)
     evaluated = economics_flow(project_dir, draws=economics_draws, lang=lang, publish=False) if economics else None
     economics_dir = evaluated["economics_dir"] if evaluated else None
@@ -153,5 +156,7 @@ def _run(
         "indicators_dir": computed["indicators_dir"],
         "snapshot_dir": written["snapshot_dir"],
         "economics_dir": economics_dir,
+        "withdrawals": validated["withdrawals"],
+        "retention": retained,
         "cached": cached,
     }

@@ -111,6 +111,25 @@ def pull_redcap(
     return summary
 
 
+# ------------------------------------------------------------------------ privacy steps
+@task(name="consent-withdrawals", cache_policy=NO_CACHE)
+def consent_withdrawals(project_dir: str) -> dict[str, Any]:
+    """Destroy the rows of the families who withdrew their data, before anything is harmonised; counts only."""
+    settings = load_settings(project_dir)
+    key, _origin = pseudonym_key(settings)
+    report = pipeline.withdraw_families(settings, key=key).to_dict()
+    if report["families"]:
+        get_run_logger().warning("consent withdrawal: %s family(ies) removed from every layer", report["families"])
+    return report
+
+
+@task(name="raw-retention", cache_policy=NO_CACHE)
+def raw_retention(project_dir: str) -> dict[str, int]:
+    """Reduce the raw pulls older than ``[privacy] raw_retention_days`` (after a good build); counts only."""
+    _plan, counts = pipeline.apply_raw_retention(load_settings(project_dir))
+    return counts
+
+
 # ------------------------------------------------------------------------ deterministic steps
 @task(name="staged-inputs", cache_policy=NO_CACHE)
 def staged_inputs(project_dir: str) -> dict[str, Any]:

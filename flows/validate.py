@@ -30,9 +30,12 @@ def validate(project_dir: str = ".", publish: bool = True) -> dict[str, Any]:
     Returns
     -------
     dict
-        ``{"inputs": {...}, "harmonised_dir": str, "validation": {...}, "cached": [task names]}``.
+        ``{"inputs": {...}, "harmonised_dir": str, "validation": {...}, "cached": [task names],
+        "withdrawals": {counts}}``: consent withdrawals are applied first (every run), so the
+        staged pulls harmonised no longer hold a family who withdrew its data.
     """
     cached: list[str] = []
+    withdrawals = tasks.consent_withdrawals(project_dir)
     inputs = tasks.staged_inputs(project_dir)
     harmonised_dir = call_cached(tasks.harmonise, project_dir, inputs, cached=cached)
     validation = call_cached(tasks.validate_harmonised, project_dir, harmonised_dir, inputs, cached=cached)
@@ -41,4 +44,4 @@ def validate(project_dir: str = ".", publish: bool = True) -> dict[str, Any]:
             markdown=artifacts.run_summary_markdown(flow_name="validate", validation=validation, cached=cached),
             validation=artifacts.validation_rows(validation),
         )
-    return {"inputs": inputs, "harmonised_dir": harmonised_dir, "validation": validation, "cached": cached}
+    return {"inputs": inputs, "harmonised_dir": harmonised_dir, "validation": validation, "cached": cached, "withdrawals": withdrawals}

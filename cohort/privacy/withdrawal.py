@@ -23,7 +23,6 @@ withdrawals pays for each pull once.
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 import shutil
 from collections.abc import Iterable
@@ -46,7 +45,7 @@ from proximite.cohort.privacy.withdrawal_scan import (
     record_ids_in_staged,
 )
 from proximite.cohort.pseudonym import pseudonym
-from proximite.cohort.raw import MANIFEST_NAME, utc_now
+from proximite.cohort.raw import update_manifest, utc_now
 from proximite.cohort.raw_files import read_raw_file, write_raw_file
 from proximite.config import Settings
 
@@ -200,8 +199,11 @@ def _record_redaction(pull: Path, changes: list[dict[str, Any]], *, report: With
         change["path"] = Path(change["path"]).relative_to(pull).as_posix()
     report.raw_files += len(changes)
     report.raw_rows += sum(change["rows_before"] - change["rows_after"] for change in changes)
-    path = pull / MANIFEST_NAME
-    manifest = json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
+    update_manifest(pull, lambda manifest: _with_redaction(manifest, changes))
+
+
+def _with_redaction(manifest: dict[str, Any], changes: list[dict[str, Any]]) -> None:
+    """The manifest's file entries as they are now, and the redaction appended to its record."""
     by_path = {change["path"]: change for change in changes}
     for entry in manifest.get("files", []):
         change = by_path.get(entry.get("path"))
@@ -209,13 +211,6 @@ def _record_redaction(pull: Path, changes: list[dict[str, Any]], *, report: With
             entry.update({"bytes": change["bytes_after"], "sha256": change["sha256_after"], "rows": change["rows_after"]})
     files = [{name: value for name, value in change.items() if name != "bytes_after"} for change in changes]
     manifest.setdefault("redactions", []).append({"at": utc_now(), "reason": REASON, "files": files})
-    if path.exists():
-        path.chmod(0o644)
-    temporary = path.with_name(f".{MANIFEST_NAME}.tmp")
-    temporary.write_text(json.dumps(manifest, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
-    os.replace(temporary, path)
-    path.chmod(0o444)
-
 
 def _redact_registry(settings: Settings, tokens: set[str], *, key: bytes, report: WithdrawalReport, checks: dict[str, int]) -> set[str]:
     """Registry pulls: the activities naming a withdrawn family leave the staged table and the partner's raw file."""

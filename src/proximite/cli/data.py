@@ -57,6 +57,9 @@ def build(project_dir: ProjectDir = Path(".")) -> None:
     with user_errors():
         settings = load_settings(project_dir)
         key, _origin = pseudonym_key(settings)
+        withdrawn = pipeline.withdraw_families(settings, key=key)
+        if withdrawn.families:
+            console.print(f"Consent withdrawals: {withdrawn.families} family(ies) removed from every layer before the build.")
         with console.status("Harmonising the staged pulls ..."):
             harmonised_dir = pipeline.harmonise_staged(settings, key=key)
         with console.status("Building the warehouse ..."):

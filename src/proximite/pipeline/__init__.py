@@ -39,11 +39,14 @@ from proximite.pipeline.indicators import (
     indicator_tables,
     reusable_indicators,
 )
+from proximite.pipeline.privacy import apply_raw_retention, withdraw_families
 from proximite.pipeline.snapshot import write_snapshot_from_warehouse
 from proximite.pipeline.stage import ingest, pull_redcap
 from proximite.version import code_version
 
 __all__ = [
+    "apply_raw_retention",
+    "withdraw_families",
     "HARMONISED",
     "INDICATORS",
     "INDICATORS_FILE",
