@@ -13,6 +13,7 @@ from typing import Any
 import pandas as pd
 
 from proximite.cohort import layers
+from proximite.cohort.privacy.superseded import is_superseded, read_superseded
 from proximite.config import Settings
 
 __all__ = ["gate_refusals", "interrupted_leftovers", "last_snapshot", "pull_history", "project_status"]
@@ -95,7 +96,7 @@ def last_snapshot(settings: Settings) -> dict[str, Any] | None:
     except (OSError, json.JSONDecodeError):
         manifest = {}
     index = path.parent / "index.html"
-    return {**manifest, "path": str(index if index.is_file() else path.parent)}
+    return {**manifest, "path": str(index if index.is_file() else path.parent), "superseded": is_superseded(settings, path.parent)}
 
 
 def project_status(settings: Settings, *, limit: int = 10) -> dict[str, Any]:
@@ -106,7 +107,8 @@ def project_status(settings: Settings, *, limit: int = 10) -> dict[str, Any]:
     dict
         ``pulls`` (records of :func:`pull_history`), ``build`` (the current warehouse build as
         :meth:`~proximite.cohort.warehouse.BuildInfo.to_dict`, or None), ``snapshot``
-        (:func:`last_snapshot`), ``quarantined`` (ids of refused batches).
+        (:func:`last_snapshot`, with ``superseded``), ``superseded`` (snapshot folders written
+        before a consent withdrawal), ``quarantined`` (ids of refused batches).
     """
     from proximite.cohort.warehouse import current_build
 
@@ -121,6 +123,7 @@ def project_status(settings: Settings, *, limit: int = 10) -> dict[str, Any]:
         "pulls": pulls,
         "build": build.to_dict() if build is not None else None,
         "snapshot": last_snapshot(settings),
+        "superseded": [entry["snapshot"] for entry in read_superseded(settings)],
         "quarantined": sorted(path.name for path in quarantine.iterdir()) if quarantine.is_dir() else [],
     }
 

@@ -214,6 +214,13 @@ def status(
             highlight=False,
             soft_wrap=True,
         )
+    if state["superseded"]:
+        console.print(
+            f"Superseded by a consent withdrawal (written before it; do not share): {', '.join(state['superseded'])}"
+            + (" — including the last snapshot: run `proximite snapshot` again." if snapshot_info and snapshot_info.get("superseded") else ""),
+            highlight=False,
+            soft_wrap=True,
+        )
     quarantined = state["quarantined"]
     if quarantined:
         from proximite.cohort import layers
