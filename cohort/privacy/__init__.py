@@ -1,0 +1,1 @@
+"""Privacy controls of a project: the access log, the privacy inventory."""
