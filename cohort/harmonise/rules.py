@@ -22,7 +22,9 @@ __all__ = [
     "NEED_FORM",
     "NONE_CODES",
     "NON_RECOURS",
+    "CHECK_ONLY_TABLES",
     "PANDAS_DTYPES",
+    "RECORD_PSEUDONYMS",
     "REFERENCE_TABLES",
     "REFERRAL_FORM",
     "RESOURCES",
@@ -62,6 +64,26 @@ REFERENCE_TABLES = {
     "supervision": ("registry", "supervision"),
     "cost": ("cost", "cost"),
 }
+
+#: Record ids harmonisation turns into pseudonyms (HMAC-SHA256 with the project's key; never the
+#: id itself), by source and staged column: the model columns that hold the pseudonyms. The
+#: privacy inventory reads it; ``tests/unit/test_privacy_inventory.py`` changes a record id in a
+#: staged input and checks that exactly these columns change.
+RECORD_PSEUDONYMS: dict[str, dict[str, tuple[str, ...]]] = {
+    "redcap": {
+        "record_id": (
+            "family.family_id", "child.child_id", "child.family_id", "assessment.family_id", "need.need_id",
+            "need.family_id", "referral.referral_id", "referral.family_id",
+        ),
+    },
+    "registry": {"family_record_id": ("activity.family_id",)},
+    "partner_survey": {"record_id": ("partner_response.response_id", "partner_tie.response_id")},
+    "staff_survey": {"record_id": ("staff_survey.respondent_id",)},
+}
+
+#: Staged tables harmonisation reads for its checks only (by source): none of their columns reaches
+#: layer 03 (``qual_document``: every QDA source must be a session of the register).
+CHECK_ONLY_TABLES: dict[str, tuple[str, ...]] = {"qual_coding": ("qual_document",)}
 
 #: Checkbox codes that mean "none of these": ticking them is an answer, not a resource.
 NONE_CODES = ("aucune",)

@@ -11,6 +11,9 @@ from proximite.cohort.models.base import MODELS, Comparison, Model, ModelError, 
 from proximite.cohort.models import attrition, growth, panel  # noqa: F401 - registers the kinds
 from proximite.cohort.models.attrition import Attrition, attrition_weights
 from proximite.cohort.models.growth import GEE, GrowthCurve
+from proximite.cohort.models import group_trajectory  # noqa: F401 - registers the kind
+from proximite.cohort.models.group_trajectory import GroupTrajectory, GroupTrajectoryResults
+from proximite.cohort.models.group_trajectory_membership import membership_model
 from proximite.cohort.models.panel import FirstDifference, PanelOLS, PooledOLS, RandomEffects
 from proximite.cohort.models import survival  # noqa: F401 - registers the kinds
 from proximite.cohort.models.survival import RMST, AalenJohansen, CoxPH, CoxTimeVarying, KaplanMeier, km_median
@@ -25,6 +28,8 @@ __all__ = [
     "CoxPH",
     "CoxTimeVarying",
     "FirstDifference",
+    "GroupTrajectory",
+    "GroupTrajectoryResults",
     "GrowthCurve",
     "KaplanMeier",
     "Model",
@@ -37,5 +42,6 @@ __all__ = [
     "compare",
     "get_model",
     "km_median",
+    "membership_model",
     "register",
 ]

@@ -1,1 +1,1 @@
-"""Privacy controls of the project directory: consent withdrawal, retention, encryption, access log."""
+"""Privacy controls of a project: consent withdrawal, retention, the access log, the privacy inventory."""

@@ -20,6 +20,7 @@ from proximite.cli import app
 from proximite import pipeline
 from proximite.cohort.pseudonym import pseudonym
 from proximite.cohort.followups import FollowupSchedule, followup_completion, followups_due, followups_from_warehouse
+from proximite.cohort.privacy.access_log import read_access_log
 from proximite.cohort.warehouse import table
 from proximite.config import load_settings
 from proximite.cohort.codebook import load_codebook
@@ -146,6 +147,25 @@ def test_a_family_missing_from_the_latest_pull_has_an_empty_record_id(
     assert "1 family(ies) not found in the latest staged REDCap pull" in " ".join(output.split())
 
 
+def test_a_list_with_record_ids_is_logged_with_counts_only(
+    project: Path, expected: pd.DataFrame, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    settings = load_settings(project)
+    before = len(read_access_log(settings))
+    target = tmp_path / "due.csv"
+    _invoke("followups", "--project-dir", str(project), "--as-of", AS_OF.isoformat(), "--csv", str(target))
+    entries = read_access_log(settings)
+    assert len(entries) == before + 1
+    entry = entries[-1]
+    assert entry["command"] == "followups" and entry["detail"] == f"csv {target.resolve()}"
+    assert entry["counts"] == {"rows": len(expected), "families": expected["family_id"].nunique(), "record_ids": len(expected)}
+    assert set(entry) == {"time", "user", "uid", "command", "counts", "detail"}
+    # Without the key no record id is read or shown: nothing to log.
+    monkeypatch.delenv("PROXIMITE_PSEUDONYM_KEY")
+    _invoke("followups", "--project-dir", str(project), "--as-of", AS_OF.isoformat())
+    assert len(read_access_log(settings)) == before + 1
+
+
 def test_territory_filter_and_status_filter(project: Path, expected: pd.DataFrame) -> None:
     chosen = sorted(expected["territory_id"].unique())[:2]
     output = _invoke("followups", "--project-dir", str(project), "--as-of", AS_OF.isoformat(),
@@ -237,7 +257,12 @@ def test_internal_snapshot_has_the_followups_pages_and_a_public_one_has_no_id(
     shutil.copytree(project, copy)
     settings = load_settings(copy)
     region = str(table(settings, "territory").set_index("territory_id").loc[expected["territory_id"].iloc[0], "region_code"])
+    logged = len(read_access_log(settings))
     out = pipeline.write_snapshot_from_warehouse(settings, level="internal", scope=f"region:{region}", today=AS_OF)
+    # The page shows record ids: the access log has its line (counts and the folder, no id).
+    entry = read_access_log(settings)[-1]
+    assert len(read_access_log(settings)) == logged + 1
+    assert entry["command"] == "snapshot" and entry["detail"] == f"followups page {out.name}"
     names = {path.name for path in out.iterdir()}
     assert {"followups.html", "followups.en.html", "index.html", "index.en.html"} <= names
     manifest = json.loads((out / "manifest.json").read_text(encoding="utf-8"))
@@ -260,8 +285,11 @@ def test_internal_snapshot_has_the_followups_pages_and_a_public_one_has_no_id(
     assert 'href="followups.html"' in (out / "index.html").read_text(encoding="utf-8")
     assert 'href="followups.en.html"' in (out / "index.en.html").read_text(encoding="utf-8")
 
+    assert entry["counts"]["families"] == len(in_scope) and entry["counts"]["record_ids"] == entry["counts"]["rows"]
+
     public = pipeline.write_snapshot_from_warehouse(settings, level="public", today=AS_OF + dt.timedelta(days=1))
     assert not list(public.glob("followups*"))
+    assert len(read_access_log(settings)) == logged + 1  # a public snapshot shows no record id
     identifiers = _family_ids(copy)
     # Record ids here are small numbers that counts also show: the column and its cells are what must not leak.
     headers = [CB_TEXT("followups_col_record", lang=lang) for lang in ("fr", "en")]

@@ -116,6 +116,31 @@ def test_the_empowerment_and_stress_example_finds_the_planted_changes(
     growth = pd.read_csv(folder / "empowerment_growth.summary.csv", index_col="term")
     assert growth.loc["years", "estimate"] > 0
 
+def test_the_isolation_groups_example_fits_trajectory_groups(worked: tuple[dict[str, Any], str, Settings], tmp_path: Path) -> None:
+    # The group-based trajectory model of the example runs on the demo panel through the CLI and
+    # writes its tables (estimates and counts): never a family id.
+    _, _, settings = worked
+    out = tmp_path / "out"
+    result = invoke("models", "run", str(SPECS / "isolation_groups.yaml"), "--project-dir", str(settings.project_dir),
+                    "--out", str(out))
+    assert result.exit_code == 0, result.output
+    for table in ("summary", "statistics", "adequacy", "trajectories", "selection", "membership"):
+        assert (out / f"isolation_groups.{table}.csv").is_file(), table
+    assert (out / "isolation_groups.png").read_bytes().startswith(b"\x89PNG")
+    selection = pd.read_csv(out / "isolation_groups.selection.csv", index_col="groups")
+    assert selection.index.tolist() == [1, 2, 3, 4] and int(selection["chosen"].sum()) == 1
+    [record] = json.loads((out / "manifest.json").read_text(encoding="utf-8"))["models"]
+    from proximite import cohort
+
+    rows = cohort.panel(settings=settings, waves=[0, 6, 12, 24])
+    families = rows.index.get_level_values("family_id").unique()
+    observed = rows.loc[rows["isolation_index"].notna()].index.get_level_values("family_id").nunique()
+    assert record["statistics"]["bic_n"] == record["statistics"]["entities"] == observed
+    assert record["statistics"]["groups"] == int(selection.index[selection["chosen"]][0])
+    written = " ".join(path.read_text(encoding="utf-8") for path in out.iterdir() if path.suffix in {".csv", ".html", ".tex", ".json"})
+    assert not any(str(family) in written for family in families)
+
+
 def test_models_run_fits_the_example_specs(worked: tuple[dict[str, Any], str, Settings], tmp_path: Path) -> None:
     _, _, settings = worked
     specs = [SPECS / "growth.yaml", SPECS / "time_to_need_met.yaml"]
@@ -183,7 +208,8 @@ def test_models_run_without_a_warehouse_says_so(tmp_path: Path) -> None:
 
 def test_the_demo_copies_the_example_specs_without_overwriting(tmp_path: Path) -> None:
     copied = copy_example_specs(tmp_path)
-    assert sorted(path.name for path in copied) == ["empowerment_stress.yaml", "growth.yaml", "isolation_panel.yaml", "time_to_need_met.yaml"]
+    assert sorted(path.name for path in copied) == [
+        "empowerment_stress.yaml", "growth.yaml", "isolation_groups.yaml", "isolation_panel.yaml", "time_to_need_met.yaml"]
     edited = tmp_path / "models" / "growth.yaml"
     edited.write_text("# mine\n", encoding="utf-8")
     assert copy_example_specs(tmp_path) == []

@@ -27,7 +27,7 @@ os.environ.setdefault("PREFECT_LOGGING_HANDLERS_CONSOLE_LEVEL", "WARNING")
 os.environ.setdefault("PREFECT_LOGGING_LOGGERS_PREFECT_FLOW_RUNS_LEVEL", "INFO")
 os.environ.setdefault("PREFECT_LOGGING_LOGGERS_PREFECT_TASK_RUNS_LEVEL", "INFO")
 
-from proximite.cli import codebook, data, demo, economics, lookup, models, monitoring, orchestration, pull, redcap  # noqa: E402
+from proximite.cli import codebook, data, demo, economics, lookup, models, monitoring, orchestration, privacy, pull, redcap  # noqa: E402
 from proximite.cli.disclosure import disclosure_app  # noqa: E402
 
 __all__ = ["app", "main"]
@@ -65,6 +65,7 @@ app.add_typer(models.models_app, name="models")
 app.add_typer(economics.economics_app, name="economics")
 app.add_typer(redcap.redcap_app, name="redcap")
 app.add_typer(disclosure_app, name="disclosure")
+app.add_typer(privacy.privacy_app, name="privacy")
 
 
 def main() -> None:  # pragma: no cover - console entry point

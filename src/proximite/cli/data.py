@@ -89,6 +89,7 @@ def validate(
     from proximite.config import load_settings, pseudonym_key
     from proximite.expectations.gates import GateFailed, gate_harmonised, gate_staged
     from proximite.expectations.report import summary_lines
+    from proximite.pipeline.access import logging_refusals
 
     if layer not in {"staged", "harmonised"}:
         raise typer.BadParameter("layer must be staged or harmonised")
@@ -97,26 +98,28 @@ def validate(
     with user_errors():
         settings = load_settings(project_dir)
         results = []
-        try:
-            if layer == "staged":
-                chosen = source or [name for name in layers.ALL_SOURCES if layers.latest_pull(settings, name)]
-                if not chosen:
-                    raise FileNotFoundError("no staged pull yet: run `proximite ingest` or `proximite pull redcap` first")
-                for name in chosen:
-                    pull_id = layers.latest_pull(settings, name)
-                    if pull_id is None:
-                        raise FileNotFoundError(f"no staged pull of source '{name}'")
-                    staged = layers.staged_dir(settings, name, pull_id)
-                    results.append(gate_staged(settings, source=name, pull_id=pull_id, staged_dir=staged))
-            else:
-                key, _origin = pseudonym_key(settings)
-                with console.status("Harmonising the staged pulls ..."):
-                    harmonised_dir = pipeline.harmonise_staged(settings, key=key)
-                results.append(gate_harmonised(settings, harmonised_dir=harmonised_dir))
-        except GateFailed as failure:
-            for line in summary_lines(failure.result, failure.report_dir, lang=lang):
-                console.print(line, highlight=False)
-            raise
+        # A refused gate's report names REDCap records: the access log records it.
+        with logging_refusals(settings, command="validate"):
+            try:
+                if layer == "staged":
+                    chosen = source or [name for name in layers.ALL_SOURCES if layers.latest_pull(settings, name)]
+                    if not chosen:
+                        raise FileNotFoundError("no staged pull yet: run `proximite ingest` or `proximite pull redcap` first")
+                    for name in chosen:
+                        pull_id = layers.latest_pull(settings, name)
+                        if pull_id is None:
+                            raise FileNotFoundError(f"no staged pull of source '{name}'")
+                        staged = layers.staged_dir(settings, name, pull_id)
+                        results.append(gate_staged(settings, source=name, pull_id=pull_id, staged_dir=staged))
+                else:
+                    key, _origin = pseudonym_key(settings)
+                    with console.status("Harmonising the staged pulls ..."):
+                        harmonised_dir = pipeline.harmonise_staged(settings, key=key)
+                    results.append(gate_harmonised(settings, harmonised_dir=harmonised_dir))
+            except GateFailed as failure:
+                for line in summary_lines(failure.result, failure.report_dir, lang=lang):
+                    console.print(line, highlight=False)
+                raise
         for result in results:
             for line in summary_lines(result, lang=lang):
                 console.print(line, highlight=False)

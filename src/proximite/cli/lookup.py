@@ -22,13 +22,19 @@ def lookup(
     The ids are resolved with the project's pseudonym key over the records of the latest
     staged REDCap pull; an id no record of that pull hashes to is said so (another key, another
     project, or a record deleted since). Exits with status 1 when an id is not found.
+
+    Each lookup adds a line to the project's access log (privacy/access.log: who, when, how many
+    ids asked and found; never an id) before anything is shown.
     """
+    from proximite.cohort.privacy.access_log import record_access
     from proximite.cohort.record_lookup import lookup_records, record_ids_by_pseudonym
     from proximite.config import load_settings
 
     with user_errors():
         settings = load_settings(project_dir)
         found = lookup_records(family_ids, record_ids_by_pseudonym(settings))
+        resolved = sum(record is not None for record in found.values())
+        record_access(settings, "lookup", {"asked": len(found), "found": resolved, "not_found": len(found) - resolved})
     table = Table(title="Pseudonym → REDCap record")
     table.add_column("family_id")
     table.add_column("record_id")

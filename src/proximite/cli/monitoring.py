@@ -39,10 +39,12 @@ def followups(
     Then completion and attrition by wave, and a count by status. Each family shows its
     pseudonymous id and its REDCap record id, resolved with the pseudonym key over the latest
     staged REDCap pull; without the key or the pull, or for a family not in it, the record id is
-    left empty and a line says why.
+    left empty and a line says why. A list with record ids adds a line to the project's access
+    log (privacy/access.log: who, when, how many rows, families and record ids) before it is shown.
     """
     from proximite.cohort.followups import FOLLOWUP_STATUSES, FollowupError, followups_from_warehouse
     from proximite.config import load_settings
+    from proximite.pipeline.access import log_followups
 
     unknown = sorted(set(status or ()) - set(FOLLOWUP_STATUSES))
     if unknown:
@@ -54,7 +56,10 @@ def followups(
             raise FollowupError(f"--as-of: {error.message}") from None
         settings = load_settings(project_dir)
         report = followups_from_warehouse(settings, as_of=as_of_date, territories=territory or None)
-    due = report.due if not status else report.due[report.due["status"].isin(status)].reset_index(drop=True)
+        due = report.due if not status else report.due[report.due["status"].isin(status)].reset_index(drop=True)
+        # Record ids are shown (and written) only once the access log has the line.
+        detail = f"csv {csv.resolve()}"[:300] if csv is not None else None
+        log_followups(settings, due, reason=report.record_ids_reason, command="followups", detail=detail)
     _print_followups(report, due)
     counts = due["status"].value_counts()
     summary = ", ".join(f"{int(counts.get(name, 0)):,} {name}" for name in reversed(FOLLOWUP_STATUSES) if not status or name in status)

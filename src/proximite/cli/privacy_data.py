@@ -58,9 +58,9 @@ def retention(
     project_dir: ProjectDir = Path("."),
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Show the raw pulls due, change nothing.")] = False,
 ) -> None:
-    """Reduce the raw pulls older than ``[privacy] raw_retention_days`` (90 by default) to what the audit trail needs.
+    """Reduce the raw pulls older than the retention period (raw_retention_days, 90 days by default).
 
-    Their identifier columns (as the pull's own data dictionary flags them) and the values quoted by
+    What stays is what the audit trail needs. Their identifier columns (as the pull's own data dictionary flags them) and the values quoted by
     REDCap's project log leave the files; manifests, row counts and SHA-256 stay, and the
     manifest records the reduction. The scheduled pipeline applies it after every good build.
     """

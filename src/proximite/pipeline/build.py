@@ -41,8 +41,10 @@ def validate_harmonised(settings: Settings, harmonised_dir: str | Path) -> dict[
         ``data/quarantine/<harmonised id>/harmonised/``; the warehouse is untouched.
     """
     from proximite.expectations.gates import gate_harmonised
+    from proximite.pipeline.access import logging_refusals
 
-    return gate_harmonised(settings, harmonised_dir=Path(harmonised_dir)).to_dict()
+    with logging_refusals(settings, command="validate"):
+        return gate_harmonised(settings, harmonised_dir=Path(harmonised_dir)).to_dict()
 
 
 def build_from_harmonised(settings: Settings, harmonised_dir: str | Path, *, validate: bool = True) -> Any:
@@ -74,9 +76,11 @@ def build_from_harmonised(settings: Settings, harmonised_dir: str | Path, *, val
     tables = read_harmonised(directory)
     if validate:
         from proximite.expectations.gates import gate_harmonised
+        from proximite.pipeline.access import logging_refusals
 
         # The tables just read are the ones validated and the ones built: read once.
-        gate_harmonised(settings, harmonised_dir=directory, tables=tables)
+        with logging_refusals(settings, command="build"):
+            gate_harmonised(settings, harmonised_dir=directory, tables=tables)
     return build_warehouse(tables, settings=settings, inputs=inputs, code_version=code_version())
 
 

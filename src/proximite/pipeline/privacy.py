@@ -6,6 +6,7 @@ import logging
 from collections.abc import Iterable
 from typing import Any
 
+from proximite.cohort.privacy.access_log import record_retention, record_withdrawal
 from proximite.cohort.privacy.retention import ReducedPull, apply_retention, plan_retention
 from proximite.cohort.privacy.withdrawal import WithdrawalReport, apply_withdrawals
 from proximite.config import Settings
@@ -19,10 +20,13 @@ def withdraw_families(settings: Settings, *, key: bytes, record_ids: Iterable[st
     """Record the withdrawal requests (the exit form's, and ``record_ids``) and destroy the families' rows.
 
     Runs before harmonisation, so that the warehouse, the indicators and the snapshot that follow
-    are made without them. Logs counts only.
+    are made without them. Logs counts only, and appends them to the access log when anything
+    was requested or removed.
     """
     report = apply_withdrawals(settings, key=key, record_ids=record_ids, via=via)
     if report.families or report.new_requests:
+        # The raw pulls holding identifiers were read and rewritten: the access log says so (counts only).
+        record_withdrawal(settings, report.to_dict(), detail=f"via {via}")
         log.warning(
             "consent withdrawal: %d new request(s); %d family(ies) removed from %d raw file(s), %d staged table(s), "
             "%d quarantine file(s); %d snapshot(s) superseded",
@@ -47,5 +51,6 @@ def apply_raw_retention(settings: Settings, *, dry_run: bool = False) -> tuple[l
         return plan, {"pulls": 0, "files": 0, "columns": 0}
     counts = apply_retention(settings, plan)
     if counts["pulls"]:
+        record_retention(settings, counts)
         log.warning("retention: %d raw pull(s) reduced (%d file(s), %d identifier column(s) removed)", counts["pulls"], counts["files"], counts["columns"])
     return plan, counts

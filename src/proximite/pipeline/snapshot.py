@@ -98,12 +98,16 @@ def write_snapshot_from_warehouse(
         ``reporting/economics/`` holds an economics run of the indicators' build and of the
         snapshot's scope (:meth:`proximite.economics.report.EconomicsSummary.latest`, whether or
         not this pipeline run computed one), the snapshot has its economics page
-        (``economics.html``); otherwise the index says how to produce one.
+        (``economics.html``); otherwise the index says how to produce one. A follow-up page with
+        REDCap record ids adds a line to the access log before it is written
+        (:func:`~proximite.pipeline.access.log_followups`).
 
     Raises
     ------
     SnapshotError
         ``out`` holds another level's or scope's snapshot, or files that are not a snapshot.
+    AccessLogError
+        The follow-up page's line cannot be written to the access log: nothing is written.
     """
     from proximite.cohort.warehouse import table
     from proximite.indicators.disclosure import DisclosureSettings
@@ -139,6 +143,11 @@ def write_snapshot_from_warehouse(
     economics = EconomicsSummary.latest(settings, build_id=manifest["build_id"], scope=context.scope)
     folder = Path(out) if out is not None else snapshot_dir(settings.reporting_dir, today=today, level=context.level, scope=scope)
     check_snapshot_folder(folder, level=context.level, scope=context.scope)
+    if followups is not None:  # the follow-up page shows record ids: logged before it is written
+        from proximite.pipeline.access import log_followups
+
+        log_followups(settings, followups.due, reason=followups.record_ids_reason, command="snapshot",
+                      detail=f"followups page {folder.name}")
     return write_snapshot(
         indicators,
         folder,

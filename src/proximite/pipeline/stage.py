@@ -17,6 +17,7 @@ from proximite.config import Settings
 from proximite.cohort.redcap.mapping import mapping_from_settings, unmapped_required
 from proximite.expectations.gates import staged_gate
 from proximite.expectations.mapping_gate import require_mapped
+from proximite.pipeline.access import logging_refusals
 
 if TYPE_CHECKING:  # pragma: no cover
     from proximite.cohort.codebook import Codebook
@@ -49,9 +50,17 @@ def ingest(
     ------
     GateFailed
         One source or more was refused: each is quarantined with its report, nothing is staged.
+    StagingRefused
+        REDCap records do not fit the data dictionary: the report is in the quarantine.
+
+    Notes
+    -----
+    A refusal report that names REDCap records adds a line to the access log
+    (:func:`~proximite.pipeline.access.log_refusal`).
     """
     gate = staged_gate(settings, codebook=codebook, progress=progress) if validate else None
-    return cohort_ingest.ingest(input_dir, settings=settings, codebook=codebook, progress=progress, gate=gate, **options)
+    with logging_refusals(settings, command="ingest"):
+        return cohort_ingest.ingest(input_dir, settings=settings, codebook=codebook, progress=progress, gate=gate, **options)
 
 
 def pull_redcap(
@@ -82,8 +91,10 @@ def pull_redcap(
 
     Raises
     ------
-    GateFailed
-        The pull was refused: quarantined with its report; ``LATEST`` is unchanged.
+    GateFailed, StagingRefused
+        The pull was refused: quarantined with its report; ``LATEST`` is unchanged. A report
+        that names REDCap records adds a line to the access log
+        (:func:`~proximite.pipeline.access.log_refusal`).
     """
     if mapping is not None:
         settings = with_mapping(settings, mapping)
@@ -92,7 +103,8 @@ def pull_redcap(
     chosen = mapping_from_settings(settings, codebook=codebook) if options.get("source", "redcap") == "redcap" else None
     if chosen is not None and validate:
         gate = require_mapped(gate, chosen, unmapped_required(chosen, codebook=codebook))
-    return redcap.pull_redcap(url, token=token, settings=settings, codebook=codebook, gate=gate, **options)
+    with logging_refusals(settings, command="pull redcap"):
+        return redcap.pull_redcap(url, token=token, settings=settings, codebook=codebook, gate=gate, **options)
 
 
 def with_mapping(settings: Settings, mapping: str | Path) -> Settings:
