@@ -42,6 +42,8 @@ import yaml
 
 from proximite.cohort.harmonise.rules import CHECK_ONLY_TABLES, RECORD_PSEUDONYMS
 from proximite.cohort.privacy.access_log import ACCESS_LOG
+from proximite.cohort.privacy.retention import DEFAULT_RAW_RETENTION_DAYS, raw_retention_days
+from proximite.cohort.privacy.withdrawal_scan import STAGED_ONLY_FIELDS
 from proximite.cohort.redcap.dictionary import DAG, EVENT, INSTANCE, INSTRUMENT, StagedField, export_columns, staged_fields
 from proximite.cohort.redcap.layout import flat_columns
 from proximite.cohort.redcap.project import RedcapProject
@@ -81,8 +83,6 @@ INVENTORY_COLUMNS = [
     "source", "table", "field", "label_fr", "label_en", "identifier", "role",
     *(f"layer_{layer}" for layer in LAYERS), "harmonised", "elsewhere", "audience", "retention",
 ]
-#: ``[privacy] raw_retention_days`` when the configuration does not set it.
-DEFAULT_RAW_RETENTION_DAYS = 90
 #: Where the raw layer's encryption key is planned when ``[privacy]`` does not say.
 PLANNED_RAW_KEY = ("PROXIMITE_RAW_KEY", ".raw_key")
 #: Harmonised values of these layer-03 codes are aggregated in 04 and 05.
@@ -132,20 +132,6 @@ class Inventory:
 
     rows: pd.DataFrame
     facts: dict[str, Any]
-
-
-def raw_retention_days(settings: Settings) -> int:
-    """``[privacy] raw_retention_days`` (default :data:`DEFAULT_RAW_RETENTION_DAYS`).
-
-    Raises
-    ------
-    ConfigError
-        The value is not a positive whole number of days.
-    """
-    value = (settings.raw.get("privacy") or {}).get("raw_retention_days", DEFAULT_RAW_RETENTION_DAYS)
-    if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
-        raise ConfigError("[privacy] raw_retention_days must be a positive whole number of days")
-    return value
 
 
 def privacy_facts(settings: Settings, *, indicators_folder: str) -> dict[str, Any]:
@@ -303,6 +289,8 @@ def _field_cells(source: str, field: StagedField, info: pd.Series, staged: set[s
     if not any(column in staged for column in export_columns(field)):
         return {}
     table, column = str(info["target_table"]), str(info["target_column"])
+    if field.name in STAGED_ONLY_FIELDS.get(source, ()):
+        return {"role": "data", "layer_02": "typed", "layer_03": "", "harmonised": "", "elsewhere": "withdrawal_step"}
     if not table:
         raise InventoryError(
             f"{source} {field.form}.{field.name}: staged in layer 02, but its way into layer 03 is unknown "

@@ -24,11 +24,12 @@ from typing import Any
 from proximite.cohort import layers
 from proximite.cohort.raw import MANIFEST_NAME, update_manifest, utc_now
 from proximite.cohort.raw_files import read_raw_file, write_raw_file
-from proximite.config import Settings
+from proximite.config import ConfigError, Settings
 
-__all__ = ["DEFAULT_RETENTION_DAYS", "ReducedPull", "apply_retention", "plan_retention", "retention_days"]
+__all__ = ["DEFAULT_RAW_RETENTION_DAYS", "ReducedPull", "apply_retention", "plan_retention", "raw_retention_days"]
 
-DEFAULT_RETENTION_DAYS = 90
+#: ``[privacy] raw_retention_days`` when the configuration does not set it.
+DEFAULT_RAW_RETENTION_DAYS = 90
 #: Data dictionaries a raw pull may carry, and the column that flags identifiers in each.
 DICTIONARIES = {"metadata.csv": "identifier", "data_dictionary.csv": "Identifier?"}
 #: The project log's column that quotes the values changed.
@@ -50,18 +51,24 @@ class ReducedPull:
                 "files": len(self.columns), "columns_removed": sorted({name for names in self.columns.values() for name in names})}
 
 
-def retention_days(settings: Settings) -> int:
-    """``[privacy] raw_retention_days`` (90 when unset); a negative value is refused."""
-    days = int(settings.raw.get("privacy", {}).get("raw_retention_days", DEFAULT_RETENTION_DAYS))
-    if days < 0:
-        raise ValueError(f"[privacy] raw_retention_days must be 0 or more, not {days}")
-    return days
+def raw_retention_days(settings: Settings) -> int:
+    """``[privacy] raw_retention_days`` (default :data:`DEFAULT_RAW_RETENTION_DAYS`).
+
+    Raises
+    ------
+    ConfigError
+        The value is not a positive whole number of days.
+    """
+    value = (settings.raw.get("privacy") or {}).get("raw_retention_days", DEFAULT_RAW_RETENTION_DAYS)
+    if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+        raise ConfigError("[privacy] raw_retention_days must be a positive whole number of days")
+    return value
 
 
 def plan_retention(settings: Settings, *, now: dt.datetime | None = None) -> list[ReducedPull]:
     """The raw pulls older than the retention period that still hold identifier columns."""
     now = now or dt.datetime.now(dt.timezone.utc)
-    cutoff = now - dt.timedelta(days=retention_days(settings))
+    cutoff = now - dt.timedelta(days=raw_retention_days(settings))
     due = []
     root = settings.data_dir / layers.RAW
     for pull in sorted(root.glob("*/*")) if root.is_dir() else []:
@@ -80,7 +87,7 @@ def apply_retention(settings: Settings, plan: list[ReducedPull]) -> dict[str, in
     for item in plan:
         pull = layers.raw_dir(settings, item.source, item.pull_id)
         changes = [{**_reduce_file(pull / name, names, settings=settings), "path": name} for name, names in item.columns.items()]
-        _record_reduction(pull, changes, days=retention_days(settings))
+        _record_reduction(pull, changes, days=raw_retention_days(settings))
         files += len(changes)
         columns += sum(len(change["columns_removed"]) for change in changes)
     return {"pulls": len(plan), "files": files, "columns": columns}

@@ -18,6 +18,7 @@ from proximite.config import Settings
 
 __all__ = [
     "RECORD_COLUMNS",
+    "STAGED_ONLY_FIELDS",
     "destruction_requests",
     "log_record",
     "raw_record_files",
@@ -30,6 +31,8 @@ RECORD_COLUMNS = ("record_id", "family_record_id", "record")
 #: The exit form's request: withdrawal of participation and data (``participation_donnees``).
 WITHDRAWAL_FIELD = "sortie_retrait"
 DESTROY_DATA = "participation_donnees"
+#: Staged fields read by the withdrawal step and never harmonised, by source (the privacy inventory lists them so).
+STAGED_ONLY_FIELDS: dict[str, tuple[str, ...]] = {"redcap": (WITHDRAWAL_FIELD,)}
 #: REDCap's logging export names the record in its action ("Update record 12").
 _RECORD_ACTION = re.compile(r"^\s*(?:create|update|delete|lock|unlock|e-?sign)\w*\s+record\b\s*(?P<record>\S+)", re.IGNORECASE)
 

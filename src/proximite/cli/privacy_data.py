@@ -65,13 +65,13 @@ def retention(
     manifest records the reduction. The scheduled pipeline applies it after every good build.
     """
     from proximite import pipeline
-    from proximite.cohort.privacy.retention import retention_days
+    from proximite.cohort.privacy.retention import raw_retention_days
     from proximite.config import load_settings
 
     with user_errors():
         settings = load_settings(project_dir)
         plan, counts = pipeline.apply_raw_retention(settings, dry_run=dry_run)
-        days = retention_days(settings)
+        days = raw_retention_days(settings)
         if not plan:
             console.print(f"No raw pull older than {days} days holds identifier columns.")
             return
