@@ -118,9 +118,10 @@ def apply_withdrawals(settings: Settings, *, key: bytes, record_ids: Iterable[st
 
 
 def _latest_staged_redcap(settings: Settings) -> dict[str, pd.DataFrame]:
-    if layers.latest_pull(settings, "redcap") is None:
-        return {}
-    return layers.read_staged(settings, "redcap")
+    """The exit form of the latest staged REDCap pull (only it: the other forms can be large)."""
+    pull_id = layers.latest_pull(settings, "redcap")
+    path = layers.staged_dir(settings, "redcap", pull_id) / "sortie.parquet" if pull_id else None
+    return {"sortie": pd.read_parquet(path)} if path is not None and path.is_file() else {}
 
 
 def _pulls_to_check(settings: Settings, checks: dict[str, int], tokens: int) -> list[tuple[str, Path]]:
