@@ -52,6 +52,7 @@ __all__ = [
     "protect_tree",
     "protected_files",
     "protected_writer",
+    "readable_report_copy",
     "read_protected",
     "reseal",
     "stale_temporaries",
@@ -283,3 +284,38 @@ def stale_temporaries(settings: Settings) -> list[Path]:
         if root.is_dir():
             found.extend(sorted(root.rglob(f".*{_TEMPORARY_SUFFIX}")))
     return found
+
+
+def readable_report_copy(settings: Settings, path: str | Path, target: Path) -> list[Path]:
+    """Decrypted copies of a quarantine folder (or one of its files) in ``target``, for a coordinator to read.
+
+    Parameters
+    ----------
+    settings : Settings
+    path : str or Path
+        ``data/quarantine/<batch>/<source>/``, its ``report/`` or one file of it.
+    target : Path
+        Created with mode 0700 when missing; the copies keep their paths relative to ``path``.
+
+    Returns
+    -------
+    list of Path
+        The copies.
+
+    Raises
+    ------
+    ProximiteError
+        ``path`` is not in the project's quarantine.
+    """
+    from proximite.cohort.layers import QUARANTINE
+    from proximite.errors import ProximiteError
+
+    path, root = Path(path).resolve(), (settings.data_dir / QUARANTINE).resolve()
+    if not path.exists() or not path.is_relative_to(root):
+        raise ProximiteError(f"{path}: not a folder or file of the project's quarantine ({root})")
+    target.mkdir(mode=0o700, parents=True, exist_ok=True)
+    if path.is_dir():
+        return decrypt_tree(path, target, keys=lambda: raw_keyring(settings))
+    copy = target / path.name
+    copy.write_bytes(read_protected(path, settings=settings))
+    return [copy]
