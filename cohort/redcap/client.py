@@ -119,6 +119,14 @@ class Client:
         self._last = (content, date)
         return response
 
+    def received_bytes(self, filename: str) -> bytes:
+        """An answer this pull kept in 01 raw, as received (decrypted with the key it was sealed with)."""
+        from proximite.cohort.privacy.encryption import decrypt_bytes, is_encrypted
+
+        path = self.raw / filename
+        data = path.read_bytes()
+        return decrypt_bytes(data, self._key, path=path) if self._key is not None and is_encrypted(path) else data
+
     def fetch(
         self,
         what: str,
