@@ -84,15 +84,21 @@ def _temporary_beside(path: Path) -> Path:
     return path.with_name(f".{path.name}.{secrets.token_hex(4)}{_TEMPORARY_SUFFIX}")
 
 
-def _write_pieces(path: Path, pieces: Iterator[bytes | memoryview], *, mode: int | None, durable: bool) -> None:
-    """Write ``pieces`` to a temporary beside ``path``, fsync it, rename it over ``path``."""
+def _write_pieces(
+    path: Path, pieces: Iterator[bytes | memoryview], *, mode: int | None, sync: bool = True, durable: bool = False
+) -> None:
+    """Write ``pieces`` to a temporary beside ``path`` (fsync when ``sync``), rename it over ``path``.
+
+    ``durable`` also syncs the folder, so that the rename itself survives a crash (the rotation).
+    """
     temporary = _temporary_beside(path)
     try:
         with temporary.open("wb") as handle:
             for piece in pieces:
                 handle.write(piece)
-            handle.flush()
-            os.fsync(handle.fileno())
+            if sync:
+                handle.flush()
+                os.fsync(handle.fileno())
         if mode is not None:
             temporary.chmod(mode)
         os.replace(temporary, path)
@@ -107,18 +113,22 @@ def _read_only(mode: int) -> int:
     return mode & ~(stat.S_IWUSR | stat.S_IWGRP | stat.S_IWOTH)
 
 
-def write_protected(path: str | Path, data: bytes | memoryview, *, key: RawKey | None, read_only: bool = False) -> None:
+def write_protected(
+    path: str | Path, data: bytes | memoryview, *, key: RawKey | None, read_only: bool = False, sync: bool = True
+) -> None:
     """Write ``data`` to ``path``, encrypted with ``key`` (in clear when None), atomically.
 
-    The bytes go to a temporary file beside ``path`` (synced), renamed over it: a reader, or a
-    run killed at any moment, sees the old file or the new one. ``read_only`` drops every write
-    permission (01 raw is never edited). Memory: the ciphertext is written segment by segment.
+    The bytes go to a temporary file beside ``path`` (synced unless ``sync`` is false: a new file
+    of a pull still in progress needs no sync, the next run removes an unfinished pull), renamed
+    over it: a reader, or a run killed at any moment, sees the old file or the new one.
+    ``read_only`` drops every write permission (01 raw is never edited). Memory: the ciphertext is
+    written segment by segment.
     """
     path = Path(path)
     view = memoryview(data)
     chunks = (view[start : start + SEGMENT_SIZE] for start in range(0, len(view), SEGMENT_SIZE))
     pieces = iter_encrypted(chunks, key) if key is not None else iter([view])
-    _write_pieces(path, pieces, mode=_read_only(0o644) if read_only else None, durable=False)
+    _write_pieces(path, pieces, mode=_read_only(0o644) if read_only else None, sync=sync)
 
 
 def protected_writer(settings: Settings) -> Callable[[Path, bytes], None]:
@@ -133,6 +143,9 @@ def protected_writer(settings: Settings) -> Callable[[Path, bytes], None]:
 
 def copy_protected(source: Path, target: Path, *, key: RawKey | None) -> tuple[int, str]:
     """Copy ``source`` to ``target`` encrypted with ``key`` (in clear when None), in constant memory.
+
+    For a new file of a pull in progress: written beside ``target`` and renamed, not synced (a
+    pull killed before its manifest says it finished is removed by the next run).
 
     Returns
     -------
@@ -151,7 +164,7 @@ def copy_protected(source: Path, target: Path, *, key: RawKey | None) -> tuple[i
             yield chunk
 
     pieces = iter_encrypted(counted(), key) if key is not None else counted()
-    _write_pieces(target, pieces, mode=None, durable=False)
+    _write_pieces(target, pieces, mode=None, sync=False)
     return size, digest.hexdigest()
 
 
@@ -178,9 +191,10 @@ def decrypt_tree(directory: Path, target: Path, *, keys: Callable[[], KeyRing]) 
     """Copy every file of ``directory`` into ``target`` (same relative paths), decrypted; return the copies.
 
     Folders are created with mode 0700; ``keys`` is called once, at the first encrypted file.
+    Writers' temporaries (a killed run's half files) are left out.
     """
     copies, ring = [], None
-    for path in sorted(item for item in directory.rglob("*") if item.is_file()):
+    for path in sorted(item for item in directory.rglob("*") if item.is_file() and not _TEMPORARY.match(item.name)):
         copy = target / path.relative_to(directory)
         copy.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
         if is_encrypted(path):

@@ -164,7 +164,8 @@ class Client:
         (content, parsed), attempts = call_with_retries(
             attempt, policy=self.policy, what=what, secrets=(self._token,), sleep=self.sleep
         )
-        write_protected(self.raw / filename, content, key=self._key, read_only=True)
+        # A new file of a pull in progress: no sync (a killed pull is removed by the next run).
+        write_protected(self.raw / filename, content, key=self._key, read_only=True, sync=False)
         self.received.append(
             Received(filename, what, len(content), hashlib.sha256(content).hexdigest(), rows(parsed), attempts)
         )

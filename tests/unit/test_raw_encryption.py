@@ -267,6 +267,23 @@ def test_a_staging_refusals_report_is_encrypted_and_its_counts_stay_in_clear(pro
     assert sorted(path.name for path in protected_files(project)) == ["failures.csv", "report.en.html", "report.html"]
 
 
+def test_a_report_copy_is_decrypted_for_the_coordinator_and_only_from_the_quarantine(project, tmp_path: Path) -> None:
+    from proximite.cohort.privacy.storage import readable_report_copy
+
+    refused = quarantine_refusal(_refusal(), settings=project, pull_id="p1")
+    folder = Path(refused.report_dir).parent
+    copies = readable_report_copy(project, folder, tmp_path / "copy")
+    assert stat.S_IMODE((tmp_path / "copy").stat().st_mode) == 0o700
+    page = tmp_path / "copy" / "report" / "report.html"
+    assert page in copies and ">1017<" in page.read_text(encoding="utf-8")
+    assert (tmp_path / "copy" / "quarantine.json").read_text(encoding="utf-8") == (folder / "quarantine.json").read_text(encoding="utf-8")
+    raw = project.data_dir / RAW / "redcap" / "p1" / "records.csv"
+    raw.parent.mkdir(parents=True)
+    write_raw_file(raw, b"record_id\n1017\n", settings=project)
+    with pytest.raises(ProximiteError, match="not a folder or file of the project's quarantine"):
+        readable_report_copy(project, raw, tmp_path / "other")
+
+
 # ------------------------------------------------------------------------------ rotation
 def _plant(settings, key: RawKey | None) -> dict[Path, bytes]:
     """Raw and quarantine files (sealed with ``key``, plain when None), and clear manifests."""
