@@ -3,11 +3,15 @@
 For every source present in the input directory (``reference/``, ``redcap/``, ``registry/``,
 ``costs/``; see ``docs/data-layout.md``):
 
-1. every file is copied byte for byte (``shutil.copy2``) into ``data/01_raw/<source>/<pull_id>/``
-   and made read-only; a ``manifest.json`` records the source, pull id, reception time (UTC),
-   parameters, each file's relative path, size, SHA-256 and rows read, and the code version;
-2. the raw copy (never the input) is read and typed by the source (:mod:`proximite.cohort.sources`)
-   and written as Parquet into a hidden temporary directory beside the staged pulls;
+1. every file is copied as received into ``data/01_raw/<source>/<pull_id>/``, encrypted at rest
+   with the project's current key (:mod:`proximite.cohort.privacy.storage`; in clear when
+   ``[privacy] encrypt_raw`` is false), and made read-only; a ``manifest.json`` (in clear)
+   records the source, pull id, reception time (UTC), parameters, each file's relative path,
+   size, SHA-256 (of the file as received) and rows read, and the code version;
+2. the raw copy (never the input) is read and typed by the source (:mod:`proximite.cohort.sources`),
+   from a private temporary folder of decrypted copies removed right after
+   (:func:`~proximite.cohort.privacy.storage.plain_view`), and written as Parquet into a hidden
+   temporary directory beside the staged pulls;
 3. each source's staged tables pass the staged validation gate
    (:func:`proximite.expectations.gates.gate_staged`): a source whose error rules fail is moved
    to ``data/quarantine/<pull_id>/<source>/`` with its report;
@@ -39,6 +43,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from proximite.cohort.leftovers import IN_PROGRESS, clean_leftovers
+from proximite.cohort.privacy.storage import plain_view, writing_key
 from proximite.cohort.layers import STAGED, StagedGate, mark_latest, new_pull_id, raw_dir, staged_dir
 from proximite.cohort.raw import MANIFEST_NAME, as_received, copy_as_received, utc_now, write_manifest
 from proximite.cohort.sources import SOURCES, Source, get_source
@@ -47,6 +52,7 @@ from proximite.errors import InputError, ProximiteError
 
 if TYPE_CHECKING:  # pragma: no cover
     from proximite.cohort.codebook import Codebook
+    from proximite.cohort.privacy.encryption import RawKey
     from proximite.config import Settings
 
 __all__ = [
@@ -211,6 +217,9 @@ def ingest(
     InputError
         A file breaks a rule (named with its row or column and the rule). The raw copies stay;
         no staged pull is left behind and every ``LATEST`` is unchanged.
+    ConfigError
+        The project encrypts its raw layer (``[privacy] encrypt_raw``) and has no key; nothing
+        is written.
     GateFailed
         An error rule of the staged validation failed for one source or more: each refused
         source is in ``data/quarantine/<pull_id>/<source>/`` with its report; nothing is staged
@@ -235,6 +244,7 @@ def ingest(
     if not _PULL_ID.match(pull_id):
         raise ValueError(f"pull id {pull_id!r} must be letters, digits, '.', '_' or '-'")
     chosen = _select_sources(input_dir, sources)
+    key = writing_key(settings)  # no key, no ingest: checked before anything is written
     # What a killed run left (its staging folders, its unfinished raw copies) goes first.
     clean_leftovers(settings, current_pull=pull_id)
     _check_new_pull(chosen, settings=settings, input_dir=input_dir, pull_id=pull_id)
@@ -248,7 +258,7 @@ def ingest(
         # 1. Layer 01: every file as received, under a manifest that says "in progress".
         _copy_to_raw(
             chosen, settings=settings, input_dir=input_dir, pull_id=pull_id, report=report,
-            received_at=received_at, entries=entries,
+            received_at=received_at, entries=entries, key=key,
         )
         # 2. Layer 02 into temporary directories; 3. commit all at once.
         _stage_and_commit(
@@ -300,8 +310,9 @@ def _copy_to_raw(
     report: Progress,
     received_at: str,
     entries: dict[str, list[dict[str, Any]]],
+    key: RawKey | None,
 ) -> None:
-    """Copy every source's files into 01 raw; fill ``entries`` with their manifest entries.
+    """Copy every source's files into 01 raw (encrypted with ``key``); fill ``entries`` with their manifest entries.
 
     Each source's folder gets its in-progress manifest (naming this process) before any file, so
     a run killed while copying or staging leaves a folder the next run knows as abandoned.
@@ -322,7 +333,7 @@ def _copy_to_raw(
             target, source=source, pull_id=pull_id, received_at=received_at, input_dir=input_dir, entries=[],
             file_rows={}, staged=False, error=IN_PROGRESS, in_progress=True,
         )
-        entries[name] = copy_as_received(source, files, input_dir=input_dir, target=target, tick=tick)
+        entries[name] = copy_as_received(source, files, input_dir=input_dir, target=target, tick=tick, key=key)
     log.info("pull %s: %d file(s) copied into 01 raw for %s", pull_id, total_files, ", ".join(chosen))
 
 
@@ -389,13 +400,16 @@ def _stage_source(
 ) -> None:
     """Type one source's raw copy and write its tables as Parquet into ``<staged>/.<pull_id>.partial``."""
     source_raw = raw_dir(settings, name, pull_id)
-    try:
-        tables = source.stage(source_raw, codebook=codebook, settings=settings)
-    except StagingRefused as error:  # REDCap records: every defect goes to the quarantine's report
-        refused = quarantine_refusal(error, settings=settings, pull_id=pull_id, source=name)
-        raise as_received(refused, raw=source_raw, received=source.source_dir(input_dir)) from None
-    except InputError as error:
-        raise as_received(error, raw=source_raw, received=source.source_dir(input_dir)) from None
+    received = source.source_dir(input_dir)
+    # The sources read by path: decrypted copies in a private temporary folder, removed right after.
+    with plain_view(source_raw, settings=settings) as view:
+        try:
+            tables = source.stage(view, codebook=codebook, settings=settings)
+        except StagingRefused as error:  # REDCap records: every defect goes to the quarantine's report
+            refused = quarantine_refusal(error, settings=settings, pull_id=pull_id, source=name)
+            raise as_received(refused, raw=view, received=received, stored=source_raw) from None
+        except InputError as error:
+            raise as_received(error, raw=view, received=received, stored=source_raw) from None
     file_rows[name] = dict(getattr(tables, "file_rows", {}))
     temporary = settings.data_dir / STAGED / name / f".{pull_id}.partial"
     if temporary.exists():

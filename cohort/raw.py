@@ -1,7 +1,9 @@
-"""Layer 01 raw: files copied as received, made read-only, and described by a manifest.
+"""Layer 01 raw: files kept as received, made read-only, and described by a manifest.
 
 :func:`proximite.cohort.ingest.ingest` and the REDCap pull (:mod:`proximite.cohort.redcap.pull`)
-both write their pulls with these.
+both write their pulls with these. Files are encrypted at rest when the project encrypts
+(:mod:`proximite.cohort.privacy.storage`); the manifest stays in clear and records each file's
+size and SHA-256 as received (the plaintext).
 """
 
 from __future__ import annotations
@@ -9,14 +11,14 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
-import shutil
 import stat
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from proximite.cohort.layers import sha256_of
 from proximite.cohort.leftovers import running_process
+from proximite.cohort.privacy.encryption import RawKey
+from proximite.cohort.privacy.storage import copy_protected
 from proximite.cohort.sources import Source
 from proximite.errors import InputError, ProximiteError
 from proximite.version import code_version
@@ -121,9 +123,12 @@ def make_read_only(path: Path) -> None:
     path.chmod(path.stat().st_mode & ~(stat.S_IWUSR | stat.S_IWGRP | stat.S_IWOTH))
 
 
-def copy_as_received(source: Source, files: list[Path], *, input_dir: Path, target: Path, tick: Callable[[], None]) -> list[dict[str, Any]]:
-    """Copy a source's files byte for byte, read-only; return their manifest entries.
+def copy_as_received(
+    source: Source, files: list[Path], *, input_dir: Path, target: Path, tick: Callable[[], None], key: RawKey | None
+) -> list[dict[str, Any]]:
+    """Copy a source's files as received, read-only, encrypted with ``key`` (in clear when None).
 
+    Returns their manifest entries: ``bytes`` and ``sha256`` are those of the file received.
     ``target`` may exist already (holding only the run's in-progress manifest).
     """
     root = source.source_dir(input_dir)
@@ -133,20 +138,23 @@ def copy_as_received(source: Source, files: list[Path], *, input_dir: Path, targ
     for path, relative in zip(files, relatives, strict=True):
         destination = target / relative
         destination.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copy2(path, destination)
-        size = destination.stat().st_size
-        if size != path.stat().st_size:
-            raise ProximiteError(f"{destination}: the copy is incomplete ({size} of {path.stat().st_size} bytes)")
+        expected = path.stat().st_size
+        size, digest = copy_protected(path, destination, key=key)
+        if size != expected:
+            raise ProximiteError(f"{destination}: the copy is incomplete ({size} of {expected} bytes)")
         make_read_only(destination)
-        entries.append({"path": relative.as_posix(), "bytes": size, "sha256": sha256_of(destination), "rows": None})
+        entries.append({"path": relative.as_posix(), "bytes": size, "sha256": digest, "rows": None})
         tick()
     return entries
 
 
-def as_received(error: InputError, *, raw: Path, received: Path) -> InputError:
+def as_received(error: InputError, *, raw: Path, received: Path, stored: Path | None = None) -> InputError:
     """The same error, naming the file where the user sent it rather than its raw copy.
 
-    The raw copy's path stays available as ``error.raw_path`` (when the file exists).
+    ``raw`` is the folder the reader read (the raw pull folder, or the decrypted view of it that
+    :func:`~proximite.cohort.privacy.storage.plain_view` gave); ``stored`` the raw pull folder
+    when ``raw`` is such a view. The raw copy's path stays available as ``error.raw_path`` (when
+    the file exists).
     """
     try:
         relative = Path(error.path).relative_to(raw)
@@ -161,6 +169,7 @@ def as_received(error: InputError, *, raw: Path, received: Path) -> InputError:
         renamed = InputError(
             received / relative, error.rule, row=error.row, column=error.column, detail=error.detail, count=error.count
         )
-    if Path(error.path).exists():
-        renamed.raw_path = error.path  # type: ignore[attr-defined]
+    kept = (stored or raw) / relative
+    if kept.exists():
+        renamed.raw_path = str(kept)  # type: ignore[attr-defined]
     return renamed

@@ -2,15 +2,16 @@
 
 Everything that reads a raw file's bytes after the pull (a withdrawal's redaction, retention)
 goes through these functions, so that how raw files are stored (as received, or encrypted at
-rest) is decided here only.
+rest) is decided here only: :mod:`proximite.cohort.privacy.storage` encrypts with the project's
+current key when ``[privacy] encrypt_raw`` is true, and opens plain files of a project created
+before encryption as well as encrypted ones.
 """
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
-from proximite.cohort.raw import make_read_only
+from proximite.cohort.privacy.storage import read_protected, write_protected, writing_key
 from proximite.config import Settings
 
 __all__ = ["read_raw_file", "write_raw_file"]
@@ -25,9 +26,15 @@ def read_raw_file(path: Path, *, settings: Settings) -> bytes:
         A file under ``data/01_raw/``.
     settings : Settings, keyword-only
         The project's settings (where its keys are).
+
+    Raises
+    ------
+    EncryptedFileError
+        The file is encrypted with a key the project does not hold, or it was altered.
+    ConfigError
+        The file is encrypted and no key is set.
     """
-    del settings  # stored as received: nothing to undo
-    return Path(path).read_bytes()
+    return read_protected(Path(path), settings=settings)
 
 
 def write_raw_file(path: Path, data: bytes, *, settings: Settings) -> None:
@@ -35,7 +42,8 @@ def write_raw_file(path: Path, data: bytes, *, settings: Settings) -> None:
 
     The old file is replaced by a rename, so a reader sees the old bytes or the new ones, never
     a mix; its blocks are not overwritten (a file system's free space is not the project's to
-    scrub).
+    scrub). The new file is encrypted with the project's current key (in clear when
+    ``[privacy] encrypt_raw`` is false).
 
     Parameters
     ----------
@@ -46,9 +54,4 @@ def write_raw_file(path: Path, data: bytes, *, settings: Settings) -> None:
     settings : Settings, keyword-only
         The project's settings (where its keys are).
     """
-    del settings
-    path = Path(path)
-    temporary = path.with_name(f".{path.name}.rewrite")
-    temporary.write_bytes(data)
-    os.replace(temporary, path)
-    make_read_only(path)
+    write_protected(Path(path), data, key=writing_key(settings), read_only=True)

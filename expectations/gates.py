@@ -14,6 +14,9 @@ and then:
           tables/          the refused candidate tables (Parquet), as they would have been committed
           quarantine.json  what was refused, when, by which rules (counts only)
 
+  Every file but ``quarantine.json`` is encrypted at rest when the project encrypts its raw
+  layer (the report and the tables hold record ids; :mod:`proximite.cohort.privacy.storage`);
+
   and raises :class:`GateFailed`, whose message says how many rows broke which rules and where
   the report is. The candidate never becomes ``LATEST`` and the warehouse is not touched: the
   caller runs the gate *before* its commit (ingest, the REDCap pull) or its swap (the build).
@@ -279,11 +282,14 @@ def _quarantine(
     move: bool,
 ) -> tuple[Path, Path]:
     """Write the report and put the candidate under ``data/quarantine/<batch_id>/<folder>/``."""
+    from proximite.cohort.privacy.storage import protect_tree, protected_writer
+
     target = quarantine_dir(settings, batch_id) / folder
     report_dir = target / REPORT_FOLDER
-    write_report(result, report_dir)
+    write_report(result, report_dir, write=protected_writer(settings))
     if candidate.is_dir():
         _place_candidate(candidate, target / TABLES_FOLDER, move=move)
+        protect_tree(target / TABLES_FOLDER, settings=settings)  # staged tables in clear until now
     manifest = {
         **result.to_dict(),
         "quarantined_at": _now(),

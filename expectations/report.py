@@ -14,9 +14,9 @@
 :func:`summary_lines` gives the lines of the one-screen summary the CLI prints: counts per rule,
 blocking rules first, and where the report is.
 
-The report is for coordinators and stays with the data (in ``data/quarantine/``): it names
-record ids, events and instances so a coordinator can find the row in REDCap or in a partner's
-file. It never holds free text or identifiers: the engine leaves ``value`` empty for those
+The report is for coordinators and stays with the data (in ``data/quarantine/``, encrypted at
+rest there like layer 01 raw: :mod:`proximite.cohort.privacy.storage`): it names record ids,
+events and instances so a coordinator can find the row in REDCap or in a partner's file. It never holds free text or identifiers: the engine leaves ``value`` empty for those
 fields, and this module refuses a failures frame with any column outside ``FAILURE_COLUMNS``.
 """
 
@@ -26,6 +26,7 @@ import datetime as dt
 import json
 import math
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -197,8 +198,11 @@ def ordered_summary(summary: pd.DataFrame) -> pd.DataFrame:
 
 
 # --------------------------------------------------------------------------------------- writing
-def _write_text(path: Path, text: str) -> None:
-    """Write a file whole or not at all (a reader never sees half a report)."""
+def _write_text(path: Path, text: str, write: Callable[[Path, bytes], None] | None = None) -> None:
+    """Write a file whole or not at all (a reader never sees half a report); ``write`` when given."""
+    if write is not None:
+        write(path, text.encode("utf-8"))
+        return
     temporary = path.with_name(f".{path.name}.tmp")
     temporary.write_text(text, encoding="utf-8")
     os.replace(temporary, path)
@@ -210,6 +214,7 @@ def write_report(
     *,
     max_rows_per_rule: int = HTML_ROWS_PER_RULE,
     title: str | None = None,
+    write: Callable[[Path, bytes], None] | None = None,
 ) -> ReportPaths:
     """Write the validation report of one gate into ``directory``.
 
@@ -223,6 +228,10 @@ def write_report(
         Failing rows shown per rule in the HTML page (the CSV has them all).
     title : str, optional, keyword-only
         The page's title (default: the layer, source and batch id).
+    write : callable, optional, keyword-only
+        ``write(path, data)``, how each file is written whole: the quarantine passes
+        :func:`proximite.cohort.privacy.storage.protected_writer` (encrypted at rest, the report
+        holding record ids). Default: in clear, through a temporary file and a rename.
 
     Returns
     -------
@@ -252,14 +261,14 @@ def write_report(
         html=target / REPORT_PAGES["fr"],
         html_en=target / REPORT_PAGES["en"],
     )
-    _write_text(paths.failures_csv, "\ufeff" + failures.to_csv(index=False, lineterminator="\n"))
-    _write_text(paths.summary_csv, summary.to_csv(index=False, lineterminator="\n"))
-    _write_text(paths.summary_json, json.dumps(result.to_dict(), indent=2, ensure_ascii=False) + "\n")
+    _write_text(paths.failures_csv, "\ufeff" + failures.to_csv(index=False, lineterminator="\n"), write)
+    _write_text(paths.summary_csv, summary.to_csv(index=False, lineterminator="\n"), write)
+    _write_text(paths.summary_json, json.dumps(result.to_dict(), indent=2, ensure_ascii=False) + "\n", write)
     for lang, page in REPORT_PAGES.items():
         html = render_html(
             result, failures=failures, summary=summary, max_rows_per_rule=max_rows_per_rule, title=title, lang=lang
         )
-        _write_text(paths.html if lang == "fr" else paths.html_en, html)
+        _write_text(paths.html if lang == "fr" else paths.html_en, html, write)
     return paths
 
 

@@ -6,7 +6,10 @@ still there. Large frames never travel through task results: a task returns a la
 a build id or counts.
 
 Secrets: a flow never takes a token as a parameter (Prefect stores parameters). It takes the
-name of an environment variable or of a Prefect Secret block, and the task reads the token.
+name of an environment variable or of a Prefect Secret block, and the task reads the token. The
+raw layer's keys likewise: a task that writes 01 raw or the quarantine reads them from the
+environment or the project's key file, or from the Secret block named in ``[privacy]
+raw_key_secret`` (:func:`project_settings` hands it in).
 """
 
 from __future__ import annotations
@@ -19,7 +22,7 @@ from prefect import get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 
 from proximite import pipeline
-from proximite.config import load_settings, pseudonym_key
+from proximite.config import Settings, load_settings, pseudonym_key
 from proximite.flows.artifacts import PULL_PROGRESS_KEY, PullProgress
 from proximite.flows.caching import WhileOutputExists
 
@@ -43,11 +46,27 @@ def ingest_source(input_dir: str, project_dir: str, source: str) -> dict[str, An
     """Copy one file source as received into 01 raw and stage it (02); returns its pull id and row counts."""
     from proximite.pipeline import ingest
 
-    settings = load_settings(project_dir)
+    settings = project_settings(project_dir)
     result = ingest(input_dir, settings=settings, sources=[source])
     summary = result.summary()
     get_run_logger().info("ingested %s: %s", source, summary.get(source, {}).get("rows", {}))
     return summary
+
+
+def project_settings(project_dir: str) -> Settings:
+    """The project's settings, with the raw layer's keys from the Secret block ``[privacy] raw_key_secret`` when named.
+
+    The block's value is handed in under the name of ``[privacy] raw_key_env``
+    (:meth:`proximite.config.Settings.with_secrets`), never put in the environment or a parameter.
+    """
+    settings = load_settings(project_dir)
+    privacy = settings.raw.get("privacy") or {}
+    block = privacy.get("raw_key_secret")
+    if not block:
+        return settings
+    from prefect.blocks.system import Secret
+
+    return settings.with_secrets({str(privacy.get("raw_key_env") or "PROXIMITE_RAW_KEY"): str(Secret.load(block).get())})
 
 
 def _redcap_token(token_env: str | None, token_secret: str | None) -> str:
@@ -98,7 +117,7 @@ def pull_redcap(
     """
     from proximite.pipeline import pull_redcap as run_pull
 
-    settings = load_settings(project_dir)
+    settings = project_settings(project_dir)
     progress = _progress_artifact("REDCap pull: project structure, records, staging", steps_count=3)
     result = run_pull(
         url, token=_redcap_token(token_env, token_secret), settings=settings, full=full, batch_size=batch_size, progress=progress
@@ -164,8 +183,8 @@ def _directory_exists(inputs: dict[str, Any]) -> bool:
 
 @task(name="validate-harmonised", cache_policy=WhileOutputExists(output_exists=_directory_exists), persist_result=True)
 def validate_harmonised(project_dir: str, harmonised_dir: str, inputs: dict[str, Any]) -> dict[str, Any]:
-    """The harmonised gate: a refused batch is quarantined and the task fails (the warehouse stays)."""
-    settings = load_settings(project_dir)
+    """The harmonised gate: a refused batch is quarantined (its report encrypted) and the task fails (the warehouse stays)."""
+    settings = project_settings(project_dir)
     outcome = pipeline.validate_harmonised(settings, harmonised_dir)
     get_run_logger().info("harmonised gate passed: %s rules, %s failed below threshold", outcome["rules"], outcome["rules_failed"])
     return outcome

@@ -1,4 +1,4 @@
-"""Shared test set-up: offline settings, an isolated Prefect home, a test pseudonym key."""
+"""Shared test set-up: offline settings, an isolated Prefect home, a test raw-layer key, a test pseudonym key."""
 
 from __future__ import annotations
 
@@ -12,6 +12,10 @@ os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
 os.environ.setdefault("DO_NOT_TRACK", "1")
 os.environ.setdefault("PREFECT_HOME", tempfile.mkdtemp(prefix="proximite-prefect-home-"))
 os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
+# Layer 01 raw and the quarantine's reports are encrypted at rest (conf [privacy]): every test
+# project, and every process a test starts, seals them with this key unless a test sets another.
+TEST_RAW_KEY = "0f1e2d3c4b5a69788796a5b4c3d2e1f000112233445566778899aabbccddeeff"
+os.environ.setdefault("PROXIMITE_RAW_KEY", TEST_RAW_KEY)
 # The ephemeral API server starts slowly on a busy two-core machine (default: 20 s).
 os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "120")
 

@@ -2,8 +2,9 @@
 
 Every answer passes through :meth:`Client.fetch`: its status is checked (408, 429 and 5xx are
 worth another try, other 4xx are refusals), the server's ``Date`` of the first answer is kept
-(the pull's watermark), and the body is kept in 01 raw as received, read-only, with its size,
-SHA-256, rows and tries recorded for the manifest.
+(the pull's watermark), and the body is kept in 01 raw as received (encrypted at rest when the
+project encrypts), read-only, with its size, SHA-256 (of the body), rows and tries recorded for
+the manifest.
 """
 
 from __future__ import annotations
@@ -16,12 +17,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from proximite.cohort.raw import make_read_only
+from proximite.cohort.privacy.storage import write_protected
 from proximite.cohort.redcap.errors import RedcapPullError, RefusedError, TransientError, redact
 from proximite.cohort.redcap.retries import RETRY_STATUSES, RetryPolicy, call_with_retries, is_transient
 
 if TYPE_CHECKING:  # pragma: no cover
     import requests
+
+    from proximite.cohort.privacy.encryption import RawKey
 
 __all__ = ["Client", "Received", "open_project"]
 
@@ -80,9 +83,11 @@ class Client:
         raw: Path,
         policy: RetryPolicy,
         timeout: float,
+        key: RawKey | None,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         self._token = token
+        self._key = key  # the answers are sealed with it (None: kept in clear)
         self.raw = raw
         self.policy = policy
         self.sleep = sleep
@@ -113,6 +118,14 @@ class Client:
         date = response.headers.get("Date")
         self._last = (content, date)
         return response
+
+    def received_bytes(self, filename: str) -> bytes:
+        """An answer this pull kept in 01 raw, as received (decrypted with the key it was sealed with)."""
+        from proximite.cohort.privacy.encryption import decrypt_bytes, is_encrypted
+
+        path = self.raw / filename
+        data = path.read_bytes()
+        return decrypt_bytes(data, self._key, path=path) if self._key is not None and is_encrypted(path) else data
 
     def fetch(
         self,
@@ -151,9 +164,8 @@ class Client:
         (content, parsed), attempts = call_with_retries(
             attempt, policy=self.policy, what=what, secrets=(self._token,), sleep=self.sleep
         )
-        path = self.raw / filename
-        path.write_bytes(content)
-        make_read_only(path)
+        # A new file of a pull in progress: no sync (a killed pull is removed by the next run).
+        write_protected(self.raw / filename, content, key=self._key, read_only=True, sync=False)
         self.received.append(
             Received(filename, what, len(content), hashlib.sha256(content).hexdigest(), rows(parsed), attempts)
         )

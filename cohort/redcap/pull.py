@@ -3,7 +3,8 @@
 :func:`pull_redcap` does, through :class:`redcap.Project` only (PyCap, unchanged):
 
 1. **Project** (:mod:`~proximite.cohort.redcap.structure`): project information and structure,
-   each saved as received under ``data/01_raw/redcap/<pull_id>/``; the HTTP ``Date`` of the first
+   each saved as received under ``data/01_raw/redcap/<pull_id>/`` (encrypted at rest with the
+   project's current key, :mod:`proximite.cohort.privacy.storage`); the HTTP ``Date`` of the first
    answer is the **watermark**.
 2. **Record ids and records** (:mod:`~proximite.cohort.redcap.fetch`): the ids (changed ones only
    for an incremental pull), the deletions from the log, then the records by batches of ids.
@@ -36,6 +37,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from proximite.cohort.leftovers import IN_PROGRESS, clean_leftovers
+from proximite.cohort.privacy.storage import writing_key
 from proximite.cohort.raw import utc_now, write_manifest
 from proximite.cohort.layers import StagedGate, latest_pull, new_pull_id, raw_dir, staged_dir
 from proximite.cohort.redcap.client import Client
@@ -180,6 +182,9 @@ def pull_redcap(
         manifest marked incomplete; ``LATEST`` and the warehouse are untouched.
     InputError
         The records do not fit the data dictionary (named by raw file, row and column).
+    ConfigError
+        The project encrypts its raw layer (``[privacy] encrypt_raw``) and has no key; nothing
+        is written.
     GateFailed
         An error rule of the staged validation failed: the staged candidate and its report are in
         ``data/quarantine/<pull_id>/redcap/``; the raw directory is kept with its manifest marked
@@ -210,7 +215,7 @@ def pull_redcap(
     project_spec(codebook, source)  # an unknown source stops here, before anything is written
     previous = None if full else read_watermark(settings, source=source)
     previous_pull = latest_pull(settings, source)
-
+    key = writing_key(settings)  # no key, no pull: checked before anything is written
     pull_id = new_pull_id()
     clean_leftovers(settings, current_pull=pull_id)  # what killed runs left goes first
     raw = raw_dir(settings, source, pull_id)
@@ -237,7 +242,7 @@ def pull_redcap(
 
     manifest(staged=False, error=IN_PROGRESS, in_progress=True)  # names this process, for the next run
     try:
-        client = Client(url, token, raw=raw, policy=policy, timeout=timeout_seconds)
+        client = Client(url, token, raw=raw, policy=policy, timeout=timeout_seconds, key=key)
         outcome = run_pull(
             client, settings=settings, codebook=codebook, previous=previous, parameters=parameters,
             batch_size=batch_size, pause_seconds=pause_seconds, report=report, pull_id=pull_id, url=url,

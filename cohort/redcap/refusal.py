@@ -14,6 +14,9 @@ coordinator works from::
                               report.en.html in English)
         quarantine.json       counts by rule (no value)
 
+The report holds record ids: it is encrypted at rest when the project encrypts its raw layer
+(:mod:`proximite.cohort.privacy.storage`); ``quarantine.json`` stays in clear.
+
 The error's message holds counts, rules and fields only (it reaches logs and Prefect's UI).
 """
 
@@ -23,7 +26,7 @@ import json
 import re
 import urllib.parse
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -261,8 +264,24 @@ def in_batches(defects: pd.DataFrame, *, names: Sequence[str], offsets: Sequence
     return out
 
 
-def write_refusal_report(defects: pd.DataFrame, directory: Path, *, record_url: str | None = None) -> Path:
+def write_refusal_report(
+    defects: pd.DataFrame,
+    directory: Path,
+    *,
+    record_url: str | None = None,
+    write: Callable[[Path, bytes], None] | None = None,
+) -> Path:
     """Write ``failures.csv``, ``report.html`` (French) and ``report.en.html`` of a refused staging.
+
+    Parameters
+    ----------
+    defects : DataFrame
+    directory : Path
+    record_url : str, optional, keyword-only
+    write : callable, optional, keyword-only
+        ``write(path, data)``: how each file is written (the quarantine's passes
+        :func:`~proximite.cohort.privacy.storage.protected_writer`, which encrypts); default:
+        in clear.
 
     Returns
     -------
@@ -271,9 +290,10 @@ def write_refusal_report(defects: pd.DataFrame, directory: Path, *, record_url: 
     """
     from jinja2 import Environment
 
+    put = write or (lambda path, data: path.write_bytes(data))
     directory.mkdir(parents=True, exist_ok=True)
     frame = defects.assign(link=_links(defects, record_url))[DEFECT_COLUMNS]
-    (directory / FAILURES_CSV).write_text("\ufeff" + frame.to_csv(index=False, lineterminator="\n"), encoding="utf-8")
+    put(directory / FAILURES_CSV, ("\ufeff" + frame.to_csv(index=False, lineterminator="\n")).encode("utf-8"))
     rows = [
         {column: ("" if value is None or (not isinstance(value, str) and pd.isna(value)) else str(value)) for column, value in row.items()}
         for row in frame.to_dict("records")
@@ -286,7 +306,7 @@ def write_refusal_report(defects: pd.DataFrame, directory: Path, *, record_url: 
             rows=shown, count=len(frame), records=records, w=_WORDS[lang], lang=lang,
             other_lang=other, other_page=REFUSAL_PAGES[other],
         )
-        (directory / page).write_text(html, encoding="utf-8")
+        put(directory / page, html.encode("utf-8"))
     return directory
 
 
@@ -319,10 +339,11 @@ def quarantine_refusal(
         The same defects, located in their batch files, whose message names the report.
     """
     from proximite.cohort.layers import quarantine_dir
+    from proximite.cohort.privacy.storage import protected_writer
 
     defects = in_batches(error.defects, names=names, offsets=offsets)
     target = quarantine_dir(settings, pull_id) / source
-    report = write_refusal_report(defects, target / "report", record_url=record_url)
+    report = write_refusal_report(defects, target / "report", record_url=record_url, write=protected_writer(settings))
     manifest = {
         "stage": "staging (typing from the data dictionary)",
         "source": source,

@@ -179,7 +179,7 @@ def fetch_structure(
         project=project,
         project_id=str(info.get("project_id", "")),
         server_time=server_time,
-        fingerprint=_fingerprint(project, raw=client.raw, has_repeating="repeatingFormsEvents" in tables),
+        fingerprint=_fingerprint(project, client=client, has_repeating="repeatingFormsEvents" in tables),
         token_group=str(dags["unique_group_name"].iloc[0]) if dags is not None and len(dags) == 1 else None,
     )
 
@@ -304,14 +304,14 @@ def _project(
     )
 
 
-def _fingerprint(project: RedcapProject, *, raw: Path, has_repeating: bool) -> str:
+def _fingerprint(project: RedcapProject, *, client: Client, has_repeating: bool) -> str:
     """The structure's fingerprint from the answers as received (and the missing-data codes)."""
     return structure_fingerprint(
         {
-            "metadata": (raw / "metadata.csv").read_bytes(),
-            "events": (raw / "events.csv").read_bytes(),
-            "form_event_mapping": (raw / "form_event_mapping.csv").read_bytes(),
-            "repeating": (raw / "repeating_forms_events.csv").read_bytes() if has_repeating else b"",
+            "metadata": client.received_bytes("metadata.csv"),
+            "events": client.received_bytes("events.csv"),
+            "form_event_mapping": client.received_bytes("form_event_mapping.csv"),
+            "repeating": client.received_bytes("repeating_forms_events.csv") if has_repeating else b"",
             "missing_data_codes": json.dumps(dict(project.missing_codes), sort_keys=True),
         }
     )

@@ -68,17 +68,19 @@ def build_synthetic_project(
 
     The same steps as ``proximite synth --out DIR/input``, ``proximite ingest DIR/input -p
     DIR/project`` and ``proximite build -p DIR/project``. The cohort is censored at ``as_of``
-    (None: complete follow-up). The pseudonym key comes from PROXIMITE_PSEUDONYM_KEY or, as for
-    ``proximite demo``, a key file created in the project.
+    (None: complete follow-up). The pseudonym key comes from PROXIMITE_PSEUDONYM_KEY and the raw
+    layer's key from PROXIMITE_RAW_KEY or, as for ``proximite demo``, key files created in the project.
     """
     from proximite import pipeline
     from proximite.pipeline import ingest
     from proximite.cohort.sandbox.synth import generate_cohort
+    from proximite.cohort.privacy.keys import raw_keyring
     from proximite.config import pseudonym_key
 
     generate_cohort(directory / "input", families=families, territories=territories, seed=seed, as_of=as_of)
     settings = load_settings(directory / "project")
     key, _origin = pseudonym_key(settings, create=True)
+    raw_keyring(settings, create=True)  # 01 raw is encrypted at rest: the demo's key file when none is set
     ingest(directory / "input", settings=settings, validate=validate)
     harmonised = pipeline.harmonise_staged(settings, key=key)
     info = pipeline.build_from_harmonised(settings, harmonised, validate=validate)

@@ -7,17 +7,20 @@ Load order (later wins, tables merged key by key):
 3. ``<project-dir>/proximite.toml`` when a project directory is given;
 4. the file named by ``PROXIMITE_CONFIG``.
 
-Secrets never live in these files: the pseudonym key comes from the environment (or the
-project's key file, created by ``proximite demo`` with mode 0600).
+Secrets never live in these files: the pseudonym key and the raw layer's keys come from the
+environment (or a Prefect Secret block the flows read, see :attr:`Settings.secrets`), or from
+the project's key files, created by ``proximite demo`` with mode 0600.
 """
 
 from __future__ import annotations
 
 import copy
+import dataclasses
 import os
 import secrets
 import stat
 import tomllib
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
@@ -66,11 +69,16 @@ class Settings:
         Root of a project: ``data/`` layers, the warehouse and the reporting folder live here.
     sources : list of Path
         Files that contributed, in load order.
+    secrets : Mapping of str to str
+        Secret values handed in by the caller under the name of the environment variable they
+        stand for (a flow reads a Prefect Secret block and passes it here): :meth:`secret` looks
+        here before the environment. Never shown (``repr``), never in :meth:`fingerprint`.
     """
 
     raw: dict[str, Any]
     project_dir: Path
     sources: list[Path] = field(default_factory=list)
+    secrets: Mapping[str, str] = field(default_factory=dict, repr=False, compare=False)
 
     def __getitem__(self, key: str) -> Any:
         return self.raw[key]
@@ -98,6 +106,14 @@ class Settings:
 
         text = json.dumps(self.raw, sort_keys=True, default=str, ensure_ascii=False)
         return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+    def secret(self, env_name: str) -> str | None:
+        """A secret by the name of its environment variable: handed in (:attr:`secrets`) or from the environment."""
+        return self.secrets.get(env_name) or os.environ.get(env_name) or None
+
+    def with_secrets(self, values: Mapping[str, str]) -> Settings:
+        """The same settings with more secrets handed in (never mutates ``self``)."""
+        return dataclasses.replace(self, secrets={**self.secrets, **values})
 
     @property
     def wave_months(self) -> list[int]:

@@ -23,6 +23,7 @@ import argparse
 import datetime as dt
 import json
 import math
+import os
 import resource
 import sys
 import tempfile
@@ -91,6 +92,7 @@ def bench_scale(name: str, input_dir: Path, work: Path, *, batch_size: int) -> l
     from proximite.pipeline import pull_redcap
     from proximite.config import load_settings
 
+    os.environ.setdefault("PROXIMITE_RAW_KEY", "5f" * 32)  # 01 raw is encrypted at rest (a bench key)
     lines = []
     project = project_from_directory(input_dir)
     with SandboxServer(project) as server:

@@ -37,12 +37,14 @@ SCALES = {
     "province": {"families": 50000, "territories": 300},
 }
 BENCH_KEY = "bench-key-not-secret"
+BENCH_RAW_KEY = "5f" * 32
 SOURCES = ("reference", "redcap", "registry", "cost")
 
 
 def prepare(work: Path, scale: dict[str, int]) -> Path:
     """Generate, ingest (gates off) and harmonise once; return the project directory."""
     os.environ["PROXIMITE_PSEUDONYM_KEY"] = BENCH_KEY
+    os.environ.setdefault("PROXIMITE_RAW_KEY", BENCH_RAW_KEY)  # 01 raw is encrypted at rest
     from proximite import pipeline
     from proximite.pipeline import ingest
     from proximite.cohort.sandbox.synth import generate_cohort

@@ -32,10 +32,12 @@ SCALES = {
     "province": {"families": 50000, "territories": 300},
 }
 BENCH_KEY = "bench-key-not-secret"
+BENCH_RAW_KEY = "5f" * 32
 
 
 def _stage(stage: str, work: str, scale: dict[str, int], queue: "mp.Queue[dict[str, Any]]") -> None:
     os.environ["PROXIMITE_PSEUDONYM_KEY"] = BENCH_KEY
+    os.environ.setdefault("PROXIMITE_RAW_KEY", BENCH_RAW_KEY)  # 01 raw is encrypted at rest
     from proximite import pipeline
     from proximite.config import load_settings
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import resource
 import subprocess
 import sys
@@ -125,6 +126,7 @@ def run(families: int, activities: int, files: int, workdir: Path) -> dict[str, 
     from proximite.pipeline import ingest
     from proximite.config import load_settings
 
+    os.environ.setdefault("PROXIMITE_RAW_KEY", "5f" * 32)  # 01 raw is encrypted at rest (a bench key)
     started = time.perf_counter()
     counts = make_input(workdir / "input", families=families, activities=activities, files=files)
     generated = time.perf_counter() - started

@@ -16,6 +16,9 @@ from typer.testing import CliRunner
 
 from proximite.cli import app
 from proximite.cohort.codebook import load_codebook
+from proximite.cohort.privacy.encryption import is_encrypted
+from proximite.cohort.raw_files import read_raw_file
+from proximite.config import load_settings
 from synth_dates import SYNTH_AS_OF
 from tests.flows.server_processes import proximite_command
 
@@ -85,13 +88,13 @@ def test_build_without_a_key_fails_clearly_and_keeps_the_warehouse(
 
 
 def test_demo_runs_the_pipeline_flow_in_prefects_ephemeral_mode(tmp_path: Path) -> None:
-    # `proximite demo` as a user types it, in its own process: no API URL and no pseudonym key in
-    # the environment, so Prefect starts its ephemeral server and the demo writes its key file.
+    # `proximite demo` as a user types it, in its own process: no API URL and no pseudonym or raw
+    # key in the environment, so Prefect starts its ephemeral server and the demo writes its key files.
     # (In-process, a second Prefect test harness beside the session's hung draining its workers.)
     # As of a past day, so the data do not change with the calendar.
     env = {
         name: value for name, value in os.environ.items()
-        if name not in {"PROXIMITE_PSEUDONYM_KEY", "PREFECT_API_URL"}
+        if name not in {"PROXIMITE_PSEUDONYM_KEY", "PROXIMITE_RAW_KEY", "PREFECT_API_URL"}
     }
     env.update({"COLUMNS": "250", "NO_COLOR": "1", "TERM": "dumb"})
     project = tmp_path / "demo"
@@ -106,11 +109,16 @@ def test_demo_runs_the_pipeline_flow_in_prefects_ephemeral_mode(tmp_path: Path) 
     assert key_file.is_file() and stat.S_IMODE(key_file.stat().st_mode) == 0o600
     assert json.loads((project / "input" / "truth.json").read_text(encoding="utf-8"))["generator"]["as_of"] == SYNTH_AS_OF
     assert "Pseudonym key" in output and "mode 0600" in output
+    raw_key = project / ".raw_key"  # 01 raw is encrypted at rest with the demo's own key
+    assert raw_key.is_file() and stat.S_IMODE(raw_key.stat().st_mode) == 0o600 and "Raw-layer key" in output
+    assert raw_key.read_text(encoding="utf-8").split()[-1] not in output  # the key itself is never shown
     assert "assessments at T0" in output
     assert (project / "warehouse.duckdb").is_file()
     raw_manifests = list((project / "data" / "01_raw").glob("*/*/manifest.json"))
     assert {path.parts[-3] for path in raw_manifests} == {
         "reference", "redcap", "registry", "cost", "partner_survey", "staff_survey", "qual_register", "qual_coding"}
+    raw_files = [path for path in (project / "data" / "01_raw").rglob("*") if path.is_file() and path.name != "manifest.json"]
+    assert raw_files and all(is_encrypted(path) for path in raw_files)
     # The demo ends with the snapshot's path, and the page is there in both languages.
     last_line = [line for line in output.splitlines() if line.strip()][-1]
     assert last_line.startswith("Snapshot: ") and last_line.strip().endswith("index.html")
@@ -170,7 +178,9 @@ def test_bad_input_through_the_cli_names_file_row_column_and_keeps_the_last_good
     ]
     # The refused pull's raw copy is kept as evidence.
     assert len(refused) == 1
-    assert [path.read_bytes() for path in refused[0].rglob(target.name)] == [target.read_bytes()]
+    kept = list(refused[0].rglob(target.name))
+    assert all(is_encrypted(path) for path in kept)  # encrypted at rest, as received behind the key
+    assert [read_raw_file(path, settings=load_settings(project)) for path in kept] == [target.read_bytes()]
 
 
 def test_validate_reruns_both_gates_and_prints_a_summary(synthetic_input: Path, tmp_path: Path, pseudonym_env: bytes) -> None:

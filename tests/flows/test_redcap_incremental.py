@@ -16,6 +16,8 @@ from proximite.cohort.codebook import load_codebook
 from proximite.expectations.gates import GateFailed
 from proximite.pipeline import ingest
 from proximite.cohort.layers import latest_pull, read_staged
+from proximite.cohort.privacy.encryption import is_encrypted
+from proximite.cohort.raw_files import read_raw_file
 from proximite.cohort.redcap.pull import PullResult
 from proximite.cohort.redcap.watermark import read_watermark
 from proximite.pipeline import pull_redcap
@@ -224,8 +226,9 @@ def test_raw_layer_keeps_every_answer_with_its_manifest_and_no_token(redcap_sand
     names = [entry["path"] for entry in manifest["files"]]
     assert {"project_info.csv", "metadata.csv", "events.csv", "form_event_mapping.csv", "dags.csv", "record_ids.csv"} <= set(names)
     assert [name for name in names if name.startswith("records_")] == ["records_0001.csv", "records_0002.csv", "records_0003.csv"]
-    for entry in manifest["files"]:
-        data = (result.raw_dir / entry["path"]).read_bytes()
+    for entry in manifest["files"]:  # size and digest of each answer as received (stored encrypted)
+        assert is_encrypted(result.raw_dir / entry["path"])
+        data = read_raw_file(result.raw_dir / entry["path"], settings=settings)
         assert hashlib.sha256(data).hexdigest() == entry["sha256"] and len(data) == entry["bytes"]
     batches = sum(entry["rows"] for entry in manifest["files"] if entry["path"].startswith("records_"))
     assert batches == sum(result.rows.values())  # every row lands in one form table

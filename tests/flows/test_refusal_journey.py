@@ -12,6 +12,7 @@ its dictionary changed after data entry: a choice removed, a validation added). 
 
 from __future__ import annotations
 
+import io
 import time
 from pathlib import Path
 
@@ -21,6 +22,8 @@ from typer.testing import CliRunner
 
 from proximite.cli import app
 from proximite.cohort import layers
+from proximite.cohort.privacy.encryption import is_encrypted
+from proximite.cohort.privacy.storage import read_protected
 from proximite.cohort.sandbox.server import SandboxServer
 from proximite.config import load_settings
 
@@ -73,7 +76,10 @@ def test_a_refused_pull_lists_every_defect_then_passes_once_they_are_corrected(
         assert layers.latest_pull(settings, "redcap") is None
         reports = list((settings.data_dir / "quarantine").glob("*/redcap/report/failures.csv"))
         assert len(reports) == 1
-        failures = pd.read_csv(reports[0], dtype=str, keep_default_na=False, encoding="utf-8-sig")
+        assert is_encrypted(reports[0])  # record ids: encrypted at rest, read through the project's keys
+        failures = pd.read_csv(
+            io.BytesIO(read_protected(reports[0], settings=settings)), dtype=str, keep_default_na=False, encoding="utf-8-sig"
+        )
         assert sorted(failures["record_id"]) == sorted(planted)
         for record, where in planted.items():
             row = failures[failures["record_id"] == record].iloc[0]

@@ -32,6 +32,8 @@ from proximite.cohort.ingest import MANIFEST_NAME  # noqa: E402
 from proximite.pipeline import ingest  # noqa: E402
 from proximite.cohort.layers import STAGED, latest_pull, raw_dir  # noqa: E402
 from proximite.cohort.layers import SOURCES  # noqa: E402  (the input's sources: no qualitative folder)
+from proximite.cohort.privacy.encryption import is_encrypted  # noqa: E402
+from proximite.cohort.raw_files import read_raw_file  # noqa: E402
 from proximite.config import Settings, load_settings  # noqa: E402
 
 GOOD, BAD = "20240101T000000Z-000001", "20240101T000000Z-000002"
@@ -113,6 +115,13 @@ def raw_copy(project: Project, source: str, relative: str) -> Path:
     return raw_dir(project.settings, source, BAD) / relative
 
 
+def as_received(project: Project, source: str, relative: str) -> bytes:
+    """The raw copy's bytes as received (it is encrypted at rest)."""
+    path = raw_copy(project, source, relative)
+    assert is_encrypted(path)
+    return read_raw_file(path, settings=project.settings)
+
+
 # ------------------------------------------------------------------------------ missing columns
 
 
@@ -126,7 +135,7 @@ def test_a_missing_required_column_of_the_template(project: Project) -> None:
     assert error.path.endswith("activities/T06-01.csv")
     assert error.column == "minutes"
     assert error.rule == "required column missing"
-    assert raw_copy(project, "registry", "activities/T06-01.csv").read_bytes() == template_csv(project).read_bytes()
+    assert as_received(project, "registry", "activities/T06-01.csv") == template_csv(project).read_bytes()
 
 
 def test_a_missing_column_of_the_redcap_export(project: Project) -> None:
@@ -220,7 +229,7 @@ def test_a_truncated_sav_file(project: Project) -> None:
     assert error.path.endswith("activities/T16-04.sav")
     assert error.rule == "not a readable SPSS file"
     assert "corrupt or truncated" in str(error)
-    assert raw_copy(project, "registry", "activities/T16-04.sav").read_bytes() == path.read_bytes()
+    assert as_received(project, "registry", "activities/T16-04.sav") == path.read_bytes()
 
 
 def test_a_truncated_xlsx_file(project: Project) -> None:
@@ -326,7 +335,7 @@ def test_a_zero_byte_file(project: Project) -> None:
     error = refused(project)
     assert error.path.endswith("activities/T06-01.csv")
     assert error.rule == "empty file"
-    assert raw_copy(project, "registry", "activities/T06-01.csv").stat().st_size == 0
+    assert as_received(project, "registry", "activities/T06-01.csv") == b""
 
 
 def test_a_records_export_with_a_header_only(project: Project) -> None:

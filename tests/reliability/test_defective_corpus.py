@@ -17,6 +17,7 @@ on ``clean``.
 
 from __future__ import annotations
 
+import io
 import shutil
 import sys
 from dataclasses import dataclass
@@ -42,6 +43,7 @@ from proximite import pipeline  # noqa: E402
 from proximite.errors import InputError  # noqa: E402
 from proximite.pipeline import ingest  # noqa: E402
 from proximite.cohort.layers import QUARANTINE, SOURCES, latest_pull  # noqa: E402
+from proximite.cohort.privacy.storage import read_protected  # noqa: E402
 from proximite.cohort.pseudonym import pseudonymise, pseudonymise_instances  # noqa: E402
 from proximite.cohort.sandbox.synth import generate_cohort  # noqa: E402
 from proximite.config import Settings, load_settings  # noqa: E402
@@ -197,7 +199,10 @@ def assert_caught_by_gate(caught: GateFailed, expected: Expected, case: Case, *,
     assert report.is_relative_to(quarantine), f"the report {report} is not under {quarantine}"
     assert (report / "report.html").is_file(), f"no report.html in {report}"
     # The row-level report lists the planted rows under the rule (keys, not values).
-    listed = pd.read_csv(report / "failures.csv", dtype=str, keep_default_na=False, encoding="utf-8-sig")
+    listed = pd.read_csv(  # encrypted at rest (record ids), read through the project's keys
+        io.BytesIO(read_protected(report / "failures.csv", settings=case.settings)), dtype=str, keep_default_na=False,
+        encoding="utf-8-sig",
+    )
     wanted = sorted(planted_row(planted, case.settings).items() for planted in expected.keys)
     assert sorted(row.items() for row in failing_rows(listed, expected.rule_id, layer=expected.layer)) == wanted
 

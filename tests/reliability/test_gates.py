@@ -20,6 +20,7 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import hashlib
+import io
 import json
 import pickle
 import shutil
@@ -33,6 +34,8 @@ from proximite import pipeline
 from proximite.cohort.ingest import MANIFEST_NAME
 from proximite.pipeline import ingest
 from proximite.cohort.layers import SOURCES, STAGED, latest_pull, quarantine_dir, raw_dir, staged_dir
+from proximite.cohort.privacy.encryption import is_encrypted
+from proximite.cohort.privacy.storage import read_protected
 from proximite.cohort.sandbox.server import SandboxServer
 from proximite.pipeline import pull_redcap
 from proximite.config import Settings, load_settings
@@ -91,15 +94,19 @@ def _assert_quarantined(settings: Settings, batch: str, folder: str, error: Gate
     target = quarantine_dir(settings, batch) / folder
     assert error.quarantine_dir == target
     assert error.report_dir == target / "report"
+    # Record ids: every file but quarantine.json is encrypted at rest, and read through the project's keys.
     for name in REPORT_FILES:
-        assert (target / "report" / name).is_file(), name
+        assert is_encrypted(target / "report" / name), name
     for table in tables:
-        assert (target / "tables" / f"{table}.parquet").is_file(), table
+        assert is_encrypted(target / "tables" / f"{table}.parquet"), table
     manifest = json.loads((target / "quarantine.json").read_text(encoding="utf-8"))
     assert manifest["passed"] is False and manifest["blocking"]
-    failures = pd.read_csv(target / "report" / "failures.csv", encoding="utf-8-sig", dtype=str, keep_default_na=False)
+    failures = pd.read_csv(
+        io.BytesIO(read_protected(target / "report" / "failures.csv", settings=settings)), encoding="utf-8-sig", dtype=str,
+        keep_default_na=False,
+    )
     assert list(failures.columns) == FAILURE_COLUMNS
-    summary = json.loads((target / "report" / "summary.json").read_text(encoding="utf-8"))
+    summary = json.loads(read_protected(target / "report" / "summary.json", settings=settings))
     assert summary == json.loads(json.dumps(error.result.to_dict()))
     return failures
 

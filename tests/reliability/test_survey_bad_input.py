@@ -17,6 +17,7 @@ import csv
 import json
 import shutil
 import sys
+import io
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -30,11 +31,19 @@ from survey_inputs import PERSONAL, write_surveys  # noqa: E402
 from proximite import pipeline  # noqa: E402
 from proximite.cohort.codebook import load_codebook  # noqa: E402
 from proximite.cohort.layers import STAGED, latest_pull, quarantine_dir, raw_dir, read_staged  # noqa: E402
+from proximite.cohort.privacy.storage import read_protected  # noqa: E402
+from proximite.cohort.raw_files import read_raw_file  # noqa: E402
 from proximite.config import Settings, load_settings  # noqa: E402
 from proximite.errors import InputError  # noqa: E402
 from proximite.expectations.gates import GateFailed  # noqa: E402
 
 GOOD, BAD = "20240101T000000Z-000001", "20240101T000000Z-000002"
+
+
+def plain(path: Path, settings: Settings) -> io.BytesIO:
+    """A quarantine report's file as written (it is encrypted at rest: it names record ids)."""
+    return io.BytesIO(read_protected(path, settings=settings))
+
 SURVEYS = ["partner_survey", "staff_survey"]
 KEY = b"test-key-not-secret-0123456789abcdef"
 
@@ -114,8 +123,8 @@ def refused_by_the_gate(project: Project) -> tuple[GateFailed, pd.DataFrame]:
         pipeline.ingest(project.input_dir, settings=project.settings, pull_id=BAD, sources=SURVEYS)
     unchanged(project.settings, str(caught.value))
     report = caught.value.report_dir / "failures.csv"
-    failures = pd.read_csv(report, encoding="utf-8-sig", dtype=str, keep_default_na=False)
-    text = report.read_text(encoding="utf-8-sig")
+    failures = pd.read_csv(plain(report, project.settings), encoding="utf-8-sig", dtype=str, keep_default_na=False)
+    text = read_protected(report, settings=project.settings).decode("utf-8-sig")
     for value in PERSONAL:
         assert value not in text
     return caught.value, failures
@@ -129,8 +138,10 @@ def test_the_good_exports_stage_without_the_identifier_fields(project: Project) 
     assert (len(partner["organisme"]), len(partner["partenaire"]), len(staff["questionnaire"])) == (3, 4, 3)
     for frame in (*partner.values(), *staff.values()):
         assert not {"rep_nom", "rep_courriel", "commentaires"} & set(frame.columns)  # layer 01 only
-    raw = (raw_dir(project.settings, "partner_survey", GOOD) / "records.csv").read_text(encoding="utf-8")
-    assert "Ginette Lavoie" in raw and "Très bonne collaboration" in raw  # kept as received
+    raw_copy = raw_dir(project.settings, "partner_survey", GOOD) / "records.csv"
+    assert b"Ginette Lavoie" not in raw_copy.read_bytes()  # encrypted at rest ...
+    raw = read_raw_file(raw_copy, settings=project.settings).decode("utf-8")
+    assert "Ginette Lavoie" in raw and "Très bonne collaboration" in raw  # ... and kept as received
     result = json.loads((project.settings.reporting_dir / "validation" / "staged-partner_survey.json").read_text("utf-8"))
     assert result["passed"] and result["rules"] > 50
 
@@ -142,7 +153,7 @@ def test_a_trust_item_out_of_its_1_to_4_scale(project: Project) -> None:
     assert error.path.endswith("partner_survey/records.csv")
     assert (error.row, error.column, error.rule) == (5, "confiance_fiabilite", "unknown code")
     assert "record" in str(error)
-    failures = pd.read_csv(error.report_dir / "failures.csv", dtype=str, keep_default_na=False, encoding="utf-8-sig")
+    failures = pd.read_csv(plain(error.report_dir / "failures.csv", project.settings), dtype=str, keep_default_na=False, encoding="utf-8-sig")
     row = failures.iloc[0]
     assert (row["record_id"], row["event"], row["instance"], row["field"]) == ("2", "annee_2024_arm_1", "1", "confiance_fiabilite")
 
@@ -166,7 +177,7 @@ def test_an_event_that_is_not_a_survey_year(project: Project) -> None:
     set_cell(records(project, "partner_survey"), 6, "redcap_event_name", "annee_2031_arm_1")
     error = refused_at_staging(project)
     assert (error.row, error.column, error.rule) == (6, "redcap_event_name", "unknown event")
-    failures = pd.read_csv(error.report_dir / "failures.csv", dtype=str, keep_default_na=False, encoding="utf-8-sig")
+    failures = pd.read_csv(plain(error.report_dir / "failures.csv", project.settings), dtype=str, keep_default_na=False, encoding="utf-8-sig")
     assert failures.iloc[0]["value"] == "annee_2031_arm_1" and "annee_2024_arm_1" in failures.iloc[0]["allowed"]
 
 
@@ -240,7 +251,7 @@ def refused_by_the_harmonised_gate(project: Project) -> tuple[GateFailed, pd.Dat
     assert warehouse.read_bytes() == before  # the last good warehouse stays
     target = quarantine_dir(project.settings, caught.value.result.pull_id) / "harmonised"
     assert caught.value.quarantine_dir == target
-    failures = pd.read_csv(target / "report" / "failures.csv", encoding="utf-8-sig", dtype=str, keep_default_na=False)
+    failures = pd.read_csv(plain(target / "report" / "failures.csv", project.settings), encoding="utf-8-sig", dtype=str, keep_default_na=False)
     return caught.value, failures
 
 

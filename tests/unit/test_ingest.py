@@ -36,6 +36,8 @@ from proximite.cohort.sources.encodings import decode_to_utf8  # noqa: E402
 from proximite.cohort.sources.stat_files import read_stat_strings  # noqa: E402
 from proximite.cohort.redcap.project import RedcapProject  # noqa: E402
 from proximite.cohort.redcap.records import stage_records  # noqa: E402
+from proximite.cohort.privacy.encryption import is_encrypted  # noqa: E402
+from proximite.cohort.raw_files import read_raw_file  # noqa: E402
 from proximite.config import load_settings  # noqa: E402
 
 PULL = "20240101T000000Z-aaaaaa"
@@ -88,7 +90,7 @@ def test_sources_registry_holds_the_four_sources_the_questionnaires_and_the_qual
 # ------------------------------------------------------------------------------ layer 01
 
 
-def test_raw_copies_are_byte_identical_and_the_manifest_records_them(input_dir: Path, ingested, settings) -> None:
+def test_raw_copies_are_encrypted_as_received_and_the_manifest_records_them(input_dir: Path, ingested, settings) -> None:
     folders = {"reference": "reference", "redcap": "redcap", "registry": "registry", "cost": "costs"}
     for source, folder in folders.items():
         target = raw_dir(settings, source, PULL)
@@ -104,7 +106,8 @@ def test_raw_copies_are_byte_identical_and_the_manifest_records_them(input_dir: 
         for original in originals:
             relative = original.relative_to(input_dir / folder).as_posix()
             copy = target / relative
-            assert copy.read_bytes() == original.read_bytes()
+            assert is_encrypted(copy) and (original.stat().st_size == 0 or original.read_bytes()[:64] not in copy.read_bytes())
+            assert read_raw_file(copy, settings=settings) == original.read_bytes()
             assert listed[relative]["sha256"] == hashlib.sha256(original.read_bytes()).hexdigest()
             assert listed[relative]["bytes"] == original.stat().st_size
     redcap_manifest = json.loads((raw_dir(settings, "redcap", PULL) / MANIFEST_NAME).read_text(encoding="utf-8"))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import pickle
 import sys
 from pathlib import Path
@@ -23,6 +24,8 @@ from proximite.cohort.redcap.refusal import (  # noqa: E402
     quarantine_refusal,
     record_home_url,
 )
+from proximite.cohort.privacy.encryption import is_encrypted  # noqa: E402
+from proximite.cohort.privacy.storage import read_protected  # noqa: E402
 from proximite.config import load_settings  # noqa: E402
 
 
@@ -90,7 +93,9 @@ def test_the_report_locates_batch_files_and_links_each_record(cb, tmp_path: Path
         record_url=template,
     )
     report = settings.data_dir / "quarantine" / "P1" / "redcap" / "report"
-    failures = pd.read_csv(report / "failures.csv", dtype=str, encoding="utf-8-sig")
+    # Record ids: the report is encrypted at rest, and read through the project's keys.
+    assert all(is_encrypted(report / name) for name in ("failures.csv", "report.html", "report.en.html"))
+    failures = pd.read_csv(io.BytesIO(read_protected(report / "failures.csv", settings=settings)), dtype=str, encoding="utf-8-sig")
     assert list(failures.columns) == DEFECT_COLUMNS
     assert failures["source_file"].tolist() == ["records_0001.csv"] * 3 + ["records_0002.csv"] * 2
     assert failures["source_row"].tolist() == ["1", "3", "4", "1", "3"]
@@ -98,8 +103,8 @@ def test_the_report_locates_batch_files_and_links_each_record(cb, tmp_path: Path
         "https://redcap.example.org/redcap_v14.5.2/DataEntry/record_home.php?pid=77&id=1001&arm=1"
     )
     assert str(report / "failures.csv") in str(refused)
-    french = (report / "report.html").read_text(encoding="utf-8")
-    english = (report / "report.en.html").read_text(encoding="utf-8")
+    french = read_protected(report / "report.html", settings=settings).decode("utf-8")
+    english = read_protected(report / "report.en.html", settings=settings).decode("utf-8")
     for page in (french, english):
         assert 'href="https://redcap.example.org/redcap_v14.5.2/' in page
     # One language per page: the rules named in the page's language, no English in parentheses.

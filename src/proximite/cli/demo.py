@@ -104,7 +104,8 @@ def demo(
     token that lives only in this process), ingests the registry, reference, cost and qualitative files,
     harmonises and builds the warehouse, computes the indicators and writes the decision-makers'
     snapshot, in Prefect's ephemeral mode. Creates the project's pseudonym key file (mode 0600)
-    when PROXIMITE_PSEUDONYM_KEY is not set, and says so. Ends with a summary of the warehouse
+    when PROXIMITE_PSEUDONYM_KEY is not set, and the key file of the raw layer's encryption
+    (``.raw_key``) when PROXIMITE_RAW_KEY is not set, and says so. Ends with a summary of the warehouse
     and the path of the snapshot. The cohort is as of today (--as-of: another day): the gate
     refuses a REDCap date after the pull, so the demo has no complete-follow-up option.
     """
@@ -121,6 +122,7 @@ def demo(
                 f"Pseudonym key: {origin[5:]} (mode 0600, created for this demo if it was missing). "
                 "Set PROXIMITE_PSEUDONYM_KEY for a real project."
             )
+        _raw_key(settings)
         input_dir = project_dir / "input"
         with progress_display() as progress:
             generate_cohort(
@@ -130,6 +132,20 @@ def demo(
         console.print(f"Synthetic cohort: {input_dir}")
         result = _run_pipeline_on_sandbox(input_dir, project_dir)
         _print_demo_outcome(result, settings, project_dir)
+
+
+def _raw_key(settings: Settings) -> None:
+    """The raw layer's key (created in the project when none is set) and where it lives; never the key."""
+    from proximite.cohort.privacy.keys import encrypts_raw, raw_keyring
+
+    if not encrypts_raw(settings):
+        return
+    origin = raw_keyring(settings, create=True).origin
+    if origin.startswith("file:"):
+        console.print(
+            f"Raw-layer key: {origin[5:]} (mode 0600, created for this demo if it was missing): 01 raw and the "
+            "quarantine's reports are encrypted with it. Set PROXIMITE_RAW_KEY for a real project (docs/encryption.md)."
+        )
 
 
 def _run_pipeline_on_sandbox(input_dir: Path, project_dir: Path) -> dict[str, Any]:

@@ -232,12 +232,16 @@ def status(
 
         console.print(
             f"Quarantined batches: {len(quarantined)} in {settings.data_dir / layers.QUARANTINE} "
-            f"(newest {quarantined[-1]}; each has report.html and failures.csv).",
+            f"(newest {quarantined[-1]}; each has report.html and failures.csv{_ENCRYPTED_NOTE}).",
             highlight=False,
             soft_wrap=True,
         )
     else:
         console.print("Quarantined batches: none.")
+
+
+#: The quarantine's reports name record ids: they are encrypted at rest, and this opens one.
+_ENCRYPTED_NOTE = "; encrypted at rest: `proximite privacy open-report <folder>` decrypts a copy to read"
 
 
 def _short_time(value: object) -> str:
@@ -281,7 +285,11 @@ def _print_refusals(settings: object, *, limit: int) -> None:
     refusals = gate_refusals(settings, limit=limit)  # type: ignore[arg-type]
     if not refusals:
         return
-    console.print("Refused by a validation gate (newest first; fix the records the report lists, then run again):")
+    console.print(
+        f"Refused by a validation gate (newest first; fix the records the report lists, then run again{_ENCRYPTED_NOTE}):",
+        highlight=False,
+        soft_wrap=True,
+    )
     for refusal in refusals:
         what = f"{refusal['source']} pull {refusal['batch_id']}" if refusal["gate"] == "staged" else f"harmonised tables {refusal['batch_id']}"
         console.print(

@@ -447,13 +447,17 @@ def run_replicate(
     import json
 
     from proximite import pipeline
+    from proximite.cohort.privacy.encryption import RawKey
+    from proximite.cohort.privacy.keys import privacy_section
     from proximite.cohort.sandbox.synth import generate_cohort
     from proximite.config import load_settings
 
     cohort_seed = int(seed) + int(rep)
     with tempfile.TemporaryDirectory(prefix="proximite-validity-", dir=work_dir, ignore_cleanup_errors=True) as temporary:
         root = Path(temporary)
+        # A throwaway project: its raw layer is sealed with a key that lives in this process only.
         settings = load_settings(root / "project")
+        settings = settings.with_secrets({privacy_section(settings)["raw_key_env"]: RawKey.generate().hex()})
         summary = generate_cohort(
             root / "input",
             families=families,
