@@ -23,6 +23,7 @@ withdrawals pays for each pull once.
 from __future__ import annotations
 
 import hashlib
+import io
 import os
 import shutil
 from collections.abc import Iterable
@@ -255,18 +256,27 @@ def _redact_partner_file(path: Path, source_rows: pd.Series, *, settings: Settin
 
 
 def _redact_quarantine(settings: Settings, names: set[str]) -> int:
-    """Refused batches and their reports without the withdrawn families' rows (record ids or pseudonyms)."""
+    """Refused batches and their reports without the withdrawn families' rows (record ids or pseudonyms).
+
+    They are encrypted at rest like layer 01: read and rewritten through the same storage.
+    """
+    from proximite.cohort.privacy.storage import CLEAR_QUARANTINE_FILES
+
     root = settings.data_dir / layers.QUARANTINE
     changed = 0
     for path in sorted(root.rglob("*")) if root.is_dir() else []:
+        if not path.is_file() or path.name in CLEAR_QUARANTINE_FILES:
+            continue
         if path.suffix == ".parquet":
-            frame = pd.read_parquet(path)
+            frame = pd.read_parquet(io.BytesIO(read_raw_file(path, settings=settings)))
             doomed = _rows_of(frame, names) | _pseudonym_rows(frame, names)
             if doomed.any():
-                frame.loc[~doomed].to_parquet(path, index=False)
+                buffer = io.BytesIO()
+                frame.loc[~doomed].to_parquet(buffer, index=False)
+                write_raw_file(path, buffer.getvalue(), settings=settings)
                 changed += 1
         elif path.name == "failures.csv":
-            changed += _redact_failures(path, names)
+            changed += _redact_failures(path, names, settings=settings)
     return changed
 
 
@@ -276,20 +286,20 @@ def _pseudonym_rows(frame: pd.DataFrame, names: set[str]) -> pd.Series:
     return frame["family_id"].astype("string").isin(names).fillna(False)
 
 
-def _redact_failures(path: Path, names: set[str]) -> int:
+def _redact_failures(path: Path, names: set[str], *, settings: Settings) -> int:
     """A report's failures.csv without the families' rows; its HTML pages, which showed them, go."""
-    data = path.read_bytes()
+    data = read_raw_file(path, settings=settings)
     dropped = drop_rows(data, suffix=".csv", drop=lambda number, cells: any(cells.get(column, "") in names for column in (*RECORD_COLUMNS, "family_id")))
     if dropped.rows_after == dropped.rows_before:
         return 0
-    path.write_bytes(dropped.data)
+    write_raw_file(path, dropped.data, settings=settings)
     for page in path.parent.glob("*.html"):
         page.unlink()
-    (path.parent / "REDACTED.txt").write_text(
+    note = (
         "Rapport réduit après un retrait de consentement : failures.csv reste, les pages HTML ont été retirées.\n"
-        "Report reduced after a consent withdrawal: failures.csv remains, the HTML pages were removed.\n",
-        encoding="utf-8",
+        "Report reduced after a consent withdrawal: failures.csv remains, the HTML pages were removed.\n"
     )
+    write_raw_file(path.parent / "REDACTED.txt", note.encode("utf-8"), settings=settings)
     return 1
 
 

@@ -23,6 +23,7 @@ from proximite.cli import app
 from proximite.cohort import layers
 from proximite.cohort.privacy.access_log import read_access_log
 from proximite.cohort.pseudonym import pseudonym
+from proximite.cohort.raw_files import read_raw_file
 from proximite.config import load_settings
 
 runner = CliRunner()
@@ -34,8 +35,13 @@ def _invoke(*arguments: str) -> str:
     return result.output
 
 
+def _plain(path: Path) -> bytes:
+    """A raw file as received (decrypted with the project's key)."""
+    return read_raw_file(path, settings=load_settings(path.parents[4]))
+
+
 def _first_column(path: Path) -> set[str]:
-    rows = list(csv.reader(io.StringIO(path.read_bytes().decode("utf-8-sig"), newline="")))
+    rows = list(csv.reader(io.StringIO(_plain(path).decode("utf-8-sig"), newline="")))
     return {row[0] for row in rows[1:] if row}
 
 
@@ -51,13 +57,6 @@ def _chosen_family(settings) -> tuple[str, pd.DataFrame]:
     binary = named.loc[~named["source_file"].str.endswith(".csv")]
     record = str((binary if not binary.empty else named)["family_record_id"].iloc[0])
     return record, named.loc[named["family_record_id"] == record, ["source_file", "source_row"]]
-
-
-def _raw_rows(settings, pull_id: str, files: set[str]) -> dict[str, int]:
-    raw = layers.raw_dir(settings, "registry", pull_id)
-    manifest = json.loads((raw / "manifest.json").read_text(encoding="utf-8"))
-    sizes = {name: sum(1 for _ in (raw / name).open("rb")) for name in files if name.endswith(".csv")}
-    return {"redactions": len(manifest.get("redactions", [])), **sizes}
 
 
 def test_a_withdrawal_by_command_clears_every_format_and_every_later_ingest(
@@ -115,16 +114,16 @@ def test_retention_reduces_old_pulls_and_the_project_still_builds(sandbox_projec
     records = pd.read_csv(sandbox_project_dir / "redcap" / "records.csv", dtype=str, keep_default_na=False)
     phones = [phone.encode() for phone in records["fam_telephone"] if phone][:20]
     raw_records = layers.raw_dir(settings, "redcap", layers.latest_pull(settings, "redcap")) / "records.csv"
-    assert any(phone in raw_records.read_bytes() for phone in phones)
+    assert any(phone in _plain(raw_records) for phone in phones)
 
     assert "No raw pull older than 90 days" in _invoke("privacy", "retention", "--project-dir", str(project))
     _age_manifests(settings, days=120)
-    before = raw_records.read_bytes()
+    before = _plain(raw_records)
     dry = _invoke("privacy", "retention", "--dry-run", "--project-dir", str(project))
-    assert "dry run" in dry and "fam_telephone" in dry and raw_records.read_bytes() == before
+    assert "dry run" in dry and "fam_telephone" in dry and _plain(raw_records) == before
 
     _invoke("privacy", "retention", "--project-dir", str(project))
-    reduced = raw_records.read_bytes()
+    reduced = _plain(raw_records)
     assert not any(phone in reduced for phone in phones) and b"fam_nom_parent" not in reduced
     assert _first_column(raw_records) == set(records["record_id"])
     retention = json.loads((raw_records.parent / "manifest.json").read_text(encoding="utf-8"))["retention"]

@@ -19,8 +19,10 @@ import redcap
 from typer.testing import CliRunner
 
 from proximite.cli import app
+from proximite.cohort.privacy.storage import protected_files
 from proximite.cohort.privacy.superseded import read_superseded
 from proximite.cohort.pseudonym import pseudonym
+from proximite.cohort.raw_files import read_raw_file
 from proximite.config import load_settings
 
 runner = CliRunner()
@@ -99,10 +101,16 @@ def _sorted(frame: pd.DataFrame) -> pd.DataFrame:
 
 
 def _files_holding(project: Path, needles: list[bytes]) -> list[str]:
-    return [
-        str(path.relative_to(project)) for path in sorted(project.rglob("*"))
-        if path.is_file() and any(needle in path.read_bytes() for needle in needles)
-    ]
+    """Files of the project holding a needle; raw and quarantine files are read decrypted."""
+    settings = load_settings(project)
+    protected = set(protected_files(settings))
+    found = []
+    for path in sorted(project.rglob("*")):
+        if path.is_file():
+            data = read_raw_file(path, settings=settings) if path in protected else path.read_bytes()
+            if any(needle in data for needle in needles):
+                found.append(str(path.relative_to(project)))
+    return found
 
 
 def test_a_withdrawal_in_redcap_destroys_the_family_in_every_layer(
@@ -121,6 +129,7 @@ def test_a_withdrawal_in_redcap_destroys_the_family_in_every_layer(
     needles = [WITHDRAWN.encode(), name.encode()]
     before = _files_holding(project, needles)
     assert any(path.startswith("data/01_raw/redcap") for path in before)
+    assert b"fam_telephone" not in next((project / "data/01_raw/redcap").glob("*/records_0001.csv")).read_bytes()  # sealed
     assert any(path.startswith("data/01_raw/registry") for path in before)
     assert not _sorted(with_family).equals(_sorted(baseline))
     first_snapshot = sorted(path.name for path in (project / "reporting").glob("snapshot-*"))

@@ -224,7 +224,7 @@ def test_the_facts_come_from_the_configuration(tmp_path: Path) -> None:
     settings = load_settings(tmp_path)
     assert raw_retention_days(settings) == 90
     facts = build_inventory(settings, indicators_folder=INDICATORS).facts
-    assert facts["raw_key"] == {"env": "PROXIMITE_RAW_KEY", "file": ".raw_key", "planned": True}
+    assert facts["raw_key"] == {"env": "PROXIMITE_RAW_KEY", "file": ".raw_key", "planned": False}
     assert facts["disclosure"] == {"threshold": 5, "rounding_base": 5, "level": "public"}
     assert facts["folders"]["04"] == [f"data/{INDICATORS}"] and facts["access_log"] == "privacy/access.log"
     (tmp_path / "proximite.toml").write_text(

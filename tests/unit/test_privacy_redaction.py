@@ -16,6 +16,7 @@ from proximite.cohort.privacy.retention import apply_retention, plan_retention
 from proximite.cohort.privacy.withdrawal_scan import destruction_requests, log_record
 from proximite.cohort.pseudonym import pseudonym
 from proximite.cohort.raw import write_manifest
+from proximite.cohort.raw_files import read_raw_file
 from proximite.config import load_settings
 
 KEY = b"k" * 32
@@ -124,8 +125,10 @@ def test_old_pulls_lose_their_identifier_columns_and_say_so(tmp_path: Path) -> N
         ("20200101T000000Z-aaaaaa", {"log.csv": ["details"], "records_0001.csv": ["fam_nom_parent", "fam_telephone"]})
     ]
     assert apply_retention(settings, plan) == {"pulls": 1, "files": 2, "columns": 3}
-    assert (old / "records_0001.csv").read_text(encoding="utf-8") == "record_id,redcap_event_name,isole_contact\n1,inclusion_arm_1,1\n"
-    assert b"555-0101" not in (old / "log.csv").read_bytes() and b"Tremblay" in (recent / "records_0001.csv").read_bytes()
+    plain = {name: read_raw_file(old / name, settings=settings) for name in ("records_0001.csv", "log.csv")}
+    assert plain["records_0001.csv"] == b"record_id,redcap_event_name,isole_contact\n1,inclusion_arm_1,1\n"
+    assert b"555-0101" not in plain["log.csv"] and b"Tremblay" in read_raw_file(recent / "records_0001.csv", settings=settings)
+    assert b"Tremblay" not in (old / "records_0001.csv").read_bytes()  # sealed again: nothing readable without the key
     record = json.loads((old / "manifest.json").read_text(encoding="utf-8"))["retention"]
     assert record["raw_retention_days"] == 90 and {entry["path"] for entry in record["files"]} == {"log.csv", "records_0001.csv"}
     assert all(entry["sha256_before"] != entry["sha256_after"] for entry in record["files"])
