@@ -17,7 +17,7 @@ export GX_ANALYTICS_ENABLED := false
 export DO_NOT_TRACK := 1
 export PREFECT_LOGGING_LEVEL ?= WARNING
 
-.PHONY: demo test bench venv clean snapshot chromium postgresql lock wheel-check
+.PHONY: demo test bench bench-e2e venv clean snapshot chromium postgresql lock wheel-check
 
 venv: $(STAMP)
 
@@ -59,6 +59,13 @@ postgresql:
 
 bench: $(STAMP)
 	$(BIN)/python tests/bench/run_bench.py $(BENCH_ARGS)
+
+# The pipeline flow end to end (input files → snapshot) against a DuckDB scan of the same inputs,
+# one JSON line per stage. Province and x5 take many minutes and GBs: run them on an idle machine.
+# BENCH_E2E_ARGS="--scales pilot --variants files redcap --incremental --compare-with DIR"
+BENCH_E2E_ARGS ?= --scales pilot province x5
+bench-e2e: $(STAMP)
+	$(BIN)/python tests/bench/bench_e2e.py $(BENCH_E2E_ARGS)
 
 # Resolve pyproject.toml's ranges in a throwaway environment and write the lock from it.
 lock:
