@@ -38,9 +38,12 @@ import struct
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import BinaryIO
+from typing import TYPE_CHECKING, BinaryIO
 
 from proximite.errors import ProximiteError
+
+if TYPE_CHECKING:  # pragma: no cover
+    from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 __all__ = [
     "HEADER_SIZE",
@@ -179,7 +182,8 @@ def _ring(keys: KeyRing | RawKey | Iterable[RawKey]) -> KeyRing:
     return KeyRing(tuple(keys))
 
 
-def _file_cipher(key: RawKey, nonce: bytes):  # noqa: ANN202 - cryptography's AESGCM
+def _file_cipher(key: RawKey, nonce: bytes) -> AESGCM:
+    """The file's own AES-256-GCM key: HKDF-SHA256 of the raw key, salted with the file's nonce."""
     from cryptography.hazmat.primitives import hashes
     from cryptography.hazmat.primitives.ciphers.aead import AESGCM
     from cryptography.hazmat.primitives.kdf.hkdf import HKDF
@@ -250,7 +254,7 @@ def _read_exactly(handle: BinaryIO, size: int) -> bytes:
     return b"".join(parts)
 
 
-def _open_header(header: bytes, keys: KeyRing, path: str | Path) -> tuple[object, int]:
+def _open_header(header: bytes, keys: KeyRing, path: str | Path) -> tuple[AESGCM, int]:
     """The cipher and segment size of a file, from its header (checked)."""
     if len(header) < HEADER_SIZE or not header.startswith(MAGIC):
         raise EncryptedFileError(path, "not an encrypted file of Proximité (its header is missing or cut short)")
@@ -301,7 +305,7 @@ def iter_decrypted(handle: BinaryIO, keys: KeyRing | RawKey | Iterable[RawKey], 
         if len(current) < _TAG:
             raise EncryptedFileError(path, "the encrypted file is cut short (restore it from a backup)")
         try:
-            yield cipher.decrypt(_segment_nonce(index, last=last), current, header)  # type: ignore[attr-defined]
+            yield cipher.decrypt(_segment_nonce(index, last=last), current, header)
         except InvalidTag:
             raise EncryptedFileError(
                 path,
