@@ -41,6 +41,7 @@ if TYPE_CHECKING:  # pragma: no cover
 __all__ = [
     "ACCESS_LOG",
     "KEY_ROTATION",
+    "OPEN_REPORT",
     "RETENTION",
     "WITHDRAWAL",
     "AccessLogError",
@@ -55,10 +56,11 @@ __all__ = [
 
 #: The log, relative to the project directory.
 ACCESS_LOG = Path("privacy") / "access.log"
-#: Commands the hooks write (the later withdrawal, retention and key-rotation commands).
+#: Commands the hooks write (withdrawal, retention, key rotation, opening a quarantine report).
 WITHDRAWAL = "privacy withdraw"
 RETENTION = "privacy retention"
 KEY_ROTATION = "privacy rotate-key"
+OPEN_REPORT = "privacy open-report"
 
 _COMMAND = re.compile(r"[a-z][a-z0-9 _./:-]{0,79}")
 _COUNT_NAME = re.compile(r"[a-z][a-z0-9_]{0,63}")

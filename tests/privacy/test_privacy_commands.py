@@ -107,7 +107,9 @@ def _age_manifests(settings, days: int) -> None:
         path.write_text(json.dumps(manifest), encoding="utf-8")
 
 
-def test_retention_reduces_old_pulls_and_the_project_still_builds(sandbox_project_dir: Path, tmp_path: Path, pseudonym_env: bytes) -> None:
+def test_retention_reduces_old_pulls_and_the_project_still_builds(
+    sandbox_project_dir: Path, tmp_path: Path, pseudonym_env: bytes, monkeypatch: pytest.MonkeyPatch
+) -> None:
     project = tmp_path / "project"
     _invoke("ingest", str(sandbox_project_dir), "--project-dir", str(project))
     settings = load_settings(project)
@@ -131,3 +133,14 @@ def test_retention_reduces_old_pulls_and_the_project_still_builds(sandbox_projec
     assert read_access_log(settings)[-1]["command"] == "privacy retention"
     _invoke("build", "--project-dir", str(project))
     assert "No raw pull older than 90 days holds identifier columns" in _invoke("privacy", "retention", "--project-dir", str(project))
+
+    # The key rotates; the reduced pull reads the same with the new key, and the log says so.
+    new_key = "ab" * 32
+    monkeypatch.setenv("NEW_RAW_KEY", new_key)
+    rotated = _invoke("privacy", "rotate-key", "--new-key-env", "NEW_RAW_KEY", "--project-dir", str(project))
+    assert new_key not in rotated
+    monkeypatch.setenv("PROXIMITE_RAW_KEY", new_key)
+    assert _plain(raw_records) == reduced
+    entry = read_access_log(settings)[-1]
+    assert entry["command"] == "privacy rotate-key" and entry["counts"]["rewritten"] > 0
+    assert "privacy rotate-key" in _invoke("privacy", "log", "--project-dir", str(project))

@@ -1,5 +1,6 @@
 """``proximite privacy``: the access log (``log``), the privacy inventory (``inventory``), consent
-withdrawal (``withdraw``) and retention (``retention``, both in :mod:`proximite.cli.privacy_data`)."""
+withdrawal (``withdraw``) and retention (``retention``, both in :mod:`proximite.cli.privacy_data`),
+the raw layer's keys (``rotate-key``, ``encrypt-existing``, ``open-report``: :mod:`proximite.cli.privacy_keys`)."""
 
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ from proximite.cli.common import ProjectDir, console, user_errors
 __all__ = ["privacy_app"]
 
 privacy_app = typer.Typer(
-    help="Privacy controls: consent withdrawal with data destruction, retention of raw pulls, the access log of identifying data, the privacy inventory for an impact assessment.",
+    help="Privacy controls: consent withdrawal with data destruction, retention of raw pulls, the raw layer's encryption keys, the access log of identifying data, the privacy inventory for an impact assessment.",
     no_args_is_help=True,
     add_completion=False,
 )
@@ -111,6 +112,10 @@ def inventory_command(
 
 
 from proximite.cli.privacy_data import retention, withdraw  # noqa: E402 - registered after the group exists
+from proximite.cli.privacy_keys import encrypt_existing, open_report, rotate_key  # noqa: E402
 
 privacy_app.command("withdraw")(withdraw)
 privacy_app.command("retention")(retention)
+privacy_app.command("rotate-key")(rotate_key)
+privacy_app.command("encrypt-existing")(encrypt_existing)
+privacy_app.command("open-report")(open_report)

@@ -36,6 +36,7 @@ def rotate_key(
     file (mode 0600) and its plain files encrypted. Refused while a pull is running.
     """
     from proximite.cohort.privacy.encryption import RawKey
+    from proximite.cohort.privacy.access_log import record_key_rotation
     from proximite.cohort.privacy.rotation import rotate_raw_key
     from proximite.config import ConfigError, load_settings
 
@@ -51,6 +52,7 @@ def rotate_key(
             except ValueError as error:
                 raise ConfigError(f"{new_key_env}: {error} (the value is not shown)") from None
         result = rotate_raw_key(settings, new_key)
+        record_key_rotation(settings, {"files": result.files, "rewritten": result.rewritten})
     console.print(
         f"Raw-layer key rotated: {result.rewritten:,} of {result.files:,} file(s) sealed again; current key "
         f"{result.key_id} ({result.origin}).",
@@ -66,11 +68,14 @@ def rotate_key(
 
 def encrypt_existing(project_dir: ProjectDir = Path(".")) -> None:
     """Encrypt with the current key the raw and quarantine files still in clear (a project from before encryption)."""
+    from proximite.cohort.privacy.access_log import record_key_rotation
     from proximite.cohort.privacy.rotation import encrypt_plain_files
     from proximite.config import load_settings
 
     with user_errors():
-        result = encrypt_plain_files(load_settings(project_dir))
+        settings = load_settings(project_dir)
+        result = encrypt_plain_files(settings)
+        record_key_rotation(settings, {"files": result.files, "rewritten": result.rewritten}, detail="encrypt-existing")
     console.print(f"{result.rewritten:,} plain file(s) encrypted with key {result.key_id} ({result.origin}).", highlight=False)
 
 
@@ -88,6 +93,7 @@ def open_report(
     """
     import tempfile
 
+    from proximite.cohort.privacy.access_log import OPEN_REPORT, record_access
     from proximite.cohort.privacy.storage import readable_report_copy
     from proximite.config import load_settings
 
@@ -95,6 +101,8 @@ def open_report(
         settings = load_settings(project_dir)
         target = out if out is not None else Path(tempfile.mkdtemp(prefix="proximite-report-"))
         copies = readable_report_copy(settings, path, target)
+        # The report names REDCap record ids: reading it is logged like writing it.
+        record_access(settings, OPEN_REPORT, {"files": len(copies)})
     pages = [copy for copy in copies if copy.name == "report.html"] or copies
     console.print(f"Decrypted {len(copies)} file(s) into {target} (delete it once read).", highlight=False, soft_wrap=True)
     if pages:
