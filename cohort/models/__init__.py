@@ -14,6 +14,7 @@ from proximite.cohort.models.growth import GEE, GrowthCurve
 from proximite.cohort.models import group_trajectory  # noqa: F401 - registers the kind
 from proximite.cohort.models.group_trajectory import GroupTrajectory, GroupTrajectoryResults
 from proximite.cohort.models.group_trajectory_membership import membership_model
+from proximite.cohort.models.group_trajectory_stats import adjusted_rand_index, match_groups
 from proximite.cohort.models.panel import FirstDifference, PanelOLS, PooledOLS, RandomEffects
 from proximite.cohort.models import survival  # noqa: F401 - registers the kinds
 from proximite.cohort.models.survival import RMST, AalenJohansen, CoxPH, CoxTimeVarying, KaplanMeier, km_median
@@ -38,10 +39,12 @@ __all__ = [
     "PanelOLS",
     "PooledOLS",
     "RandomEffects",
+    "adjusted_rand_index",
     "attrition_weights",
     "compare",
     "get_model",
     "km_median",
+    "match_groups",
     "membership_model",
     "register",
 ]

@@ -22,10 +22,12 @@ __all__ = [
     "MIN_OBSERVED_CELL",
     "OCC_TARGET",
     "adequacy",
+    "adjusted_rand_index",
     "covariance",
     "curve_table",
     "group_order",
     "information_criteria",
+    "match_groups",
     "nearest",
     "observed_means",
     "parameter_table",
@@ -290,3 +292,68 @@ def information_criteria(loglik: float, parameters: int, entities: int) -> dict[
         "bic_nagin": float(loglik - 0.5 * parameters * math.log(entities)),
         "bic_n": int(entities),
     }
+
+
+def adjusted_rand_index(first: Sequence[Any] | np.ndarray, second: Sequence[Any] | np.ndarray) -> float:
+    """Hubert and Arabie's adjusted Rand index of two partitions of the same entities.
+
+    Parameters
+    ----------
+    first, second : array-like
+        Each entity's label in each partition (any hashable labels; the names need not match).
+
+    Returns
+    -------
+    float
+        1 for the same partition (whatever the labels), about 0 for unrelated ones (it can be
+        negative); NaN when both partitions put every entity in one group, or fewer than two.
+
+    Notes
+    -----
+    With :math:`n_{ij}` the entities in group :math:`i` of the first and :math:`j` of the
+    second partition, :math:`a_i` and :math:`b_j` the margins and :math:`\\binom{\\cdot}{2}` the
+    pairs,
+
+    .. math::
+
+        ARI = \\frac{\\sum_{ij}\\binom{n_{ij}}{2} - E}{\\tfrac12\\big[\\sum_i\\binom{a_i}{2} + \\sum_j\\binom{b_j}{2}\\big] - E},
+        \\qquad E = \\frac{\\sum_i\\binom{a_i}{2}\\sum_j\\binom{b_j}{2}}{\\binom{n}{2}}.
+    """
+    left, right = np.asarray(first), np.asarray(second)
+    if left.shape != right.shape or left.ndim != 1:
+        raise ValueError("adjusted_rand_index: the two partitions must be one-dimensional and of the same length")
+    table = pd.crosstab(left, right).to_numpy().astype(float)
+
+    def pairs(counts: np.ndarray) -> float:
+        return float((counts * (counts - 1) / 2).sum())
+
+    total = pairs(np.array([float(len(left))]))
+    together, rows, columns = pairs(table), pairs(table.sum(axis=1)), pairs(table.sum(axis=0))
+    expected = rows * columns / total if total else math.nan
+    denominator = (rows + columns) / 2 - expected
+    return float((together - expected) / denominator) if denominator else math.nan
+
+
+def match_groups(found: Sequence[Any] | np.ndarray, reference: Sequence[Any] | np.ndarray) -> dict[Any, Any]:
+    """The one-to-one matching of found groups to reference groups that agrees on most entities.
+
+    Parameters
+    ----------
+    found, reference : array-like
+        Each entity's group in the fitted partition (e.g. ``memberships()["group"]``) and in a
+        reference one (a planted or earlier classification).
+
+    Returns
+    -------
+    dict
+        Found group -> reference group, for as many groups as the smaller partition has (the
+        Hungarian algorithm on the cross-table: label switching is not an error of the fit).
+    """
+    from scipy.optimize import linear_sum_assignment
+
+    def plain(label: Any) -> Any:
+        return label.item() if isinstance(label, np.generic) else label
+
+    table = pd.crosstab(np.asarray(found), np.asarray(reference))
+    rows, columns = linear_sum_assignment(-table.to_numpy())
+    return {plain(table.index[r]): plain(table.columns[c]) for r, c in zip(rows, columns)}

@@ -20,9 +20,18 @@ from proximite.cohort.sandbox._isolation import (
     LIKERT_ITEM_MISSING,
     isolation_base,
     wave_fraction,
+    wave_modifier,
     wave_shifts,
 )
 from proximite.cohort.sandbox._isolation_truth import isolation_truth
+from proximite.cohort.sandbox._trajectory_groups import (
+    MODEL as GROUP_MODEL,
+    draw_groups,
+    group_latent,
+    group_wave_shifts,
+    membership_probabilities,
+    trajectory_groups_truth,
+)
 from proximite.cohort.sandbox._sampling import add_months, stream, top_k_mask
 
 RESOURCE_WEIGHTS = {
@@ -52,13 +61,17 @@ def _resource_count_bands(isolation: dict[str, Any], n_types: int) -> dict[int, 
 
 
 def make_assessments(
-    ctx: Context, families: pd.DataFrame, *, calibration: str = "sample"
+    ctx: Context, families: pd.DataFrame, *, calibration: str = "sample", trajectory_groups: bool = False
 ) -> tuple[pd.DataFrame, dict[str, Any]]:
     """Complete-data assessments: one row per family and wave, before attrition.
 
     ``calibration`` (:data:`._isolation.WAVE_SHIFT_CALIBRATIONS`): the latent wave shifts are solved on
     these families (``"sample"``) or on the reference population (``"reference"``, see
     :func:`._isolation.reference_calibration`); the random draws are the same either way.
+    ``trajectory_groups``: the isolation latent is each family's planted group's
+    (:mod:`._trajectory_groups`; the groups are drawn from a stream of their own, so the
+    families and children are those of the default cohort, while the scores and what is drawn
+    after them differ); the truth then has a ``trajectory_groups`` part.
 
     Returns
     -------
@@ -79,7 +92,9 @@ def make_assessments(
     occasion ``eps ~ N(0, 0.55^2)``, effect heterogeneity ``h_f = (1 + v_t)(1 + b_f)`` clipped at
     0. Score = number of cuts (-0.75, 0.05, 0.85) below ``y``. ``non_recours`` is written as the
     resources ticked in ``ressources_3m``: score 3 -> none (``aucune``), 2 -> 1, 1 -> 2–3,
-    0 -> 4 or more, which the DESIGN bands turn back into the same score.
+    0 -> 4 or more, which the DESIGN bands turn back into the same score. With trajectory
+    groups the latent is ``a_d + L_g + delta_w w_d M_g(w) + eps`` instead
+    (:mod:`._trajectory_groups`); the Likert items keep ``h_f``.
     Empowerment items: ``round(3.1 - 0.45 s + 0.3 a_f + 0.55 F(m) h_f + N(0, 0.75^2))``; stress
     items ``round(3.3 + 0.4 s + 0.3 c_f - 0.4 F(m) h_f + N(0, 0.75^2))``; satisfaction (after T0)
     ``round(4.2 + 0.3 F(m) + 0.3 q_f + N(0, 0.65^2))``, all clipped to 1–5, with
@@ -87,7 +102,16 @@ def make_assessments(
     """
     rng = stream(ctx.seed, "assessments")
     base, modifier, effects = isolation_base(ctx, families, rng)
-    shifts, calibration_truth = wave_shifts(ctx, base, modifier, calibration=calibration)
+    groups, probabilities = None, None
+    if trajectory_groups:
+        probabilities = membership_probabilities(families, effects["territory_wave_effect_multiplier"])
+        groups = draw_groups(ctx, probabilities)
+        latent_base, latent_modifier = group_latent(ctx.waves, groups)
+        shifts, calibration_truth = group_wave_shifts(ctx, latent_base, latent_modifier, calibration=calibration)
+    else:
+        latent_base, latent_modifier = base, modifier
+        shifts, calibration_truth = wave_shifts(ctx, base, modifier, calibration=calibration)
+    latent = _Latent(base=latent_base, modifier=latent_modifier, shifts=shifts, likert_modifier=modifier)
     n = len(families)
     # Drawn in this order after the latent base: empowerment, stress, satisfaction.
     traits = _Traits(
@@ -99,7 +123,7 @@ def make_assessments(
     resources = _ResourceModel.from_context(ctx)
     t0 = families["first_contact"].to_numpy() + families["t0_offset"].to_numpy()
     frames = [
-        _wave_frame(ctx, families, rng, position, months, t0, base, modifier, shifts[months], traits, resources)
+        _wave_frame(ctx, families, rng, position, months, t0, latent, traits, resources)
         for position, months in enumerate(ctx.waves)
     ]
     assessments = pd.concat(frames, ignore_index=True)
@@ -110,7 +134,21 @@ def make_assessments(
     if calibration_truth is not None:
         # Only with "reference": the default writes the same truth.json as before the option.
         truth["wave_shift_calibration"] = calibration_truth
+    if groups is not None and probabilities is not None:
+        truth["model"] = f"with trajectory groups (truth.trajectory_groups): {GROUP_MODEL}"
+        truth["trajectory_groups"] = trajectory_groups_truth(ctx, families, assessments, groups, probabilities, shifts)
     return assessments, truth
+
+
+@dataclass(frozen=True)
+class _Latent:
+    """The isolation latent's family means, wave-effect multipliers (one per family, or one per
+    family and wave with trajectory groups) and wave shifts; the Likert items' multipliers."""
+
+    base: np.ndarray
+    modifier: np.ndarray
+    shifts: dict[int, float]
+    likert_modifier: np.ndarray
 
 
 @dataclass(frozen=True)
@@ -152,9 +190,7 @@ def _wave_frame(
     position: int,
     months: int,
     t0: np.ndarray,
-    base: np.ndarray,
-    modifier: np.ndarray,
-    shift: float,
+    latent: _Latent,
     traits: _Traits,
     resources: _ResourceModel,
 ) -> pd.DataFrame:
@@ -162,7 +198,9 @@ def _wave_frame(
     n = len(families)
     dimensions = list(ctx.isolation["dimensions"])
     due = _due_days(rng, t0, months)
-    scores, answered = _wave_scores(rng, dimensions, base, modifier, shift)
+    scores, answered = _wave_scores(
+        rng, dimensions, latent.base, wave_modifier(latent.modifier, position), latent.shifts[months]
+    )
     count, used = _resources_used(rng, resources, scores[:, dimensions.index("non_recours")], families)
     frame: dict[str, np.ndarray] = {
         "family_index": np.arange(n),
@@ -178,7 +216,7 @@ def _wave_frame(
     for k, code in enumerate(resources.codes):
         frame[f"resource_{code}"] = used[:, k]
     frame["resource_aucune"] = count == 0
-    frame.update(_likert_items(rng, traits, months, modifier))
+    frame.update(_likert_items(rng, traits, months, latent.likert_modifier))
     return pd.DataFrame(frame)
 
 

@@ -180,12 +180,30 @@ def isolation_base(
     return base, modifier, effects
 
 
-def expected_index(base: np.ndarray, shift: float, modifier: np.ndarray, weights: np.ndarray) -> float:
-    """Expected mean isolation index given a latent shift (occasion noise integrated out)."""
+def wave_modifier(modifier: np.ndarray, position: int) -> np.ndarray:
+    """The wave-effect multipliers at the wave in ``position``: ``modifier`` itself when it is one
+    per family, its column ``position`` when it is one per family and wave (trajectory groups)."""
+    return modifier if modifier.ndim == 1 else modifier[:, position]
+
+
+def expected_index(
+    base: np.ndarray,
+    shift: float,
+    modifier: np.ndarray,
+    weights: np.ndarray,
+    row_weights: np.ndarray | None = None,
+) -> float:
+    """Expected mean isolation index given a latent shift (occasion noise integrated out).
+
+    ``row_weights`` (default: equal) weight the rows' expected indices, so a population of a few
+    kinds of families can be given as one row per kind and its share.
+    """
     sd = ISOLATION_NOISE["occasion_sd"]
     location = base + shift * modifier[:, None] * weights[None, :]
     expected_score = sum(special.ndtr((location - cut) / sd) for cut in ISOLATION_CUTS)
-    return float(100.0 * expected_score.mean() / 3.0)
+    if row_weights is None:
+        return float(100.0 * expected_score.mean() / 3.0)
+    return float(100.0 * np.average(expected_score.mean(axis=1), weights=row_weights) / 3.0)
 
 
 def calibrate_wave_shifts(base: np.ndarray, modifier: np.ndarray, waves: tuple[int, ...]) -> dict[int, float]:
@@ -197,22 +215,25 @@ def calibrate_wave_shifts(base: np.ndarray, modifier: np.ndarray, waves: tuple[i
     ``100 / (3 D) sum_d sum_k Phi((m + delta w_d h - c_k) / s)``, monotone in ``delta``; the
     shift is solved so that its mean over the families equals the T0 mean plus
     ``-20 (1 - exp(-months / 10))``. Calibrated on the generated families themselves (at most
-    10,000 of them), so the realised change is on target at any scale.
+    10,000 of them), so the realised change is on target at any scale. ``modifier`` is one
+    multiplier per family, or one per family and wave (columns in ``waves`` order, see
+    :func:`wave_modifier`).
     """
     sample = slice(0, min(len(base), 10_000))
     base_sample, modifier_sample = base[sample], modifier[sample]
     weights = np.array([ISOLATION_DIMENSIONS[d]["wave_effect"] for d in ISOLATION_DIMENSIONS])
-    baseline = expected_index(base_sample, 0.0, modifier_sample, weights)
+    baseline = expected_index(base_sample, 0.0, wave_modifier(modifier_sample, 0), weights)
     shifts: dict[int, float] = {}
-    for months in waves:
+    for position, months in enumerate(waves):
         if months == 0 or len(base_sample) == 0:
             shifts[months] = 0.0
             continue
         target = baseline + target_change(months)
+        at_wave = wave_modifier(modifier_sample, position)
         low, high = -6.0, 0.0
         for _ in range(32):
             middle = (low + high) / 2
-            if expected_index(base_sample, middle, modifier_sample, weights) > target:
+            if expected_index(base_sample, middle, at_wave, weights) > target:
                 high = middle
             else:
                 low = middle
@@ -265,30 +286,41 @@ def reference_calibration(ctx: Context) -> dict[str, Any]:
     return _REFERENCE_CACHE[key]
 
 
-def solve_wave_shifts(base: np.ndarray, modifier: np.ndarray, waves: tuple[int, ...]) -> dict[int, float]:
-    """The shifts of :func:`calibrate_wave_shifts` on all of ``base``, by Brent's method (a
-    dozen evaluations of the expected index per wave instead of 32: the reference is large)."""
+def solve_wave_shifts(
+    base: np.ndarray, modifier: np.ndarray, waves: tuple[int, ...], row_weights: np.ndarray | None = None
+) -> dict[int, float]:
+    """The shifts of :func:`calibrate_wave_shifts` on all of ``base`` (rows weighted by
+    ``row_weights``, default equally), by Brent's method (a dozen evaluations of the expected
+    index per wave instead of 32: the reference is large)."""
     from scipy import optimize
 
     weights = np.array([ISOLATION_DIMENSIONS[d]["wave_effect"] for d in ISOLATION_DIMENSIONS])
-    baseline = expected_index(base, 0.0, modifier, weights)
+    baseline = expected_index(base, 0.0, wave_modifier(modifier, 0), weights, row_weights)
     shifts: dict[int, float] = {}
-    for months in waves:
+    for position, months in enumerate(waves):
         if months == 0 or len(base) == 0:
             shifts[months] = 0.0
             continue
         target = baseline + target_change(months)
+        at_wave = wave_modifier(modifier, position)
         shifts[months] = float(
             optimize.brentq(
-                lambda shift, goal=target: expected_index(base, shift, modifier, weights) - goal, -6.0, 0.0, xtol=1e-10
+                lambda shift, goal=target: expected_index(base, shift, at_wave, weights, row_weights) - goal,
+                -6.0,
+                0.0,
+                xtol=1e-10,
             )
         )
     return shifts
 
 
 def expected_change(base: np.ndarray, modifier: np.ndarray, shifts: dict[int, float]) -> dict[int, float]:
-    """Expected mean index change from T0 of these families under ``shifts`` (noise integrated out)."""
+    """Expected mean index change from T0 of these families under ``shifts`` (noise integrated
+    out); a per-wave ``modifier`` has its columns in the order of ``shifts``."""
     weights = np.array([ISOLATION_DIMENSIONS[d]["wave_effect"] for d in ISOLATION_DIMENSIONS])
-    baseline = expected_index(base, 0.0, modifier, weights)
-    return {months: expected_index(base, shift, modifier, weights) - baseline for months, shift in shifts.items()}
+    baseline = expected_index(base, 0.0, wave_modifier(modifier, 0), weights)
+    return {
+        months: expected_index(base, shift, wave_modifier(modifier, position), weights) - baseline
+        for position, (months, shift) in enumerate(shifts.items())
+    }
 

@@ -185,6 +185,7 @@ def generate_cohort(
     as_of: dt.date | str | None = None,
     progress: ProgressCallback | None = None,
     calibration: str = "sample",
+    trajectory_groups: bool = False,
     settings: Settings | None = None,
 ) -> SynthSummary:
     """Generate a synthetic cohort input directory.
@@ -219,6 +220,15 @@ def generate_cohort(
         around it, as a real cohort's would (for simulation studies of interval coverage);
         ``truth.json`` then records it under ``isolation.wave_shift_calibration``. The random
         draws are the same; only the shifts, hence the scores, differ.
+    trajectory_groups : bool, keyword-only
+        Plant three trajectory groups of the isolation index (rapid improvement, gradual
+        improvement, persistent isolation; :mod:`~proximite.cohort.sandbox._trajectory_groups`),
+        for group-based trajectory models to recover. Off by default (the cohort is then the same
+        as without the option). When on, a family's group replaces its persistent terms in the
+        isolation latent (isolation at contact and its territory act on the group instead), the
+        mean index still changes by the planted amount, and ``truth.json`` has a
+        ``trajectory_groups`` part: the groups, their planted shares, their expected mean index by
+        wave and each family's group by REDCap record id.
     settings : Settings, optional, keyword-only
         Configuration read for the waves' REDCap events (``[waves.events]``) and the isolation
         grid (``[isolation]``). Default: the packaged defaults (:func:`packaged_settings`), never
@@ -237,7 +247,8 @@ def generate_cohort(
 
     - isolation: six 0–3 dimensions from a latent ordered model (severity, isolation at
       contact, territory and family effects) whose wave shift is calibrated so that the mean
-      index changes by ``-20 (1 - exp(-months / 10))`` points from T0;
+      index changes by ``-20 (1 - exp(-months / 10))`` points from T0 (with
+      ``trajectory_groups``, three planted groups of trajectories instead of the family terms);
     - attrition: ``logit P(drop before wave k) = alpha_k + 0.3 (T0 index - 50) / 10``;
     - service gaps per territory × need category, time to a need being met (log-normal by
       category), PTP turnover (1–4 workers per territory), rural travel time;
@@ -251,7 +262,9 @@ def generate_cohort(
     """
     started = time.perf_counter()
     out_dir = Path(out_dir)
-    _check_arguments(families=families, territories=territories, seed=seed, calibration=calibration)
+    _check_arguments(
+        families=families, territories=territories, seed=seed, calibration=calibration, trajectory_groups=trajectory_groups
+    )
     settings = settings if settings is not None else packaged_settings()
     months, wave_events = _check_waves(waves, settings.event_waves)
     as_of_day = _parse_as_of(as_of)
@@ -259,7 +272,7 @@ def generate_cohort(
 
     ctx = _make_context(seed, territories, months, wave_events, settings["isolation"])
     report(0)
-    complete, parts, horizon_end = _simulate(ctx, families, calibration, report)
+    complete, parts, horizon_end = _simulate(ctx, families, calibration, trajectory_groups, report)
     tables, costs, parts["costs"] = _observe(ctx, complete, as_of_day, horizon_end)
     report(9)
     written, formats, format_counts = _write_inputs(out_dir, ctx, tables, costs, complete.families, report)
@@ -279,6 +292,8 @@ def generate_cohort(
             "waves": list(months),
             "seed": seed,
             "as_of": None if as_of_day is None else to_date(as_of_day).isoformat(),
+            # Only when on: a default cohort's truth.json is the same as before the option.
+            **({"trajectory_groups": True} if trajectory_groups else {}),
         },
         horizon_end=horizon_end,
         tables=tables,
@@ -328,7 +343,7 @@ def packaged_settings() -> Settings:
     return Settings(raw=raw, project_dir=path.parent, sources=[path])
 
 
-def _check_arguments(*, families: int, territories: int, seed: int, calibration: str) -> None:
+def _check_arguments(*, families: int, territories: int, seed: int, calibration: str, trajectory_groups: bool) -> None:
     if families < 1:
         raise ValueError(f"families must be at least 1 (got {families})")
     if territories < 1:
@@ -337,6 +352,8 @@ def _check_arguments(*, families: int, territories: int, seed: int, calibration:
         raise ValueError(f"seed must be a non-negative integer (got {seed})")
     if calibration not in WAVE_SHIFT_CALIBRATIONS:
         raise ValueError(f"calibration must be one of {', '.join(WAVE_SHIFT_CALIBRATIONS)} (got {calibration!r})")
+    if not isinstance(trajectory_groups, bool):
+        raise ValueError(f"trajectory_groups must be True or False (got {trajectory_groups!r})")
 
 
 def _reporter(progress: ProgressCallback | None) -> Callable[[int], None]:
@@ -373,14 +390,17 @@ def _make_context(
 
 
 def _simulate(
-    ctx: Context, n_families: int, calibration: str, report: Callable[[int], None]
+    ctx: Context, n_families: int, calibration: str, trajectory_groups: bool, report: Callable[[int], None]
 ) -> tuple[Tables, dict[str, Any], int]:
     """Complete data (before censoring): every table, the planted parts of truth.json, the last day."""
     family_frame = make_families(ctx, n_families)
     report(1)
     children = make_children(ctx, family_frame)
     report(2)
-    assessments, isolation_truth = make_assessments(ctx, family_frame, calibration=calibration)
+    assessments, isolation_truth = make_assessments(
+        ctx, family_frame, calibration=calibration, trajectory_groups=trajectory_groups
+    )
+    groups_truth = isolation_truth.pop("trajectory_groups", None)
     scales_truth = scale_truth(assessments)
     assessments, family_frame, attrition_truth = apply_attrition(ctx, family_frame, assessments)
     report(3)
@@ -404,6 +424,7 @@ def _simulate(
     complete = Tables(family_frame, children, assessments, needs, referrals, workers, activities, supervision)
     parts = {
         "isolation": isolation_truth,
+        **({"trajectory_groups": groups_truth} if groups_truth is not None else {}),
         "empowerment_and_stress": scales_truth,
         "attrition": attrition_truth,
         "needs": needs_truth,

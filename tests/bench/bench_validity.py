@@ -1,7 +1,7 @@
 """The validity simulation study at full size (issue 7): a benchmark, not a test.
 
 Run with ``.venv/bin/python tests/bench/bench_validity.py [--reps 200] [--families 1500]
-[--territories N] [--seed S] [--workers 2] [--out DIR]`` (not collected by pytest: no ``test_``
+[--territories N] [--seed S] [--workers 2] [--out DIR] [--no-gbtm]`` (not collected by pytest: no ``test_``
 prefix). It calls :func:`proximite.pipeline.validity.run_validity`, shows progress on stderr, then
 prints on stdout one JSON line per planted quantity and estimator::
 
@@ -50,6 +50,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=DEFAULT_SEED)
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--out", type=Path, default=None, help="folder for summary.csv, replicates.csv, targets.csv")
+    parser.add_argument("--no-gbtm", action="store_true", help="no twin cohort with trajectory groups, no GBTM")
     args = parser.parse_args(argv)
 
     started = time.perf_counter()
@@ -61,7 +62,7 @@ def main(argv: list[str] | None = None) -> int:
 
     results = run_validity(
         reps=args.reps, families=args.families, territories=args.territories, seed=args.seed,
-        workers=args.workers, progress=progress,
+        workers=args.workers, progress=progress, gbtm=not args.no_gbtm,
     )
     print(file=sys.stderr)
     common = {

@@ -18,7 +18,7 @@ import pytest
 from scipy import stats as scipy_stats
 from scipy.optimize import minimize
 
-from proximite.cohort.models import MODELS, GroupTrajectory, ModelError, get_model
+from proximite.cohort.models import MODELS, GroupTrajectory, ModelError, adjusted_rand_index, get_model, match_groups
 from proximite.cohort.models import group_trajectory_em as em
 from proximite.cohort.models import group_trajectory_stats as gstats
 from proximite.cohort.models.specs import describe_kinds, load_specs, parse_specs
@@ -53,15 +53,6 @@ def simulate(families: int = FAMILIES, seed: int = 11, shares: tuple[float, ...]
     panel.loc[5, "isolation_index"] = pd.NA  # an unanswered assessment is left out
     groups = pd.Series(planted + 1, index=pd.Index([f"fam{family:03d}" for family in range(families)], name="family_id"))
     return panel.set_index(["family_id", "wave"]), groups
-
-
-def adjusted_rand(first: np.ndarray, second: np.ndarray) -> float:
-    """Hubert and Arabie's adjusted Rand index of two partitions."""
-    table = pd.crosstab(first, second).to_numpy().astype(float)
-    pairs = lambda counts: float((counts * (counts - 1) / 2).sum())  # noqa: E731
-    together, rows, columns = pairs(table), pairs(table.sum(axis=1)), pairs(table.sum(axis=0))
-    expected = rows * columns / pairs(np.array([table.sum()]))
-    return (together - expected) / ((rows + columns) / 2 - expected)
 
 
 @pytest.fixture(scope="module")
@@ -108,10 +99,10 @@ def test_modal_memberships_recover_the_planted_groups(fitted, planted) -> None: 
     assert list(memberships.columns) == ["group", "p_1", "p_2", "p_3"] and memberships.index.name == "family_id"
     np.testing.assert_allclose(memberships[["p_1", "p_2", "p_3"]].sum(axis=1), 1.0)
     aligned = memberships.loc[groups.index, "group"].to_numpy()
-    assert adjusted_rand(aligned, groups.to_numpy()) >= 0.85
+    assert adjusted_rand_index(aligned, groups.to_numpy()) >= 0.85
     # the index does not flatter: lost groups (a shuffle of the same labels) score near 0
     shuffled = np.random.default_rng(0).permutation(groups.to_numpy())
-    assert abs(adjusted_rand(shuffled, groups.to_numpy())) < 0.05
+    assert abs(adjusted_rand_index(shuffled, groups.to_numpy())) < 0.05
     # groups are numbered by level, as the planted curves are: the labels match, not just the partition
     assert (aligned == groups.to_numpy()).mean() >= 0.93
 
@@ -267,6 +258,41 @@ def test_app_occ_and_entropy_by_hand() -> None:
     assert gstats.relative_entropy(weights) == pytest.approx(entropy)
     certain = gstats.adequacy(np.array([[1.0, 0.0], [0.0, 1.0]]), np.array([0.5, 0.5]), np.zeros(2), np.ones(2))
     assert np.isinf(certain["occ"]).all() and certain["occ_met"].all()
+
+
+def _pair_counting_ari(first: list, second: list) -> float:
+    """The adjusted Rand index from the four pair counts (Hubert and Arabie's 2(ad - bc) form),
+    counted pair by pair: an independent computation of the cross-table formula."""
+    together = {"both": 0, "first": 0, "second": 0, "neither": 0}
+    for i in range(len(first)):
+        for j in range(i + 1, len(first)):
+            same_first, same_second = first[i] == first[j], second[i] == second[j]
+            key = "both" if same_first and same_second else "first" if same_first else "second" if same_second else "neither"
+            together[key] += 1
+    a, b, c, d = together["both"], together["first"], together["second"], together["neither"]
+    return 2 * (a * d - b * c) / ((a + b) * (b + d) + (a + c) * (c + d))
+
+
+def test_adjusted_rand_index_by_hand_and_its_limits() -> None:
+    first, second = [1, 1, 1, 2, 2, 2, 3, 3], ["a", "a", "b", "b", "c", "c", "c", "c"]
+    # cells (1,a)=2, (1,b)=1, (2,b)=1, (2,c)=2, (3,c)=2: 3 pairs together in both; margins give
+    # 3 + 3 + 1 = 7 and 1 + 1 + 6 = 8 pairs; E = 7 * 8 / 28 = 2; ARI = (3 - 2) / (7.5 - 2) = 2/11
+    assert adjusted_rand_index(first, second) == pytest.approx(2 / 11)
+    assert _pair_counting_ari(first, second) == pytest.approx(2 / 11)
+    rng = np.random.default_rng(5)
+    left, right = rng.integers(0, 3, 60).tolist(), rng.integers(0, 4, 60).tolist()
+    assert adjusted_rand_index(left, right) == pytest.approx(_pair_counting_ari(left, right))
+    assert adjusted_rand_index([1, 1, 2, 2, 3], [9, 9, 7, 7, 8]) == pytest.approx(1.0)  # labels do not matter
+    assert math.isnan(adjusted_rand_index([1, 1, 1], [2, 2, 2]))  # one group each: undefined
+    with pytest.raises(ValueError, match="same length"):
+        adjusted_rand_index([1, 2], [1, 2, 3])
+
+
+def test_match_groups_undoes_a_relabelling() -> None:
+    reference = np.array([1, 1, 1, 2, 2, 3, 3, 3, 3])
+    found = np.array([3, 3, 1, 1, 1, 2, 2, 2, 2])  # 3 -> 1 (one family misplaced), 1 -> 2, 2 -> 3
+    assert match_groups(found, reference) == {1: 2, 2: 3, 3: 1}
+    assert match_groups(np.array([1, 1, 2, 2]), np.array(["x", "x", "y", "y"])) == {1: "x", 2: "y"}
 
 
 def test_the_fitted_adequacy_agrees_with_the_memberships(fitted) -> None:  # noqa: ANN001

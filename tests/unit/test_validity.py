@@ -130,6 +130,39 @@ def test_targets_pass_and_fail_at_their_bounds() -> None:
     assert not missing.targets_met(estimator="gee_ipw").iloc[:6]["passed"].any()  # no such rows: fail
 
 
+def _gbtm_study(chosen: list[int], aris: list[float], bias: float) -> ValidityResults:
+    """Hand-made GBTM rows: the groups each replicate chose, their ARIs, one group's curve bias."""
+    rows = []
+    for rep, (k, ari) in enumerate(zip(chosen, aris)):
+        rows.append((rep, "gbtm_groups", "group_trajectory", "planted", 3.0, float(k), math.nan, math.nan, math.nan))
+        rows.append((rep, "gbtm_ari", "group_trajectory", "planted", 1.0, ari, math.nan, math.nan, math.nan))
+        for wave in (0, 6):
+            estimate = 40.0 + bias if k == 3 else math.nan
+            rows.append((rep, f"gbtm_mean[gradual_improvement,{wave}]", "group_trajectory", "planted", 40.0, estimate, 0.5,
+                         estimate - 1, estimate + 1))
+    replicates = _replicates(rows)
+    base = _summary(panel_bias=0.1, panel_coverage=0.95, cc_bias=-3.0, ipw_bias=0.1, km_coverage=0.95)
+    return ValidityResults(pd.concat([base, summarise(replicates)], ignore_index=True), replicates)
+
+
+def test_gbtm_targets_by_hand() -> None:
+    good = _gbtm_study([3, 3, 3, 3, 3, 3, 3, 3, 3, 4], [0.9, 0.8, 0.8, 0.8, 0.8, 0.8, 0.8, 0.8, 0.8, 0.7], bias=1.5)
+    table = good.targets_met().set_index("quantity")
+    assert len(table) == 3 * 2 + 2 * 3 + 2 + 1 + 3  # the GBTM's: groups, ARI, one row per planted group
+    assert table.loc["gbtm_groups", "value"] == pytest.approx(0.9) and table.loc["gbtm_groups", "passed"]
+    assert table.loc["gbtm_ari", "value"] == pytest.approx(0.8) and table.loc["gbtm_ari", "bound"] == ">= 0.75"
+    # the replicate that chose 4 groups has no group means: the bias is the other nine's
+    assert table.loc["gbtm_mean[gradual_improvement,*]", "value"] == pytest.approx(1.5)
+    assert table["passed"].all()
+    bad = _gbtm_study([3, 2, 4, 3], [0.8, 0.2, 0.4, 0.8], bias=-3.5).targets_met().set_index("quantity")
+    assert bad.loc["gbtm_groups", "value"] == pytest.approx(0.5) and not bad.loc["gbtm_groups", "passed"]
+    assert bad.loc["gbtm_ari", "value"] == pytest.approx(0.55) and not bad.loc["gbtm_ari", "passed"]
+    assert bad.loc["gbtm_mean[gradual_improvement,*]", "value"] == pytest.approx(3.5)
+    assert not bad.loc["gbtm_mean[gradual_improvement,*]", "passed"]
+    loose = _gbtm_study([3, 2, 4, 3], [0.8, 0.2, 0.4, 0.8], bias=-3.5).targets_met(gbtm_share=0.5, gbtm_ari=0.5, gbtm_bias_bound=4.0)
+    assert loose.loc[loose["quantity"].str.startswith("gbtm"), "passed"].all()
+
+
 def test_default_territories_follow_the_pilot_density() -> None:
     assert default_territories(5305) == 50
     assert default_territories(1500) == 14
@@ -147,6 +180,7 @@ def test_default_territories_follow_the_pilot_density() -> None:
         ({"km_categories": ["logement", "licornes"]}, "licornes"),
         ({"calibration": "population"}, "calibration"),
         ({"wave_cluster": "region"}, "wave_cluster"),
+        ({"gbtm": "yes"}, "gbtm"),
     ],
 )
 def test_bad_options_are_refused(options: dict[str, Any], message: str) -> None:
@@ -198,8 +232,9 @@ def test_a_failed_replicate_is_reported_not_fatal(monkeypatch: pytest.MonkeyPatc
 # ------------------------------------------------------------------------ a small study
 @pytest.fixture(scope="module")
 def study(tmp_path_factory: pytest.TempPathFactory) -> tuple[ValidityResults, list[tuple[int, int]], Path]:
-    """Five replicates of 400 families in 4 territories, one process (about 20 s, with the
-    generator's reference population built once)."""
+    """Five replicates of 400 families in 4 territories, one process (about 40 s: the cohorts,
+    their twins with planted trajectory groups and the GBTM fits, with the generator's reference
+    population built once)."""
     work = tmp_path_factory.mktemp("validity-work")
     calls: list[tuple[int, int]] = []
     results = run_validity(reps=REPS, families=FAMILIES, seed=SEED, progress=lambda d, t: calls.append((d, t)), work_dir=work)
@@ -225,14 +260,25 @@ def test_study_tables(study: tuple[ValidityResults, list[tuple[int, int]], Path]
         ("mean[24]", "ipw"),
         ("km_median[alimentation]", "kaplan_meier"),
         ("km_median[logement]", "kaplan_meier"),
+        ("gbtm_groups", "group_trajectory"),
+        ("gbtm_ari", "group_trajectory"),
+        *[(f"gbtm_mean[{group},{k}]", "group_trajectory")
+          for group in ("gradual_improvement", "rapid_improvement", "persistent_isolation") for k in (0, 6, 12, 24)],
     ]
-    assert (summary["reps"] == REPS).all()
+    curves = summary["quantity"].str.startswith("gbtm_mean[")
+    assert (summary.loc[~curves, "reps"] == REPS).all()
+    # a group's mean is estimated in the replicates where BIC chose the planted three groups
+    chose = results.replicates.loc[results.replicates["quantity"] == "gbtm_groups"]
+    assert (summary.loc[curves, "reps"] == int((chose["estimate"] == 3).sum())).all()
     planted = summary.set_index(["quantity", "estimator"])["truth"]
     # -20 (1 - exp(-k / 10)), the generator's planted change, and its planted medians
     for k in (6, 12, 24):
         assert planted[(f"wave_effect[{k}]", "panel_ols")] == pytest.approx(-20 * (1 - math.exp(-k / 10)), abs=1e-5)
     assert planted[("km_median[alimentation]", "kaplan_meier")] == 10.0
     assert planted[("km_median[logement]", "kaplan_meier")] == 120.0
+    assert planted[("gbtm_groups", "group_trajectory")] == 3 and planted[("gbtm_ari", "group_trajectory")] == 1.0
+    assert planted[("gbtm_mean[gradual_improvement,0]", "group_trajectory")] == pytest.approx(40.0, abs=1e-4)
+    assert planted[("gbtm_mean[persistent_isolation,24]", "group_trajectory")] == pytest.approx(72.0, abs=1e-4)
 
     replicates = results.replicates
     assert list(replicates.columns) == list(REPLICATE_COLUMNS)
@@ -269,8 +315,14 @@ def test_study_meets_loose_bounds(study: tuple[ValidityResults, list[tuple[int, 
     assert abs(ipw) < abs(cc)
     for category in ("alimentation", "logement"):
         assert summary.loc[(f"km_median[{category}]", "kaplan_meier"), "coverage"] >= 0.6
+    # The twin cohorts' trajectory groups: BIC chose three in each of these replicates (mean ARI
+    # 0.80; the quadratic misses the rapid group's fall by up to 1.7 points).
+    assert results.parameters["gbtm"] is True
+    assert summary.loc[("gbtm_groups", "group_trajectory"), "mean_estimate"] == pytest.approx(3.0, abs=0.4)
+    assert summary.loc[("gbtm_ari", "group_trajectory"), "mean_estimate"] >= 0.6
     loose = results.targets_met(
-        bias_bound=2.0, coverage_band=(0.6, 1.0), cc_bias_mcse=2.0, ipw_share=1.0, km_coverage_band=(0.6, 1.0)
+        bias_bound=2.0, coverage_band=(0.6, 1.0), cc_bias_mcse=2.0, ipw_share=1.0, km_coverage_band=(0.6, 1.0),
+        gbtm_share=0.6, gbtm_ari=0.6, gbtm_bias_bound=5.0,
     )
     assert loose["passed"].all(), loose.loc[~loose["passed"]].to_string()
     # Empowerment up, stress down, each within 0.05 point of the cohort's complete-data change.
@@ -294,13 +346,19 @@ def test_study_prints_and_writes(study: tuple[ValidityResults, list[tuple[int, i
 
 
 def test_workers_give_the_same_replicates(study: tuple[ValidityResults, list[tuple[int, int]], Path]) -> None:
-    """Two spawned processes give exactly the serial study's first two replicates."""
+    """Two spawned processes give exactly the serial study's first two replicates; without the
+    GBTM (its cohorts with trajectory groups are separate ones), every other row is the same."""
     results, _, _ = study
     calls: list[tuple[int, int]] = []
-    parallel = run_validity(reps=2, families=FAMILIES, seed=SEED, workers=2, progress=lambda d, t: calls.append((d, t)))
-    assert sorted(calls) == [(1, 2), (2, 2)]
-    serial = results.replicates.loc[results.replicates["rep"] < 2].reset_index(drop=True)
+    parallel = run_validity(
+        reps=2, families=FAMILIES, seed=SEED, workers=2, gbtm=False, progress=lambda d, t: calls.append((d, t))
+    )
+    assert sorted(calls) == [(1, 2), (2, 2)] and parallel.parameters["gbtm"] is False
+    assert not parallel.replicates["quantity"].str.startswith("gbtm").any()
+    serial = results.replicates.loc[results.replicates["rep"] < 2]
+    serial = serial.loc[~serial["quantity"].str.startswith("gbtm")].reset_index(drop=True)
     pd.testing.assert_frame_equal(parallel.replicates, serial)
+    assert "GBTM" not in str(parallel) and "GBTM fitted" in str(results)
 
 
 def test_the_validity_command_prints_the_table_and_targets_and_writes_them(tmp_path: Path) -> None:
@@ -316,7 +374,8 @@ def test_the_validity_command_prints_the_table_and_targets_and_writes_them(tmp_p
     assert "Targets met:" in result.output and "Unweighted PanelOLS, for comparison:" in result.output
     summary = pd.read_csv(tmp_path / "out" / "summary.csv")
     assert {"panel_ols", "panel_ols_ipw", "complete_case", "ipw", "kaplan_meier"} <= set(summary["estimator"])
-    assert (summary["reps"] == 2).all()
+    assert (summary.loc[~summary["quantity"].str.startswith("gbtm_mean["), "reps"] == 2).all()
+    assert {"gbtm_groups", "gbtm_ari"} <= set(summary["quantity"])
     targets = pd.read_csv(tmp_path / "out" / "targets.csv")
     assert {"panel_ols", "panel_ols_ipw"} <= set(targets["estimator"])
     assert len(pd.read_csv(tmp_path / "out" / "replicates.csv")) == 2 * len(summary)

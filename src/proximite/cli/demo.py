@@ -62,13 +62,23 @@ def synth(
             "the harmonised gate refuses a REDCap date after the pull).",
         ),
     ] = False,
+    trajectory_groups: Annotated[
+        bool,
+        typer.Option(
+            "--trajectory-groups",
+            help="Plant three trajectory groups of the isolation index (rapid improvement, gradual improvement, "
+            "persistent isolation) for group-based trajectory models to recover; truth.json records each "
+            "family's group.",
+        ),
+    ] = False,
 ) -> None:
     """Write a synthetic cohort: a REDCap-shaped project, registry files, reference and cost files, truth.json.
 
     The default calibration reproduces the pilot's published figures (50 territories in 13
     regions, 5,305 families, 61 % isolated at contact, ~10,036 children ...) and plants known
     effects that truth.json records. The data are as of today unless --as-of or
-    --complete-follow-up says otherwise.
+    --complete-follow-up says otherwise. --trajectory-groups plants groups of isolation
+    trajectories (see docs/models.md).
     """
     from proximite.cohort.sandbox.synth import generate_cohort
     from proximite.config import load_settings
@@ -84,6 +94,7 @@ def synth(
             waves=parse_waves(waves),
             seed=seed,
             as_of=as_of_date,
+            trajectory_groups=trajectory_groups,
             settings=load_settings(),  # the configured waves and windows (local overrides, PROXIMITE_CONFIG)
             progress=progress,
         )

@@ -119,13 +119,22 @@ def validity(
     out: Annotated[
         Optional[Path], typer.Option("--out", "-o", help="Write summary.csv, replicates.csv and targets.csv here.")
     ] = None,
+    gbtm: Annotated[
+        bool,
+        typer.Option(
+            "--gbtm/--no-gbtm",
+            help="Also generate each replicate's cohort with planted trajectory groups and check the group-based "
+            "trajectory model against them (several seconds more per replicate); --no-gbtm: skip it.",
+        ),
+    ] = True,
 ) -> None:
     """The simulation study: do the estimators recover what the synthetic cohort planted?
 
     Regenerates the synthetic cohort `--reps` times, builds each warehouse and fits the
     estimators; reports for each planted quantity the mean estimate, bias, RMSE and the coverage
     of the 95 % interval, then the issue's targets (wave effects, complete-case versus IPW mean
-    at T24, Kaplan-Meier medians) with pass or fail. See docs/validity.md.
+    at T24, Kaplan-Meier medians, the trajectory groups' recovery) with pass or fail. See
+    docs/validity.md.
     """
     from proximite.pipeline.validity import run_validity
 
@@ -135,7 +144,7 @@ def validity(
     )
     with user_errors(), progress_display() as progress:
         results = run_validity(
-            reps=reps, families=families, territories=territories, seed=seed, workers=workers,
+            reps=reps, families=families, territories=territories, seed=seed, workers=workers, gbtm=gbtm,
             progress=lambda done, total: progress("replicates", done, total),
         )
     console.print(str(results), highlight=False, soft_wrap=True, markup=False)
