@@ -13,7 +13,7 @@ from typing import Any
 import pandas as pd
 
 from proximite.cohort import layers
-from proximite.cohort.privacy.superseded import is_superseded, read_superseded
+from proximite.cohort.privacy.superseded import current_superseded, is_superseded
 from proximite.config import Settings
 
 __all__ = ["gate_refusals", "interrupted_leftovers", "last_snapshot", "pull_history", "project_status"]
@@ -123,7 +123,7 @@ def project_status(settings: Settings, *, limit: int = 10) -> dict[str, Any]:
         "pulls": pulls,
         "build": build.to_dict() if build is not None else None,
         "snapshot": last_snapshot(settings),
-        "superseded": [entry["snapshot"] for entry in read_superseded(settings)],
+        "superseded": current_superseded(settings),
         "quarantined": sorted(path.name for path in quarantine.iterdir()) if quarantine.is_dir() else [],
     }
 

@@ -16,7 +16,7 @@ from typing import Any
 from proximite.cohort.raw import utc_now
 from proximite.config import Settings
 
-__all__ = ["SUPERSEDED_NAME", "is_superseded", "read_superseded", "supersede_snapshots"]
+__all__ = ["SUPERSEDED_NAME", "current_superseded", "is_superseded", "read_superseded", "supersede_snapshots"]
 
 SUPERSEDED_NAME = "superseded.json"
 
@@ -40,6 +40,16 @@ def is_superseded(settings: Settings, folder: Path) -> bool:
     """Whether the snapshot in ``folder``, as it is now, was superseded."""
     digest = _manifest_hash(Path(folder))
     return any(entry["snapshot"] == Path(folder).name and entry["manifest_sha256"] == digest for entry in read_superseded(settings))
+
+
+def current_superseded(settings: Settings) -> list[str]:
+    """The snapshot folders of ``reporting/`` that hold, now, a superseded snapshot.
+
+    A folder written again after the withdrawal (same date, level and scope) holds a new snapshot
+    and is not among them.
+    """
+    names = sorted({entry["snapshot"] for entry in read_superseded(settings)})
+    return [name for name in names if is_superseded(settings, settings.reporting_dir / name)]
 
 
 def supersede_snapshots(settings: Settings, *, reason: str) -> list[str]:

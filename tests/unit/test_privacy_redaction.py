@@ -140,3 +140,19 @@ def test_the_retention_period_comes_from_the_settings(tmp_path: Path) -> None:
     settings = load_settings(tmp_path)
     _raw_pull(settings, "20200101T000000Z-aaaaaa", "2020-01-01T00:00:00Z")
     assert plan_retention(settings) == []
+
+
+# ------------------------------------------------------------------------------ superseded snapshots
+def test_a_snapshot_written_again_after_a_withdrawal_is_not_superseded(tmp_path: Path) -> None:
+    from proximite.cohort.privacy.superseded import current_superseded, is_superseded, read_superseded, supersede_snapshots
+
+    settings = load_settings(tmp_path)
+    folder = settings.reporting_dir / "snapshot-2026-01-01-public-quebec"
+    folder.mkdir(parents=True)
+    (folder / "manifest.json").write_text('{"generated_at": "2026-01-01T06:00:00+00:00"}', encoding="utf-8")
+    assert supersede_snapshots(settings, reason="test") == [folder.name]
+    assert supersede_snapshots(settings, reason="test") == []  # listed once
+    assert is_superseded(settings, folder) and current_superseded(settings) == [folder.name]
+    (folder / "manifest.json").write_text('{"generated_at": "2026-01-01T09:00:00+00:00"}', encoding="utf-8")
+    assert not is_superseded(settings, folder) and current_superseded(settings) == []
+    assert [entry["snapshot"] for entry in read_superseded(settings)] == [folder.name]  # the history stays

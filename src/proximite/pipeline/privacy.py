@@ -27,7 +27,7 @@ def withdraw_families(settings: Settings, *, key: bytes, record_ids: Iterable[st
     if report.families or report.new_requests:
         # The raw pulls holding identifiers were read and rewritten: the access log says so (counts only).
         record_withdrawal(settings, report.to_dict(), detail=f"via {via}")
-        log.warning(
+        log.info(
             "consent withdrawal: %d new request(s); %d family(ies) removed from %d raw file(s), %d staged table(s), "
             "%d quarantine file(s); %d snapshot(s) superseded",
             report.new_requests, report.families, report.raw_files, report.staged_files, report.quarantine_files,
@@ -52,5 +52,5 @@ def apply_raw_retention(settings: Settings, *, dry_run: bool = False) -> tuple[l
     counts = apply_retention(settings, plan)
     if counts["pulls"]:
         record_retention(settings, counts)
-        log.warning("retention: %d raw pull(s) reduced (%d file(s), %d identifier column(s) removed)", counts["pulls"], counts["files"], counts["columns"])
+        log.info("retention: %d raw pull(s) reduced (%d file(s), %d identifier column(s) removed)", counts["pulls"], counts["files"], counts["columns"])
     return plan, counts
