@@ -22,7 +22,6 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import json
-import math
 import os
 import resource
 import sys
@@ -59,31 +58,18 @@ def _input_dir(root: Path, name: str, scale: dict[str, int]) -> Path:
 
 
 def _change_records(server: Any, share: float) -> int:
-    """Change ``share`` of the records through PyCap (imports of 500 rows).
-
-    Each chosen record gets a new answer on its inclusion form (``famille``) and, when it has
-    one, on its T0 follow-up (``suivi``, the largest form): the forms a coordinator's week of
-    data entry touches most.
-    """
+    """Change ``share`` of the records through PyCap (imports of 500 rows): the answers of
+    :func:`e2e_inputs.record_changes` (inclusion form and T0 follow-up, a coordinator's week of data
+    entry). Returns the number of families changed."""
     import redcap
 
-    records = server.project.records
-    inclusion = records.loc[(records["redcap_event_name"] == "inclusion_arm_1") & (records["redcap_repeat_instrument"] == "")]
-    count = max(1, math.ceil(share * inclusion["record_id"].nunique()))
-    chosen = inclusion.iloc[:: max(1, len(inclusion) // count)].head(count)
-    rows = [
-        {"record_id": record, "redcap_event_name": "inclusion_arm_1", "monoparentale": "0" if value == "1" else "1"}
-        for record, value in zip(chosen["record_id"], chosen["monoparentale"], strict=True)
-    ]
-    t0 = records.loc[(records["redcap_event_name"] == "t0_arm_1") & records["record_id"].isin(set(chosen["record_id"]))]
-    rows += [
-        {"record_id": record, "redcap_event_name": "t0_arm_1", "iso_mefiance": "0" if value == "3" else "3"}
-        for record, value in zip(t0["record_id"], t0["iso_mefiance"], strict=True)
-    ]
+    from e2e_inputs import record_changes
+
+    rows = record_changes(server.project.records, share)
     project = redcap.Project(server.url, server.token)
     for start in range(0, len(rows), 500):
         project.import_records(rows[start : start + 500])
-    return len(chosen)
+    return sum(1 for row in rows if row["redcap_event_name"] == "inclusion_arm_1")
 
 
 def bench_scale(name: str, input_dir: Path, work: Path, *, batch_size: int) -> list[dict[str, Any]]:

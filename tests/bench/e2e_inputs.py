@@ -84,7 +84,7 @@ def record_changes(records: pd.DataFrame, share: float = CHANGED_SHARE) -> list[
 
     Each chosen family gets a new answer on its inclusion form (``monoparentale``) and, when it
     has one, on its T0 follow-up (``iso_mefiance``): the forms a coordinator's week of data entry
-    touches most (as ``bench_redcap_pull.py`` changes them).
+    touches most (``bench_redcap_pull.py`` imports them through PyCap).
 
     Parameters
     ----------
