@@ -25,6 +25,8 @@ from synth_dates import SYNTH_AS_OF
 
 CLI = [sys.executable, "-m", "proximite.cli"]
 KEY = "journey-rehearsal-xml-key-0123456789abcdef"
+#: The raw layer's key, set in the environment as README tells a coordinator (64 hex characters).
+RAW_KEY = "4a" * 32
 URL_LINE = re.compile(r"(http://127\.0\.0\.1:\d+/api/)")
 TOKEN_LINE = re.compile(r"API token written to (\S+)")
 
@@ -42,7 +44,7 @@ def _run(*args: str, cwd: Path, env: dict[str, str], timings: dict[str, float], 
 @pytest.fixture
 def environment(tmp_path: Path) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("PROXIMITE_")}
-    env.update(PROXIMITE_PSEUDONYM_KEY=KEY, COLUMNS="200", PREFECT_SERVER_ANALYTICS_ENABLED="false")
+    env.update(PROXIMITE_PSEUDONYM_KEY=KEY, PROXIMITE_RAW_KEY=RAW_KEY, COLUMNS="200", PREFECT_SERVER_ANALYTICS_ENABLED="false")
     return env
 
 
