@@ -46,7 +46,7 @@ from proximite.cohort.privacy.withdrawal_scan import (
     record_ids_in_staged,
 )
 from proximite.cohort.pseudonym import pseudonym
-from proximite.cohort.raw import update_manifest, utc_now
+from proximite.cohort.raw import MANIFEST_NAME, update_manifest, utc_now
 from proximite.cohort.raw_files import read_raw_file, write_raw_file
 from proximite.config import Settings
 
@@ -131,9 +131,15 @@ def _pulls_to_check(settings: Settings, checks: dict[str, int], tokens: int) -> 
     for place in (layers.RAW, layers.STAGED):
         root = settings.data_dir / place / "redcap"
         for pull in sorted(root.iterdir()) if root.is_dir() else []:
-            if pull.is_dir() and not pull.name.startswith(".") and checks.get(f"{place}/{pull.name}") != tokens:
+            if pull.is_dir() and not pull.name.startswith(".") and checks.get(f"{place}/{pull.name}") != tokens and not _in_progress(pull):
                 chosen.append((place, pull))
     return chosen
+
+
+def _in_progress(pull: Path) -> bool:
+    """A raw pull still being written (by another run): checked by the next run, once it is finished."""
+    manifest = pull / MANIFEST_NAME
+    return manifest.is_file() and '"in_progress": true' in manifest.read_text(encoding="utf-8")
 
 
 def _redact_pull(place: str, pull: Path, tokens: set[str], *, settings: Settings, key: bytes, report: WithdrawalReport) -> set[str]:
