@@ -55,6 +55,7 @@ __all__ = [
     "Leftover",
     "clean_leftovers",
     "find_leftovers",
+    "finished_manifest",
     "process_is_gone",
     "running_process",
 ]
@@ -138,6 +139,12 @@ def _read_manifest(folder: Path) -> dict[str, Any] | None:
     except (OSError, json.JSONDecodeError):
         return {"in_progress": True}  # half-written: as unfinished as no manifest, decided by age
     return manifest if isinstance(manifest, dict) else {"in_progress": True}
+
+
+def finished_manifest(folder: Path) -> dict[str, Any] | None:
+    """A raw pull's manifest when the pull is finished; None when it has none, a half-written one or an in-progress one."""
+    manifest = _read_manifest(folder)
+    return None if manifest is None or _in_progress(manifest) else manifest
 
 
 def _in_progress(manifest: dict[str, Any]) -> bool:

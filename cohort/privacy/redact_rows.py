@@ -17,7 +17,7 @@ from pathlib import Path
 
 from proximite.errors import ProximiteError
 
-__all__ = ["REDACTABLE_SUFFIXES", "Dropped", "RowTest", "drop_rows", "rows_numbered", "rows_where"]
+__all__ = ["REDACTABLE_SUFFIXES", "Dropped", "RowTest", "csv_rows", "drop_rows", "rows_numbered", "rows_where"]
 
 REDACTABLE_SUFFIXES = (".csv", ".xlsx", ".sav", ".zsav", ".dta")
 #: ``drop(number, cells)``: whether a data row goes (see :func:`drop_rows`).
@@ -65,6 +65,12 @@ def drop_rows(
     if suffix in {".sav", ".zsav", ".dta"}:
         return _drop_statistical(data, chosen, suffix=suffix)
     raise ProximiteError(f"rows cannot be removed from a '{suffix}' file (only {', '.join(REDACTABLE_SUFFIXES)})")
+
+
+def csv_rows(data: bytes, *, errors: str = "strict") -> tuple[list[str], list[list[str]]]:
+    """A UTF-8 CSV file's header and data rows (a BOM dropped); ``errors`` as for :meth:`bytes.decode`."""
+    records = list(csv.reader(io.StringIO(data.decode("utf-8-sig", errors=errors), newline="")))
+    return (records[0], records[1:]) if records else ([], [])
 
 
 def rows_numbered(rows: Collection[int]) -> RowTest:

@@ -16,13 +16,14 @@ import csv
 import datetime as dt
 import hashlib
 import io
-import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from proximite.cohort import layers
-from proximite.cohort.raw import MANIFEST_NAME, update_manifest, utc_now
+from proximite.cohort.leftovers import finished_manifest
+from proximite.cohort.privacy.redact_rows import csv_rows
+from proximite.cohort.raw import update_manifest, utc_now
 from proximite.cohort.raw_files import read_raw_file, write_raw_file
 from proximite.config import ConfigError, Settings
 
@@ -72,8 +73,8 @@ def plan_retention(settings: Settings, *, now: dt.datetime | None = None) -> lis
     due = []
     root = settings.data_dir / layers.RAW
     for pull in sorted(root.glob("*/*")) if root.is_dir() else []:
-        manifest = _manifest(pull)
-        if manifest is None or manifest.get("in_progress") or _received(manifest) > cutoff:
+        manifest = finished_manifest(pull) if pull.is_dir() else None
+        if manifest is None or _received(manifest) > cutoff:
             continue
         columns = _identifier_columns(pull, settings=settings)
         if columns:
@@ -93,18 +94,8 @@ def apply_retention(settings: Settings, plan: list[ReducedPull]) -> dict[str, in
     return {"pulls": len(plan), "files": files, "columns": columns}
 
 
-def _manifest(pull: Path) -> dict[str, Any] | None:
-    path = pull / MANIFEST_NAME
-    return json.loads(path.read_text(encoding="utf-8")) if pull.is_dir() and path.is_file() else None
-
-
 def _received(manifest: dict[str, Any]) -> dt.datetime:
     return dt.datetime.strptime(manifest["received_at"], "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=dt.timezone.utc)
-
-
-def _header(data: bytes) -> tuple[list[str], list[list[str]]]:
-    rows = list(csv.reader(io.StringIO(data.decode("utf-8-sig"), newline="")))
-    return (rows[0], rows[1:]) if rows else ([], [])
 
 
 def _first_row(data: bytes) -> list[str]:
@@ -118,7 +109,7 @@ def _identifier_fields(pull: Path, *, settings: Settings) -> set[str]:
     fields: set[str] = set()
     for name, flag in DICTIONARIES.items():
         for path in pull.rglob(name):
-            header, rows = _header(read_raw_file(path, settings=settings))
+            header, rows = csv_rows(read_raw_file(path, settings=settings))
             if flag in header:
                 at = header.index(flag)
                 fields.update(row[0] for row in rows if len(row) > at and row[at].strip().lower() == "y")
@@ -141,7 +132,7 @@ def _identifier_columns(pull: Path, *, settings: Settings) -> dict[str, list[str
 
 def _reduce_file(path: Path, columns: list[str], *, settings: Settings) -> dict[str, Any]:
     data = read_raw_file(path, settings=settings)
-    header, rows = _header(data)
+    header, rows = csv_rows(data)
     keep = [index for index, name in enumerate(header) if name not in set(columns)]
     out = io.StringIO(newline="")
     writer = csv.writer(out, lineterminator="\n")

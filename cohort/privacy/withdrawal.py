@@ -35,7 +35,7 @@ import pandas as pd
 
 from proximite.cohort import layers
 from proximite.cohort.privacy import ledger
-from proximite.cohort.privacy.redact_rows import drop_rows, rows_numbered
+from proximite.cohort.privacy.redact_rows import Dropped, drop_rows, rows_numbered
 from proximite.cohort.privacy.superseded import supersede_snapshots
 from proximite.cohort.privacy.withdrawal_scan import (
     RECORD_COLUMNS,
@@ -46,7 +46,8 @@ from proximite.cohort.privacy.withdrawal_scan import (
     record_ids_in_staged,
 )
 from proximite.cohort.pseudonym import pseudonym
-from proximite.cohort.raw import MANIFEST_NAME, update_manifest, utc_now
+from proximite.cohort.leftovers import finished_manifest
+from proximite.cohort.raw import update_manifest, utc_now
 from proximite.cohort.raw_files import read_raw_file, write_raw_file
 from proximite.config import Settings
 
@@ -131,15 +132,11 @@ def _pulls_to_check(settings: Settings, checks: dict[str, int], tokens: int) -> 
     for place in (layers.RAW, layers.STAGED):
         root = settings.data_dir / place / "redcap"
         for pull in sorted(root.iterdir()) if root.is_dir() else []:
-            if pull.is_dir() and not pull.name.startswith(".") and checks.get(f"{place}/{pull.name}") != tokens and not _in_progress(pull):
+            # A raw pull still being written (by another run) is checked by the next run, once finished.
+            unfinished = place == layers.RAW and finished_manifest(pull) is None
+            if pull.is_dir() and not pull.name.startswith(".") and checks.get(f"{place}/{pull.name}") != tokens and not unfinished:
                 chosen.append((place, pull))
     return chosen
-
-
-def _in_progress(pull: Path) -> bool:
-    """A raw pull still being written (by another run): checked by the next run, once it is finished."""
-    manifest = pull / MANIFEST_NAME
-    return manifest.is_file() and '"in_progress": true' in manifest.read_text(encoding="utf-8")
 
 
 def _redact_pull(place: str, pull: Path, tokens: set[str], *, settings: Settings, key: bytes, report: WithdrawalReport) -> set[str]:
@@ -187,7 +184,7 @@ def _redact_raw_file(path: Path, records: set[str], *, settings: Settings) -> di
     return _replace_raw(path, data, dropped, settings=settings)
 
 
-def _replace_raw(path: Path, data: bytes, dropped: Any, *, settings: Settings) -> dict[str, Any] | None:
+def _replace_raw(path: Path, data: bytes, dropped: Dropped, *, settings: Settings) -> dict[str, Any] | None:
     if dropped.rows_after == dropped.rows_before:
         return None
     write_raw_file(path, dropped.data, settings=settings)
@@ -219,6 +216,7 @@ def _with_redaction(manifest: dict[str, Any], changes: list[dict[str, Any]]) -> 
             entry.update({"bytes": change["bytes_after"], "sha256": change["sha256_after"], "rows": change["rows_after"]})
     files = [{name: value for name, value in change.items() if name != "bytes_after"} for change in changes]
     manifest.setdefault("redactions", []).append({"at": utc_now(), "reason": REASON, "files": files})
+
 
 def _redact_registry(settings: Settings, tokens: set[str], *, key: bytes, report: WithdrawalReport, checks: dict[str, int]) -> set[str]:
     """Registry pulls: the activities naming a withdrawn family leave the staged table and the partner's raw file."""

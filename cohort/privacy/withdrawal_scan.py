@@ -5,14 +5,13 @@ Pure readers over the layers; :mod:`proximite.cohort.privacy.withdrawal` acts on
 
 from __future__ import annotations
 
-import csv
-import io
 import re
 from collections.abc import Iterable
 from pathlib import Path
 
 import pandas as pd
 
+from proximite.cohort.privacy.redact_rows import csv_rows
 from proximite.cohort.raw_files import read_raw_file
 from proximite.config import Settings
 
@@ -69,17 +68,11 @@ def log_record(cells: dict[str, str]) -> str:
     return match.group("record") if match else ""
 
 
-def _csv_rows(data: bytes) -> tuple[list[str], list[list[str]]]:
-    text = data.decode("utf-8-sig", errors="replace")
-    records = list(csv.reader(io.StringIO(text, newline="")))
-    return (records[0], records[1:]) if records else ([], [])
-
-
 def record_ids_in_raw(pull_dir: Path, *, settings: Settings) -> set[str]:
     """Every record id a REDCap raw pull names (first column of its exports and lists, its log)."""
     found: set[str] = set()
     for path in raw_record_files(pull_dir):
-        header, rows = _csv_rows(read_raw_file(path, settings=settings))
+        header, rows = csv_rows(read_raw_file(path, settings=settings), errors="replace")
         if path.name == "log.csv":
             found.update(record for row in rows if (record := log_record(dict(zip(header, row)))))
         else:
