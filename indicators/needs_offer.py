@@ -31,8 +31,6 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-from lifelines import KaplanMeierFitter
-from lifelines.utils import median_survival_times
 
 from proximite.cohort.codebook import load_codebook
 from proximite.indicators.base import (
@@ -49,6 +47,7 @@ from proximite.indicators.base import (
     wave_window_note,
     wilson_interval,
 )
+from proximite.indicators.kaplan_meier import km_median
 
 __all__ = [
     "GAP_STATUSES",
@@ -317,9 +316,9 @@ def time_to_met(tables: Mapping[str, pd.DataFrame], *, parameters: IndicatorPara
 
     .. math:: \\hat S(t) = \\prod_{t_i \\le t} \\Big(1 - \\frac{d_i}{n_i}\\Big)
 
-    is fitted with lifelines ``KaplanMeierFitter``; the median is the first :math:`t` with
-    :math:`\\hat S(t) \\le 0.5` and its interval is where lifelines' log(−log) Greenwood bounds
-    cross 0.5 (``lifelines.utils.median_survival_times(kmf.confidence_interval_)``).
+    is computed by :func:`~proximite.indicators.kaplan_meier.km_median` (lifelines' numbers, in
+    numpy); the median is the first :math:`t` with :math:`\\hat S(t) \\le 0.5` and its interval is
+    where the log(−log) Greenwood bounds cross 0.5.
 
     Needs that are never met (gaps, declined, partly met) stay at risk until the family's last
     observation, so :math:`\\hat S` tends to one minus the share eventually met and the median
@@ -635,12 +634,8 @@ def _need_spells(needs: pd.DataFrame, tables: Mapping[str, pd.DataFrame], *, end
 
 # ---------------------------------------------------------------------------- estimators
 def _km_row(spells: pd.DataFrame, *, alpha: float) -> dict[str, object]:
-    """Kaplan–Meier median and its interval for one cell (lifelines)."""
-    fitter = KaplanMeierFitter(alpha=alpha).fit(spells["duration"], spells["event"], label="km")
-    median = float(fitter.median_survival_time_)
-    bounds = median_survival_times(fitter.confidence_interval_).iloc[0].to_numpy(dtype="float64")
-    # The lower survival curve crosses one half first: it gives the lower bound of the median.
-    low, high = float(bounds.min()), float(bounds.max())
+    """Kaplan–Meier median and its interval for one cell (lifelines' numbers, computed in numpy)."""
+    median, low, high = km_median(spells["duration"].to_numpy(), spells["event"].to_numpy(), alpha=alpha)
     method = "Kaplan-Meier median (lifelines), log(-log) Greenwood CI, censored at last observation"
     if not np.isfinite(median):
         method += "; median not reached"

@@ -59,6 +59,8 @@ from e2e_inputs import (  # noqa: E402
 from e2e_measure import TreeSampler, compare_indicators, window_figures  # noqa: E402
 from synth_dates import SYNTH_AS_OF  # noqa: E402
 
+#: The raw layer's key of the bench's projects (hex, 32 bytes), as PROXIMITE_RAW_KEY.
+BENCH_RAW_KEY = "b0" * 32
 BENCH_KEY = "bench-key-not-secret"
 TOKEN_ENV = "PROXIMITE_BENCH_REDCAP_TOKEN"
 #: DESIGN's targets at province scale (x5: memory only).
@@ -74,10 +76,11 @@ def emit(line: dict[str, Any]) -> dict[str, Any]:
 
 
 def worker_env(folder: Path) -> dict[str, str]:
-    """The worker's environment: offline, the bench's pseudonym key, a Prefect home of its own."""
+    """The worker's environment: offline, the bench's pseudonym and raw-layer keys, a Prefect home of its own."""
     env = dict(os.environ)
     env.update({
         "PROXIMITE_PSEUDONYM_KEY": BENCH_KEY,
+        "PROXIMITE_RAW_KEY": BENCH_RAW_KEY,  # layer 01 is encrypted at rest: the bench measures that too
         "PREFECT_HOME": str(folder / "prefect-home"),  # kept between the full and the incremental run (the cache)
         "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
         "GX_ANALYTICS_ENABLED": "false",
