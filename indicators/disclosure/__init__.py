@@ -30,6 +30,7 @@ The functions here do no I/O and never modify their inputs.
 
 from __future__ import annotations
 
+import hashlib
 from typing import Any
 
 import numpy as np
@@ -187,19 +188,59 @@ def disclose_with_audit(
     At the public level that table holds the cells the public files will show, one mark for every
     hidden cell: a caller about to publish them (the snapshot writer) need not audit them again
     (:meth:`~proximite.indicators.disclosure.audit.AuditedTable.covers`).
+
+
+    The last few results are kept, keyed by the content of ``table`` and ``territory`` and by the
+    options (:func:`_memo_key`): the pipeline's public snapshot and its headline artifact, or the
+    snapshots of several scopes written by one process, disclose the same table once. A result
+    is handed out as a new frame each time.
     """
     check_options(level, threshold, rounding_base)
     missing = [column for column in INDICATOR_COLUMNS if column not in table.columns]
     if missing:
         raise ValueError(f"indicator table lacks column(s) {', '.join(missing)}")
-    frame = table[INDICATOR_COLUMNS].copy(deep=True)
-    frame = frame.astype({c: d for c, d in INDICATOR_DTYPES.items() if "datetime" not in d})
-    check_aggregate(frame)
     if codebook is None:
         from proximite.cohort.codebook import load_codebook
 
         codebook = load_codebook()
+    key = _memo_key(table, territory, codebook, level=level, threshold=threshold, rounding_base=rounding_base,
+                    confidence=confidence)
+    if key not in _RECENT:
+        _RECENT[key] = _disclose(table, level=level, threshold=threshold, rounding_base=rounding_base,
+                                 codebook=codebook, territory=territory, confidence=confidence)
+        while len(_RECENT) > _RECENT_SIZE:
+            _RECENT.pop(next(iter(_RECENT)))
+    disclosed, audited = _RECENT[key]
+    return disclosed.copy(), audited
 
+
+#: The last results of :func:`disclose_with_audit` (oldest first); a disclosure takes seconds, a
+#: key a few milliseconds per ten thousand rows.
+_RECENT: dict[tuple[Any, ...], tuple[pd.DataFrame, AuditedTable | None]] = {}
+_RECENT_SIZE = 2
+
+
+def _memo_key(table: pd.DataFrame, territory: pd.DataFrame | None, codebook: Any, **options: Any) -> tuple[Any, ...]:
+    """What a disclosure depends on: the indicator rows and territories (hashed), the codebook and the options."""
+    rows = pd.util.hash_pandas_object(table[INDICATOR_COLUMNS], index=False).to_numpy()
+    places = () if territory is None else tuple(pd.util.hash_pandas_object(territory, index=False).to_numpy())
+    return (len(rows), hashlib.sha256(rows.tobytes()).hexdigest(), places, id(codebook), tuple(sorted(options.items())))
+
+
+def _disclose(
+    table: pd.DataFrame,
+    *,
+    level: str,
+    threshold: int,
+    rounding_base: int,
+    codebook: Any,
+    territory: pd.DataFrame | None,
+    confidence: float,
+) -> tuple[pd.DataFrame, AuditedTable | None]:
+    """:func:`disclose_with_audit` without the memo (the options checked, the codebook given)."""
+    frame = table[INDICATOR_COLUMNS].copy(deep=True)
+    frame = frame.astype({c: d for c, d in INDICATOR_DTYPES.items() if "datetime" not in d})
+    check_aggregate(frame)
     rows = len(frame)
     suppressed = np.zeros(rows, dtype=bool)
     reason = np.full(rows, "", dtype=object)

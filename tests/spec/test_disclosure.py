@@ -352,3 +352,23 @@ def test_the_statement_in_french_and_english() -> None:
     assert "from 1 to 10" in internal and "not rounded" in internal and "internal" in internal
     assert "ne sont pas arrondis" in DisclosureSettings(level="internal").statement(lang="fr")
     assert "counts of 1 are" in disclosure_statement(threshold=2, lang="en")
+
+
+# ---------------------------------------------------------------------------- memo
+def test_a_table_disclosed_again_comes_from_the_memo_and_any_change_discloses_anew(monkeypatch: pytest.MonkeyPatch) -> None:
+    import proximite.indicators.disclosure as disclosure
+
+    calls: list[int] = []
+    real = disclosure._disclose
+    monkeypatch.setattr(disclosure, "_disclose", lambda table, **options: calls.append(len(table)) or real(table, **options))
+    table = indicator_frame([count("territory", f"T{c}", c) for c in (2, 7, 8)])
+    first = apply_disclosure(table)
+    first.loc[0, "value"] = 999.0  # a caller's change to its copy never reaches the memo
+    again = apply_disclosure(table.copy())
+    assert len(calls) == 1
+    assert again["value"].tolist()[1:] == [5, 10] and pd.isna(again["value"].iloc[0])
+    changed = table.copy()
+    changed.loc[2, ["numerator", "value", "n"]] = 13
+    assert apply_disclosure(changed)["value"].tolist()[2] == 15
+    apply_disclosure(table, rounding_base=10)
+    assert len(calls) == 3
