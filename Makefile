@@ -17,7 +17,7 @@ export GX_ANALYTICS_ENABLED := false
 export DO_NOT_TRACK := 1
 export PREFECT_LOGGING_LEVEL ?= WARNING
 
-.PHONY: demo test bench bench-e2e venv clean snapshot chromium postgresql lock wheel-check
+.PHONY: demo test test-all bench bench-e2e venv clean snapshot chromium postgresql lock wheel-check
 
 venv: $(STAMP)
 
@@ -30,8 +30,17 @@ $(STAMP): pyproject.toml setup.py $(CONSTRAINTS)
 demo: $(STAMP)
 	$(BIN)/proximite demo --project-dir $(DEMO_DIR) --families $(DEMO_FAMILIES)
 
+# The suite on every core, one test file per worker (module fixtures are built once). CI (CI=true)
+# and `make test-all` also run the journeys, the slow end-to-end runs marked `journey`.
+PYTEST_WORKERS ?= auto
+PYTEST_RUN := $(BIN)/python -m pytest -n $(PYTEST_WORKERS) --dist loadfile
+ALL_TESTS := -m 'not bench and not slow'
+
 test: $(STAMP) chromium postgresql
-	$(BIN)/python -m pytest
+	$(PYTEST_RUN) $(if $(filter true,$(CI)),$(ALL_TESTS),) $(PYTEST_ARGS)
+
+test-all: $(STAMP) chromium postgresql
+	$(PYTEST_RUN) $(ALL_TESTS) $(PYTEST_ARGS)
 
 # The snapshot of the demo project (after `make demo`): SNAPSHOT_ARGS="--lang en --scope region:06".
 snapshot: $(STAMP)

@@ -50,6 +50,7 @@ def _signed_off(source: Path, target: Path) -> Path:
     return target
 
 
+@pytest.mark.journey
 def test_economics_run_prints_costs_per_outcome_npv_bcr_psa_and_writes_the_tornado(project: Path) -> None:
     result = CliRunner().invoke(app, ["economics", "run", "--project-dir", str(project), "--draws", "1000", "--chunk", "250"])
     assert result.exit_code == 0, result.output
@@ -92,6 +93,7 @@ def test_signed_off_parameters_are_publishable_and_a_bad_file_is_named(project: 
     assert failed.exit_code == 1 and "bad.yaml" in failed.output
 
 
+@pytest.mark.journey
 @pytest.mark.usefixtures("prefect_api")
 def test_the_flow_fans_the_psa_out_and_equals_the_command(project: Path) -> None:
     from proximite.flows.economics import economics

@@ -93,6 +93,7 @@ def record_of(project: Path) -> dict[str, str]:
             for record in records["record_id"].unique()}
 
 
+@pytest.mark.journey
 def test_the_table_lists_every_due_family_with_its_record_id_most_urgent_first(
     project: Path, expected: pd.DataFrame, record_of: dict[str, str]
 ) -> None:

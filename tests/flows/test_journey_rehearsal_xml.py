@@ -79,6 +79,7 @@ def sandbox(tmp_path: Path, environment: dict[str, str]) -> Iterator[Callable[[P
         process["p"].wait(timeout=30)
 
 
+@pytest.mark.journey
 def test_rehearse_on_the_cohorts_project_xml(tmp_path: Path, environment: dict[str, str], sandbox) -> None:
     timings: dict[str, float] = {}
     started = time.perf_counter()

@@ -59,6 +59,7 @@ def _artifact_rows(flow_run_id: Any) -> list[dict[str, Any]]:
     return json.loads(table["data"]) if isinstance(table["data"], str) else table["data"]
 
 
+@pytest.mark.journey
 def test_the_models_flow_fits_each_spec_once_per_build_and_spec_version(project: Path) -> None:
     from proximite.flows.models import models
 

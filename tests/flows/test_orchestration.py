@@ -103,6 +103,7 @@ def test_the_indicators_flow_publishes_its_headline_in_english_on_request(first_
     assert shares and all(row["Value"] == "x" or row["Value"].endswith("%") and "," not in row["Value"] for row in shares)
 
 
+@pytest.mark.journey
 def test_an_unchanged_input_is_taken_from_the_cache_and_the_warehouse_is_not_rebuilt(
     first_run: dict[str, Any], flow_input: Path
 ) -> None:

@@ -38,6 +38,7 @@ def synthetic_input(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return out
 
 
+@pytest.mark.journey
 def test_cli_ingest_then_build_gives_designs_tables_with_every_record(
     synthetic_input: Path, tmp_path: Path, pseudonym_env: bytes
 ) -> None:
@@ -73,6 +74,7 @@ def test_cli_ingest_then_build_gives_designs_tables_with_every_record(
     assert len(long_panel) == expected_assessments
 
 
+@pytest.mark.journey
 def test_build_without_a_key_fails_clearly_and_keeps_the_warehouse(
     synthetic_input: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, pseudonym_env: bytes
 ) -> None:
@@ -87,6 +89,7 @@ def test_build_without_a_key_fails_clearly_and_keeps_the_warehouse(
     assert (project / "warehouse.duckdb").read_bytes() == before
 
 
+@pytest.mark.journey
 def test_demo_runs_the_pipeline_flow_in_prefects_ephemeral_mode(tmp_path: Path) -> None:
     # `proximite demo` as a user types it, in its own process: no API URL and no pseudonym or raw
     # key in the environment, so Prefect starts its ephemeral server and the demo writes its key files.
@@ -144,6 +147,7 @@ def test_demo_runs_the_pipeline_flow_in_prefects_ephemeral_mode(tmp_path: Path) 
                 assert codebook.label("qual_axis", axis, lang=lang) in text, (page.name, axis)
 
 
+@pytest.mark.journey
 def test_bad_input_through_the_cli_names_file_row_column_and_keeps_the_last_good_state(
     synthetic_input: Path, tmp_path: Path, pseudonym_env: bytes
 ) -> None:
@@ -183,6 +187,7 @@ def test_bad_input_through_the_cli_names_file_row_column_and_keeps_the_last_good
     assert [read_raw_file(path, settings=load_settings(project)) for path in kept] == [target.read_bytes()]
 
 
+@pytest.mark.journey
 def test_validate_reruns_both_gates_and_prints_a_summary(synthetic_input: Path, tmp_path: Path, pseudonym_env: bytes) -> None:
     project = tmp_path / "project"
     _invoke("ingest", str(synthetic_input), "--project-dir", str(project))

@@ -94,6 +94,7 @@ def postgres_url() -> Iterator[str]:
         shutil.rmtree(root, ignore_errors=True)
 
 
+@pytest.mark.journey
 def test_schedule_on_postgresql_keeps_the_history_across_a_restart(
     postgres_url: str, scheduled_project: Path, base_env: dict[str, str], tmp_path: Path
 ) -> None:

@@ -118,6 +118,7 @@ def cohort_input(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return out
 
 
+@pytest.mark.journey
 def test_a_team_project_with_other_names_builds_the_same_warehouse(
     cohort_input: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -162,6 +162,7 @@ def _make_changes(server) -> tuple[set[str], set[str]]:
 
 
 # ------------------------------------------------------------------------------------ tests
+@pytest.mark.journey
 def test_incremental_pull_gives_the_warehouse_of_a_full_pull(
     redcap_sandbox, sandbox_project_dir: Path, tmp_path: Path, pseudonym_env: bytes
 ) -> None:
@@ -237,6 +238,7 @@ def test_raw_layer_keeps_every_answer_with_its_manifest_and_no_token(redcap_sand
     assert server.token not in json.dumps(result.summary())
 
 
+@pytest.mark.journey
 def test_a_token_bound_to_a_data_access_group_pulls_only_its_territory(
     redcap_sandbox, sandbox_project_dir: Path, tmp_path: Path, pseudonym_env: bytes
 ) -> None:

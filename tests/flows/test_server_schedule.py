@@ -29,6 +29,7 @@ REPOSITORY = Path(__file__).resolve().parents[2]
 CRON = "0 6 * * MON"
 
 
+@pytest.mark.journey
 def test_server_schedule_trigger_a_run_and_read_its_artifacts(
     scheduled_project: Path, base_env: dict[str, str], tmp_path: Path
 ) -> None:

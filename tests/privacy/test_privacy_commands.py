@@ -59,6 +59,7 @@ def _chosen_family(settings) -> tuple[str, pd.DataFrame]:
     return record, named.loc[named["family_record_id"] == record, ["source_file", "source_row"]]
 
 
+@pytest.mark.journey
 def test_a_withdrawal_by_command_clears_every_format_and_every_later_ingest(
     sandbox_project_dir: Path, tmp_path: Path, pseudonym_env: bytes
 ) -> None:
@@ -107,6 +108,7 @@ def _age_manifests(settings, days: int) -> None:
         path.write_text(json.dumps(manifest), encoding="utf-8")
 
 
+@pytest.mark.journey
 def test_retention_reduces_old_pulls_and_the_project_still_builds(
     sandbox_project_dir: Path, tmp_path: Path, pseudonym_env: bytes, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -113,6 +113,7 @@ def _files_holding(project: Path, needles: list[bytes]) -> list[str]:
     return found
 
 
+@pytest.mark.journey
 def test_a_withdrawal_in_redcap_destroys_the_family_in_every_layer(
     redcap_sandbox, sandbox_project_dir: Path, tmp_path: Path, pseudonym_env: bytes, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -284,6 +284,7 @@ def check_clean_cohort(tmp_path: Path, *, families: int, territories: int, seed:
     assert warnings.empty, f"warnings on a clean cohort: {dict(zip(warnings['rule_id'], warnings['failed']))}"
 
 
+@pytest.mark.journey
 @pytest.mark.parametrize(
     "families, territories, seed", [(30, 2, 3), (200, 6, 17)], ids=["30-families", "200-families"]
 )

@@ -170,6 +170,7 @@ def test_an_out_of_range_activity_is_quarantined_and_latest_stays(project: Proje
     assert str(pickle.loads(pickle.dumps(error))) == message
 
 
+@pytest.mark.journey
 def test_every_refused_source_of_one_ingest_is_reported(project: Project) -> None:
     settings = project.settings
     _set_cell(project.input_dir / "registry" / "activities" / "T13-01.csv", row=1, column="travel_km", value="-4")

@@ -81,6 +81,7 @@ def built(redcap_sandbox, sandbox_project_dir: Path, tmp_path: Path, pseudonym_e
     return settings
 
 
+@pytest.mark.journey
 @pytest.mark.parametrize("mode", FAULT_MODES)
 def test_failures_within_the_budget_are_retried_and_the_pull_equals_a_clean_one(
     redcap_sandbox, clean: dict[str, pd.DataFrame], tmp_path: Path, mode: str
@@ -98,6 +99,7 @@ def test_failures_within_the_budget_are_retried_and_the_pull_equals_a_clean_one(
     assert result.requests == sum(entry["attempts"] for entry in manifest["files"]) + 1  # + PyCap's own metadata call
 
 
+@pytest.mark.journey
 @pytest.mark.parametrize("mode", FAULT_MODES)
 def test_faults_midway_through_the_records_are_retried(redcap_sandbox, clean, tmp_path: Path, mode: str) -> None:
     server = redcap_sandbox
@@ -122,6 +124,7 @@ def test_random_faults_of_every_kind_are_absorbed(redcap_sandbox, clean, tmp_pat
     _assert_same_staged(read_staged(load_settings(tmp_path / "faulty"), "redcap"), clean)
 
 
+@pytest.mark.journey
 @pytest.mark.parametrize("mode", FAULT_MODES)
 def test_failures_beyond_the_budget_stop_the_pull_and_keep_the_last_good_state(
     redcap_sandbox, built: Settings, mode: str

@@ -62,6 +62,7 @@ def _stop(process: subprocess.Popen[str]) -> str:
     return out
 
 
+@pytest.mark.journey
 def test_a_pull_from_a_sandbox_answering_5xx_retries_then_fails_clearly(
     sandbox_project_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -345,6 +345,7 @@ def test_study_prints_and_writes(study: tuple[ValidityResults, list[tuple[int, i
         results.to_csv(tmp_path / "x.csv", which="families")
 
 
+@pytest.mark.journey
 def test_workers_give_the_same_replicates(study: tuple[ValidityResults, list[tuple[int, int]], Path]) -> None:
     """Two spawned processes give exactly the serial study's first two replicates; without the
     GBTM (its cohorts with trajectory groups are separate ones), every other row is the same."""
@@ -361,6 +362,7 @@ def test_workers_give_the_same_replicates(study: tuple[ValidityResults, list[tup
     assert "GBTM" not in str(parallel) and "GBTM fitted" in str(results)
 
 
+@pytest.mark.journey
 def test_the_validity_command_prints_the_table_and_targets_and_writes_them(tmp_path: Path) -> None:
     from typer.testing import CliRunner
 
