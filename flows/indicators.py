@@ -1,10 +1,12 @@
 """Flow ``indicators``: every indicator family at every scope level, fanned out, into layer 04.
 
-The units (family × scope level, :mod:`proximite.indicators.fanout`) run as tasks of the
-``indicator-fanout`` subflow, whose task runner is chosen at run time from the configuration:
-Dask when ``[orchestration] dask_address`` (or ``PROXIMITE_DASK_ADDRESS``) names a scheduler, the
-thread pool otherwise (:mod:`proximite.flows.runners`). Each unit writes a part file and returns
-its path; a last task combines the parts into layer 04.
+The units (:mod:`proximite.indicators.fanout`) run as tasks of the ``indicator-fanout`` subflow,
+whose task runner is chosen at run time from the configuration (:mod:`proximite.flows.runners`):
+on Dask, when ``[orchestration] dask_address`` (or ``PROXIMITE_DASK_ADDRESS``) names a scheduler,
+a unit is a family at one scope level (36 units for the cluster's workers); on this machine's
+thread or process pool, a unit is a family at every level (12 units: a family's preparation is
+done once, not once per level). Each unit writes a part file and returns its path; a last task
+combines the parts into layer 04.
 """
 
 from __future__ import annotations
@@ -18,14 +20,17 @@ from proximite.flows import artifacts, tasks
 from proximite.flows.caching import call_cached
 from proximite.flows.failure import ends_with_reason, source_version
 from proximite.flows.notify import notify_failure
-from proximite.flows.runners import fanout_task_runner
+from proximite.flows.runners import dask_address, fanout_task_runner
 from proximite.indicators.fanout import fanout_units
 
 
 @flow(name="indicator-fanout")
 def indicator_fanout(project_dir: str, build_id: str) -> list[dict[str, Any]]:
     """Run every unit of the fan-out on this flow's task runner; returns the parts (paths, rows, seconds)."""
-    futures = [tasks.indicator_unit.submit(project_dir, build_id, unit.family, unit.scope) for unit in fanout_units()]
+    # A cluster takes a unit per family and scope level; one machine, a unit per family.
+    split = dask_address(load_settings(project_dir)) is not None
+    units = fanout_units(split_scopes=split)
+    futures = [tasks.indicator_unit.submit(project_dir, build_id, unit.family, unit.scope) for unit in units]
     return [future.result() for future in futures]
 
 

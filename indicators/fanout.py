@@ -29,7 +29,14 @@ from proximite.indicators.base import (
     empty_indicator_frame,
 )
 
-__all__ = ["FanoutUnit", "ORDER_KEYS", "canonical_order", "combine_units", "compute_unit", "fanout_units"]
+__all__ = [
+    "ALL_LEVELS", "FanoutUnit", "ORDER_KEYS", "canonical_order", "combine_units", "compute_unit", "fanout_units", "unit_cells",
+]
+
+#: The scope of a unit that computes its family at every configured scope level at once: on one
+#: machine, where a family's preparation (its tables, spells, panels) is then done once, not once
+#: per level.
+ALL_LEVELS = "all"
 
 #: Columns that identify a row within an indicator family and scope level, in sort order
 #: (after the family's rank and the scope level's rank).
@@ -55,7 +62,7 @@ class FanoutUnit:
     family : str
         A key of :data:`~proximite.indicators.FAMILIES`.
     scope : str
-        One of :data:`~proximite.indicators.base.SCOPES`.
+        One of :data:`~proximite.indicators.base.SCOPES`, or :data:`ALL_LEVELS`.
 
     Raises
     ------
@@ -69,8 +76,8 @@ class FanoutUnit:
     def __post_init__(self) -> None:
         if self.family not in FAMILIES:
             raise ValueError(f"no indicator family {self.family!r} (families: {', '.join(FAMILIES)})")
-        if self.scope not in SCOPES:
-            raise ValueError(f"no scope level {self.scope!r} (scope levels: {', '.join(SCOPES)})")
+        if self.scope not in (*SCOPES, ALL_LEVELS):
+            raise ValueError(f"no scope level {self.scope!r} (scope levels: {', '.join(SCOPES)}, or {ALL_LEVELS})")
 
     @property
     def name(self) -> str:
@@ -78,7 +85,9 @@ class FanoutUnit:
         return f"{self.family}-{self.scope}"
 
 
-def fanout_units(*, families: Iterable[str] | None = None, scopes: Iterable[str] | None = None) -> list[FanoutUnit]:
+def fanout_units(
+    *, families: Iterable[str] | None = None, scopes: Iterable[str] | None = None, split_scopes: bool = True
+) -> list[FanoutUnit]:
     """Every unit of the fan-out, families in :data:`FAMILIES` order × scope levels in :data:`SCOPES` order.
 
     Parameters
@@ -87,6 +96,10 @@ def fanout_units(*, families: Iterable[str] | None = None, scopes: Iterable[str]
         A subset of :data:`~proximite.indicators.FAMILIES` (default: all).
     scopes : iterable of str, keyword-only
         A subset of :data:`~proximite.indicators.base.SCOPES` (default: all).
+    split_scopes : bool, keyword-only
+        One unit per family × scope level (for a cluster: more, smaller units); False: one unit
+        per family at :data:`ALL_LEVELS` (for one machine: each family prepared once), ``scopes``
+        then only checked.
 
     Returns
     -------
@@ -107,6 +120,8 @@ def fanout_units(*, families: Iterable[str] | None = None, scopes: Iterable[str]
     for scope in chosen_scopes:
         if scope not in SCOPES:
             raise ValueError(f"no scope level {scope!r} (scope levels: {', '.join(SCOPES)})")
+    if not split_scopes:
+        return [FanoutUnit(family, ALL_LEVELS) for family in FAMILIES if family in chosen_families]
     return [
         FanoutUnit(family, scope)
         for family in FAMILIES
@@ -114,6 +129,12 @@ def fanout_units(*, families: Iterable[str] | None = None, scopes: Iterable[str]
         for scope in SCOPES
         if scope in chosen_scopes
     ]
+
+
+def unit_cells(unit: FanoutUnit, scopes: Iterable[str]) -> list[tuple[str, str]]:
+    """The (family, scope level) pairs a unit computes when the parameters' levels are ``scopes``."""
+    levels = [scope for scope in SCOPES if scope in set(scopes)] if unit.scope == ALL_LEVELS else [unit.scope]
+    return [(unit.family, level) for level in levels]
 
 
 def compute_unit(
@@ -134,7 +155,8 @@ def compute_unit(
     -------
     DataFrame
         With :data:`~proximite.indicators.base.INDICATOR_COLUMNS`; every ``scope`` is
-        ``unit.scope``.
+        ``unit.scope`` (a unit at :data:`ALL_LEVELS`: the family at every level of
+        ``parameters.scopes``).
 
     Notes
     -----
@@ -145,6 +167,8 @@ def compute_unit(
 
     row for row (up to order, see :func:`canonical_order`).
     """
+    if unit.scope == ALL_LEVELS:
+        return compute_family(unit.family, tables, parameters=parameters)
     unit_parameters = dataclasses.replace(parameters, scopes=(unit.scope,))
     return compute_family(unit.family, tables, parameters=unit_parameters)
 

@@ -25,7 +25,6 @@ from proximite.cohort.sandbox.synth import generate_cohort
 from proximite.cohort.warehouse import current_build, table
 from proximite.config import load_settings
 from proximite.indicators import FAMILIES
-from proximite.indicators.base import SCOPES
 
 runner = CliRunner()
 KEY = b"snapshot-cli-test-key-0123456789abcdef"
@@ -217,6 +216,7 @@ def test_bad_options_and_a_missing_warehouse_fail_clearly(project: Path, tmp_pat
     assert not (tmp_path / "empty" / "reporting").exists()
 
 
+@pytest.mark.journey
 def test_the_indicators_and_snapshot_flows_write_layer_04_and_the_snapshot(project: Path, prefect_api: None) -> None:
     from proximite.flows.indicators import indicators
     from proximite.flows.snapshot import snapshot
@@ -227,7 +227,7 @@ def test_the_indicators_and_snapshot_flows_write_layer_04_and_the_snapshot(proje
     computed = indicators(str(project), build.build_id)
     indicators_dir = computed["indicators_dir"]
     assert Path(indicators_dir) == project / "data" / "04_indicators" / build.build_id
-    assert (Path(indicators_dir) / "indicators.parquet").is_file() and computed["units"] == len(FAMILIES) * len(SCOPES)
+    assert (Path(indicators_dir) / "indicators.parquet").is_file() and computed["units"] == len(FAMILIES)
     snapshot_dir = snapshot(str(project), indicators_dir)["snapshot_dir"]
     assert Path(snapshot_dir) == project / "reporting" / f"snapshot-{dt.date.today().isoformat()}-public-quebec"
     assert json.loads((Path(snapshot_dir) / "manifest.json").read_text())["data_version"] == build.build_id

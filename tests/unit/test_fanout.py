@@ -24,6 +24,7 @@ from proximite.config import Settings, load_settings
 from proximite.indicators import FAMILIES, compute_all, compute_family, isolation, reach
 from proximite.indicators.base import INDICATOR_COLUMNS, SCOPES, IndicatorParameters
 from proximite.indicators.fanout import (
+    ALL_LEVELS,
     FanoutUnit,
     canonical_order,
     combine_units,
@@ -222,6 +223,26 @@ def test_parts_combined_equal_the_sequential_layer(project: tuple[Settings, str]
     assert pipeline.reusable_indicators(settings, build_id) == directory
     assert pipeline.compute_indicators(settings) == directory
     assert "fanout" in json.loads((directory / pipeline.INDICATORS_MANIFEST).read_text(encoding="utf-8"))
+
+
+def test_family_units_at_every_level_combine_into_the_sequential_layer(project: tuple[Settings, str]) -> None:
+    """One machine's units: a family at every scope level each; mixed with level units, each pair counted once."""
+    settings, build_id = project
+    sequential = pd.read_parquet(pipeline.compute_indicators(settings, force=True) / pipeline.INDICATORS_FILE)
+    units = fanout_units(split_scopes=False)
+    assert [unit.name for unit in units] == [f"{family}-{ALL_LEVELS}" for family in FAMILIES]
+    parts = [pipeline.compute_indicator_part(settings, build_id, unit.family, unit.scope) for unit in units]
+    assert {frozenset(pd.read_parquet(part["path"])["scope"]) for part in parts if part["rows"]} == {frozenset(SCOPES)}
+    # reach at every level given beside one of its level units: reach-region twice.
+    level_part = pipeline.compute_indicator_part(settings, build_id, "reach", "region")
+    with pytest.raises(pipeline.IndicatorPartsError, match="reach-region given more than once"):
+        pipeline.combine_indicator_parts(settings, build_id, parts + [level_part])
+    with pytest.raises(pipeline.IndicatorPartsError, match="no part for unit\\(s\\) isolation-quebec, isolation-region"):
+        pipeline.combine_indicator_parts(settings, build_id, [part for part in parts if part["family"] != "isolation"])
+    directory = pipeline.combine_indicator_parts(settings, build_id, list(reversed(parts)))
+    pd.testing.assert_frame_equal(pd.read_parquet(directory / pipeline.INDICATORS_FILE), sequential)
+    manifest = json.loads((directory / pipeline.INDICATORS_MANIFEST).read_text(encoding="utf-8"))
+    assert manifest["fanout"]["units"] == len(FAMILIES)
 
 
 def test_reusable_indicators_needs_the_same_build_and_parameters(project: tuple[Settings, str]) -> None:

@@ -350,17 +350,19 @@ def combine_indicator_parts(settings: Settings, build_id: str, parts: list[dict[
     of the build (:func:`indicator_tables`) are released.
     """
     from proximite.indicators.base import IndicatorParameters
-    from proximite.indicators.fanout import FanoutUnit, combine_units, fanout_units
+    from proximite.indicators.fanout import FanoutUnit, combine_units, fanout_units, unit_cells
 
     started = time.perf_counter()
     parameters = IndicatorParameters.from_settings(settings)
     directory = indicator_parts_dir(settings, build_id)
     units = [FanoutUnit(str(part["family"]), str(part["scope"])) for part in parts]
     names = [unit.name for unit in units]
-    repeated = sorted({name for name in names if names.count(name) > 1})
+    # A unit at every level covers its family's level units: each pair must be covered once.
+    covered = [cell for unit in units for cell in unit_cells(unit, parameters.scopes)]
+    repeated = sorted({f"{family}-{scope}" for family, scope in covered if covered.count((family, scope)) > 1})
     if repeated:
         raise IndicatorPartsError(f"{directory}: unit(s) {', '.join(repeated)} given more than once")
-    missing = [unit.name for unit in fanout_units(scopes=parameters.scopes) if unit not in set(units)]
+    missing = [unit.name for unit in fanout_units(scopes=parameters.scopes) if (unit.family, unit.scope) not in set(covered)]
     if missing:
         raise IndicatorPartsError(
             f"{directory}: no part for unit(s) {', '.join(missing)}; layer 04 needs every unit: run the indicators again"
