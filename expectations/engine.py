@@ -348,7 +348,9 @@ def validate_tables(
     codebook : Codebook, optional, keyword-only
     engine : {"great_expectations", "reference"}, keyword-only
     data_docs_dir : Path, optional, keyword-only
-        Write Great Expectations Data Docs there (engine ``great_expectations`` only).
+        Write Great Expectations Data Docs there (engine ``great_expectations`` only; inside
+        :func:`~proximite.expectations.data_docs_batch.one_data_docs_build`, the pages are
+        built when the batch ends).
 
     Returns
     -------
@@ -379,10 +381,12 @@ def validate_tables(
     )
     summary = _summary_frame(outcomes, layer=layer, source=source)
     if runner is not None and data_docs_dir is not None:
-        from proximite.expectations.great_expectations import write_data_docs
+        from proximite.expectations.data_docs_batch import site_changed
+        from proximite.expectations.great_expectations import keep_runs
 
         _add_sql_notes(runner, outcomes, layer=layer)
-        write_data_docs(data_docs_dir, list(runner.runs.values()), run_name=pull_id or f"{layer}-{source or 'model'}")
+        keep_runs(data_docs_dir, list(runner.runs.values()), run_name=pull_id or f"{layer}-{source or 'model'}")
+        site_changed(data_docs_dir)  # built now, or once at the end of a batch of gates
     result = ValidationResult(
         layer=layer, source=source, pull_id=pull_id, summary=summary, failures=failures,
         seconds=time.perf_counter() - started,

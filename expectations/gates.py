@@ -43,6 +43,7 @@ from proximite.errors import ProximiteError
 from proximite.cohort.ingest import STEP_VALIDATE
 from proximite.cohort.layers import HARMONISED, STAGED, StagedGate, quarantine_dir
 from proximite.expectations.base import SUMMARY_COLUMNS, ValidationResult
+from proximite.expectations.data_docs_batch import one_data_docs_build
 from proximite.expectations.report import REPORT_HTML, ordered_summary, write_report
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -333,13 +334,14 @@ def staged_gate(
 
     def gate(candidates: Mapping[str, Path], pull_id: str) -> None:
         refused: list[GateFailed] = []
-        for done, (name, directory) in enumerate(candidates.items(), start=1):
-            try:
-                gate_staged(settings, source=name, pull_id=pull_id, staged_dir=directory, codebook=codebook)
-            except GateFailed as error:  # keep going: the coordinator sees every refused source at once
-                refused.append(error)
-            if progress is not None:
-                progress(STEP_VALIDATE, done, len(candidates))
+        with one_data_docs_build():  # the sources of one ingest: one build of the site
+            for done, (name, directory) in enumerate(candidates.items(), start=1):
+                try:
+                    gate_staged(settings, source=name, pull_id=pull_id, staged_dir=directory, codebook=codebook)
+                except GateFailed as error:  # keep going: the coordinator sees every refused source at once
+                    refused.append(error)
+                if progress is not None:
+                    progress(STEP_VALIDATE, done, len(candidates))
         if refused:
             first, *others = refused
             raise GateFailed(first.result, first.report_dir, quarantine_dir=first.quarantine_dir, others=others)

@@ -65,8 +65,10 @@ __all__ = [
     "GreatExpectationsError",
     "GreatExpectationsRunner",
     "SuiteRun",
+    "build_site",
     "build_suites",
     "expectation_for",
+    "keep_runs",
     "write_data_docs",
 ]
 
@@ -447,16 +449,36 @@ def write_data_docs(
     ``static/vendor/`` and the pages point at them
     (:func:`~proximite.expectations.data_docs_assets.make_offline`).
     """
-    import shutil
+    keep_runs(directory, runs, run_name=run_name)
+    return build_site(directory, site_name=site_name)
 
+
+def keep_runs(directory: str | Path, runs: Sequence[SuiteRun], *, run_name: str = "validation") -> None:
+    """Keep validation runs in the site's store (``<directory>/.proximite_runs/``) without building its pages.
+
+    The first half of :func:`write_data_docs` (stripped of row-level data as it says): a batch
+    of gates keeps its runs, then builds the site once (:func:`build_site`).
+    """
     _gx()  # fails before the folder is touched when Great Expectations is missing
-    site = Path(directory)
-    store = site / STORE_FOLDER
+    store = Path(directory) / STORE_FOLDER
     store.mkdir(parents=True, exist_ok=True)
     run_time = dt.datetime.now(dt.UTC)
     for run in runs:
         if run.results:
             _keep_run(store, run, run_name=run_name, run_time=run_time)
+
+
+def build_site(directory: str | Path, *, site_name: str = "proximite") -> Path:
+    """Build the Data Docs site of ``directory`` from the runs its store keeps; its ``index.html``.
+
+    The second half of :func:`write_data_docs`: the latest run of every suite kept, the pages
+    of earlier runs removed, the pages made to open offline.
+    """
+    import shutil
+
+    site = Path(directory)
+    store = site / STORE_FOLDER
+    store.mkdir(parents=True, exist_ok=True)
     context = _ephemeral_context()
     context.add_data_docs_site(
         site_name=site_name,

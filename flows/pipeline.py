@@ -24,6 +24,7 @@ from typing import Any
 
 from prefect import flow
 
+from proximite.expectations.data_docs_batch import one_data_docs_build
 from proximite.flows import artifacts, tasks
 from proximite.flows.build import build
 from proximite.flows.economics import economics as economics_flow
@@ -122,10 +123,12 @@ def _run(
     economics_draws: int,
 ) -> dict[str, Any]:
     """The pipeline's steps; ``done`` collects the pull and ingest as they finish (for a failure's summary)."""
-    pulled = done["pull"] = pull_cohort(redcap_url, project_dir, token_env, token_secret, full, publish=False) if redcap_url else None
-    chosen = [name for name in (sources or present_sources(input_dir)) if not (redcap_url and name == "redcap")]
-    ingested = done["ingest"] = pull_registry(input_dir, project_dir, sources=chosen, publish=False)
-    validated = validate(project_dir, publish=False)
+    # Every gate of the run (each source's, the harmonised one): the Data Docs site built once.
+    with one_data_docs_build():
+        pulled = done["pull"] = pull_cohort(redcap_url, project_dir, token_env, token_secret, full, publish=False) if redcap_url else None
+        chosen = [name for name in (sources or present_sources(input_dir)) if not (redcap_url and name == "redcap")]
+        ingested = done["ingest"] = pull_registry(input_dir, project_dir, sources=chosen, publish=False)
+        validated = validate(project_dir, publish=False)
     built = build(project_dir, validated["harmonised_dir"], validated["inputs"], publish=False)
     retained = tasks.raw_retention(project_dir)  # only after a good build: the staged layer holds what raw held
     computed = indicators(project_dir, built["build"]["build_id"], publish=False)

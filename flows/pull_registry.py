@@ -8,6 +8,7 @@ from typing import Any
 from prefect import flow
 
 from proximite.cohort.sources import SOURCES, get_source
+from proximite.expectations.data_docs_batch import one_data_docs_build
 from proximite.flows import artifacts, tasks
 from proximite.flows.failure import ends_with_reason, source_version
 from proximite.flows.notify import notify_failure
@@ -50,8 +51,10 @@ def pull_registry(
     chosen = sources if sources is not None else present_sources(input_dir, among=REGISTRY_SOURCES)
     ingested: dict[str, Any] = {}
     # One source per task: a bad file holds back its own source only, the others still land.
-    for source in chosen:
-        ingested.update(tasks.ingest_source(input_dir, project_dir, source))
+    # Their gates' Data Docs are built once, when the last source is done.
+    with one_data_docs_build():
+        for source in chosen:
+            ingested.update(tasks.ingest_source(input_dir, project_dir, source))
     if publish:
         artifacts.publish(markdown=artifacts.run_summary_markdown(flow_name="pull_registry", ingest=ingested))
     return ingested
