@@ -21,7 +21,7 @@ from __future__ import annotations
 from proximite.cohort.warehouse.build import build_warehouse
 from proximite.cohort.warehouse.panel import panel
 from proximite.cohort.warehouse.panel_codebook import PANEL_COVARIATES, PANEL_DERIVED, panel_codebook
-from proximite.cohort.warehouse.read import connect, current_build, table
+from proximite.cohort.warehouse.read import build_tables, connect, current_build, table
 from proximite.cohort.warehouse.regions import regions
 from proximite.cohort.warehouse.schema import (
     BUILD_TABLE,
@@ -40,6 +40,7 @@ __all__ = [
     "PANEL_DERIVED",
     "WarehouseNotFoundError",
     "build_warehouse",
+    "build_tables",
     "connect",
     "create_table_sql",
     "current_build",

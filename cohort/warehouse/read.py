@@ -1,10 +1,10 @@
-"""Reading the current warehouse: a connection, its build, one harmonised table."""
+"""Reading the current warehouse: a connection, its build, one harmonised table, or several of one build."""
 
 from __future__ import annotations
 
 import datetime as dt
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING
 
 import duckdb
@@ -18,7 +18,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from proximite.cohort.codebook import Codebook
     from proximite.config import Settings
 
-__all__ = ["connect", "current_build", "table", "typed_frame"]
+__all__ = ["build_tables", "connect", "current_build", "table", "typed_frame"]
 
 
 def connect(settings: Settings, *, read_only: bool = True) -> duckdb.DuckDBPyConnection:
@@ -68,6 +68,42 @@ def current_build(settings: Settings) -> BuildInfo | None:
 def typed_frame(frame: pd.DataFrame, dtypes: Mapping[str, str]) -> pd.DataFrame:
     """Give a frame read from DuckDB the harmonised dtypes (string, Int64, Float64, boolean, ns dates)."""
     return frame.astype({name: dtype for name, dtype in dtypes.items() if name in frame.columns})
+
+
+def build_tables(
+    settings: Settings, names: Sequence[str], *, codebook: Codebook | None = None
+) -> tuple[str | None, dict[str, pd.DataFrame]]:
+    """Harmonised tables of one build, read through one connection, with that build's id.
+
+    Parameters
+    ----------
+    settings : Settings
+    names : sequence of str
+        Model tables.
+    codebook : Codebook, optional, keyword-only
+
+    Returns
+    -------
+    tuple
+        ``(build_id, {name: frame})`` (build id None for a warehouse without a build row), with
+        the model's columns and dtypes. A rebuild swaps the file by a rename, and a connection
+        keeps reading the file it opened, so every table here comes from the same build, even
+        while another process rebuilds (:func:`table` one by one could mix two builds).
+
+    Raises
+    ------
+    CodebookError
+        A name outside the model.
+    WarehouseNotFoundError
+        The project has no warehouse yet.
+    """
+    book = resolve_codebook(codebook)
+    selects = {name: ", ".join(quote_name(column) for column in book.columns(name)) for name in names}
+    with connect(settings) as connection:
+        row = connection.execute(f"SELECT build_id FROM {BUILD_TABLE} ORDER BY built_at DESC LIMIT 1").fetchone()
+        frames = {name: connection.execute(f"SELECT {select} FROM {quote_name(name)}").df() for name, select in selects.items()}
+    tables = {name: typed_frame(frame, model_dtypes(name, codebook=book)) for name, frame in frames.items()}
+    return (None if row is None else str(row[0])), tables
 
 
 def table(settings: Settings, name: str, *, codebook: Codebook | None = None) -> pd.DataFrame:

@@ -64,12 +64,17 @@ def _require_current_build(settings: Settings, build_id: str) -> None:
 
 
 def _read_indicator_tables(settings: Settings) -> dict[str, pd.DataFrame]:
-    """Every table of the codebook's model, read from the warehouse (read-only connections)."""
+    """Every table of the codebook's model, of one build (one read-only connection)."""
+    return _read_build_tables(settings)[1]
+
+
+def _read_build_tables(settings: Settings) -> tuple[str | None, dict[str, pd.DataFrame]]:
+    """The current build's id and every table of the codebook's model, read together."""
     from proximite.cohort.codebook import load_codebook
-    from proximite.cohort.warehouse import table
+    from proximite.cohort.warehouse import build_tables
 
     codebook = load_codebook()
-    return {name: table(settings, name, codebook=codebook) for name in codebook.tables}
+    return build_tables(settings, list(codebook.tables), codebook=codebook)
 
 
 def indicator_tables(settings: Settings, build_id: str) -> dict[str, pd.DataFrame]:
@@ -243,7 +248,9 @@ def compute_indicators(settings: Settings, *, progress: Any = None, force: bool 
     parameters = IndicatorParameters.from_settings(settings)
     started = time.perf_counter()
     # Not memoised (unlike indicator_tables): one read per command, released when it is done.
-    tables = _read_indicator_tables(settings)
+    # The tables and their build id from one connection: a rebuild meanwhile never mixes two builds.
+    read_build_id, tables = _read_build_tables(settings)
+    build_id = read_build_id or build.build_id
     read_seconds = time.perf_counter() - started
     timings: dict[str, float] = {}
     relay = None
@@ -252,7 +259,7 @@ def compute_indicators(settings: Settings, *, progress: Any = None, force: bool 
     frame = compute_all(tables, parameters=parameters, progress=relay, timings=timings)
     seconds = {"read_warehouse": round(read_seconds, 3), **{family: round(s, 3) for family, s in timings.items()}}
     return _write_indicators_layer(
-        settings, build.build_id, frame, parameters=parameters, manifest_extra={"seconds": seconds}
+        settings, build_id, frame, parameters=parameters, manifest_extra={"seconds": seconds}
     )
 
 
