@@ -18,9 +18,11 @@ from typing import Any
 
 from proximite.config import ConfigError, Settings
 
-__all__ = ["DASK_ADDRESS_ENV", "FANOUT_WORKERS", "PROCESS_POOL_FROM_BYTES", "dask_address", "fanout_task_runner", "fanout_workers"]
+__all__ = ["DASK_ADDRESS_ENV", "FANOUT_WORKERS", "FANOUT_WORKERS_ENV", "PROCESS_POOL_FROM_BYTES", "dask_address", "fanout_task_runner", "fanout_workers"]
 
 DASK_ADDRESS_ENV = "PROXIMITE_DASK_ADDRESS"
+#: Environment variable that wins over ``[orchestration] fanout_workers``.
+FANOUT_WORKERS_ENV = "PROXIMITE_FANOUT_WORKERS"
 #: Values of ``[orchestration] fanout_workers``.
 FANOUT_WORKERS = ("auto", "processes", "threads")
 #: ``auto`` takes processes from this warehouse size on: below it (a test or demo cohort) a
@@ -35,16 +37,18 @@ def dask_address(settings: Settings) -> str | None:
 
 
 def fanout_workers(settings: Settings) -> str:
-    """``processes`` or ``threads``: the local workers ``[orchestration] fanout_workers`` chooses for this project.
+    """``processes`` or ``threads``: the local workers ``[orchestration] fanout_workers`` (or ``PROXIMITE_FANOUT_WORKERS``, which wins) chooses.
 
     Raises
     ------
     ConfigError
         A value other than those of :data:`FANOUT_WORKERS`.
     """
-    chosen = str(settings.raw.get("orchestration", {}).get("fanout_workers", "auto") or "auto").strip()
+    configured = settings.raw.get("orchestration", {}).get("fanout_workers", "auto")
+    chosen = str(os.environ.get(FANOUT_WORKERS_ENV) or configured or "auto").strip()
     if chosen not in FANOUT_WORKERS:
-        raise ConfigError(f"[orchestration] fanout_workers = {chosen!r}: expected one of {', '.join(FANOUT_WORKERS)}")
+        where = FANOUT_WORKERS_ENV if os.environ.get(FANOUT_WORKERS_ENV) else "[orchestration] fanout_workers"
+        raise ConfigError(f"{where} = {chosen!r}: expected one of {', '.join(FANOUT_WORKERS)}")
     if chosen != "auto":
         return chosen
     warehouse = settings.warehouse_path

@@ -184,6 +184,9 @@ def test_the_local_fanout_takes_processes_for_a_large_warehouse_or_when_asked(
     for chosen, kind in (("threads", ThreadPoolTaskRunner), ("processes", ProcessPoolTaskRunner)):
         (tmp_path / "proximite.toml").write_text(f'[orchestration]\nfanout_workers = "{chosen}"\n', encoding="utf-8")
         assert isinstance(fanout_task_runner(load_settings(tmp_path)), kind)
+    monkeypatch.setenv(runners.FANOUT_WORKERS_ENV, "threads")  # the environment wins
+    assert isinstance(fanout_task_runner(load_settings(tmp_path)), ThreadPoolTaskRunner)
+    monkeypatch.delenv(runners.FANOUT_WORKERS_ENV)
     (tmp_path / "proximite.toml").write_text('[orchestration]\nfanout_workers = "gpu"\n', encoding="utf-8")
     with pytest.raises(ConfigError, match="fanout_workers = 'gpu': expected one of auto, processes, threads"):
         fanout_task_runner(load_settings(tmp_path))
