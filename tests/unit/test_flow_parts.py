@@ -166,29 +166,26 @@ def test_the_fanout_runs_on_dask_when_a_scheduler_is_configured(monkeypatch: pyt
     assert fanout_task_runner(load_settings(tmp_path)).address == "tcp://10.0.0.1:9000"
 
 
-def test_the_local_fanout_takes_processes_for_a_large_warehouse_or_when_asked(
-    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
-) -> None:
+def test_the_local_fanout_runs_on_threads_unless_processes_are_asked_for(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     from prefect.task_runners import ProcessPoolTaskRunner, ThreadPoolTaskRunner
 
     from proximite.config import ConfigError, load_settings
     from proximite.flows import runners
 
     monkeypatch.delenv(DASK_ADDRESS_ENV, raising=False)
-    settings = load_settings(tmp_path)
-    assert runners.fanout_workers(settings) == "threads"  # no warehouse yet
-    settings.warehouse_path.write_bytes(b"\0" * 1024)
-    assert isinstance(fanout_task_runner(settings), ThreadPoolTaskRunner)
-    monkeypatch.setattr(runners, "PROCESS_POOL_FROM_BYTES", 1024)
-    assert isinstance(fanout_task_runner(settings, max_workers=2), ProcessPoolTaskRunner)
+    monkeypatch.delenv(runners.FANOUT_WORKERS_ENV, raising=False)
+    assert runners.fanout_workers(load_settings(tmp_path)) == "threads"
     for chosen, kind in (("threads", ThreadPoolTaskRunner), ("processes", ProcessPoolTaskRunner)):
         (tmp_path / "proximite.toml").write_text(f'[orchestration]\nfanout_workers = "{chosen}"\n', encoding="utf-8")
-        assert isinstance(fanout_task_runner(load_settings(tmp_path)), kind)
+        assert isinstance(fanout_task_runner(load_settings(tmp_path), max_workers=2), kind)
     monkeypatch.setenv(runners.FANOUT_WORKERS_ENV, "threads")  # the environment wins
     assert isinstance(fanout_task_runner(load_settings(tmp_path)), ThreadPoolTaskRunner)
+    monkeypatch.setenv(runners.FANOUT_WORKERS_ENV, "gpu")
+    with pytest.raises(ConfigError, match="PROXIMITE_FANOUT_WORKERS = 'gpu': expected one of threads, processes"):
+        fanout_task_runner(load_settings(tmp_path))
     monkeypatch.delenv(runners.FANOUT_WORKERS_ENV)
-    (tmp_path / "proximite.toml").write_text('[orchestration]\nfanout_workers = "gpu"\n', encoding="utf-8")
-    with pytest.raises(ConfigError, match="fanout_workers = 'gpu': expected one of auto, processes, threads"):
+    (tmp_path / "proximite.toml").write_text('[orchestration]\nfanout_workers = "auto"\n', encoding="utf-8")
+    with pytest.raises(ConfigError, match="fanout_workers = 'auto': expected one of threads, processes"):
         fanout_task_runner(load_settings(tmp_path))
 
 
