@@ -133,7 +133,8 @@ def fanout_units(
 
 def unit_cells(unit: FanoutUnit, scopes: Iterable[str]) -> list[tuple[str, str]]:
     """The (family, scope level) pairs a unit computes when the parameters' levels are ``scopes``."""
-    levels = [scope for scope in SCOPES if scope in set(scopes)] if unit.scope == ALL_LEVELS else [unit.scope]
+    chosen = set(scopes)
+    levels = [scope for scope in SCOPES if scope in chosen] if unit.scope == ALL_LEVELS else [unit.scope]
     return [(unit.family, level) for level in levels]
 
 

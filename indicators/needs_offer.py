@@ -33,6 +33,7 @@ import numpy as np
 import pandas as pd
 
 from proximite.cohort.codebook import load_codebook
+from proximite.cohort.models.survival.kaplan_meier import median_with_interval
 from proximite.indicators.base import (
     ALL,
     SCOPE_KEYS,
@@ -47,7 +48,6 @@ from proximite.indicators.base import (
     wave_window_note,
     wilson_interval,
 )
-from proximite.indicators.kaplan_meier import km_median
 
 __all__ = [
     "GAP_STATUSES",
@@ -316,8 +316,8 @@ def time_to_met(tables: Mapping[str, pd.DataFrame], *, parameters: IndicatorPara
 
     .. math:: \\hat S(t) = \\prod_{t_i \\le t} \\Big(1 - \\frac{d_i}{n_i}\\Big)
 
-    is computed by :func:`~proximite.indicators.kaplan_meier.km_median` (lifelines' numbers, in
-    numpy); the median is the first :math:`t` with :math:`\\hat S(t) \\le 0.5` and its interval is
+    is computed by :func:`~proximite.cohort.models.survival.kaplan_meier.median_with_interval`
+    (lifelines' numbers, in numpy); the median is the first :math:`t` with :math:`\\hat S(t) \\le 0.5` and its interval is
     where the log(−log) Greenwood bounds cross 0.5.
 
     Needs that are never met (gaps, declined, partly met) stay at risk until the family's last
@@ -333,14 +333,14 @@ def time_to_met(tables: Mapping[str, pd.DataFrame], *, parameters: IndicatorPara
         return empty_indicator_frame()
     spells = _need_spells(needs, tables, end=end)
     rows: list[dict[str, object]] = []
-    alpha = 1 - parameters.confidence
+    confidence = parameters.confidence
     for labels, subset in iter_scopes(spells, territory, strata=parameters.strata, scopes=parameters.scopes):
-        rows.append({**labels, **_km_row(subset, alpha=alpha)})
+        rows.append({**labels, **_km_row(subset, confidence=confidence)})
         if labels["scope"] == "territory" or labels["stratum"] != ALL:
             continue
         for category, group in subset.groupby("category", sort=True, observed=True):
             labels_category = {**labels, "breakdown": CATEGORY, "breakdown_value": str(category)}
-            rows.append({**labels_category, **_km_row(group, alpha=alpha)})
+            rows.append({**labels_category, **_km_row(group, confidence=confidence)})
     if not rows:
         return empty_indicator_frame()
     frame = pd.DataFrame(rows)
@@ -633,9 +633,9 @@ def _need_spells(needs: pd.DataFrame, tables: Mapping[str, pd.DataFrame], *, end
 
 
 # ---------------------------------------------------------------------------- estimators
-def _km_row(spells: pd.DataFrame, *, alpha: float) -> dict[str, object]:
+def _km_row(spells: pd.DataFrame, *, confidence: float) -> dict[str, object]:
     """Kaplan–Meier median and its interval for one cell (lifelines' numbers, computed in numpy)."""
-    median, low, high = km_median(spells["duration"].to_numpy(), spells["event"].to_numpy(), alpha=alpha)
+    median, low, high = median_with_interval(spells["duration"].to_numpy(), spells["event"].to_numpy(), confidence=confidence)
     method = "Kaplan-Meier median (lifelines), log(-log) Greenwood CI, censored at last observation"
     if not np.isfinite(median):
         method += "; median not reached"

@@ -98,11 +98,11 @@ def build_tables(
         The project has no warehouse yet.
     """
     book = resolve_codebook(codebook)
-    selects = {name: ", ".join(quote_name(column) for column in book.columns(name)) for name in names}
+    for name in names:
+        book.columns(name)  # refuses a name outside the model before anything is read
     with connect(settings) as connection:
         row = connection.execute(f"SELECT build_id FROM {BUILD_TABLE} ORDER BY built_at DESC LIMIT 1").fetchone()
-        frames = {name: connection.execute(f"SELECT {select} FROM {quote_name(name)}").df() for name, select in selects.items()}
-    tables = {name: typed_frame(frame, model_dtypes(name, codebook=book)) for name, frame in frames.items()}
+        tables = {name: _read_table(connection, name, book) for name in names}
     return (None if row is None else str(row[0])), tables
 
 
@@ -117,8 +117,13 @@ def table(settings: Settings, name: str, *, codebook: Codebook | None = None) ->
         The project has no warehouse yet.
     """
     book = resolve_codebook(codebook)
-    columns = book.columns(name)  # refuses a name outside the model before it reaches SQL
-    select = ", ".join(quote_name(column) for column in columns)
+    book.columns(name)  # refuses a name outside the model before a connection is opened
     with connect(settings) as connection:
-        frame = connection.execute(f"SELECT {select} FROM {quote_name(name)}").df()
+        return _read_table(connection, name, book)
+
+
+def _read_table(connection: duckdb.DuckDBPyConnection, name: str, book: Codebook) -> pd.DataFrame:
+    """The model's columns of table ``name`` through ``connection``, with the model's dtypes."""
+    select = ", ".join(quote_name(column) for column in book.columns(name))
+    frame = connection.execute(f"SELECT {select} FROM {quote_name(name)}").df()
     return typed_frame(frame, model_dtypes(name, codebook=book))

@@ -189,7 +189,6 @@ def disclose_with_audit(
     hidden cell: a caller about to publish them (the snapshot writer) need not audit them again
     (:meth:`~proximite.indicators.disclosure.audit.AuditedTable.covers`).
 
-
     The last few results are kept, keyed by the content of ``table`` and ``territory`` and by the
     options (:func:`_memo_key`): the pipeline's public snapshot and its headline artifact, or the
     snapshots of several scopes written by one process, disclose the same table once. A result

@@ -9,6 +9,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from scipy.stats import norm
 
 from proximite.cohort.models.base import Model, ModelError, register
 from proximite.cohort.models.survival.common import (
@@ -26,7 +27,9 @@ from proximite.cohort.models.survival.common import (
 )
 from proximite.cohort.models.survival.results import SurvivalResults
 
-__all__ = ["KaplanMeier", "km_median"]
+__all__ = ["KaplanMeier", "km_median", "median_with_interval"]
+
+HALF = 0.5
 
 
 def _km_fitter(durations: np.ndarray, events: np.ndarray, *, confidence: float, label: str = "km") -> Any:
@@ -35,17 +38,76 @@ def _km_fitter(durations: np.ndarray, events: np.ndarray, *, confidence: float, 
     return KaplanMeierFitter(alpha=1 - confidence).fit(durations, events, label=label or "km")
 
 
-def _km_median_ci(fitter: Any) -> tuple[float, float, float]:
-    from lifelines.utils import median_survival_times
+def _km_median_ci(durations: np.ndarray, events: np.ndarray, *, confidence: float) -> tuple[float, float, float]:
+    """:func:`median_with_interval`, NaN where a curve never falls to one half."""
+    return tuple(value if np.isfinite(value) else float("nan")  # type: ignore[return-value]
+                 for value in median_with_interval(durations, events, confidence=confidence))
 
-    median = float(fitter.median_survival_time_)
-    bounds = median_survival_times(fitter.confidence_interval_).iloc[0].to_numpy(dtype="float64")
-    low, high = float(np.min(bounds)), float(np.max(bounds))
-    return (
-        median if np.isfinite(median) else float("nan"),
-        low if np.isfinite(low) else float("nan"),
-        high if np.isfinite(high) else float("nan"),
-    )
+
+def median_with_interval(duration: np.ndarray, event: np.ndarray, *, confidence: float) -> tuple[float, float, float]:
+    """The Kaplan–Meier median and the bounds of its confidence interval.
+
+    Parameters
+    ----------
+    duration : array of float
+        Time at risk of each subject (no missing value).
+    event : array of bool
+        Whether the subject's duration ends in the event (else it is censored there).
+    confidence : float, keyword-only
+        The interval's confidence level.
+
+    Returns
+    -------
+    tuple of float
+        ``(median, low, high)``; ``inf`` where the curve (or a bound's curve) never falls to
+        one half. ``low`` comes from the lower survival bound, which crosses one half first.
+
+    Notes
+    -----
+    At the distinct times :math:`t_i` with :math:`d_i` events among :math:`n_i` at risk,
+
+    .. math::
+
+        \\hat S(t_i) = \\prod_{j \\le i} \\Big(1 - \\frac{d_j}{n_j}\\Big), \\qquad
+        V_i = \\sum_{j \\le i} \\frac{d_j}{n_j (n_j - d_j)}
+
+    (a term with :math:`n_j = d_j` counts 0), and the bounds are
+    :math:`\\exp(-\\exp(\\log(-\\log \\hat S) \\mp z \\sqrt{V} / \\log \\hat S))` (1 where
+    :math:`\\hat S = 1`). The curves start at time :math:`\\min(0, \\min t)`. Each median is the
+    first time whose value is at most one half, ``inf`` if the curve's last value is above it:
+    lifelines' ``KaplanMeierFitter`` with ``median_survival_times`` (the unit tests hold them
+    equal on random samples), without a fitter and its frames per call: an indicator fits one
+    curve per scope cell, a simulation study one per replicate.
+    """
+    duration = np.asarray(duration, dtype="float64")
+    observed = np.asarray(event, dtype=bool)
+    times, index = np.unique(duration, return_inverse=True)
+    removed = np.bincount(index, minlength=len(times)).astype("float64")
+    deaths = np.bincount(index, weights=observed.astype("float64"), minlength=len(times))
+    if times[0] > 0:  # lifelines starts every curve at 0, where nobody leaves
+        times = np.concatenate([[0.0], times])
+        removed = np.concatenate([[0.0], removed])
+        deaths = np.concatenate([[0.0], deaths])
+    at_risk = len(duration) - np.concatenate([[0.0], np.cumsum(removed)[:-1]])
+    with np.errstate(divide="ignore", invalid="ignore"):
+        log_survival = np.cumsum(np.log(at_risk - deaths) - np.log(at_risk))
+        terms = deaths / (at_risk * (at_risk - deaths))
+        variance = np.cumsum(np.where(np.isinf(terms), 0.0, terms))
+        alpha = 1 - confidence  # as lifelines takes it
+        z = norm.ppf(1 - alpha / 2)
+        spread = z * np.sqrt(variance) / log_survival
+        lower = np.exp(-np.exp(np.log(-log_survival) - spread))
+        upper = np.exp(-np.exp(np.log(-log_survival) + spread))
+    survival = np.exp(log_survival)
+    bounds = [_first_at_half(times, np.where(np.isnan(curve), 1.0, curve)) for curve in (lower, upper)]
+    return _first_at_half(times, survival), min(bounds), max(bounds)
+
+
+def _first_at_half(times: np.ndarray, curve: np.ndarray) -> float:
+    """The first time at which ``curve`` is at most one half (``inf`` if its last value is above)."""
+    if curve[-1] > HALF:
+        return float("inf")
+    return float(times[np.searchsorted(-curve, -HALF, side="left")])
 
 
 def km_median(
@@ -90,7 +152,7 @@ def km_median(
     for label, group in strata_groups(frame, strata_list):
         durations = durations_of(kind, group, duration)
         events = event_codes(kind, group, event)
-        median, low, high = _km_median_ci(_km_fitter(durations, events, confidence=confidence))
+        median, low, high = _km_median_ci(durations, events, confidence=confidence)
         rows.append({"stratum": label, "n": len(group), "events": int(events.sum()), "median": median, "ci_lower": low, "ci_upper": high})
     return pd.DataFrame(rows).set_index("stratum")
 
@@ -185,7 +247,7 @@ class KaplanMeier(Model):
                 events_array = event_codes(kind, group, self.event)
                 fitter = _km_fitter(durations, events_array, confidence=self.confidence, label=label)
                 n, events = len(group), int(events_array.sum())
-                median, low, high = _km_median_ci(fitter)
+                median, low, high = _km_median_ci(durations, events_array, confidence=self.confidence)
                 rows.append(self._row("median", label, median, low, high, n, events))
                 survival = fitter.survival_function_.iloc[:, 0]
                 bounds = fitter.confidence_interval_
