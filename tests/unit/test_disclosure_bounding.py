@@ -124,10 +124,14 @@ def _reference(problem: Problem, row: int, integral: bool) -> tuple[float, float
             constraints = []
             if len(rhs):
                 constraints.append(LinearConstraint(a, np.where(eq, rhs, -np.inf), rhs))
-            result = milp(sign * objective, constraints=constraints, integrality=np.ones(n),
-                          bounds=Bounds(problem.lower, problem.upper))
-            if result.status == 2:
+            solve = lambda c: milp(c, constraints=constraints, integrality=np.ones(n),  # noqa: E731
+                                   bounds=Bounds(problem.lower, problem.upper))
+            result = solve(sign * objective)
+            if result.status == 2 and solve(np.zeros(n)).status == 2:
                 return None
+            if result.status == 2:  # HiGHS may call an unbounded problem infeasible: it is feasible
+                out.append(-sign * np.inf)
+                continue
             if result.status == 3 or result.x is None:  # unbounded
                 out.append(-sign * np.inf)
                 continue
@@ -138,10 +142,12 @@ def _reference(problem: Problem, row: int, integral: bool) -> tuple[float, float
                 kw.update(A_eq=a[eq], b_eq=rhs[eq])
             if (~eq).any():
                 kw.update(A_ub=a[~eq], b_ub=rhs[~eq])
-            result = linprog(sign * objective, bounds=np.c_[problem.lower, problem.upper], method="highs", **kw)
-            if result.status == 2:
+            solve = lambda c: linprog(c, bounds=np.c_[problem.lower, problem.upper], method="highs", **kw)  # noqa: E731
+            result = solve(sign * objective)
+            if result.status == 2 and solve(np.zeros(n)).status == 2:
                 return None
-            out.append(-sign * np.inf if result.status == 3 else sign * result.fun)
+            # HiGHS may call an unbounded problem infeasible; a feasible one without objective tells.
+            out.append(-sign * np.inf if result.status in (2, 3) else sign * result.fun)
     return out[0], out[1]
 
 
